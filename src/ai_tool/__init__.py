@@ -1,0 +1,1 @@
+"""AI tool framework (seed 003): standard library only."""

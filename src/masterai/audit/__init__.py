@@ -1,0 +1,1 @@
+"""audit layer of Master AI (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""llm layer of Master AI (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""registry layer of Master AI (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""security layer of Master AI (see ARCHITECTURE.md)."""

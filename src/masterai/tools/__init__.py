@@ -1,0 +1,1 @@
+"""tools layer of Master AI (see ARCHITECTURE.md)."""
