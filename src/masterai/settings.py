@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +20,67 @@ class SandboxSettings(BaseModel):
 
     backend: str = "bubblewrap"
     """``bubblewrap`` (default on Linux) or ``docker``."""
+
+
+class ModelPrice(BaseModel):
+    """Price of one model in USD per million tokens (owned by ``masterai.llm``)."""
+
+    input_per_mtok: float = Field(ge=0)
+    """USD per million input (prompt) tokens."""
+    output_per_mtok: float = Field(ge=0)
+    """USD per million output (completion) tokens."""
+
+
+def _default_prices() -> dict[str, ModelPrice]:
+    # List prices at the time of writing; override with MASTERAI_LLM__PRICES='{"m": {...}}'.
+    table = {
+        "gpt-4o-mini": (0.15, 0.60),
+        "gpt-4o": (2.50, 10.00),
+        "gpt-4.1": (2.00, 8.00),
+        "gpt-4.1-mini": (0.40, 1.60),
+        "gpt-4.1-nano": (0.10, 0.40),
+        "claude-3-5-haiku-latest": (0.80, 4.00),
+        "claude-3-5-sonnet-latest": (3.00, 15.00),
+        "claude-sonnet-4-0": (3.00, 15.00),
+        "claude-opus-4-0": (15.00, 75.00),
+    }
+    return {k: ModelPrice(input_per_mtok=i, output_per_mtok=o) for k, (i, o) in table.items()}
+
+
+class LLMSettings(BaseModel):
+    """Language-model provider selection and call policy (owned by ``masterai.llm``)."""
+
+    model: str | None = None
+    """``provider:model[@base_url]``, e.g. ``openai:gpt-4o-mini`` (``MASTERAI_LLM__MODEL``)."""
+    api_key: SecretStr | None = None
+    """Key for the selected provider; default: ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY``."""
+    timeout: float = Field(default=60.0, gt=0)
+    """Seconds for one HTTP request to the provider."""
+    max_retries: int = Field(default=3, ge=0, le=10)
+    """Retries on rate limits (429), overload and 5xx, with exponential backoff."""
+    retry_base_delay: float = Field(default=0.5, ge=0)
+    """First backoff delay in seconds (doubled each retry, jittered, capped at 8 s)."""
+    max_output_tokens: int = Field(default=2048, gt=0)
+    """Upper bound of output tokens per call (Anthropic requires one)."""
+    prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+    """Price table keyed by model name (or ``provider:model``); unknown models cost ``None``."""
+
+
+class AgentSettings(BaseModel):
+    """Budgets and approval policy of the Master AI agent (owned by ``masterai.agent``)."""
+
+    auto_approve_read_only: bool = False
+    """Run plans whose steps are all read-only without asking (mutating steps always ask)."""
+    max_steps: int = Field(default=20, ge=1, le=200)
+    """Most tool steps one turn may execute (re-plans included)."""
+    max_tokens: int = Field(default=200_000, ge=1)
+    """Most model tokens (input + output) one turn may spend."""
+    max_cost_usd: float = Field(default=1.0, ge=0)
+    """Most USD one turn may spend on model calls."""
+    max_seconds: float = Field(default=600.0, gt=0)
+    """Wall-clock limit of one turn."""
+    max_replans: int = Field(default=2, ge=0, le=10)
+    """How often a failed step may lead to a new plan before the agent stops."""
 
 
 class Settings(BaseSettings):
@@ -39,6 +100,10 @@ class Settings(BaseSettings):
     """SQLAlchemy URL; default is SQLite (WAL) at ``<home>/masterai.db``."""
 
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    model: str | None = None
+    """Shortcut for ``llm.model``: ``MASTERAI_MODEL=openai:gpt-4o-mini``."""
+    agent: AgentSettings = Field(default_factory=AgentSettings)
 
     @property
     def workspace(self) -> Path:
