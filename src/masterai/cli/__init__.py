@@ -10,8 +10,11 @@ import importlib
 
 import typer
 
+from masterai.cli.common import RootGroup
+
 app = typer.Typer(
     name="masterai",
+    cls=RootGroup,
     help=(
         "Master AI: an assistant that changes and tests AI configurations, analyses "
         "conversations and runs code in a sandbox, through one audited tool registry."
@@ -22,7 +25,7 @@ app = typer.Typer(
 )
 
 # Command-group modules, in the order their commands appear in --help.
-_GROUPS = ("start", "tool", "sandbox")
+_GROUPS = ("start", "tool", "sandbox", "docs")
 
 for _name in _GROUPS:
     importlib.import_module(f"masterai.cli.{_name}").register(app)

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO, Any, NoReturn
+from typing import Any, NoReturn
 
-import click
+import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 console = Console()
 err_console = Console(stderr=True)
 
 
-class CLIError(click.ClickException):
-    """A user-facing error: printed as one ``error: ...`` line, exit status non-zero.
-
-    Being a ``ClickException``, it is handled by click itself, so it behaves the same under
-    the console script and under Typer's test runner.
-    """
+class CLIError(Exception):
+    """A user-facing error: printed as one ``error: ...`` line, exit status non-zero."""
 
     def __init__(self, message: str, *, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        """Print the error as one line on stderr."""
-        click.echo(f"error: {self.format_message()}", err=True, file=file)
 
 
 def fail(message: str, *, exit_code: int = 1) -> NoReturn:
@@ -37,3 +30,19 @@ def fail(message: str, *, exit_code: int = 1) -> NoReturn:
 def print_json(value: Any) -> None:
     """Print ``value`` as JSON on stdout (machine-readable ``--json`` output)."""
     sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+class RootGroup(TyperGroup):
+    """Root command group: turns :class:`CLIError` into one stderr line and its exit code.
+
+    Catching it here (not in ``main``) makes the console script and Typer's test runner
+    behave the same.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command, reporting :class:`CLIError` as ``error: <message>``."""
+        try:
+            return super().invoke(ctx)
+        except CLIError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from exc
