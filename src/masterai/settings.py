@@ -83,6 +83,22 @@ class AgentSettings(BaseModel):
     """How often a failed step may lead to a new plan before the agent stops."""
 
 
+class AnalyticsSettings(BaseModel):
+    """Price table and thresholds of conversation analytics (owned by ``masterai.services``)."""
+
+    prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+    """USD per million tokens by model name, used by ``analyze_costs`` to price token usage
+    (``MASTERAI_ANALYTICS__PRICES='{"my-model": {"input_per_mtok": 1, "output_per_mtok": 2}}'``)."""
+    slow_response_ms: int = Field(default=5000, ge=1)
+    """An assistant answer slower than this counts as a slow response (a failure)."""
+    low_satisfaction_max: int = Field(default=2, ge=1, le=5)
+    """Ratings at or below this count as low satisfaction."""
+    examples_per_group: int = Field(default=3, ge=0, le=50)
+    """Example conversations shown per failure group or pattern."""
+    cache_dir: Path | None = None
+    """Where the columnar (DuckDB) analytics copy lives; default ``<home>/analytics``."""
+
+
 class Settings(BaseSettings):
     """All Master AI settings, read from the environment (``MASTERAI_*``) and a ``.env`` file."""
 
@@ -104,6 +120,7 @@ class Settings(BaseSettings):
     model: str | None = None
     """Shortcut for ``llm.model``: ``MASTERAI_MODEL=openai:gpt-4o-mini``."""
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @property
     def workspace(self) -> Path:
