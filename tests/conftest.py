@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,3 +34,113 @@ def masterai_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.setenv("MASTERAI_HOME", str(home))
     monkeypatch.delenv("MASTERAI_DATABASE_URL", raising=False)
     yield home
+
+
+# --- store: a migrated database, on SQLite and on PostgreSQL (owned by the platform core) ---
+
+POSTGRES_TEST_URL = os.environ.get(
+    "MASTERAI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reachable(url: str) -> bool:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from masterai.store import normalize_url
+
+    parsed = make_url(normalize_url(url))
+    try:
+        with psycopg.connect(
+            host=parsed.host or "127.0.0.1",
+            port=parsed.port or 5432,
+            user=parsed.username or "postgres",
+            password=parsed.password,
+            dbname=parsed.database or "postgres",
+            connect_timeout=3,
+        ):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh, migrated PostgreSQL database for this test session, dropped at the end.
+
+    Each session gets its own database, so concurrent runs on one server never collide.
+    """
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from masterai.store import Database, normalize_url
+
+    require_service(
+        _postgres_reachable(POSTGRES_TEST_URL), f"PostgreSQL unreachable at {POSTGRES_TEST_URL}"
+    )
+    admin_url = make_url(normalize_url(POSTGRES_TEST_URL))
+    name = f"masterai_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    database = Database(url)
+    try:
+        database.upgrade()
+        database.dispose()
+        yield url
+    finally:
+        database.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is much faster)."""
+    from masterai.store import Database
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "masterai.db"
+    database = Database(f"sqlite:///{path}")
+    database.upgrade()
+    with database.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.dispose()
+    return path
+
+
+def _reset_postgres(database: Any) -> None:
+    """Empty every table except the migration marker; restore the built-in roles."""
+    from sqlalchemy import text
+
+    keep = {"alembic_version", "roles"}
+    tables = [t for t in database.table_names() if t not in keep]
+    with database.engine.begin() as conn:
+        if tables:
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        conn.execute(text("DELETE FROM roles WHERE NOT built_in"))
+        conn.execute(text("UPDATE roles SET permissions = '{}'"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A migrated, empty :class:`masterai.store.Database`: SQLite (a temp file) or PostgreSQL."""
+    import shutil
+
+    from masterai.store import Database
+
+    if request.param == "sqlite":
+        path = tmp_path / "masterai.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        database = Database(f"sqlite:///{path}")
+    else:
+        database = Database(request.getfixturevalue("postgres_url"))
+        _reset_postgres(database)
+    try:
+        yield database
+    finally:
+        database.dispose()

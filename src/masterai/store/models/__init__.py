@@ -1,0 +1,48 @@
+"""All Master AI tables, one module per area, on one declarative :class:`Base`.
+
+To add an area, create a module here, import it below, and add an Alembic migration in
+``masterai/store/migrations/versions`` on top of the current head.
+"""
+
+from masterai.store.models.audit import AuditRecord
+from masterai.store.models.automation import CustomTool, Script, ScriptRun, Webhook
+from masterai.store.models.base import Base, UTCDateTime, utcnow
+from masterai.store.models.conversation import Conversation, Message
+from masterai.store.models.identity import ApiToken, PermissionGrant, Role, User, UserCompany
+from masterai.store.models.tenancy import AIConfiguration, Company, ConfigTemplate
+
+__all__ = [
+    "AIConfiguration",
+    "ApiToken",
+    "AuditRecord",
+    "Base",
+    "Company",
+    "ConfigTemplate",
+    "Conversation",
+    "CustomTool",
+    "Message",
+    "PermissionGrant",
+    "Role",
+    "Script",
+    "ScriptRun",
+    "UTCDateTime",
+    "User",
+    "UserCompany",
+    "Webhook",
+    "utcnow",
+]
+
+
+def _import_all_areas() -> None:
+    """Import every module of this package so each one's tables join ``Base.metadata``.
+
+    A new area (``store/models/agent.py``) is picked up without editing this file.
+    """
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
+_import_all_areas()

@@ -1,0 +1,45 @@
+"""The append-only, hash-chained audit log of every registry call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from masterai.store.models.base import Base, UTCDateTime, utcnow
+
+
+class AuditRecord(Base):
+    """One registry call (allowed, denied, invalid, failed or timed out).
+
+    ``id`` is the position in the chain (1, 2, ...), assigned by the appender under a lock, so a
+    missing id is a deleted record. ``hash`` is SHA-256 over ``prev_hash`` and the canonical
+    encoding of the other fields (see ``masterai.audit``). There are deliberately no foreign
+    keys: deleting a user or company must never break or rewrite the chain.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, nullable=False, default=utcnow, index=True
+    )
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    user_name: Mapped[str | None] = mapped_column(String(128), index=True)
+    token_id: Mapped[int | None] = mapped_column(Integer)
+    tool: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    operation: Mapped[str | None] = mapped_column(String(128))
+    params: Mapped[Any] = mapped_column(JSON, nullable=False)
+    """Arguments after redaction (and truncation if huge)."""
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    """``ok``, ``denied``, ``invalid``, ``not_found``, ``failed`` or ``timeout``."""
+    result_summary: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    company_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
