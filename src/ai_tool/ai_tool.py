@@ -45,6 +45,7 @@ class _ToolState:
     compiled: CompiledTool
     logger: logging.Logger
     tool_name: str
+    has_extra_checks: bool
     running: set[asyncio.Task[Any]] = field(default_factory=set)
     cancel_requested: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -84,6 +85,10 @@ class AITool(ABC):
                 compiled=compile_tool(operations, parameters),
                 logger=self.get_logger(),
                 tool_name=self.get_tool_name(),
+                # Skip the hook call entirely for the (common) tools that do not override it.
+                has_extra_checks=(
+                    type(self).check_operation_arguments is not AITool.check_operation_arguments
+                ),
             )
             self.__dict__["_ai_tool_state"] = state
         return state
@@ -100,7 +105,8 @@ class AITool(ABC):
     # --- validation and execution -----------------------------------------------------
 
     def _prepare(self, arguments: dict[str, Any]) -> tuple[CompiledOperation, dict[str, Any]]:
-        compiled = self._state().compiled
+        state = self._state()
+        compiled = state.compiled
         if not compiled.operations:
             raise NotImplementedError(
                 f"{type(self).__name__} must either define operations or override execute()"
@@ -113,7 +119,20 @@ class AITool(ABC):
         operation.check_names(arguments)
         if self.type_check_arguments:
             operation.check_types(arguments)
+        if state.has_extra_checks:
+            self.check_operation_arguments(operation.definition, arguments)
         return operation, arguments
+
+    def check_operation_arguments(
+        self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
+    ) -> None:
+        """Hook for checks beyond names and types; runs in ``validate_arguments`` too.
+
+        Called after the built-in checks pass, before any authorization prompt or handler,
+        so a registry that validates before asking a human never asks about a bad call.
+        Raise :class:`AIToolValidationError` to reject. The default does nothing.
+        """
+        return None
 
     def validate_arguments(self, arguments: dict[str, Any]) -> AIToolOperationDefinition | None:
         """Run the checks :meth:`execute` runs before a handler, without running it.

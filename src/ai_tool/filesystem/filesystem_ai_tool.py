@@ -1,0 +1,430 @@
+"""The ``filesystem`` tool, confined to one root directory.
+
+Operations: read, write, append, list, create directory, delete, move, copy, info, search.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ai_tool.ai_tool import AITool
+from ai_tool.ai_tool_call import AIToolCall
+from ai_tool.ai_tool_definition import AIToolDefinition
+from ai_tool.ai_tool_exceptions import (
+    AIToolAuthorizationDenied,
+    AIToolExecutionError,
+    AIToolValidationError,
+)
+from ai_tool.ai_tool_operation_definition import (
+    AIToolAuthorizationCallback,
+    AIToolOperationDefinition,
+)
+from ai_tool.ai_tool_parameter import AIToolParameter
+from ai_tool.ai_tool_result import AIToolResult
+from ai_tool.filesystem.path_resolver import FilesystemPathResolver
+
+_PATH_KEYS = ("path", "source", "destination")
+_Sync = Callable[[dict[str, Any]], str]
+
+
+def _p(name: str, type_: str, description: str, **kw: Any) -> AIToolParameter:
+    return AIToolParameter(name, type_, description, required=False, **kw)
+
+
+_PARAMETERS = [
+    _p("path", "string", "File or directory path relative to the root ('.' is the root)"),
+    _p("content", "string", "Text to write, append, or (for search) to look for"),
+    _p("encoding", "string", "Text encoding", default="utf-8"),
+    _p("create_parents", "boolean", "Create missing parent directories", default=True),
+    _p("recursive", "boolean", "Delete a directory and everything in it", default=False),
+    _p("source", "string", "Path to move or copy from"),
+    _p("destination", "string", "Path to move or copy to (must not exist)"),
+    _p("pattern", "string", "File-name glob for search, e.g. '*.py'", default="*"),
+]
+
+
+class FilesystemAITool(AITool):
+    """File operations confined to ``root``.
+
+    Args:
+        root: Directory the tool may touch; nothing outside it is reachable.
+        max_file_size: Largest file, in bytes, that may be read, written or copied.
+        max_list_entries: Most entries ``list_directory`` returns.
+        max_search_results: Most matches ``search`` returns.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_file_size: int = 1_048_576,
+        max_list_entries: int = 1000,
+        max_search_results: int = 100,
+    ) -> None:
+        self._paths = FilesystemPathResolver(root)
+        self._max_file_size = max_file_size
+        self._max_list_entries = max_list_entries
+        self._max_search_results = max_search_results
+
+    def get_definition(self) -> AIToolDefinition:
+        """Return the ``filesystem`` definition."""
+        return self._build_definition_from_operations(
+            name="filesystem",
+            description_prefix=(
+                "The filesystem tool reads and changes files inside one workspace directory. "
+                f"Paths are relative to it; files are limited to {self._max_file_size} bytes."
+            ),
+            additional_parameters=_PARAMETERS,
+        )
+
+    def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
+        """Return the filesystem operations."""
+        op = self._operation
+        return {
+            "read_file": op("read_file", self._read, {"encoding"}, "Read a text file", ro=True),
+            "write_file": op(
+                "write_file",
+                self._write,
+                {"content", "encoding", "create_parents"},
+                "Create or replace a text file (atomically)",
+                destructive=True,
+                required={"content"},
+            ),
+            "append_to_file": op(
+                "append_to_file",
+                self._append,
+                {"content", "encoding"},
+                "Append text to a file, creating it if needed",
+                required={"content"},
+            ),
+            "list_directory": op(
+                "list_directory", self._list, set(), "List a directory", ro=True, path=False
+            ),
+            "create_directory": op(
+                "create_directory", self._mkdir, set(), "Create a directory and its parents"
+            ),
+            "delete": op(
+                "delete",
+                self._delete,
+                {"recursive"},
+                "Delete a file or directory",
+                destructive=True,
+            ),
+            "move": op(
+                "move",
+                self._move,
+                set(),
+                "Move or rename a file or directory",
+                destructive=True,
+                path=None,
+            ),
+            "copy_file": op("copy_file", self._copy, set(), "Copy a file", path=None),
+            "get_info": op(
+                "get_info", self._info, set(), "Type, size and modification time", ro=True
+            ),
+            "search": op(
+                "search",
+                self._search,
+                {"pattern", "content"},
+                "Find files by name glob under a directory, optionally containing some text",
+                ro=True,
+                path=False,
+            ),
+        }
+
+    def _operation(
+        self,
+        name: str,
+        sync: _Sync,
+        extra: set[str],
+        description: str,
+        *,
+        ro: bool = False,
+        destructive: bool = False,
+        required: set[str] | None = None,
+        path: bool | None = True,
+    ) -> AIToolOperationDefinition:
+        """Build an operation; ``path`` True: required, False: optional, None: source/dest."""
+        allowed = set(extra)
+        needed = set(required or ())
+        if path is None:
+            allowed |= {"source", "destination"}
+            needed |= {"source", "destination"}
+        else:
+            allowed.add("path")
+            if path:
+                needed.add("path")
+        # Read-only operations need no approval; destructive ones are approved by execute().
+        ask = not ro and not destructive
+
+        async def handler(
+            tool_call: AIToolCall, requester_ref: Any, request_auth: AIToolAuthorizationCallback
+        ) -> AIToolResult:
+            if ask:
+                reason = f"The filesystem tool wants to run '{name}'"
+                context = self._context(tool_call.arguments)
+                if not await request_auth(
+                    "filesystem", tool_call.arguments, reason, context, False
+                ):
+                    raise AIToolAuthorizationDenied(f"Authorization denied for filesystem {name}")
+            content = await asyncio.to_thread(sync, tool_call.arguments)
+            return AIToolResult(id=tool_call.id, name="filesystem", content=content)
+
+        return AIToolOperationDefinition(
+            name,
+            handler,
+            self._context,
+            allowed,
+            needed,
+            description,
+            read_only=ro,
+            destructive=destructive,
+        )
+
+    @staticmethod
+    def _context(arguments: dict[str, Any]) -> str | None:
+        if "source" in arguments:
+            return f"{arguments.get('source')!r} -> {arguments.get('destination')!r}"
+        return f"path {arguments.get('path', '.')!r}"
+
+    def check_operation_arguments(
+        self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
+    ) -> None:
+        """Refuse paths that leave the root and unknown encodings before anything runs."""
+        for key in _PATH_KEYS:
+            value = arguments.get(key)
+            if isinstance(value, str):
+                try:
+                    self._paths.resolve(value, key=key)
+                except AIToolExecutionError as e:
+                    raise AIToolValidationError(str(e), key) from None
+        encoding = arguments.get("encoding")
+        if isinstance(encoding, str):
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise AIToolValidationError(
+                    f"Unknown encoding {encoding!r}; use e.g. 'utf-8' or 'latin-1'", "encoding"
+                ) from None
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _resolve(self, arguments: dict[str, Any], key: str = "path") -> Path:
+        return self._paths.resolve(arguments.get(key, "."), key=key)
+
+    def _show(self, path: Path) -> str:
+        return repr(self._paths.display(path))
+
+    def _check_size(self, path: Path, size: int) -> None:
+        if size > self._max_file_size:
+            raise AIToolExecutionError(
+                f"{self._show(path)} would be {size} bytes; the limit is "
+                f"{self._max_file_size} bytes"
+            )
+
+    def _existing(self, path: Path) -> os.stat_result:
+        try:
+            return path.lstat()
+        except FileNotFoundError:
+            raise AIToolExecutionError(f"{self._show(path)} does not exist") from None
+
+    def _absent(self, path: Path) -> None:
+        if path.exists() or path.is_symlink():
+            raise AIToolExecutionError(f"{self._show(path)} already exists")
+
+    def _atomic_write(self, path: Path, data: bytes) -> None:
+        # Write beside the target and rename over it, so a failure never leaves half a file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _encode(self, path: Path, arguments: dict[str, Any]) -> bytes:
+        encoding = arguments.get("encoding", "utf-8")
+        try:
+            data: bytes = arguments["content"].encode(encoding)
+        except UnicodeEncodeError as e:
+            raise AIToolExecutionError(f"Content cannot be encoded as {encoding!r}: {e}") from None
+        return data
+
+    # --- operations (run in a worker thread) ----------------------------------------
+
+    def _read(self, arguments: dict[str, Any]) -> str:
+        path = self._resolve(arguments)
+        info = self._existing(path)
+        if not path.is_file():
+            raise AIToolExecutionError(f"{self._show(path)} is not a file")
+        self._check_size(path, info.st_size)
+        encoding = arguments.get("encoding", "utf-8")
+        try:
+            return path.read_bytes().decode(encoding)
+        except UnicodeDecodeError as e:
+            raise AIToolExecutionError(
+                f"{self._show(path)} is not valid {encoding} text ({e.reason} at byte {e.start})"
+            ) from None
+
+    def _write(self, arguments: dict[str, Any]) -> str:
+        path = self._resolve(arguments)
+        if path == self._paths.root or path.is_dir():
+            raise AIToolExecutionError(f"{self._show(path)} is a directory")
+        data = self._encode(path, arguments)
+        self._check_size(path, len(data))
+        if not path.parent.is_dir():
+            if not arguments.get("create_parents", True):
+                raise AIToolExecutionError(
+                    f"Directory {self._show(path.parent)} does not exist; "
+                    "pass create_parents=true to create it"
+                )
+            path.parent.mkdir(parents=True)
+        self._atomic_write(path, data)
+        return f"Wrote {len(data)} bytes to {self._show(path)}"
+
+    def _append(self, arguments: dict[str, Any]) -> str:
+        path = self._resolve(arguments)
+        if path.is_dir():
+            raise AIToolExecutionError(f"{self._show(path)} is a directory")
+        data = self._encode(path, arguments)
+        current = path.stat().st_size if path.exists() else 0
+        self._check_size(path, current + len(data))
+        with path.open("ab") as f:
+            f.write(data)
+        return f"Appended {len(data)} bytes to {self._show(path)}"
+
+    def _list(self, arguments: dict[str, Any]) -> str:
+        path = self._resolve(arguments)
+        self._existing(path)
+        if not path.is_dir():
+            raise AIToolExecutionError(f"{self._show(path)} is not a directory")
+        entries = sorted(path.iterdir(), key=lambda p: p.name)
+        lines = []
+        for entry in entries[: self._max_list_entries]:
+            mode = entry.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                lines.append(f"{entry.name} (symbolic link)")
+            elif stat.S_ISDIR(mode):
+                lines.append(f"{entry.name}/")
+            else:
+                lines.append(f"{entry.name} ({entry.lstat().st_size} bytes)")
+        if len(entries) > self._max_list_entries:
+            lines.append(f"... and {len(entries) - self._max_list_entries} more")
+        return "\n".join(lines) if lines else "(empty directory)"
+
+    def _mkdir(self, arguments: dict[str, Any]) -> str:
+        path = self._resolve(arguments)
+        self._absent(path)
+        path.mkdir(parents=True)
+        return f"Created directory {self._show(path)}"
+
+    def _delete(self, arguments: dict[str, Any]) -> str:
+        path = self._resolve(arguments)
+        if path == self._paths.root:
+            raise AIToolExecutionError("The filesystem root itself cannot be deleted")
+        mode = self._existing(path).st_mode
+        if not stat.S_ISDIR(mode):
+            path.unlink()  # a link is removed itself, never its target
+        elif arguments.get("recursive", False):
+            shutil.rmtree(path)
+        elif any(path.iterdir()):
+            raise AIToolExecutionError(
+                f"Directory {self._show(path)} is not empty; pass recursive=true to delete "
+                "it and everything in it"
+            )
+        else:
+            path.rmdir()
+        return f"Deleted {self._show(path)}"
+
+    def _pair(self, arguments: dict[str, Any]) -> tuple[Path, Path]:
+        source = self._resolve(arguments, "source")
+        destination = self._resolve(arguments, "destination")
+        if source == self._paths.root:
+            raise AIToolExecutionError("The filesystem root itself cannot be moved or copied")
+        self._existing(source)
+        self._absent(destination)
+        if not destination.parent.is_dir():
+            raise AIToolExecutionError(f"Directory {self._show(destination.parent)} does not exist")
+        return source, destination
+
+    def _move(self, arguments: dict[str, Any]) -> str:
+        source, destination = self._pair(arguments)
+        if destination.is_relative_to(source):
+            raise AIToolExecutionError(f"Cannot move {self._show(source)} into itself")
+        os.rename(source, destination)
+        return f"Moved {self._show(source)} to {self._show(destination)}"
+
+    def _copy(self, arguments: dict[str, Any]) -> str:
+        source, destination = self._pair(arguments)
+        if not source.is_file():
+            raise AIToolExecutionError(f"{self._show(source)} is not a file")
+        self._check_size(source, source.stat().st_size)
+        self._atomic_write(destination, source.read_bytes())
+        return f"Copied {self._show(source)} to {self._show(destination)}"
+
+    def _info(self, arguments: dict[str, Any]) -> str:
+        path = self._resolve(arguments)
+        info = self._existing(path)
+        kind = (
+            "symbolic link"
+            if stat.S_ISLNK(info.st_mode)
+            else "directory"
+            if stat.S_ISDIR(info.st_mode)
+            else "file"
+        )
+        modified = datetime.fromtimestamp(info.st_mtime, UTC).isoformat()
+        return json.dumps(
+            {
+                "path": self._paths.display(path),
+                "type": kind,
+                "size": info.st_size,
+                "modified": modified,
+                "permissions": stat.filemode(info.st_mode),
+            }
+        )
+
+    def _search(self, arguments: dict[str, Any]) -> str:
+        base = self._resolve(arguments)
+        if not base.is_dir():
+            raise AIToolExecutionError(f"{self._show(base)} is not a directory")
+        pattern = arguments.get("pattern", "*")
+        needle = arguments.get("content")
+        found: list[str] = []
+        root = self._paths.root
+        for directory, dirnames, filenames in os.walk(base):  # never follows directory links
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = Path(directory) / name
+                if not path.match(pattern):
+                    continue
+                shown = self._paths.display(path)
+                if needle is None:
+                    found.append(shown)
+                elif path.resolve().is_relative_to(root) and path.is_file():
+                    found.extend(self._grep(path, shown, needle))
+                if len(found) >= self._max_search_results:
+                    found = found[: self._max_search_results]
+                    found.append(f"(stopped at {self._max_search_results} results)")
+                    return "\n".join(found)
+        return "\n".join(found) if found else "No matches"
+
+    def _grep(self, path: Path, shown: str, needle: str) -> list[str]:
+        if path.stat().st_size > self._max_file_size:
+            return []
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        return [
+            f"{shown}:{number}: {line.strip()}"
+            for number, line in enumerate(text.splitlines(), 1)
+            if needle in line
+        ]
