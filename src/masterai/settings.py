@@ -16,10 +16,51 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SandboxSettings(BaseModel):
-    """Code execution limits and backend choice (owned by ``masterai.sandbox``)."""
+    """Code execution limits and backend choice (owned by ``masterai.sandbox``).
+
+    ``default_*`` apply when a request names no value; ``max_*`` are the ceilings a request may
+    ask for. Sizes are bytes. See ``docs/sandbox.md``.
+    """
 
     backend: str = "bubblewrap"
     """``bubblewrap`` (default on Linux) or ``docker``."""
+
+    default_timeout: float = Field(default=30.0, gt=0)
+    """Wall-clock seconds a program may run."""
+    max_timeout: float = Field(default=300.0, gt=0)
+    default_memory: int = Field(default=512 * 1024**2, gt=0)
+    """Memory (RAM + swap) of all processes of one run together."""
+    max_memory: int = Field(default=4 * 1024**3, gt=0)
+    default_cpus: float = Field(default=0.5, gt=0)
+    """CPU quota in cores (0.5 = half of one core)."""
+    max_cpus: float = Field(default=2.0, gt=0)
+    default_storage: int = Field(default=100 * 1024**2, gt=0)
+    """Size of the run's temporary working directory."""
+    max_storage: int = Field(default=1024**3, gt=0)
+    default_pids: int = Field(default=64, gt=0)
+    """Processes and threads of one run together."""
+    max_pids: int = Field(default=1024, gt=0)
+    default_output_limit: int = Field(default=1024**2, gt=0)
+    """Bytes kept per output stream (stdout, stderr); the rest is dropped and flagged."""
+    max_output_limit: int = Field(default=16 * 1024**2, gt=0)
+    max_output_files: int = Field(default=32, gt=0)
+    """Output files collected from the working directory; more are ignored and flagged."""
+    max_output_file_size: int = Field(default=10 * 1024**2, gt=0)
+    """Bytes per output file; larger files are skipped and flagged."""
+    max_concurrent: int = Field(default=2, gt=0)
+    """Executions running at once; further requests wait in order."""
+    queue_size: int = Field(default=64, ge=0)
+    """Requests that may wait; one more is refused with ``QueueFullError``."""
+    runtime_dir: Path | None = None
+    """Sandbox runtimes (``scripts/setup-sandbox``); default ``<repository>/sandbox/runtime``."""
+    run_dir: Path = Path("/tmp/masterai-sandbox")
+    """Host directory holding each run's code and working directory while it runs."""
+    sandbox_uid: int = Field(default=65534, ge=1)
+    """Unprivileged user (and group) programs run as; default ``nobody``."""
+    cgroup_parent: str = "masterai-sandbox"
+    """Name of the cgroup under which each run gets its own (bubblewrap backend)."""
+    image_prefix: str = "masterai-sandbox"
+    """Docker images are named ``<prefix>-<language>:latest``."""
 
 
 class ModelPrice(BaseModel):
@@ -39,10 +80,9 @@ def _default_prices() -> dict[str, ModelPrice]:
         "gpt-4.1": (2.00, 8.00),
         "gpt-4.1-mini": (0.40, 1.60),
         "gpt-4.1-nano": (0.10, 0.40),
-        "claude-3-5-haiku-latest": (0.80, 4.00),
-        "claude-3-5-sonnet-latest": (3.00, 15.00),
-        "claude-sonnet-4-0": (3.00, 15.00),
-        "claude-opus-4-0": (15.00, 75.00),
+        "claude-haiku-4-5": (1.00, 5.00),
+        "claude-sonnet-4-5": (3.00, 15.00),
+        "claude-opus-4-5": (5.00, 25.00),
     }
     return {k: ModelPrice(input_per_mtok=i, output_per_mtok=o) for k, (i, o) in table.items()}
 
