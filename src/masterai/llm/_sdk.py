@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-
 from masterai.llm.errors import (
     LLMAuthenticationError,
     LLMBadRequestError,
