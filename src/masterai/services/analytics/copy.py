@@ -1,0 +1,327 @@
+"""A columnar (DuckDB) copy of conversations and messages, kept in step with the store.
+
+Analytics reads this copy instead of the store: scanning a million messages through the
+SQLite or PostgreSQL driver costs seconds, while DuckDB answers from its own columnar file in
+milliseconds. Before every use the copy compares a cheap fingerprint of the store (message
+count and highest id; conversation count and sums of the outcome columns) with the one it
+recorded and then
+
+- copies only messages with a higher id than it has (appends, the common case: imports);
+- reloads the conversations table when any of its fingerprint figures changed
+  (new conversations, or an outcome such as ``resolved`` or ``satisfaction`` updated);
+- rebuilds everything when messages disappeared or the store was replaced.
+
+The file lives under ``<home>/analytics/`` named after a hash of the database URL, so one home
+can serve several databases. DuckDB lets one process write a file: if another process holds
+it, this process falls back to an in-memory copy (correct, only slower).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import duckdb
+import pandas as pd
+import sqlalchemy as sa
+
+_CHUNK = 100_000
+_SCHEMA_VERSION = 1
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id VARCHAR, company_id VARCHAR, config_version INTEGER, channel VARCHAR, model VARCHAR,
+    started_at TIMESTAMP, ended_at TIMESTAMP, resolved BOOLEAN, escalated BOOLEAN,
+    satisfaction INTEGER, user_ref VARCHAR
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id BIGINT, conversation_id VARCHAR, company_id VARCHAR, seq INTEGER, role VARCHAR,
+    content VARCHAR, created_at TIMESTAMP, latency_ms INTEGER, prompt_tokens BIGINT,
+    completion_tokens BIGINT, cost_usd DOUBLE, model VARCHAR, is_fallback BOOLEAN,
+    error VARCHAR
+);
+CREATE TABLE IF NOT EXISTS sync_state (key VARCHAR PRIMARY KEY, value VARCHAR);
+"""
+
+_CONVERSATION_COLUMNS = (
+    "id",
+    "company_id",
+    "config_version",
+    "channel",
+    "model",
+    "started_at",
+    "ended_at",
+    "resolved",
+    "escalated",
+    "satisfaction",
+    "user_ref",
+)
+_MESSAGE_COLUMNS = (
+    "id",
+    "conversation_id",
+    "seq",
+    "role",
+    "content",
+    "created_at",
+    "latency_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "model",
+    "is_fallback",
+    "error",
+)
+_TIME_COLUMNS = frozenset({"started_at", "ended_at", "created_at"})
+_BOOL_COLUMNS = frozenset({"resolved", "escalated", "is_fallback"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fingerprint:
+    """Cheap summary of the store's analytics tables; a change means the copy is stale."""
+
+    messages: int
+    max_message_id: int
+    conversations: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncReport:
+    """What one refresh of the copy did."""
+
+    messages_added: int
+    conversations_reloaded: bool
+    rebuilt: bool
+
+
+def _epoch_expr(dialect: str, column: str) -> str:
+    """SQL for ``column`` as integer milliseconds since the epoch, computed by the store.
+
+    Converting timestamps in the database is much faster than building a million Python
+    ``datetime`` objects in the driver. Integers keep it exact (``julianday`` floats do not).
+    """
+    if dialect == "sqlite":
+        return (
+            f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000 "
+            f"+ CAST(round(strftime('%f', {column}) * 1000) AS INTEGER) % 1000)"
+        )
+    return f"CAST(round(EXTRACT(EPOCH FROM {column}) * 1000) AS BIGINT)"
+
+
+def _bool_expr(column: str) -> str:
+    return f"CASE WHEN {column} THEN 1 ELSE 0 END"
+
+
+def _select_list(dialect: str, columns: tuple[str, ...], prefix: str) -> str:
+    parts = []
+    for name in columns:
+        col = f"{prefix}.{name}"
+        if name in _TIME_COLUMNS:
+            parts.append(f"{_epoch_expr(dialect, col)} AS {name}")
+        elif name in _BOOL_COLUMNS:
+            parts.append(f"{_bool_expr(col)} AS {name}")
+        else:
+            parts.append(col)
+    return ", ".join(parts)
+
+
+def _duck_select(columns: tuple[str, ...], prefix: str) -> str:
+    """DuckDB expressions turning a fetched chunk's raw columns into the copy's types."""
+    parts = []
+    for name in columns:
+        col = f"{prefix}.{name}"
+        if name in _TIME_COLUMNS:
+            parts.append(f"make_timestamp(CAST({col} AS BIGINT) * 1000) AS {name}")
+        elif name in _BOOL_COLUMNS:
+            parts.append(f"CAST({col} AS BOOLEAN) AS {name}")
+        else:
+            parts.append(f"{col} AS {name}")
+    return ", ".join(parts)
+
+
+class AnalyticsCopy:
+    """The DuckDB copy of one store's conversations and messages.
+
+    Args:
+        engine: The store's SQLAlchemy engine (SQLite or PostgreSQL).
+        directory: Where the DuckDB file lives; ``None`` keeps the copy in memory only.
+    """
+
+    def __init__(self, engine: sa.Engine, directory: Path | None) -> None:
+        self._engine = engine
+        self._path: Path | None = None
+        if directory is not None:
+            digest = hashlib.sha256(engine.url.render_as_string().encode()).hexdigest()[:16]
+            self._path = directory / f"copy-{digest}.duckdb"
+        self._lock = threading.Lock()
+        self._memory: duckdb.DuckDBPyConnection | None = None
+        self.last_report = SyncReport(messages_added=0, conversations_reloaded=False, rebuilt=False)
+        """What the most recent refresh did."""
+
+    @property
+    def path(self) -> Path | None:
+        """The DuckDB file (``None`` for an in-memory copy)."""
+        return self._path
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Bring the copy up to date with the store and yield a DuckDB connection to it."""
+        with self._lock:
+            con = self._open()
+            try:
+                self.sync(con)
+                yield con
+            finally:
+                if con is not self._memory:
+                    con.close()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        if self._path is not None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                return duckdb.connect(str(self._path))
+            except duckdb.IOException:
+                # Another process holds the file's write lock: use a private in-memory copy.
+                pass
+        if self._memory is None:
+            self._memory = duckdb.connect(":memory:")
+        return self._memory
+
+    def fingerprint(self) -> Fingerprint:
+        """Read the store's current fingerprint (two small aggregate queries)."""
+        with self._engine.connect() as conn:
+            count, max_id = conn.execute(
+                sa.text("SELECT count(*), coalesce(max(id), 0) FROM messages")
+            ).one()
+            conv = conn.execute(
+                sa.text(
+                    "SELECT count(*), "
+                    f"coalesce(sum({_bool_expr('resolved')}), 0), "
+                    f"coalesce(sum({_bool_expr('escalated')}), 0), "
+                    "coalesce(sum(satisfaction), 0), count(satisfaction), count(ended_at) "
+                    "FROM conversations"
+                )
+            ).one()
+        return Fingerprint(
+            messages=int(count),
+            max_message_id=int(max_id),
+            conversations=tuple(int(v) for v in conv),
+        )
+
+    def sync(self, con: duckdb.DuckDBPyConnection) -> SyncReport:
+        """Refresh ``con``'s copy from the store as cheaply as the changes allow."""
+        con.execute(_DDL)
+        current = self.fingerprint()
+        recorded = _read_state(con)
+        if recorded is None:
+            # Unknown or older layout: start from fresh tables.
+            con.execute("DROP TABLE conversations; DROP TABLE messages; DROP TABLE sync_state")
+            con.execute(_DDL)
+        if recorded is not None and recorded == current:
+            self.last_report = SyncReport(
+                messages_added=0, conversations_reloaded=False, rebuilt=False
+            )
+            return self.last_report
+        rebuild = (
+            recorded is None
+            or current.max_message_id < recorded.max_message_id
+            or current.messages < recorded.messages
+        )
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if rebuild:
+                con.execute("DELETE FROM messages")
+            reload = rebuild or recorded is None or recorded.conversations != current.conversations
+            if reload:
+                con.execute("DELETE FROM conversations")
+                self._copy_conversations(con)
+            after = 0 if rebuild or recorded is None else recorded.max_message_id
+            added = self._copy_messages(con, after_id=after)
+            _write_state(con, current)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self.last_report = SyncReport(
+            messages_added=added, conversations_reloaded=reload, rebuilt=rebuild
+        )
+        return self.last_report
+
+    def _copy_conversations(self, con: duckdb.DuckDBPyConnection) -> None:
+        dialect = self._engine.dialect.name
+        sql = f"SELECT {_select_list(dialect, _CONVERSATION_COLUMNS, 'c')} FROM conversations c"
+        insert = (
+            "INSERT INTO conversations BY NAME "
+            f"SELECT {_duck_select(_CONVERSATION_COLUMNS, 'chunk')} FROM chunk"
+        )
+        self._stream(con, sql, {}, _CONVERSATION_COLUMNS, insert)
+
+    def _copy_messages(self, con: duckdb.DuckDBPyConnection, *, after_id: int) -> int:
+        dialect = self._engine.dialect.name
+        sql = (
+            f"SELECT {_select_list(dialect, _MESSAGE_COLUMNS, 'm')} FROM messages m "
+            "WHERE m.id > :after ORDER BY m.id"
+        )
+        # company_id is copied onto every message so per-company queries need no join.
+        insert = (
+            f"INSERT INTO messages BY NAME SELECT {_duck_select(_MESSAGE_COLUMNS, 'chunk')}, "
+            "c.company_id FROM chunk LEFT JOIN conversations c ON c.id = chunk.conversation_id"
+        )
+        return self._stream(con, sql, {"after": after_id}, _MESSAGE_COLUMNS, insert)
+
+    def _stream(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        sql: str,
+        params: dict[str, Any],
+        columns: tuple[str, ...],
+        insert: str,
+    ) -> int:
+        """Fetch ``sql`` in chunks through the DB driver and insert each chunk with ``insert``."""
+        total = 0
+        with self._engine.connect() as conn:
+            result = conn.execution_options(stream_results=True).execute(sa.text(sql), params)
+            while rows := result.fetchmany(_CHUNK):
+                chunk = pd.DataFrame.from_records(cast(Any, rows), columns=list(columns))
+                for name in columns:
+                    if name in _TIME_COLUMNS:
+                        chunk[name] = pd.to_numeric(chunk[name], errors="coerce")
+                con.register("chunk", chunk)
+                try:
+                    con.execute(insert)
+                finally:
+                    con.unregister("chunk")
+                total += len(rows)
+        return total
+
+
+def _read_state(con: duckdb.DuckDBPyConnection) -> Fingerprint | None:
+    row = con.execute("SELECT value FROM sync_state WHERE key = 'fingerprint'").fetchone()
+    if row is None:
+        return None
+    data = json.loads(row[0])
+    if data.get("schema") != _SCHEMA_VERSION:
+        return None
+    return Fingerprint(
+        messages=data["messages"],
+        max_message_id=data["max_message_id"],
+        conversations=tuple(data["conversations"]),
+    )
+
+
+def _write_state(con: duckdb.DuckDBPyConnection, fp: Fingerprint) -> None:
+    value = json.dumps(
+        {
+            "schema": _SCHEMA_VERSION,
+            "messages": fp.messages,
+            "max_message_id": fp.max_message_id,
+            "conversations": list(fp.conversations),
+        }
+    )
+    con.execute("DELETE FROM sync_state WHERE key = 'fingerprint'")
+    con.execute("INSERT INTO sync_state VALUES ('fingerprint', ?)", [value])
