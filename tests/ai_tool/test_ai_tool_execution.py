@@ -1,0 +1,200 @@
+"""Running handlers: error wrapping, authorization, timeouts, cancellation, helpers, help."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from ai_tool_helpers import AuthRecorder, TypedAITool, call
+
+from ai_tool import (
+    AITool,
+    AIToolAuthorizationDenied,
+    AIToolCall,
+    AIToolCancelledError,
+    AIToolDefinition,
+    AIToolExecutionError,
+    AIToolTimeoutError,
+)
+
+
+async def test_unexpected_handler_exceptions_are_wrapped_with_the_tool_name(typed):
+    with pytest.raises(AIToolExecutionError) as caught:
+        await typed.execute(call(operation="fail"), None, None)  # type: ignore[arg-type]
+    assert str(caught.value) == "typed operation failed: bad thing"
+    assert isinstance(caught.value.__cause__, ValueError)
+
+
+async def test_a_handlers_own_timeout_error_is_wrapped_not_reported_as_a_tool_timeout(typed):
+    with pytest.raises(AIToolExecutionError, match="operation failed: upstream took too long"):
+        await typed.execute(call(operation="fail", path="timeout"), None, None)  # type: ignore[arg-type]
+
+
+async def test_destructive_operations_ask_for_authorization_first(typed, allow: AuthRecorder):
+    result = await typed.execute(call(operation="wipe", path="x"), None, allow)
+    assert result.content == repr({"operation": "wipe", "path": "x"})
+    assert allow.requests == [
+        (
+            "typed",
+            {"operation": "wipe", "path": "x"},
+            "The typed tool wants to run the destructive operation 'wipe'",
+            "wiping everything",
+            True,
+        )
+    ]
+
+
+async def test_refused_destructive_operations_raise_and_never_run(typed, deny: AuthRecorder):
+    with pytest.raises(AIToolAuthorizationDenied, match="denied for typed operation 'wipe'"):
+        await typed.execute(call(operation="wipe"), None, deny)
+    assert typed.calls == []
+    assert len(deny.requests) == 1
+
+
+async def test_non_destructive_operations_do_not_ask(typed, deny: AuthRecorder):
+    await typed.execute(call(operation="echo"), None, deny)
+    assert deny.requests == []
+
+
+async def test_an_operation_timeout_cancels_the_handler_and_reports_the_duration(typed):
+    async with asyncio.timeout(5):
+        with pytest.raises(AIToolTimeoutError) as caught:
+            await typed.execute(call(operation="hang"), None, None)  # type: ignore[arg-type]
+    assert caught.value.timeout_duration == 0.05
+    assert str(caught.value) == "typed operation 'hang' timed out after 0.05s"
+
+
+async def test_cancelling_the_calling_task_cancels_the_handler(typed):
+    task = asyncio.create_task(typed.execute(call(operation="hang_forever"), None, None))  # type: ignore[arg-type]
+    async with asyncio.timeout(5):
+        await typed.started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelled()
+
+
+async def test_tool_cancel_stops_every_running_execution_of_that_instance(typed):
+    other = TypedAITool()
+    tasks = [
+        asyncio.create_task(t.execute(call(operation="hang_forever"), None, None))  # type: ignore[arg-type]
+        for t in (typed, typed, other)
+    ]
+    async with asyncio.timeout(5):
+        await typed.started.wait()
+        await other.started.wait()
+        await asyncio.sleep(0)  # let the second execution of `typed` reach its handler too
+    typed.cancel()
+    async with asyncio.timeout(5):
+        results = await asyncio.gather(*tasks[:2], return_exceptions=True)
+    assert [str(r) for r in results] == ["typed operation 'hang_forever' was cancelled"] * 2
+    assert all(isinstance(r, AIToolCancelledError) for r in results)
+    assert not tasks[2].done()  # another instance is untouched
+    other.cancel()
+    with pytest.raises(AIToolCancelledError):
+        await tasks[2]
+
+
+async def test_cancel_with_nothing_running_is_harmless(typed):
+    typed.cancel()
+    await typed.execute(call(operation="echo"), None, None)  # type: ignore[arg-type]
+    typed.cancel()
+    assert len(typed.calls) == 1
+
+
+async def test_a_tool_with_neither_operations_nor_execute_says_so():
+    class Empty(AITool):
+        def get_definition(self) -> AIToolDefinition:
+            return AIToolDefinition("empty", "Nothing", [])
+
+    with pytest.raises(NotImplementedError, match="Empty must either define operations"):
+        await Empty().execute(AIToolCall("1", "empty", {}), None, None)  # type: ignore[arg-type]
+
+
+def test_extract_context_uses_the_operations_extractor(typed):
+    assert typed.extract_context(call(operation="echo", path="p")) == "echo p"
+    assert typed.extract_context(call(operation="fail")) is None
+    assert typed.extract_context(call(operation="nope")) is None
+    assert typed.extract_context(call()) is None
+
+
+def test_definitions_are_read_once_and_can_be_refreshed():
+    class Counting(TypedAITool):
+        reads = 0
+
+        def get_operation_definitions(self) -> dict[str, Any]:
+            Counting.reads += 1
+            return super().get_operation_definitions()
+
+    tool = Counting()
+    for _ in range(3):
+        tool.validate_arguments({"operation": "echo"})
+    first = Counting.reads
+    tool.clear_definition_cache()
+    tool.validate_arguments({"operation": "echo"})
+    assert Counting.reads > first
+    tool.validate_arguments({"operation": "echo"})
+    assert Counting.reads == first * 2
+
+
+@pytest.mark.parametrize(
+    ("method", "arguments", "expected"),
+    [
+        ("_get_required_str_value", {"k": "v"}, "v"),
+        ("_get_optional_str_value", {}, None),
+        ("_get_optional_int_value", {"k": 4}, 4),
+        ("_get_optional_bool_value", {}, False),
+        ("_get_optional_list_value", {"k": [1]}, [1]),
+    ],
+)
+def test_seed_helpers_return_values(typed, method, arguments, expected):
+    assert getattr(typed, method)("k", arguments) == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "value", "message"),
+    [
+        ("_get_required_str_value", 1, "'k' must be a string"),
+        ("_get_optional_str_value", 1, "'k' must be a string"),
+        ("_get_optional_int_value", "1", "'k' must be an integer"),
+        ("_get_optional_int_value", True, "'k' must be an integer"),
+        ("_get_optional_bool_value", 0, "'k' must be a boolean"),
+        ("_get_optional_list_value", "x", "'k' must be a list"),
+    ],
+)
+def test_seed_helpers_reject_wrong_types_with_the_seed_messages(typed, method, value, message):
+    with pytest.raises(AIToolExecutionError) as caught:
+        getattr(typed, method)("k", {"k": value})
+    assert str(caught.value) == message
+
+
+def test_seed_helpers_use_defaults_and_report_missing_required_values(typed):
+    assert typed._get_optional_str_value("k", {}, default="utf-8") == "utf-8"
+    assert typed._get_optional_int_value("k", {}, default=1) == 1
+    assert typed._get_optional_bool_value("k", {}, default=True) is True
+    assert typed._get_optional_list_value("k", {}, default=[]) == []
+    with pytest.raises(AIToolExecutionError, match=r"^No 'k' argument provided$"):
+        typed._get_required_str_value("k", {})
+
+
+def test_help_is_generated_from_the_definitions(typed):
+    assert typed.get_brief_description() == "A test tool."
+    assert typed.get_operation_summary().splitlines()[:2] == [
+        "- echo: Echo",
+        "- needs_path: Needs a path",
+    ]
+    full = typed.get_detailed_help()
+    assert full.startswith("# typed\n\nA test tool.\n\n## Operations\n")
+    assert "- `items` (array of string, optional): Tags" in full
+    assert "- `unit` (string, one of `c`, `f`, optional; default `'c'`): Unit" in full
+    assert "  - `start` (string, required): Start date" in full
+    one = typed.get_detailed_help("wipe")
+    assert (
+        one == "### wipe\n\nWipe\n\n*destructive*\n\n"
+        "Parameters:\n\n- `path` (string, optional): A path\n"
+    )
+    assert "*timeout 0.05s*" in typed.get_detailed_help("hang")
+    assert "No parameters besides `operation`." in typed.get_detailed_help("hang")
+    with pytest.raises(AIToolExecutionError, match=r"Unsupported operation: nope\. Available"):
+        typed.get_detailed_help("nope")
