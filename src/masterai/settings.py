@@ -139,6 +139,19 @@ class AnalyticsSettings(BaseModel):
     """Where the columnar (DuckDB) analytics copy lives; default ``<home>/analytics``."""
 
 
+class RegistrySettings(BaseModel):
+    """Limits of the tool registry and the audit trail (owned by ``masterai.registry``)."""
+
+    default_timeout: float = Field(default=60.0, gt=0)
+    """Seconds a tool call may run when neither the operation nor the tool sets a limit."""
+    max_params_bytes: int = Field(default=256 * 1024, gt=0)
+    """Largest accepted arguments (JSON-encoded); bigger calls are rejected as invalid."""
+    audit_params_bytes: int = Field(default=16 * 1024, gt=0)
+    """Redacted arguments larger than this are stored in the audit log as a preview."""
+    local_admin: str = "admin"
+    """Name of the super admin ``masterai init`` creates; the CLI acts as it by default."""
+
+
 class Settings(BaseSettings):
     """All Master AI settings, read from the environment (``MASTERAI_*``) and a ``.env`` file."""
 
@@ -161,6 +174,7 @@ class Settings(BaseSettings):
     """Shortcut for ``llm.model``: ``MASTERAI_MODEL=openai:gpt-4o-mini``."""
     agent: AgentSettings = Field(default_factory=AgentSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
 
     @property
     def workspace(self) -> Path:

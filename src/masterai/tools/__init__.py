@@ -1,1 +1,28 @@
-"""tools layer of Master AI (see ARCHITECTURE.md)."""
+"""The tools layer: ``AITool`` adapters over the services, and the default registry.
+
+:func:`build_registry` is the one place tools are registered. To add a tool, register it there
+with its role category (``configuration``, ``analytics``, ``code``, ``integration``, ...).
+"""
+
+from __future__ import annotations
+
+from ai_tool.clock import ClockAITool
+from ai_tool.filesystem import FilesystemAITool
+from masterai.registry import ToolRegistry
+from masterai.settings import Settings
+from masterai.store import Database
+
+
+def build_registry(settings: Settings, database: Database) -> ToolRegistry:
+    """A :class:`ToolRegistry` with every built-in tool registered.
+
+    The filesystem tool is confined to ``settings.workspace`` (created here if missing).
+    """
+    registry = ToolRegistry(database, settings=settings.registry)
+    registry.register(ClockAITool(), category="clock")
+    settings.workspace.mkdir(parents=True, exist_ok=True)
+    registry.register(FilesystemAITool(settings.workspace), category="filesystem")
+    return registry
+
+
+__all__ = ["build_registry"]

@@ -1,0 +1,86 @@
+"""Values passed into and out of :meth:`ToolRegistry.execute_tool`."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ai_tool import AIToolAuthorizationCallback
+from masterai.security import Principal
+
+
+def new_request_id() -> str:
+    """A fresh request id (hex UUID4)."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionContext:
+    """Who calls, for which company, from where."""
+
+    principal: Principal
+    company_id: str | None = None
+    """Company scope of the call; checked by the policy like a ``company_id`` argument."""
+    request_id: str = field(default_factory=new_request_id)
+    client_address: str | None = None
+    request_authorization: AIToolAuthorizationCallback | None = None
+    """Asked before destructive operations (seed 003 callback). ``None`` denies destructive
+    operations and approves the rest (the permission check already allowed them)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolResult:
+    """The outcome of one registry call, successful or not. Tool failures are data."""
+
+    ok: bool
+    tool: str
+    operation: str | None
+    status: str
+    """Audit status: ``ok``, ``denied``, ``invalid``, ``not_found``, ``failed``, ``timeout``."""
+    content: str = ""
+    """Text the tool returned (what a model sees)."""
+    data: Any = None
+    """``content`` parsed as JSON when it is JSON, else None."""
+    error: str | None = None
+    duration_ms: float = 0.0
+    audit_id: int | None = None
+    request_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary of every field."""
+        return {
+            "ok": self.ok,
+            "tool": self.tool,
+            "operation": self.operation,
+            "status": self.status,
+            "content": self.content,
+            "data": self.data,
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+            "audit_id": self.audit_id,
+            "request_id": self.request_id,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperationInfo:
+    """One operation a principal may call."""
+
+    name: str
+    description: str
+    read_only: bool
+    destructive: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolListing:
+    """A tool as :meth:`ToolRegistry.list_tools` shows it: only the allowed operations."""
+
+    name: str
+    category: str
+    description: str
+    operations: list[OperationInfo]
+    """Empty for a legacy tool (no operations)."""
+    schema: dict[str, Any]
+    """JSON Schema of the arguments, restricted to ``operations``."""

@@ -1,0 +1,279 @@
+"""Managing users, companies, company access, permission grants and API tokens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from masterai.security.errors import DirectoryError, PermissionSpecError
+from masterai.security.permissions import ToolPermissions, apply_override
+from masterai.security.principals import hash_token, new_token
+from masterai.store import Database
+from masterai.store.models import (
+    ApiToken,
+    Company,
+    PermissionGrant,
+    Role,
+    User,
+    UserCompany,
+)
+
+COMPANY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+ACCESS = ("read", "write")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserInfo:
+    """A user as listed by :meth:`UserDirectory.list_users`."""
+
+    id: int
+    name: str
+    role: str
+    email: str | None
+    is_active: bool
+    companies: dict[str, str]
+    """Company id -> ``read`` / ``write``."""
+    grants: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompanyInfo:
+    """A company as listed by :meth:`UserDirectory.list_companies`."""
+
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssuedToken:
+    """A new API token. ``token`` is the only copy of the secret: show it once."""
+
+    id: int
+    user: str
+    name: str
+    token: str
+    prefix: str
+
+
+def _user_info(user: User) -> UserInfo:
+    return UserInfo(
+        id=user.id,
+        name=user.name,
+        role=user.role,
+        email=user.email,
+        is_active=user.is_active,
+        companies={c.company_id: c.access for c in user.companies},
+        grants={g.key: g.value for g in user.grants},
+        created_at=user.created_at,
+    )
+
+
+class UserDirectory:
+    """Users, companies and their links, over a :class:`~masterai.store.Database`."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    # --- companies -----------------------------------------------------------------
+
+    def add_company(self, company_id: str, name: str) -> CompanyInfo:
+        """Create a company.
+
+        Raises:
+            DirectoryError: malformed id, empty name, or the id is taken.
+        """
+        if not COMPANY_ID.match(company_id):
+            raise DirectoryError(
+                f"Invalid company id {company_id!r}: use 1-64 lowercase letters, digits, "
+                "'-' or '_', starting with a letter or digit"
+            )
+        if not name.strip():
+            raise DirectoryError(f"Invalid company name {name!r}: must not be empty")
+        try:
+            with self.database.session() as s:
+                company = Company(id=company_id, name=name.strip())
+                s.add(company)
+                s.flush()
+                return CompanyInfo(id=company.id, name=company.name, created_at=company.created_at)
+        except IntegrityError as e:
+            raise DirectoryError(f"Company {company_id!r} already exists") from e
+
+    def list_companies(self) -> list[CompanyInfo]:
+        """Every company, by id."""
+        with self.database.session() as s:
+            return [
+                CompanyInfo(id=c.id, name=c.name, created_at=c.created_at)
+                for c in s.scalars(select(Company).order_by(Company.id))
+            ]
+
+    # --- users ---------------------------------------------------------------------
+
+    def add_user(
+        self,
+        name: str,
+        role: str,
+        *,
+        email: str | None = None,
+        companies: dict[str, str] | None = None,
+        created_by: str | None = None,
+    ) -> UserInfo:
+        """Create a user with a role and optional company access.
+
+        Raises:
+            DirectoryError: malformed name, unknown role or company, or the name is taken.
+        """
+        if not USER_NAME.match(name):
+            raise DirectoryError(
+                f"Invalid user name {name!r}: use 1-128 letters, digits or '_.@-', "
+                "starting with a letter or digit"
+            )
+        with self.database.session() as s:
+            if s.scalars(select(User).where(User.name == name)).first() is not None:
+                raise DirectoryError(f"User {name!r} already exists")
+            self._check_role(s, role)
+            user = User(name=name, role=role, email=email, created_by=created_by)
+            s.add(user)
+            s.flush()
+            for company_id, access in (companies or {}).items():
+                self._link(s, user, company_id, access)
+            s.flush()
+            s.refresh(user)
+            return _user_info(user)
+
+    def get_user(self, name: str) -> UserInfo:
+        """One user by name.
+
+        Raises:
+            DirectoryError: no such user.
+        """
+        with self.database.session() as s:
+            return _user_info(self._user(s, name))
+
+    def list_users(self) -> list[UserInfo]:
+        """Every user, by name."""
+        with self.database.session() as s:
+            return [_user_info(u) for u in s.scalars(select(User).order_by(User.name))]
+
+    def set_role(self, name: str, role: str) -> UserInfo:
+        """Change a user's role."""
+        with self.database.session() as s:
+            user = self._user(s, name)
+            self._check_role(s, role)
+            user.role = role
+            s.flush()
+            return _user_info(user)
+
+    def set_active(self, name: str, active: bool) -> UserInfo:
+        """Activate or deactivate a user (deactivated users cannot act)."""
+        with self.database.session() as s:
+            user = self._user(s, name)
+            user.is_active = active
+            s.flush()
+            return _user_info(user)
+
+    def grant_company(self, name: str, company_id: str, access: str) -> UserInfo:
+        """Give a user ``read`` or ``write`` access to a company (replacing earlier access)."""
+        with self.database.session() as s:
+            user = self._user(s, name)
+            self._link(s, user, company_id, access)
+            s.flush()
+            s.refresh(user)
+            return _user_info(user)
+
+    def revoke_company(self, name: str, company_id: str) -> UserInfo:
+        """Remove a user's access to a company."""
+        with self.database.session() as s:
+            user = self._user(s, name)
+            link = s.get(UserCompany, (user.id, company_id))
+            if link is None:
+                raise DirectoryError(f"User {name!r} has no access to company {company_id!r}")
+            s.delete(link)
+            s.flush()
+            s.refresh(user)
+            return _user_info(user)
+
+    def set_grant(
+        self, name: str, key: str, value: Any, *, granted_by: str | None = None
+    ) -> UserInfo:
+        """Override one ``ToolPermissions`` field for a user (``value=None`` removes it).
+
+        Raises:
+            DirectoryError: unknown user, or the key/value is not a valid override.
+        """
+        if value is not None:
+            try:
+                apply_override(ToolPermissions(), key, value)
+            except PermissionSpecError as e:
+                raise DirectoryError(str(e)) from e
+        with self.database.session() as s:
+            user = self._user(s, name)
+            existing = next((g for g in user.grants if g.key == key), None)
+            if value is None:
+                if existing is None:
+                    raise DirectoryError(f"User {name!r} has no grant {key!r}")
+                user.grants.remove(existing)
+            elif existing is None:
+                user.grants.append(PermissionGrant(key=key, value=value, granted_by=granted_by))
+            else:
+                existing.value = value
+                existing.granted_by = granted_by
+            s.flush()
+            s.refresh(user)
+            return _user_info(user)
+
+    # --- tokens --------------------------------------------------------------------
+
+    def create_token(
+        self, name: str, *, token_name: str = "default", expires_at: datetime | None = None
+    ) -> IssuedToken:
+        """Issue an API token for a user; only its hash is stored."""
+        token = new_token()
+        with self.database.session() as s:
+            user = self._user(s, name)
+            row = ApiToken(
+                user_id=user.id,
+                name=token_name,
+                token_hash=hash_token(token),
+                prefix=token[:12],
+                expires_at=expires_at,
+            )
+            s.add(row)
+            s.flush()
+            return IssuedToken(
+                id=row.id, user=name, name=token_name, token=token, prefix=row.prefix
+            )
+
+    # --- helpers -------------------------------------------------------------------
+
+    @staticmethod
+    def _user(s: Any, name: str) -> User:
+        user: User | None = s.scalars(select(User).where(User.name == name)).one_or_none()
+        if user is None:
+            raise DirectoryError(f"Unknown user {name!r}")
+        return user
+
+    @staticmethod
+    def _check_role(s: Any, role: str) -> None:
+        if s.get(Role, role) is None:
+            known = ", ".join(s.scalars(select(Role.name).order_by(Role.name)))
+            raise DirectoryError(f"Unknown role {role!r}. Roles: {known}")
+
+    @staticmethod
+    def _link(s: Any, user: User, company_id: str, access: str) -> None:
+        if access not in ACCESS:
+            raise DirectoryError(f"Invalid access {access!r}: use read or write")
+        if s.get(Company, company_id) is None:
+            raise DirectoryError(f"Unknown company {company_id!r}")
+        link = s.get(UserCompany, (user.id, company_id))
+        if link is None:
+            s.add(UserCompany(user_id=user.id, company_id=company_id, access=access))
+        else:
+            link.access = access

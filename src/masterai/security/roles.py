@@ -1,0 +1,69 @@
+"""The built-in roles and their default :class:`ToolPermissions`.
+
+| role | tools | companies | code execution | sensitive data |
+|---|---|---|---|---|
+| ``super_admin`` | every category, writes | all | any language, 300 s, 4g | yes |
+| ``admin`` | every category, writes | listed | python/js/ts/sql/r, 30 s, 512m | no |
+| ``analyst`` | ``analytics``, ``configuration``, ``clock``: read-only | listed | no | no |
+| ``viewer`` | every category except ``code``: read-only | listed | no | no |
+
+"Listed" companies come from ``user_companies`` (access ``read`` or ``write``).
+"""
+
+from __future__ import annotations
+
+from masterai.security.permissions import (
+    ANY,
+    CodeExecutionPermissions,
+    DataAccessPermissions,
+    IntegrationPermissions,
+    ToolPermissions,
+)
+
+SUPER_ADMIN = "super_admin"
+ADMIN = "admin"
+ANALYST = "analyst"
+VIEWER = "viewer"
+BUILT_IN_ROLES = (SUPER_ADMIN, ADMIN, ANALYST, VIEWER)
+
+_ALL = frozenset({ANY})
+_LANGUAGES = frozenset({"python", "javascript", "typescript", "sql", "r"})
+
+
+def role_defaults(role: str) -> ToolPermissions:
+    """The default permissions of a built-in role; a custom role starts with nothing.
+
+    Args:
+        role: role name.
+    """
+    if role == SUPER_ADMIN:
+        return ToolPermissions(
+            code_execution=CodeExecutionPermissions(
+                enabled=True,
+                languages=_ALL,
+                max_execution_time=300.0,
+                max_memory="4g",
+                allowed_packages=_ALL,
+            ),
+            data_access=DataAccessPermissions(
+                read_companies=_ALL, write_companies=_ALL, sensitive_data=True
+            ),
+            integrations=IntegrationPermissions(
+                allowed_domains=_ALL, allowed_apis=_ALL, email_domains=_ALL
+            ),
+            tools={ANY: "write"},
+        )
+    if role == ADMIN:
+        return ToolPermissions(
+            code_execution=CodeExecutionPermissions(
+                enabled=True, languages=_LANGUAGES, allowed_packages=_ALL
+            ),
+            tools={ANY: "write"},
+        )
+    if role == ANALYST:
+        return ToolPermissions(
+            tools={"analytics": "read", "configuration": "read", "clock": "read"}
+        )
+    if role == VIEWER:
+        return ToolPermissions(tools={ANY: "read", "code": "none"})
+    return ToolPermissions()
