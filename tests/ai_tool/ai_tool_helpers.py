@@ -183,3 +183,11 @@ class OneParameterAITool(AITool):
 
     async def _go(self, tool_call: AIToolCall, requester_ref: Any, auth: Any) -> AIToolResult:
         return AIToolResult(id=tool_call.id, name="one", content="ok")
+
+
+async def run_tool(tool: AITool, auth: Any = None, **arguments: Any) -> str:
+    """Execute ``tool`` with ``arguments`` and return the result content."""
+    if auth is None:
+        auth = AuthRecorder(answer=True)
+    result = await tool.execute(AIToolCall("t1", tool.get_tool_name(), arguments), None, auth)
+    return result.content
