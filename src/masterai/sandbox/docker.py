@@ -1,0 +1,178 @@
+"""The Docker backend (the seed's design), through the docker SDK.
+
+Per run, one container from the language's locally built image
+(:mod:`masterai.sandbox.images`): no network, memory = memory + swap, nano-CPUs, a pids
+limit, a read-only root, size-limited tmpfs for ``/tmp``, the run's working directory (a
+size-limited tmpfs on the host) bound at ``/work``, all capabilities dropped,
+``no-new-privileges``, the unprivileged sandbox user, no log kept by the engine. The
+container is always removed, whatever happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from typing import Any
+
+from masterai.sandbox.base import KILLED_EXIT_CODE, CappedBuffer, RawResult, RunSpec, SandboxBackend
+from masterai.sandbox.errors import BackendUnavailableError, ExecutionFailedError
+from masterai.sandbox.images import image_name
+from masterai.sandbox.languages import CODE_DIR, WORK_DIR
+from masterai.settings import SandboxSettings
+
+_API_TIMEOUT = 30
+_STDIN_WRAPPER = ("/bin/sh", "-c", f'exec "$@" < {CODE_DIR}/stdin', "sh")
+
+
+def _connect(settings: SandboxSettings) -> Any:
+    try:
+        import docker
+    except ImportError as e:  # pragma: no cover - a dependency of masterai
+        raise BackendUnavailableError("The docker SDK is not installed: pip install docker") from e
+    try:
+        client = docker.from_env(timeout=_API_TIMEOUT)
+        client.ping()
+    except docker.errors.DockerException as e:
+        raise BackendUnavailableError(
+            f"No Docker engine answers ({e}). Install docker.io (apt-get install docker.io) "
+            "and start the engine (dockerd, or scripts/services.d/docker.sh), or use the "
+            "bubblewrap backend"
+        ) from e
+    return client
+
+
+class DockerBackend(SandboxBackend):
+    """Runs each program in a fresh, locked-down container."""
+
+    name = "docker"
+
+    def __init__(self, settings: SandboxSettings, client: Any = None) -> None:
+        self.settings = settings
+        self._client = client
+        self._images_checked: set[str] = set()
+
+    @property
+    def client(self) -> Any:
+        """The docker SDK client (connected on first use)."""
+        if self._client is None:
+            self._client = _connect(self.settings)
+        return self._client
+
+    def check(self) -> None:
+        """Verify the engine answers (see :meth:`SandboxBackend.check`)."""
+        _ = self.client
+
+    def _image(self, language: str) -> str:
+        import docker.errors
+
+        name = image_name(self.settings, language)
+        if name not in self._images_checked:
+            try:
+                self.client.images.get(name)
+            except docker.errors.ImageNotFound as e:
+                raise BackendUnavailableError(
+                    f"Sandbox image {name!r} is missing: build it with "
+                    "'masterai sandbox build-images'"
+                ) from e
+            self._images_checked.add(name)
+        return name
+
+    def _create(self, spec: RunSpec) -> Any:
+        from docker.types import LogConfig, Ulimit
+
+        limits, ws, uid = spec.limits, spec.workspace, self.settings.sandbox_uid
+        return self.client.containers.create(
+            self._image(spec.language.name),
+            command=[*_STDIN_WRAPPER, *spec.language.command],
+            user=f"{uid}:{uid}",
+            working_dir=WORK_DIR,
+            environment=spec.language.environment,
+            network_mode="none",
+            mem_limit=limits.memory,
+            memswap_limit=limits.memory,
+            nano_cpus=int(limits.cpus * 1e9),
+            pids_limit=limits.pids,
+            read_only=True,
+            tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.storage},mode=1777"},
+            shm_size=limits.storage,
+            volumes={
+                str(ws.code_dir): {"bind": CODE_DIR, "mode": "ro"},
+                str(ws.work_dir): {"bind": WORK_DIR, "mode": "rw"},
+            },
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            ulimits=[
+                Ulimit(name="core", soft=0, hard=0),
+                Ulimit(name="nofile", soft=1024, hard=1024),
+            ],
+            log_config=LogConfig(type="none"),
+            hostname="sandbox",
+            labels={"org.masterai.sandbox.run": spec.run_id},
+            detach=True,
+        )
+
+    async def run(self, spec: RunSpec) -> RawResult:
+        """Run one program in a container (see :meth:`SandboxBackend.run`)."""
+        import docker.errors
+
+        try:
+            container = await asyncio.to_thread(self._create, spec)
+        except docker.errors.DockerException as e:
+            raise ExecutionFailedError(f"Docker could not create the container: {e}") from e
+        try:
+            return await self._run_container(container, spec)
+        finally:
+            with contextlib.suppress(docker.errors.DockerException):
+                await asyncio.to_thread(container.remove, force=True)
+
+    async def _run_container(self, container: Any, spec: RunSpec) -> RawResult:
+        import docker.errors
+
+        limits = spec.limits
+        out, err = CappedBuffer(limits.output_limit), CappedBuffer(limits.output_limit)
+        try:
+            stream = container.attach(stdout=True, stderr=True, stream=True, demux=True, logs=False)
+            reader = threading.Thread(target=_read_frames, args=(stream, out, err), daemon=True)
+            reader.start()
+            started = time.monotonic()
+            await asyncio.to_thread(container.start)
+        except docker.errors.DockerException as e:
+            raise ExecutionFailedError(f"Docker could not start the container: {e}") from e
+        waiter = asyncio.ensure_future(asyncio.to_thread(container.wait))
+        timed_out = False
+        try:
+            status = await asyncio.wait_for(asyncio.shield(waiter), limits.timeout)
+        except TimeoutError:
+            timed_out = True
+            with contextlib.suppress(docker.errors.DockerException):
+                await asyncio.to_thread(container.kill)
+            status = await waiter
+        elapsed = time.monotonic() - started
+        await asyncio.to_thread(reader.join, 5.0)
+        await asyncio.to_thread(container.reload)
+        state = container.attrs.get("State") or {}
+        oom = bool(state.get("OOMKilled"))
+        exit_code = int(status.get("StatusCode", state.get("ExitCode", -1)))
+        if timed_out or (oom and exit_code == 0):
+            exit_code = KILLED_EXIT_CODE
+        return RawResult(
+            stdout=out.getvalue(),
+            stderr=err.getvalue(),
+            exit_code=exit_code,
+            execution_time=elapsed,
+            timed_out=timed_out,
+            memory_exceeded=oom,
+            output_truncated=out.truncated or err.truncated or reader.is_alive(),
+        )
+
+
+def _read_frames(stream: Any, out: CappedBuffer, err: CappedBuffer) -> None:
+    """Copy the container's multiplexed output into the two capped buffers."""
+    with contextlib.suppress(Exception):  # the stream ends, or breaks when the container dies
+        for stdout, stderr in stream:
+            if stdout:
+                out.feed(stdout)
+            if stderr:
+                err.feed(stderr)

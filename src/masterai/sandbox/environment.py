@@ -1,0 +1,147 @@
+"""``CodeExecutionEnvironment``: the one entry point for running untrusted code.
+
+It validates a request, resolves its limits against the settings' ceilings, waits for a
+slot in the execution queue, lays out the run's directories, hands the run to the
+configured backend, collects output files, and removes every trace of the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from masterai.sandbox.base import RawResult, RunSpec, SandboxBackend
+from masterai.sandbox.errors import InvalidRequestError
+from masterai.sandbox.languages import get_language
+from masterai.sandbox.limits import resolve_limits
+from masterai.sandbox.models import CodeExecutionRequest, ExecutionResult
+from masterai.sandbox.queue import ExecutionQueue
+from masterai.sandbox.workspace import RunWorkspace, validate_files
+from masterai.settings import SandboxSettings, Settings
+
+BACKENDS = ("bubblewrap", "docker")
+
+
+def create_backend(name: str, settings: SandboxSettings) -> SandboxBackend:
+    """The backend called ``name`` (no I/O; :meth:`SandboxBackend.check` probes the host).
+
+    Raises:
+        InvalidRequestError: unknown backend name.
+    """
+    if name == "bubblewrap":
+        from masterai.sandbox.bubblewrap import BubblewrapBackend
+
+        return BubblewrapBackend(settings)
+    if name == "docker":
+        from masterai.sandbox.docker import DockerBackend
+
+        return DockerBackend(settings)
+    raise InvalidRequestError(
+        f"Unknown sandbox backend: {name!r}. Available: {', '.join(BACKENDS)}"
+    )
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+class CodeExecutionEnvironment:
+    r"""Runs code in the sandbox, one request at a time per queue slot.
+
+    Example:
+        >>> env = CodeExecutionEnvironment()  # doctest: +SKIP
+        >>> result = await env.execute_code(  # doctest: +SKIP
+        ...     CodeExecutionRequest(code="print(6 * 7)", language="python"))
+        >>> result.output  # doctest: +SKIP
+        '42\\n'
+    """
+
+    def __init__(
+        self,
+        settings: Settings | SandboxSettings | None = None,
+        *,
+        backend: SandboxBackend | str | None = None,
+    ) -> None:
+        if settings is None:
+            settings = Settings()
+        self.settings = settings.sandbox if isinstance(settings, Settings) else settings
+        if backend is None or isinstance(backend, str):
+            backend = create_backend(backend or self.settings.backend, self.settings)
+        self.backend = backend
+        self._queues: dict[asyncio.AbstractEventLoop, ExecutionQueue] = {}
+
+    @property
+    def queue(self) -> ExecutionQueue:
+        """The execution queue of the running event loop."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._queues:
+            self._queues = {  # a queue's futures belong to one loop; drop closed loops' queues
+                lp: q for lp, q in self._queues.items() if not lp.is_closed()
+            }
+            self._queues[loop] = ExecutionQueue(
+                max_concurrent=self.settings.max_concurrent, max_waiting=self.settings.queue_size
+            )
+        return self._queues[loop]
+
+    async def execute_code(self, request: CodeExecutionRequest) -> ExecutionResult:
+        """Run ``request`` in the sandbox and report what happened.
+
+        Raises:
+            InvalidRequestError: the request is malformed (family: unsupported language,
+                limit above its ceiling, unsafe input file name).
+            BackendUnavailableError: the backend cannot work on this host.
+            QueueFullError: too many requests are waiting.
+            ExecutionFailedError: the sandbox itself failed.
+        """
+        language = get_language(request.language)
+        if not isinstance(request.code, str):
+            raise InvalidRequestError(f"Invalid code: {type(request.code).__name__}. Expected str")
+        if request.network != "none":
+            raise InvalidRequestError(
+                f"Unsupported network: {request.network!r}. Allowed: 'none' (sandboxed "
+                "programs never reach any network)"
+            )
+        limits = resolve_limits(request, self.settings)
+        files = validate_files(request.files)
+        stdin = request.stdin or b""
+        stdin = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
+        self.backend.check()
+        async with self.queue.slot():
+            workspace = RunWorkspace.create(
+                self.settings.run_dir,
+                source_name=language.source,
+                code=request.code,
+                stdin=stdin,
+                files=files,
+                limits=limits,
+                uid=self.settings.sandbox_uid,
+            )
+            try:
+                raw = await self.backend.run(
+                    RunSpec(
+                        run_id=uuid.uuid4().hex[:16],
+                        language=language,
+                        limits=limits,
+                        workspace=workspace,
+                    )
+                )
+                out_files, files_truncated = workspace.collect(limits)
+            finally:
+                workspace.cleanup()
+        return self._result(raw, out_files, files_truncated, language.name)
+
+    def _result(
+        self, raw: RawResult, files: dict[str, bytes], files_truncated: bool, language: str
+    ) -> ExecutionResult:
+        return ExecutionResult(
+            output=_decode(raw.stdout),
+            error=_decode(raw.stderr),
+            exit_code=raw.exit_code,
+            execution_time=raw.execution_time,
+            timed_out=raw.timed_out,
+            memory_exceeded=raw.memory_exceeded,
+            output_truncated=raw.output_truncated or files_truncated,
+            files=files,
+            backend=self.backend.name,
+            language=language,
+        )

@@ -1,0 +1,201 @@
+"""The host side of one run: its code directory and its size-limited working directory.
+
+Layout under ``settings.run_dir`` (root-owned, closed to other users)::
+
+    <run-id>/code/main.<ext>   the program, bound read-only at /sandbox
+    <run-id>/code/stdin        its standard input
+    <run-id>/work/             a tmpfs of ``storage`` bytes owned by the sandbox user,
+                               bound read-write at /work (input and output files)
+
+The working directory is a tmpfs mounted on the host, not inside the sandbox, so output
+files can be collected after every process of the run is gone (nothing can race the
+collection), and its pages are charged to the run's memory cgroup.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import re
+import shutil
+import stat
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from masterai.sandbox.errors import ExecutionFailedError, InvalidRequestError
+from masterai.sandbox.models import Limits
+
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]{0,127}$")
+_MS_NOSUID, _MS_NODEV = 2, 4
+_MNT_DETACH = 2
+_MAX_ENTRIES = 2000  # directory entries walked when collecting output files
+_MAX_DEPTH = 4
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def validate_files(files: Mapping[str, bytes | str]) -> dict[str, bytes]:
+    """Input files as ``name -> bytes``, names checked to be plain file names.
+
+    Raises:
+        InvalidRequestError: a name is empty, has a path separator or ``..``, or a content
+            is neither bytes nor text.
+    """
+    if not isinstance(files, Mapping):
+        raise InvalidRequestError(f"Invalid files: {files!r}. Expected a mapping name -> bytes")
+    out: dict[str, bytes] = {}
+    for name, content in files.items():
+        if not isinstance(name, str) or not _FILE_NAME.match(name) or ".." in name:
+            raise InvalidRequestError(
+                f"Invalid input file name: {name!r}. Allowed: a plain name of letters, digits, "
+                "'_', '-', '.' and spaces (no '/', no '..', not starting with '.' or '-')"
+            )
+        if isinstance(content, str):
+            content = content.encode()
+        if not isinstance(content, bytes | bytearray):
+            raise InvalidRequestError(
+                f"Invalid content for input file {name!r}: {type(content).__name__}. "
+                "Expected bytes or str"
+            )
+        out[name] = bytes(content)
+    return out
+
+
+def _mount_tmpfs(target: Path, *, size: int, uid: int) -> None:
+    opts = f"size={size},mode=0700,uid={uid},gid={uid},nr_inodes=16384".encode()
+    flags = _MS_NOSUID | _MS_NODEV
+    if _libc.mount(b"tmpfs", os.fsencode(target), b"tmpfs", flags, opts) != 0:
+        err = ctypes.get_errno()
+        raise ExecutionFailedError(
+            f"Cannot mount the run's tmpfs on {target}: {os.strerror(err)} (the sandbox needs "
+            "root on the host to mount a size-limited working directory)"
+        )
+
+
+def _umount(target: Path) -> None:
+    _libc.umount2(os.fsencode(target), _MNT_DETACH)
+
+
+@dataclass(kw_only=True)
+class RunWorkspace:
+    """Directories of one run on the host; :meth:`cleanup` removes every trace."""
+
+    root: Path
+    code_dir: Path
+    work_dir: Path
+    inputs: dict[str, bytes] = field(default_factory=dict)
+    mounted: bool = False
+
+    @classmethod
+    def create(
+        cls,
+        run_dir: Path,
+        *,
+        source_name: str,
+        code: str,
+        stdin: bytes,
+        files: dict[str, bytes],
+        limits: Limits,
+        uid: int,
+    ) -> RunWorkspace:
+        """Lay out a new run's directories and write its program, stdin and input files."""
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
+        os.chmod(run_dir, 0o711)  # others may traverse to their bind mounts, never list
+        root = run_dir / uuid.uuid4().hex
+        root.mkdir(mode=0o711)
+        ws = cls(root=root, code_dir=root / "code", work_dir=root / "work", inputs=files)
+        try:
+            ws.code_dir.mkdir(mode=0o755)
+            (ws.code_dir / source_name).write_text(code, encoding="utf-8")
+            (ws.code_dir / "stdin").write_bytes(stdin)
+            for p in ws.code_dir.iterdir():
+                p.chmod(0o644)
+            ws.work_dir.mkdir(mode=0o700)
+            _mount_tmpfs(ws.work_dir, size=limits.storage, uid=uid)
+            ws.mounted = True
+            ws._write_inputs(uid)
+        except BaseException:
+            ws.cleanup()
+            raise
+        return ws
+
+    def _write_inputs(self, uid: int) -> None:
+        for name, content in self.inputs.items():
+            path = self.work_dir / name
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            except OSError as e:
+                raise InvalidRequestError(f"Cannot create input file {name!r}: {e}") from e
+            try:
+                os.write(fd, content) if content else None
+                os.fchown(fd, uid, uid)
+            except OSError as e:
+                raise InvalidRequestError(
+                    f"Input files do not fit in the working directory: {name!r} ({e})"
+                ) from e
+            finally:
+                os.close(fd)
+
+    def collect(self, limits: Limits) -> tuple[dict[str, bytes], bool]:
+        """Regular files left in the working directory, and whether any were left out.
+
+        Symlinks, devices, FIFOs and sockets are never followed or read; input files left
+        unchanged are not returned. Call only once every process of the run is gone.
+        """
+        files: dict[str, bytes] = {}
+        truncated = False
+        budget = _MAX_ENTRIES
+        stack: list[tuple[Path, str, int]] = [(self.work_dir, "", 0)]
+        while stack:
+            directory, prefix, depth = stack.pop()
+            with os.scandir(directory) as it:
+                for entry in sorted(it, key=lambda e: e.name):
+                    budget -= 1
+                    if budget < 0:
+                        return files, True
+                    rel = prefix + entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        if depth + 1 < _MAX_DEPTH:
+                            stack.append((Path(entry.path), rel + "/", depth + 1))
+                        continue
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    content = self._read_regular(Path(entry.path), limits.max_output_file_size)
+                    if content is None:
+                        truncated = True
+                    elif self.inputs.get(rel) != content:
+                        if len(files) >= limits.max_output_files:
+                            truncated = True
+                        else:
+                            files[rel] = content
+        return files, truncated
+
+    @staticmethod
+    def _read_regular(path: Path, cap: int) -> bytes | None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+                return None
+            chunks, total = [], 0
+            while chunk := os.read(fd, 1 << 20):
+                total += len(chunk)
+                if total > cap:
+                    return None
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def cleanup(self) -> None:
+        """Unmount the working directory and delete the run's directories."""
+        if self.mounted:
+            _umount(self.work_dir)
+            self.mounted = False
+        shutil.rmtree(self.root, ignore_errors=True)
