@@ -123,10 +123,28 @@ class AgentSettings(BaseModel):
     """How often a failed step may lead to a new plan before the agent stops."""
 
 
+def _analytics_prices() -> dict[str, ModelPrice]:
+    # List prices (USD per million tokens) of models customers' AIs commonly run; models
+    # missing here are reported as unpriced. Override with MASTERAI_ANALYTICS__PRICES.
+    table = {
+        "gpt-4o-mini": (0.15, 0.60),
+        "gpt-4o": (2.50, 10.00),
+        "gpt-4.1": (2.00, 8.00),
+        "gpt-4.1-mini": (0.40, 1.60),
+        "gpt-4.1-nano": (0.10, 0.40),
+        "claude-3-5-haiku-latest": (0.80, 4.00),
+        "claude-3-5-sonnet-latest": (3.00, 15.00),
+        "claude-haiku-4-5": (1.00, 5.00),
+        "claude-sonnet-4-5": (3.00, 15.00),
+        "claude-opus-4-5": (5.00, 25.00),
+    }
+    return {k: ModelPrice(input_per_mtok=i, output_per_mtok=o) for k, (i, o) in table.items()}
+
+
 class AnalyticsSettings(BaseModel):
     """Price table and thresholds of conversation analytics (owned by ``masterai.services``)."""
 
-    prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+    prices: dict[str, ModelPrice] = Field(default_factory=_analytics_prices)
     """USD per million tokens by model name, used by ``analyze_costs`` to price token usage
     (``MASTERAI_ANALYTICS__PRICES='{"my-model": {"input_per_mtok": 1, "output_per_mtok": 2}}'``)."""
     slow_response_ms: int = Field(default=5000, ge=1)
