@@ -29,8 +29,8 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
 }
 
 
-def _names(items: Iterable[str]) -> str:
-    return ", ".join(sorted(items))
+def _names(items: Iterable[Any]) -> str:
+    return ", ".join(sorted(map(str, items)))
 
 
 def _type_checker(type_name: str) -> Checker | None:
@@ -78,7 +78,7 @@ def _object_checker(fields: list[AIToolParameter]) -> Checker:
     def check(value: dict[str, Any], path: str) -> None:
         unknown = value.keys() - checkers.keys()
         if unknown:
-            first = min(unknown)
+            first = min(map(str, unknown))
             raise AIToolValidationError(
                 f"Parameter(s) {_names(f'{path}.{k}' for k in unknown)} not valid for "
                 f"'{path}'; allowed: {_names(checkers) or '(none)'}",
@@ -145,7 +145,8 @@ class CompiledOperation:
         if not keys <= self.accepted:
             invalid = keys - self.accepted
             raise AIToolValidationError(
-                f"Parameter(s) {_names(invalid)} not valid for operation '{op}'", min(invalid)
+                f"Parameter(s) {_names(invalid)} not valid for operation '{op}'",
+                min(map(str, invalid)),
             )
         if not self.required <= keys:
             missing = self.required - keys

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ai_tool import _help
+from ai_tool._redaction import REDACTED, redact
 from ai_tool._validation import CompiledOperation, CompiledTool, compile_tool
 from ai_tool.ai_tool_call import AIToolCall
 from ai_tool.ai_tool_definition import AIToolDefinition
@@ -19,6 +20,7 @@ from ai_tool.ai_tool_exceptions import (
     AIToolError,
     AIToolExecutionError,
     AIToolTimeoutError,
+    AIToolValidationError,
 )
 from ai_tool.ai_tool_operation_definition import (
     AIToolAuthorizationCallback,
@@ -110,6 +112,12 @@ class AITool(ABC):
         if not compiled.operations:
             raise NotImplementedError(
                 f"{type(self).__name__} must either define operations or override execute()"
+            )
+        if not isinstance(arguments, dict):
+            raise AIToolValidationError(
+                f"Arguments must be a JSON object; got {type(arguments).__name__}: "
+                f"{arguments!r:.100}",
+                "",
             )
         if None in arguments.values():
             # A null argument means "not given": OpenAI strict mode sends null for every
@@ -241,6 +249,15 @@ class AITool(ABC):
             raise AIToolAuthorizationDenied(
                 f"Authorization denied for {state.tool_name} operation '{op.name}'"
             )
+
+    def redact_arguments(
+        self, arguments: dict[str, Any], *, mask: str = REDACTED
+    ) -> dict[str, Any]:
+        """Return a copy of ``arguments`` safe to log: ``sensitive`` values become ``mask``.
+
+        Nested object fields and array items are followed; undeclared keys are kept as-is.
+        """
+        return redact(self.get_definition().parameters, arguments, mask)
 
     def cancel(self) -> None:
         """Cancel every execution of this tool instance that is running now.

@@ -24,11 +24,17 @@ class AIToolResult:
     """Optional ``asyncio.Task`` that keeps working after the result is returned."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready fields (the continuation is not serialisable)."""
-        return {
+        """Return the JSON-ready fields (the continuation is not serialisable).
+
+        ``context`` is included only when set, so results without one serialise exactly as
+        in seed 003.
+        """
+        data: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "content": self.content,
             "error": self.error,
-            "context": self.context,
         }
+        if self.context is not None:
+            data["context"] = self.context
+        return data

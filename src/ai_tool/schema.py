@@ -127,8 +127,12 @@ def _parameters_for(
     return declared
 
 
-def _operation_parameter(ops: Mapping[str, AIToolOperationDefinition]) -> Schema:
-    return {"type": "string", "enum": list(ops), "description": "Operation to perform"}
+def _operation_parameter(
+    definition: AIToolDefinition, ops: Mapping[str, AIToolOperationDefinition]
+) -> Schema:
+    declared = next((p for p in definition.parameters if p.name == "operation"), None)
+    description = declared.description if declared is not None else "Operation to perform"
+    return {"type": "string", "enum": list(ops), "description": description}
 
 
 def _description(definition: AIToolDefinition, ops: Mapping[str, Any]) -> str:
@@ -171,7 +175,10 @@ def _flat_schema(
             )
         )
     schema = _object_schema(fields, always, style)
-    schema["properties"] = {"operation": _operation_parameter(ops), **schema["properties"]}
+    schema["properties"] = {
+        "operation": _operation_parameter(definition, ops),
+        **schema["properties"],
+    }
     schema["required"] = ["operation", *schema["required"]]
     return schema
 
@@ -190,7 +197,7 @@ def _operations_schema(
         branches.append({"title": name, "description": op.description, **branch})
     return {
         "type": "object",
-        "properties": {"operation": _operation_parameter(ops)},
+        "properties": {"operation": _operation_parameter(definition, ops)},
         "required": ["operation"],
         "oneOf": branches,
     }

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from ai_tool_helpers import AuthRecorder, TypedAITool, call
+from ai_tool_helpers import AuthRecorder, OneParameterAITool, TypedAITool, call
 
 from ai_tool import (
     AITool,
@@ -15,7 +15,10 @@ from ai_tool import (
     AIToolCancelledError,
     AIToolDefinition,
     AIToolExecutionError,
+    AIToolParameter,
+    AIToolResult,
     AIToolTimeoutError,
+    AIToolValidationError,
 )
 
 
@@ -198,3 +201,47 @@ def test_help_is_generated_from_the_definitions(typed):
     assert "No parameters besides `operation`." in typed.get_detailed_help("hang")
     with pytest.raises(AIToolExecutionError, match=r"Unsupported operation: nope\. Available"):
         typed.get_detailed_help("nope")
+
+
+@pytest.mark.parametrize("arguments", [None, ["operation", "echo"], "echo"])
+async def test_arguments_that_are_not_an_object_are_rejected_clearly(typed, arguments):
+    with pytest.raises(AIToolValidationError, match=r"^Arguments must be a JSON object; got "):
+        await typed.execute(AIToolCall("1", "typed", arguments), None, None)  # type: ignore[arg-type]
+
+
+def test_calls_and_results_round_trip_through_dicts():
+    tool_call = AIToolCall("id-1", "clock", {"operation": "get_time"})
+    assert AIToolCall.from_dict(tool_call.to_dict()) == tool_call
+    result = AIToolResult(id="id-1", name="clock", content="now", context="ctx")
+    assert result.to_dict() == {
+        "id": "id-1",
+        "name": "clock",
+        "content": "now",
+        "error": None,
+        "context": "ctx",
+    }
+
+
+def test_sensitive_values_are_redacted_at_any_depth():
+    secret = AIToolParameter("token", "string", "Secret", sensitive=True)
+    tool = OneParameterAITool(
+        AIToolParameter(
+            "auth",
+            "object",
+            "Credentials",
+            properties=[AIToolParameter("user", "string", "User"), secret],
+        )
+    )
+    arguments = {"operation": "go", "auth": {"user": "ann", "token": "s3cret"}, "extra": 1}
+    assert tool.redact_arguments(arguments) == {
+        "operation": "go",
+        "auth": {"user": "ann", "token": "[REDACTED]"},
+        "extra": 1,
+    }
+    assert arguments["auth"]["token"] == "s3cret"  # the original is untouched
+    listed = OneParameterAITool(AIToolParameter("keys", "array", "Keys", items=secret))
+    assert listed.redact_arguments({"keys": ["a", "b"]}, mask="***") == {"keys": ["***", "***"]}
+    assert TypedAITool().redact_arguments({"token": "t", "path": "p"}) == {
+        "token": "[REDACTED]",
+        "path": "p",
+    }

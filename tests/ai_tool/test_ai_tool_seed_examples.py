@@ -195,7 +195,6 @@ async def test_seed_simple_tool_runs_its_own_execute(manager: AIToolManager):
         "name": "simple_tool",
         "content": "HELLO",
         "error": None,
-        "context": None,
     }
     assert tool.validate_arguments({"input": 3}) is None  # legacy tools check for themselves
 
