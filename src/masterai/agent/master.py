@@ -1,0 +1,499 @@
+"""``MasterAI``: analyse a request, plan, get approval, execute through the registry, answer.
+
+```
+process_request(message, context)
+  -> plan call (model sees only the principal's tools)   -- no plan: direct answer
+  -> checked plan -> approval (Approver) -> steps via ToolRegistry.execute_tool
+  -> failed step: re-plan (max_replans) or stop -> intermediate feedback -> synthesis
+```
+Every plan, step result and approval is stored as it happens, so ``resume(plan_id)`` can
+carry on after a restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ai_tool import AIToolAuthorizationCallback
+from masterai.agent.approval import Approver
+from masterai.agent.budget import Budget
+from masterai.agent.plan import AgentResponse, Plan, PlanStep, StepResult
+from masterai.agent.planner import (
+    Catalog,
+    ReferenceResolutionError,
+    check_step,
+    resolve_references,
+    steps_from_call,
+)
+from masterai.agent.prompts import (
+    PLAN_TOOL,
+    PLANNER_INSTRUCTIONS,
+    SYNTHESIS_INSTRUCTIONS,
+    render_catalog,
+    report,
+    step_lines,
+)
+from masterai.agent.repository import RESUMABLE, AgentRepository
+from masterai.llm import (
+    LLMProviderError,
+    Message,
+    Model,
+    ModelRequest,
+    ModelResponse,
+    ResponseComplete,
+    TextDelta,
+)
+from masterai.registry import ExecutionContext, ToolRegistry
+from masterai.settings import AgentSettings
+from masterai.store import Database
+
+EventKind = Literal["text", "plan", "step_started", "step_finished", "notice"]
+
+
+class AgentError(Exception):
+    """A request the agent cannot take (empty message, unknown or finished plan)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentEvent:
+    """Progress of a turn, for live rendering (CLI, HTTP stream)."""
+
+    kind: EventKind
+    text: str = ""
+    plan: Plan | None = None
+    step: PlanStep | None = None
+
+
+EventSink = Callable[[AgentEvent], None]
+
+
+@dataclass(kw_only=True)
+class _Turn:
+    context: ExecutionContext
+    conversation_id: str
+    request: str
+    budget: Budget
+    catalog: Catalog
+    history: list[Message] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    replans: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Outcome:
+    kind: Literal["done", "failed", "stopped", "budget"]
+    reason: str = ""
+
+
+class MasterAI:
+    """The Master AI agent.
+
+    Args:
+        model: the language model (see :func:`masterai.llm.build_model`).
+        registry: every tool call goes through it (permissions, validation, audit).
+        approver: decides on plans and steps (CLI prompt, tests, HTTP).
+        database: where conversations, plans, steps and approvals are stored.
+        settings: budgets and the read-only auto-approval switch.
+        on_event: receives streamed text and progress.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: Model,
+        registry: ToolRegistry,
+        approver: Approver,
+        database: Database,
+        settings: AgentSettings | None = None,
+        on_event: EventSink | None = None,
+        history_limit: int = 20,
+    ) -> None:
+        self.model = model
+        self.registry = registry
+        self.approver = approver
+        self.repository = AgentRepository(database)
+        self.settings = settings or AgentSettings()
+        self.on_event = on_event
+        self.history_limit = history_limit
+
+    def _emit(self, kind: EventKind, **values: object) -> None:
+        if self.on_event is not None:
+            self.on_event(AgentEvent(kind=kind, **values))  # type: ignore[arg-type]
+
+    def _new_turn(
+        self, context: ExecutionContext, conversation_id: str | None, request: str
+    ) -> _Turn:
+        conversation = self.repository.ensure_conversation(
+            conversation_id, context.principal.name, self.model.name
+        )
+        history = [
+            Message(role="assistant" if role == "assistant" else "user", content=content)
+            for role, content in self.repository.history(conversation, limit=self.history_limit)
+        ]
+        return _Turn(
+            context=context,
+            conversation_id=conversation,
+            request=request,
+            budget=Budget(self.settings),
+            catalog=Catalog.build(self.registry, context),
+            history=history,
+        )
+
+    async def process_request(
+        self, message: str, context: ExecutionContext, *, conversation_id: str | None = None
+    ) -> AgentResponse:
+        """Answer ``message`` for ``context.principal``, using tools through an approved plan.
+
+        Raises:
+            AgentError: the message is empty.
+            masterai.llm.LLMError: the model could not be called (planning).
+        """
+        if not message.strip():
+            raise AgentError("empty request: say what you want Master AI to do")
+        turn = self._new_turn(context, conversation_id, message)
+        self.repository.add_message(turn.conversation_id, "user", message)
+        proposal = await self._propose(turn, self._planning_messages(turn))
+        if isinstance(proposal, str):
+            return self._answer(turn, proposal, "answered", plan=None)
+        return await self._run(turn, proposal, needs_approval=True)
+
+    async def resume(self, plan_id: str, context: ExecutionContext) -> AgentResponse:
+        """Carry on with an interrupted plan (after a restart); approved steps are not re-asked.
+
+        Raises:
+            AgentError: no such plan, another principal's plan, or a finished plan.
+        """
+        plan = self.repository.load_plan(plan_id)
+        if plan is None or plan.principal != context.principal.name:
+            raise AgentError(f"no plan {plan_id!r} of {context.principal.name!r} to resume")
+        if plan.status not in RESUMABLE:
+            raise AgentError(
+                f"plan {plan_id!r} is {plan.status}; only {', '.join(RESUMABLE)} plans resume"
+            )
+        turn = self._new_turn(context, plan.conversation_id, plan.request)
+        for step in plan.steps:
+            problem = None if step.status != "approved" else check_step(turn.catalog, context, step)
+            if problem:  # permissions changed since approval: ask again rather than run
+                step.status = "pending"
+        return await self._run(turn, plan, needs_approval=plan.status == "proposed")
+
+    # --- model calls ------------------------------------------------------------------
+
+    def _planning_messages(self, turn: _Turn) -> list[Message]:
+        system = PLANNER_INSTRUCTIONS + render_catalog(list(turn.catalog.listings.values()))
+        return [Message.system(system), *turn.history, Message.user(turn.request)]
+
+    async def _call(self, turn: _Turn, request: ModelRequest) -> ModelResponse:
+        response: ModelResponse | None = None
+        async for event in self.model.stream(request):
+            if isinstance(event, TextDelta):
+                self._emit("text", text=event.text)
+            elif isinstance(event, ResponseComplete):
+                response = event.response
+        assert response is not None, "a model stream must end with ResponseComplete"
+        turn.budget.charge(response)
+        return response
+
+    async def _propose(self, turn: _Turn, messages: list[Message]) -> Plan | str:
+        """A checked plan, or the model's direct answer; invalid plans go back to the model."""
+        problems: list[str] = []
+        for _attempt in range(3):
+            exhausted = turn.budget.exhausted()
+            if exhausted:
+                return f"Stopped before planning: {exhausted}."
+            if not turn.catalog.listings:
+                return (await self._call(turn, ModelRequest(messages=tuple(messages)))).text
+            response = await self._call(
+                turn, ModelRequest(messages=tuple(messages), tools=(PLAN_TOOL,))
+            )
+            call = next((c for c in response.tool_calls if c.name == PLAN_TOOL.name), None)
+            if call is None:
+                return response.text
+            summary, steps, problems = steps_from_call(call, turn.catalog, turn.context)
+            if not problems:
+                return self._new_plan(turn, summary, steps)
+            feedback = "The plan was not accepted:\n- " + "\n- ".join(problems)
+            messages = [
+                *messages,
+                response.as_message(),
+                *(Message.tool(c.id, feedback, is_error=True) for c in response.tool_calls),
+            ]
+        return "I could not build a plan I am allowed to run:\n- " + "\n- ".join(problems)
+
+    def _new_plan(self, turn: _Turn, summary: str, steps: list[PlanStep]) -> Plan:
+        parent = turn.plans[-1] if turn.plans else None
+        return Plan(
+            conversation_id=turn.conversation_id,
+            request=turn.request,
+            principal=turn.context.principal.name,
+            company_id=turn.context.company_id,
+            summary=summary,
+            steps=steps,
+            revision=parent.revision + 1 if parent else 1,
+            parent_id=parent.id if parent else None,
+        )
+
+    # --- plan lifecycle ---------------------------------------------------------------
+
+    async def _run(self, turn: _Turn, plan: Plan, *, needs_approval: bool) -> AgentResponse:
+        while True:
+            turn.plans.append(plan)
+            self.repository.save_plan(plan)
+            self._emit("plan", plan=plan)
+            if needs_approval and not await self._approve(turn, plan):
+                return self._rejected(turn, plan)
+            outcome = await self._execute(turn, plan)
+            if outcome.kind != "failed" or turn.replans >= self.settings.max_replans:
+                return await self._finish(turn, plan, outcome)
+            if turn.budget.exhausted():
+                return await self._finish(turn, plan, outcome)
+            turn.replans += 1
+            plan.status = "replanned"
+            self.repository.save_plan(plan, error=outcome.reason)
+            self._emit("notice", text=f"{outcome.reason}; re-planning")
+            replacement = await self._propose(turn, self._replan_messages(turn, plan, outcome))
+            if isinstance(replacement, str):
+                turn.notes.append(f"No new plan after the failure: {replacement}")
+                return await self._finish(turn, plan, outcome)
+            plan, needs_approval = replacement, True
+
+    def _replan_messages(self, turn: _Turn, plan: Plan, outcome: _Outcome) -> list[Message]:
+        situation = (
+            report(plan, turn.notes)
+            + f"\n\n{outcome.reason}. Propose a new plan with propose_plan for what remains "
+            "(steps already done must not be repeated), or answer in plain text if the "
+            "request cannot be completed."
+        )
+        return [*self._planning_messages(turn), Message.user(situation)]
+
+    async def _approve(self, turn: _Turn, plan: Plan) -> bool:
+        actor = turn.context.principal.name
+        if plan.read_only and self.settings.auto_approve_read_only:
+            self._approve_steps(plan)
+            self.repository.record_approval(plan.id, "auto", actor="policy:read_only")
+            self.repository.save_plan(plan)
+            return True
+        decision = await self.approver.review_plan(plan)
+        if decision.kind == "reject":
+            self.repository.record_approval(plan.id, "reject", actor=actor, note=decision.note)
+            turn.notes.append(decision.note or "The user rejected the plan.")
+            return False
+        for position, arguments in sorted(decision.edits.items()):
+            problem = self._edit(turn, plan, plan.step(position), dict(arguments))
+            if problem:
+                turn.notes.append(f"Edited arguments refused: {problem}")
+                self.repository.record_approval(plan.id, "reject", actor=actor, note=problem)
+                return False
+        if decision.kind == "approve_all":
+            self._approve_steps(plan)
+        self.repository.record_approval(plan.id, decision.kind, actor=actor, note=decision.note)
+        plan.status = "approved"
+        self.repository.save_plan(plan)
+        return True
+
+    @staticmethod
+    def _approve_steps(plan: Plan) -> None:
+        plan.status = "approved"
+        for step in plan.steps:
+            if step.status == "pending":
+                step.status = "approved"
+
+    def _edit(
+        self, turn: _Turn, plan: Plan, step: PlanStep, arguments: dict[str, object]
+    ) -> str | None:
+        arguments.pop("operation", None)
+        candidate = dataclasses.replace(step, arguments=arguments)
+        problem = check_step(turn.catalog, turn.context, candidate)
+        if problem is None:
+            step.arguments = arguments
+            self.repository.record_approval(
+                plan.id,
+                "edit",
+                actor=turn.context.principal.name,
+                step_position=step.position,
+                arguments=arguments,
+            )
+        return problem
+
+    def _rejected(self, turn: _Turn, plan: Plan) -> AgentResponse:
+        plan.status = "rejected"
+        self.repository.save_plan(plan)
+        reason = turn.notes[-1] if turn.notes else "The plan was rejected."
+        text = f"Plan rejected; nothing was run. {reason}".strip()
+        return self._answer(turn, text, "rejected", plan=plan)
+
+    # --- execution --------------------------------------------------------------------
+
+    async def _execute(self, turn: _Turn, plan: Plan) -> _Outcome:
+        plan.status = "running"
+        self.repository.save_plan(plan)
+        for step in plan.steps:
+            if step.status in ("succeeded", "skipped", "failed"):
+                continue
+            reason = turn.budget.exhausted(for_step=True)
+            if reason:
+                return _Outcome(kind="budget", reason=reason)
+            if step.status != "approved" and not await self._review_step(turn, plan, step):
+                return _Outcome(kind="stopped", reason=f"step {step.position} was rejected")
+            if step.status == "skipped":
+                continue
+            await self._run_step(turn, plan, step)
+            if step.status == "failed":
+                error = step.result.error if step.result else "unknown error"
+                return _Outcome(
+                    kind="failed", reason=f"step {step.position} ({step.label}) failed: {error}"
+                )
+            if step.needs_feedback and not await self._feedback(turn, plan, step):
+                return _Outcome(kind="stopped", reason=f"stopped after step {step.position}")
+        return _Outcome(kind="done")
+
+    async def _review_step(self, turn: _Turn, plan: Plan, step: PlanStep) -> bool:
+        """Ask about one step; ``False`` means stop the plan."""
+        actor = turn.context.principal.name
+        if step.read_only and self.settings.auto_approve_read_only:
+            self.repository.record_approval(
+                plan.id, "auto", actor="policy:read_only", step_position=step.position
+            )
+            step.status = "approved"
+            return True
+        decision = await self.approver.review_step(plan, step)
+        if decision.kind == "edit" and decision.arguments is not None:
+            problem = self._edit(turn, plan, step, dict(decision.arguments))
+            if problem:
+                turn.notes.append(f"Edited arguments refused: {problem}")
+                return False
+        self.repository.record_approval(
+            plan.id, decision.kind, actor=actor, step_position=step.position, note=decision.note
+        )
+        if decision.kind == "reject":
+            turn.notes.append(decision.note or f"The user rejected step {step.position}.")
+            return False
+        step.status = "skipped" if decision.kind == "skip" else "approved"
+        self.repository.save_plan(plan)
+        return True
+
+    async def _run_step(self, turn: _Turn, plan: Plan, step: PlanStep) -> None:
+        earlier = {
+            s.position: (s.result.content, s.result.data)
+            for s in plan.steps
+            if s.status == "succeeded" and s.result is not None
+        }
+        try:
+            arguments = resolve_references(step.arguments, earlier)
+        except ReferenceResolutionError as error:
+            step.status = "failed"
+            step.result = StepResult(ok=False, error=str(error), status="invalid")
+            self.repository.save_plan(plan)
+            return
+        step.status = "running"
+        self.repository.save_plan(plan)
+        self._emit("step_started", plan=plan, step=step)
+        turn.budget.steps += 1
+        context = dataclasses.replace(turn.context, request_authorization=_authorizer(step))
+        result = await self.registry.execute_tool(step.tool, step.params(arguments), context)
+        step.result = StepResult(
+            ok=result.ok,
+            content=result.content,
+            data=result.data,
+            error=result.error,
+            status=result.status,
+            audit_id=result.audit_id,
+            duration_ms=result.duration_ms,
+        )
+        step.status = "succeeded" if result.ok else "failed"
+        self.repository.save_plan(plan)
+        self._emit("step_finished", plan=plan, step=step)
+
+    async def _feedback(self, turn: _Turn, plan: Plan, step: PlanStep) -> bool:
+        feedback = await self.approver.feedback(plan, step)
+        self.repository.record_approval(
+            plan.id,
+            "feedback",
+            actor=turn.context.principal.name,
+            step_position=step.position,
+            note=feedback.note,
+        )
+        if feedback.note:
+            turn.notes.append(f"After step {step.position}: {feedback.note}")
+        return feedback.proceed
+
+    # --- answer -----------------------------------------------------------------------
+
+    async def _finish(self, turn: _Turn, plan: Plan, outcome: _Outcome) -> AgentResponse:
+        status = {"done": "completed", "failed": "failed", "stopped": "stopped", "budget": "budget"}
+        plan.status = status[outcome.kind]  # type: ignore[assignment]
+        self.repository.save_plan(plan, error=outcome.reason or None)
+        if outcome.reason:
+            turn.notes.append(outcome.reason[0].upper() + outcome.reason[1:])
+        text = await self._synthesise(turn, plan, outcome)
+        response_status = "completed" if outcome.kind == "done" else outcome.kind
+        return self._answer(turn, text, response_status, plan=plan)
+
+    async def _synthesise(self, turn: _Turn, plan: Plan, outcome: _Outcome) -> str:
+        fallback = "\n".join([*turn.notes, *step_lines(plan)])
+        if outcome.kind == "budget" or turn.budget.exhausted():
+            # Out of budget: no more model calls, a plain account of what happened.
+            return "Stopped: " + fallback
+        messages = (
+            Message.system(SYNTHESIS_INSTRUCTIONS),
+            Message.user(report(plan, turn.notes)),
+        )
+        try:
+            return (await self._call(turn, ModelRequest(messages=messages))).text
+        except LLMProviderError as error:
+            return f"{fallback}\n(The model could not write a summary: {error})"
+
+    def _answer(
+        self,
+        turn: _Turn,
+        text: str,
+        status: Literal["answered", "completed", "rejected", "failed", "stopped", "budget"],
+        *,
+        plan: Plan | None,
+    ) -> AgentResponse:
+        usage, cost = turn.budget.usage, turn.budget.cost_usd
+        if plan is not None:
+            self.repository.save_plan(plan, answer=text)
+            self.repository.charge_plan(plan.id, usage, cost)
+        self.repository.add_message(
+            turn.conversation_id,
+            "assistant",
+            text,
+            plan_id=plan.id if plan else None,
+            usage=usage,
+            cost_usd=cost,
+        )
+        actions: Sequence[str] = [line for p in turn.plans for line in step_lines(p)]
+        return AgentResponse(
+            text=text,
+            status=status,
+            conversation_id=turn.conversation_id,
+            plans=tuple(turn.plans),
+            usage=usage,
+            cost_usd=cost,
+            actions=tuple(actions),
+        )
+
+
+def _authorizer(step: PlanStep) -> AIToolAuthorizationCallback:
+    """The seed's authorization callback for one approved step.
+
+    The user approved exactly this step (tool, operation, arguments) before it runs, and the
+    callback lives only for this one registry call, so it answers yes. (The framework may
+    name the tool differently from the registry, so matching on ``tool_name`` would lie.)
+    """
+
+    async def authorize(
+        tool_name: str,
+        arguments: dict[str, object],
+        reason: str,
+        context: str | None,
+        destructive: bool,
+    ) -> bool:
+        return step.status == "running"
+
+    return authorize
