@@ -139,6 +139,9 @@ def _company_of(call: Call) -> str | None:
             value = call.params.get(key)
             if isinstance(value, str):
                 return value
+        ids = call.params.get("company_ids")
+        if isinstance(ids, list) and len(ids) == 1 and isinstance(ids[0], str):
+            return ids[0]
     return None
 
 

@@ -94,17 +94,17 @@ def _company_needs(action: ToolAction) -> Iterator[tuple[Any, bool]]:
             yield args[key], write
     if "source_company_id" in args:
         yield args["source_company_id"], False
-    if "company_ids" in args:
-        ids = args["company_ids"]
-        if not isinstance(ids, list):
-            yield ids, write
-        else:
-            for company in ids:
-                yield company, write
+    ids = args.get("company_ids")
+    if isinstance(ids, list):
+        for company in ids:
+            yield company, write
 
 
 def _check_companies(principal: Principal, action: ToolAction) -> str | None:
     data = principal.permissions.data_access
+    ids = action.arguments.get("company_ids")
+    if ids is not None and not isinstance(ids, list):
+        return f"invalid company_ids {ids!r}: must be a list of company ids"
     for company, write in _company_needs(action):
         if not isinstance(company, str):
             return f"invalid company id {company!r}: must be a string"

@@ -28,7 +28,9 @@ _SECRET_TEXT = [
     re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"),
     re.compile(r"\bxox[abpr]-[A-Za-z0-9-]{10,}"),
 ]
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@", re.IGNORECASE)
+_URL_PASSWORD = re.compile(
+    r"(?P<scheme>\b[a-z][a-z0-9+.-]{0,30}://[^/\s:@]+):[^@\s/]+@", re.IGNORECASE
+)
 
 
 def is_secret_key(key: str) -> bool:

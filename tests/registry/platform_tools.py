@@ -1,0 +1,132 @@
+"""Small tools shaped like the real configuration/analytics/code tools, for registry tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from ai_tool import (
+    AITool,
+    AIToolCall,
+    AIToolDefinition,
+    AIToolExecutionError,
+    AIToolOperationDefinition,
+    AIToolParameter,
+    AIToolResult,
+)
+
+
+class _OpsTool(AITool):
+    name = "?"
+    parameters: list[AIToolParameter] = []
+
+    def get_definition(self) -> AIToolDefinition:
+        return self._build_definition_from_operations(
+            self.name, f"The {self.name} tool.", self.parameters
+        )
+
+    def _op(
+        self, name: str, allowed: set[str], required: set[str], **flags: Any
+    ) -> AIToolOperationDefinition:
+        async def handler(call: AIToolCall, requester: Any, auth: Any) -> AIToolResult:
+            return await self.handle(name, call)
+
+        return AIToolOperationDefinition(
+            name, handler, None, allowed, required, f"{name} op", **flags
+        )
+
+    async def handle(self, operation: str, call: AIToolCall) -> AIToolResult:
+        args = {k: v for k, v in call.arguments.items() if k != "operation"}
+        return AIToolResult(
+            id=call.id, name=self.name, content=json.dumps({"op": operation, "args": args})
+        )
+
+
+class ConfigurationTool(_OpsTool):
+    name = "configuration"
+    parameters = [
+        AIToolParameter("company_id", "string", "Company"),
+        AIToolParameter("source_company_id", "string", "Copy from"),
+        AIToolParameter("target_company_id", "string", "Copy to"),
+        AIToolParameter("model", "string", "Model name", required=False),
+        AIToolParameter("api_key", "string", "Provider key", required=False, sensitive=True),
+        AIToolParameter(
+            "provider_token", "string", "Another secret", required=False, sensitive=True
+        ),
+    ]
+
+    def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
+        return {
+            "get": self._op("get", {"company_id"}, {"company_id"}, read_only=True),
+            "update": self._op(
+                "update", {"company_id", "model", "api_key", "provider_token"}, {"company_id"}
+            ),
+            "copy": self._op(
+                "copy",
+                {"source_company_id", "target_company_id"},
+                {"source_company_id", "target_company_id"},
+            ),
+        }
+
+
+class AnalyticsTool(_OpsTool):
+    name = "analytics"
+    parameters = [
+        AIToolParameter(
+            "company_ids", "array", "Companies", items=AIToolParameter("id", "string", "id")
+        )
+    ]
+
+    def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
+        return {"summary": self._op("summary", {"company_ids"}, {"company_ids"}, read_only=True)}
+
+
+class CodeTool(_OpsTool):
+    name = "code"
+    parameters = [
+        AIToolParameter("language", "string", "Language"),
+        AIToolParameter("code", "string", "Source"),
+        AIToolParameter("timeout", "number", "Seconds", required=False),
+        AIToolParameter("memory", "string", "Limit", required=False),
+    ]
+
+    def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
+        return {
+            "run": self._op("run", {"language", "code", "timeout", "memory"}, {"language", "code"})
+        }
+
+
+class SlowTool(_OpsTool):
+    """``wait`` sleeps until cancelled; ``fail`` reports an error; ``crash`` has a bug."""
+
+    name = "slow"
+    parameters = [AIToolParameter("seconds", "number", "How long", required=False)]
+
+    def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
+        return {
+            "wait": self._op("wait", {"seconds"}, set(), read_only=True),
+            "fail": self._op("fail", set(), set(), read_only=True),
+            "error_result": self._op("error_result", set(), set(), read_only=True),
+        }
+
+    async def handle(self, operation: str, call: AIToolCall) -> AIToolResult:
+        if operation == "wait":
+            await asyncio.sleep(call.arguments.get("seconds", 3600))
+        if operation == "fail":
+            raise AIToolExecutionError("the backend said no")
+        if operation == "error_result":
+            return AIToolResult(id=call.id, name=self.name, content="", error="quota exhausted")
+        return AIToolResult(id=call.id, name=self.name, content="done")
+
+
+class BuggyLegacyTool(AITool):
+    """A legacy tool (overrides execute) with a programming error."""
+
+    def get_definition(self) -> AIToolDefinition:
+        return AIToolDefinition(name="buggy", description="Breaks.", parameters=[])
+
+    async def execute(
+        self, tool_call: AIToolCall, requester_ref: Any, request_authorization: Any
+    ) -> AIToolResult:
+        raise KeyError("missing")

@@ -1,0 +1,184 @@
+"""Permission matrix: every role x every tool operation x own/other company, each audited."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from platform_tools import AnalyticsTool, CodeTool, ConfigurationTool
+
+from ai_tool.clock import ClockAITool
+from ai_tool.filesystem import FilesystemAITool
+from masterai.registry import ExecutionContext, ToolRegistry
+from masterai.security import Principal, UserDirectory, load_principal
+from masterai.store import Database
+
+OWN, OTHER = "acme", "globex"
+ROLES = ("super_admin", "admin", "analyst", "viewer")
+
+# (tool, operation) -> how the company is named in the call
+OPERATIONS: dict[tuple[str, str], str] = {
+    ("configuration", "get"): "arg",
+    ("configuration", "update"): "arg",
+    ("analytics", "summary"): "list",
+    ("code", "run"): "scope",
+    ("clock", "get_time"): "scope",
+    ("filesystem", "list_directory"): "scope",
+    ("filesystem", "create_directory"): "scope",
+}
+
+# What each role may do on its own company; nobody but super_admin may touch the other one.
+ALLOWED_ON_OWN: dict[str, set[tuple[str, str]]] = {
+    "super_admin": set(OPERATIONS),
+    "admin": set(OPERATIONS),
+    "analyst": {("configuration", "get"), ("analytics", "summary"), ("clock", "get_time")},
+    "viewer": {
+        ("configuration", "get"),
+        ("analytics", "summary"),
+        ("clock", "get_time"),
+        ("filesystem", "list_directory"),
+    },
+}
+
+
+def expected_allowed(role: str, op: tuple[str, str], company: str) -> bool:
+    if role == "super_admin":
+        return True
+    return company == OWN and op in ALLOWED_ON_OWN[role]
+
+
+@pytest.fixture
+def registry(database: Database, tmp_path: Path) -> ToolRegistry:
+    registry = ToolRegistry(database)
+    registry.register(ConfigurationTool())
+    registry.register(AnalyticsTool())
+    registry.register(CodeTool())
+    registry.register(ClockAITool())
+    registry.register(FilesystemAITool(tmp_path / "workspace"))
+    (tmp_path / "workspace").mkdir()
+    return registry
+
+
+@pytest.fixture
+def principals(database: Database) -> dict[str, Principal]:
+    directory = UserDirectory(database)
+    directory.add_company(OWN, "Acme")
+    directory.add_company(OTHER, "Globex")
+    for role in ROLES:
+        access = "write" if role == "admin" else "read"
+        directory.add_user(role, role, companies={OWN: access} if role != "super_admin" else {})
+    return {role: load_principal(database, role) for role in ROLES}
+
+
+def call_for(op: tuple[str, str], company: str, n: int) -> tuple[dict[str, Any], str | None]:
+    tool, operation = op
+    params: dict[str, Any] = {"operation": operation}
+    style = OPERATIONS[op]
+    if style == "arg":
+        params["company_id"] = company
+    elif style == "list":
+        params["company_ids"] = [company]
+    if tool == "code":
+        params |= {"language": "python", "code": "print(1)"}
+    if op == ("filesystem", "create_directory"):
+        params["path"] = f"dir{n}"
+    return params, company if style == "scope" else None
+
+
+async def test_every_role_operation_and_company_is_decided_and_audited_once(
+    registry: ToolRegistry, principals: dict[str, Principal]
+) -> None:
+    log = registry.audit_log
+    cases = list(itertools.product(ROLES, OPERATIONS, (OWN, OTHER)))
+    mismatches = []
+    for n, (role, op, company) in enumerate(cases):
+        params, scope = call_for(op, company, n)
+        context = ExecutionContext(principal=principals[role], company_id=scope)
+        before = log.count()
+        result = await registry.execute_tool(op[0], params, context)
+        allowed = expected_allowed(role, op, company)
+        expected_status = "ok" if allowed else "denied"
+        if result.status != expected_status:
+            mismatches.append((role, op, company, result.status, result.error))
+        assert log.count() == before + 1
+        (record,) = log.recent(1)
+        assert record.id == result.audit_id
+        assert (record.user_name, record.tool, record.operation, record.status) == (
+            role,
+            op[0],
+            op[1],
+            expected_status,
+        )
+        assert record.company_id == company
+        if not allowed:
+            assert result.error is not None and "Permission denied" in result.error
+    assert mismatches == []
+    assert log.verify().ok
+
+
+async def test_list_tools_shows_only_what_the_role_may_call(
+    registry: ToolRegistry, principals: dict[str, Principal]
+) -> None:
+    def shown(role: str) -> dict[str, list[str]]:
+        return {
+            t.name: [o.name for o in t.operations] for t in registry.list_tools(principals[role])
+        }
+
+    assert shown("analyst") == {
+        "analytics": ["summary"],
+        "clock": ["get_time", "sleep", "alarm"],
+        "configuration": ["get"],
+    }
+    viewer = shown("viewer")
+    assert "code" not in viewer
+    assert viewer["configuration"] == ["get"]
+    assert viewer["filesystem"] == ["read_file", "list_directory", "get_info", "search"]
+    assert shown("admin")["configuration"] == ["get", "update", "copy"]
+    listing = {t.name: t for t in registry.list_tools(principals["analyst"])}
+    schema = listing["configuration"].schema
+    assert "update" not in str(schema)
+    assert "get" in str(schema)
+
+
+async def test_copy_needs_read_on_source_and_write_on_target(
+    registry: ToolRegistry, principals: dict[str, Principal], database: Database
+) -> None:
+    UserDirectory(database).grant_company("admin", OTHER, "read")
+    admin = load_principal(database, "admin")
+    context = ExecutionContext(principal=admin)
+    ok = await registry.execute_tool(
+        "configuration",
+        {"operation": "copy", "source_company_id": OTHER, "target_company_id": OWN},
+        context,
+    )
+    assert ok.status == "ok"
+    denied = await registry.execute_tool(
+        "configuration",
+        {"operation": "copy", "source_company_id": OWN, "target_company_id": OTHER},
+        context,
+    )
+    assert denied.status == "denied"
+    assert "may not change company 'globex'" in (denied.error or "")
+
+
+async def test_code_arguments_are_checked_against_code_execution_limits(
+    registry: ToolRegistry, principals: dict[str, Principal], database: Database
+) -> None:
+    directory = UserDirectory(database)
+    directory.set_grant("admin", "code_execution.languages", ["python"])
+    directory.set_grant("admin", "code_execution.max_execution_time", 10)
+    directory.set_grant("admin", "code_execution.max_memory", "256m")
+    context = ExecutionContext(principal=load_principal(database, "admin"), company_id=OWN)
+
+    async def run(**extra: Any) -> str:
+        params = {"operation": "run", "language": "python", "code": "1"} | extra
+        result = await registry.execute_tool("code", params, context)
+        return result.error or result.status
+
+    assert await run() == "ok"
+    assert await run(timeout=5, memory="128m") == "ok"
+    assert "language 'r' is not allowed. Allowed: python" in await run(language="r")
+    assert "timeout 30s exceeds the limit of 10s" in await run(timeout=30)
+    assert "memory '1g' exceeds the limit of 256m" in await run(memory="1g")

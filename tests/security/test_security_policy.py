@@ -1,0 +1,164 @@
+"""ToolPermissions, role defaults and the policy function (no database needed)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from masterai.security import (
+    PermissionSpecError,
+    Principal,
+    ToolAction,
+    ToolPermissions,
+    apply_override,
+    decide,
+    parse_size,
+    redact,
+    role_defaults,
+)
+from masterai.security.permissions import DataAccessPermissions, IntegrationPermissions
+
+
+def principal(role: str, **overrides: Any) -> Principal:
+    permissions = role_defaults(role)
+    permissions = dataclasses.replace(
+        permissions,
+        data_access=dataclasses.replace(
+            permissions.data_access,
+            read_companies=permissions.data_access.read_companies | {"acme"},
+        ),
+    )
+    for key, value in overrides.items():
+        permissions = apply_override(permissions, key.replace("__", "."), value)
+    return Principal(name=role, role=role, permissions=permissions)
+
+
+def action(tool: str, *, read_only: bool = True, **arguments: Any) -> ToolAction:
+    return ToolAction(
+        tool=tool, category=tool, operation="op", read_only=read_only, arguments=arguments
+    )
+
+
+def test_unknown_roles_and_categories_are_denied_by_default() -> None:
+    nobody = Principal(name="x", role="custom", permissions=role_defaults("custom"))
+    decision = decide(nobody, action("clock"))
+    assert not decision.allowed
+    assert (
+        decision.reason
+        == "role 'custom' may not use 'clock' tools (operation 'op' of tool 'clock')"
+    )
+    assert not decide(principal("analyst"), action("aidev"))
+
+
+def test_read_access_allows_only_read_only_operations() -> None:
+    viewer = principal("viewer")
+    assert decide(viewer, action("configuration", company_id="acme"))
+    denied = decide(viewer, action("configuration", read_only=False, company_id="acme"))
+    assert "read-only access to 'configuration' tools" in denied.reason
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        ({"company_id": "globex"}, "may not read company 'globex'"),
+        ({"company_ids": ["acme", "globex"]}, "may not read company 'globex'"),
+        ({"source_company_id": "globex"}, "may not read company 'globex'"),
+        ({"company_id": 7}, "invalid company id 7"),
+        ({"company_ids": "acme"}, None),
+        ({"include_sensitive": True, "company_id": "acme"}, "may not see sensitive data"),
+        ({"url": "https://evil.example/x"}, "domain 'evil.example' is not in the allowed"),
+        ({"callback_url": "not a url"}, "invalid URL 'not a url' in 'callback_url'"),
+        ({"to": ["a@acme.com", "b@gmail.com"]}, "e-mail domain 'acme.com' is not allowed"),
+        ({"api": "stripe"}, "API 'stripe' is not in the allowed APIs"),
+    ],
+)
+def test_arguments_naming_companies_urls_and_addresses_are_checked(
+    arguments: dict[str, Any], reason: str | None
+) -> None:
+    decision = decide(principal("viewer"), action("integration", **arguments))
+    assert not decision.allowed
+    if reason:
+        assert reason in decision.reason
+
+
+def test_integration_allow_lists_admit_subdomains_and_listed_email_domains() -> None:
+    admin = principal(
+        "admin",
+        integrations__allowed_domains=["example.com"],
+        integrations__email_domains=["acme.com"],
+        integrations__allowed_apis=["crm"],
+    )
+    assert decide(admin, action("integration", url="https://api.example.com/v1"))
+    assert not decide(admin, action("integration", url="https://example.com.evil.net/"))
+    assert decide(admin, action("integration", to="ops@acme.com", api="crm"))
+    assert not decide(admin, action("integration", bcc=["x@other.org"]))
+
+
+def test_code_execution_is_checked_for_language_limits_and_packages() -> None:
+    admin = principal("admin", code_execution__allowed_packages=["pandas"])
+    run = lambda **a: decide(admin, action("code", read_only=False, **a))  # noqa: E731
+    assert run(language="python", timeout=30, memory="512m", packages=["pandas"])
+    assert "language 'cobol'" in run(language="cobol").reason
+    assert "timeout 31s exceeds the limit of 30s" in run(timeout=31).reason
+    assert "exceeds the limit of 512m" in run(memory=600 * 1024**2).reason
+    assert "Invalid size 'lots'" in run(memory="lots").reason
+    assert "packages not allowed: 'requests'" in run(packages=["pandas", "requests"]).reason
+    assert (
+        "code execution is not enabled"
+        in decide(principal("viewer", tools__code="write"), action("code", read_only=False)).reason
+    )
+
+
+def test_super_admin_may_do_anything() -> None:
+    root = principal("super_admin")
+    everything = action(
+        "code", read_only=False, company_id="any", language="rust", url="http://x.y", to="a@b.c"
+    )
+    assert decide(root, everything).allowed
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("data_access.everything", True, "Unknown permission 'data_access.everything'"),
+        ("root", True, "Unknown permission 'root'"),
+        ("tools.code", "admin", "tools.code must be one of none, read, write"),
+        ("code_execution.enabled", "yes", "must be true or false, got 'yes'"),
+        ("code_execution.languages", "python", "must be a list of names, got 'python'"),
+        ("code_execution.max_execution_time", -1, "must be a positive number, got -1"),
+        ("code_execution.max_memory", "big", "Invalid size 'big'"),
+    ],
+)
+def test_malformed_overrides_are_rejected_with_the_value(
+    key: str, value: Any, message: str
+) -> None:
+    with pytest.raises(PermissionSpecError, match=message.replace("(", r"\(")):
+        apply_override(ToolPermissions(), key, value)
+
+
+def test_sizes_parse_with_binary_units() -> None:
+    assert parse_size("512m") == 512 * 1024**2
+    assert parse_size("2GiB") == 2 * 1024**3
+    assert parse_size(100) == 100
+    with pytest.raises(PermissionSpecError):
+        parse_size(True)
+
+
+def test_write_access_implies_read_access() -> None:
+    data = DataAccessPermissions(write_companies=frozenset({"acme"}))
+    assert data.can_read("acme") and not data.can_read("globex")
+    assert IntegrationPermissions(allowed_domains=frozenset({"*"})).allows_host("a.b")
+
+
+def test_redaction_keeps_json_safe_and_leaves_ordinary_values() -> None:
+    assert redact({"n": float("inf"), "when": object, "ok": [1, "a", None]}) == {
+        "n": "inf",
+        "when": "<class 'object'>",
+        "ok": [1, "a", None],
+    }
+    assert redact({"X-Api-Key": "k", "token_count": None}) == {
+        "X-Api-Key": "[REDACTED]",
+        "token_count": None,
+    }
