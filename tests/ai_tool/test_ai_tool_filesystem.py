@@ -222,3 +222,19 @@ def test_operation_flags_match_what_each_operation_does(fs):
 def test_the_constructor_touches_nothing(tmp_path):
     FilesystemAITool(tmp_path / "does-not-exist-yet")
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_writes_keep_the_mode_of_replaced_files_and_give_new_ones_0644(fs, root):
+    (root / "top.txt").chmod(0o600)
+    await run_tool(fs, operation="write_file", path="top.txt", content="new")
+    await run_tool(fs, operation="append_to_file", path="top.txt", content="+")
+    await run_tool(fs, operation="write_file", path="fresh.txt", content="x")
+    assert (root / "top.txt").stat().st_mode & 0o777 == 0o600
+    assert (root / "top.txt").read_text() == "new+"
+    assert (root / "fresh.txt").stat().st_mode & 0o777 == 0o644
+
+
+async def test_search_stops_after_looking_at_max_search_files(root):
+    fs = FilesystemAITool(root, max_search_files=2)
+    result = await run_tool(fs, operation="search", pattern="*.nothing")
+    assert result == "(stopped after looking at 2 files)"

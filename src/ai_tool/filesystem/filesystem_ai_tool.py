@@ -61,6 +61,7 @@ class FilesystemAITool(AITool):
         max_file_size: Largest file, in bytes, that may be read, written or copied.
         max_list_entries: Most entries ``list_directory`` returns.
         max_search_results: Most matches ``search`` returns.
+        max_search_files: Most files ``search`` looks at before it stops.
     """
 
     def __init__(
@@ -70,11 +71,13 @@ class FilesystemAITool(AITool):
         max_file_size: int = 1_048_576,
         max_list_entries: int = 1000,
         max_search_results: int = 100,
+        max_search_files: int = 10_000,
     ) -> None:
         self._paths = FilesystemPathResolver(root)
         self._max_file_size = max_file_size
         self._max_list_entries = max_list_entries
         self._max_search_results = max_search_results
+        self._max_search_files = max_search_files
 
     def get_definition(self) -> AIToolDefinition:
         """Return the ``filesystem`` definition."""
@@ -244,10 +247,15 @@ class FilesystemAITool(AITool):
 
     def _atomic_write(self, path: Path, data: bytes) -> None:
         # Write beside the target and rename over it, so a failure never leaves half a file.
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o644  # mkstemp's 0600 would hide new files from other readers
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
+            os.chmod(tmp, mode)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -298,10 +306,9 @@ class FilesystemAITool(AITool):
         if path.is_dir():
             raise AIToolExecutionError(f"{self._show(path)} is a directory")
         data = self._encode(path, arguments)
-        current = path.stat().st_size if path.exists() else 0
-        self._check_size(path, current + len(data))
-        with path.open("ab") as f:
-            f.write(data)
+        current = path.read_bytes() if path.exists() else b""
+        self._check_size(path, len(current) + len(data))
+        self._atomic_write(path, current + data)  # files are small (max_file_size): rewrite
         return f"Appended {len(data)} bytes to {self._show(path)}"
 
     def _list(self, arguments: dict[str, Any]) -> str:
@@ -402,9 +409,14 @@ class FilesystemAITool(AITool):
         needle = arguments.get("content")
         found: list[str] = []
         root = self._paths.root
+        scanned = 0
         for directory, dirnames, filenames in os.walk(base):  # never follows directory links
             dirnames.sort()
             for name in sorted(filenames):
+                scanned += 1
+                if scanned > self._max_search_files:
+                    found.append(f"(stopped after looking at {self._max_search_files} files)")
+                    return "\n".join(found)
                 path = Path(directory) / name
                 if not path.match(pattern):
                     continue
