@@ -32,6 +32,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 _CHUNK = 100_000
+_SAMPLES = 32
 _SCHEMA_VERSION = 1
 
 _DDL = """
@@ -222,16 +223,35 @@ class AnalyticsCopy:
             # Unknown or older layout: start from fresh tables.
             con.execute("DROP TABLE conversations; DROP TABLE messages; DROP TABLE sync_state")
             con.execute(_DDL)
-        if recorded is not None and recorded == current:
-            self.last_report = SyncReport(
-                messages_added=0, conversations_reloaded=False, rebuilt=False
-            )
-            return self.last_report
         rebuild = (
             recorded is None
             or current.max_message_id < recorded.max_message_id
             or current.messages < recorded.messages
+            or not self._sample_matches(con, min(recorded.max_message_id, current.max_message_id))
         )
+        if not rebuild and recorded == current:
+            self.last_report = SyncReport(
+                messages_added=0, conversations_reloaded=False, rebuilt=False
+            )
+            return self.last_report
+        report = self._refresh(con, recorded, current, rebuild=rebuild)
+        if (
+            not rebuild
+            and report.messages_added + (recorded or current).messages != current.messages
+        ):
+            # Rows vanished below the watermark while others were added: start over.
+            report = self._refresh(con, recorded, current, rebuild=True)
+        self.last_report = report
+        return report
+
+    def _refresh(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        recorded: Fingerprint | None,
+        current: Fingerprint,
+        *,
+        rebuild: bool,
+    ) -> SyncReport:
         con.execute("BEGIN TRANSACTION")
         try:
             if rebuild:
@@ -247,10 +267,30 @@ class AnalyticsCopy:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        self.last_report = SyncReport(
-            messages_added=added, conversations_reloaded=reload, rebuilt=rebuild
-        )
-        return self.last_report
+        return SyncReport(messages_added=added, conversations_reloaded=reload, rebuilt=rebuild)
+
+    def _sample_matches(self, con: duckdb.DuckDBPyConnection, upto: int) -> bool:
+        """Compare a few messages at or below ``upto`` in the store and in the copy.
+
+        Catches a store whose rows were replaced under the same ids and counts (SQLite reuses
+        row ids after a delete), which the aggregate fingerprint cannot see. Costs a few
+        primary-key lookups.
+        """
+        if upto <= 0:
+            return True
+        ids = sorted({int(upto * (i + 1) / _SAMPLES) for i in range(_SAMPLES)} - {0})
+        listed = ", ".join(str(i) for i in ids)
+        with self._engine.connect() as conn:
+            store = conn.execute(
+                sa.text(
+                    f"SELECT id, conversation_id, seq FROM messages WHERE id IN ({listed}) "
+                    "ORDER BY id"
+                )
+            ).all()
+        copy = con.execute(
+            f"SELECT id, conversation_id, seq FROM messages WHERE id IN ({listed}) ORDER BY id"
+        ).fetchall()
+        return [tuple(r) for r in store] == [tuple(r) for r in copy]
 
     def _copy_conversations(self, con: duckdb.DuckDBPyConnection) -> None:
         dialect = self._engine.dialect.name

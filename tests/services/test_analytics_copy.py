@@ -1,0 +1,56 @@
+"""The DuckDB analytics copy follows the store: appends, outcome updates, replaced rows."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from services_data import at, msg
+
+from masterai.services.analytics import AnalyticsService
+from masterai.store import Database
+from masterai.store.models import Conversation, Message
+
+
+def test_copy_adds_only_new_messages_and_reloads_changed_conversations(
+    analytics: AnalyticsService, loaded: Database
+) -> None:
+    first = analytics.refresh()
+    assert (first.rebuilt, first.messages_added) == (True, 12)
+    assert analytics.refresh().messages_added == 0
+    with loaded.session() as session:
+        session.add(
+            Conversation(
+                id="c4",
+                company_id="acme",
+                started_at=at(3, 8),
+                messages=[
+                    msg(0, "user", "Hello", at(3, 8)),
+                    msg(1, "assistant", "Hi!", at(3, 8, 1), latency_ms=400),
+                ],
+            )
+        )
+    report = analytics.refresh()
+    assert (report.rebuilt, report.conversations_reloaded, report.messages_added) == (
+        False,
+        True,
+        2,
+    )
+    assert analytics.analyze_conversations(analytics.scope(company_id="acme")).conversations == 4
+    with loaded.session() as session:
+        session.execute(
+            sa.update(Conversation).where(Conversation.id == "c3").values(satisfaction=1)
+        )
+    report = analytics.refresh()
+    assert (report.conversations_reloaded, report.messages_added) == (True, 0)
+    sat = analytics.measure_satisfaction(analytics.scope(company_id="acme"))
+    assert sat.distribution["1"] == 1
+
+
+def test_copy_rebuilds_when_rows_are_replaced_under_the_same_ids(
+    analytics: AnalyticsService, loaded: Database
+) -> None:
+    analytics.refresh()
+    with loaded.session() as session:
+        session.execute(sa.update(Message).values(conversation_id="g1", seq=Message.id + 100))
+    assert analytics.refresh().rebuilt
+    result = analytics.analyze_conversations(analytics.scope(company_id="globex"))
+    assert result.messages == 12
