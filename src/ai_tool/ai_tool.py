@@ -106,7 +106,9 @@ class AITool(ABC):
 
     # --- validation and execution -----------------------------------------------------
 
-    def _prepare(self, arguments: dict[str, Any]) -> tuple[CompiledOperation, dict[str, Any]]:
+    def _prepare(
+        self, arguments: dict[str, Any]
+    ) -> tuple[_ToolState, CompiledOperation, dict[str, Any]]:
         state = self._state()
         compiled = state.compiled
         if not compiled.operations:
@@ -129,7 +131,7 @@ class AITool(ABC):
             operation.check_types(arguments)
         if state.has_extra_checks:
             self.check_operation_arguments(operation.definition, arguments)
-        return operation, arguments
+        return state, operation, arguments
 
     def check_operation_arguments(
         self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
@@ -154,7 +156,7 @@ class AITool(ABC):
         """
         if not self._state().compiled.operations:
             return None
-        return self._prepare(arguments)[0].definition
+        return self._prepare(arguments)[1].definition
 
     async def execute(
         self,
@@ -176,31 +178,42 @@ class AITool(ABC):
             AIToolCancelledError: :meth:`cancel` stopped this execution.
             NotImplementedError: The tool has no operations and does not override this.
         """
-        operation, arguments = self._prepare(tool_call.arguments)
+        state, operation, arguments = self._prepare(tool_call.arguments)
+        op = operation.definition
         if arguments is not tool_call.arguments:
             tool_call = AIToolCall(id=tool_call.id, name=tool_call.name, arguments=arguments)
-        state = self._state()
         task = asyncio.current_task()
         if task is not None:
             state.running.add(task)
+        state.logger.debug("%s operation requested: %s", state.tool_name, op.name)
         try:
-            return await self._run(
-                operation.definition, state, tool_call, requester_ref, request_authorization
-            )
+            if op.destructive or op.timeout is not None:
+                return await self._run_guarded(
+                    op, state, tool_call, requester_ref, request_authorization
+                )
+            # The common case awaits the handler directly: no extra coroutine per call.
+            return await op.handler(tool_call, requester_ref, request_authorization)
+        except AIToolError:
+            raise
         except asyncio.CancelledError:
             if task is not None and task in state.cancel_requested:
                 state.cancel_requested.discard(task)
                 if task.uncancel() == 0:
                     raise AIToolCancelledError(
-                        f"{state.tool_name} operation '{operation.definition.name}' was cancelled"
+                        f"{state.tool_name} operation '{op.name}' was cancelled"
                     ) from None
             raise
+        except Exception as e:
+            state.logger.error(
+                "Unexpected error in %s operation '%s': %s", state.tool_name, op.name, e
+            )
+            raise AIToolExecutionError(f"{state.tool_name} operation failed: {e}") from e
         finally:
             if task is not None:
                 state.running.discard(task)
                 state.cancel_requested.discard(task)
 
-    async def _run(
+    async def _run_guarded(
         self,
         op: AIToolOperationDefinition,
         state: _ToolState,
@@ -208,30 +221,22 @@ class AITool(ABC):
         requester_ref: Any,
         request_authorization: AIToolAuthorizationCallback,
     ) -> AIToolResult:
-        state.logger.debug("%s operation requested: %s", state.tool_name, op.name)
+        """Run a handler that needs approval first, a time limit, or both."""
+        if op.destructive:
+            await self._authorize_destructive(op, state, tool_call, request_authorization)
+        if op.timeout is None:
+            return await op.handler(tool_call, requester_ref, request_authorization)
+        limit = asyncio.timeout(op.timeout)
         try:
-            if op.destructive:
-                await self._authorize_destructive(op, state, tool_call, request_authorization)
-            if op.timeout is None:
+            async with limit:
                 return await op.handler(tool_call, requester_ref, request_authorization)
-            limit = asyncio.timeout(op.timeout)
-            try:
-                async with limit:
-                    return await op.handler(tool_call, requester_ref, request_authorization)
-            except TimeoutError as e:
-                if not limit.expired():
-                    raise  # the handler's own TimeoutError: wrapped below like any other
-                raise AIToolTimeoutError(
-                    f"{state.tool_name} operation '{op.name}' timed out after {op.timeout:g}s",
-                    op.timeout,
-                ) from e
-        except AIToolError:
-            raise
-        except Exception as e:
-            state.logger.error(
-                "Unexpected error in %s operation '%s': %s", state.tool_name, op.name, e
-            )
-            raise AIToolExecutionError(f"{state.tool_name} operation failed: {e}") from e
+        except TimeoutError as e:
+            if not limit.expired():
+                raise  # the handler's own TimeoutError: execute() wraps it like any other
+            raise AIToolTimeoutError(
+                f"{state.tool_name} operation '{op.name}' timed out after {op.timeout:g}s",
+                op.timeout,
+            ) from e
 
     async def _authorize_destructive(
         self,
