@@ -57,7 +57,7 @@ def _operation_section(
     params = [declared[n] for n in declared if n in op.allowed_parameters]
     params += [
         AIToolParameter(n, "any", "(undeclared)")
-        for n in sorted(op.allowed_parameters - declared.keys())
+        for n in sorted(set(op.allowed_parameters) - declared.keys() - {"operation"})
     ]
     if params:
         lines += ["Parameters:", "", *_param_lines(params, op.required_parameters), ""]

@@ -196,7 +196,9 @@ def compile_tool(
     compiled: dict[str, CompiledOperation] = {}
     for name, op in operations.items():
         checkers = {
-            p: compile_parameter(declared[p]) for p in op.allowed_parameters if p in declared
+            p: compile_parameter(declared[p])
+            for p in op.allowed_parameters
+            if p in declared and p != "operation"  # already checked by route()
         }
         compiled[name] = CompiledOperation(
             definition=op,

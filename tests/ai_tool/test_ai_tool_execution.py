@@ -245,3 +245,20 @@ def test_sensitive_values_are_redacted_at_any_depth():
         "token": "[REDACTED]",
         "path": "p",
     }
+
+
+async def test_operation_sets_given_as_lists_and_naming_operation_still_work():
+    class Listy(TypedAITool):
+        def get_operation_definitions(self) -> dict[str, Any]:
+            ops = super().get_operation_definitions()
+            echo = ops["needs_path"]
+            echo.allowed_parameters = ["operation", "path", "n"]  # type: ignore[assignment]
+            echo.required_parameters = ["path"]  # type: ignore[assignment]
+            return {"needs_path": echo}
+
+    tool = Listy()
+    await tool.execute(call(operation="needs_path", path="p", n=1), None, None)  # type: ignore[arg-type]
+    assert tool.calls == [{"operation": "needs_path", "path": "p", "n": 1}]
+    assert "`operation`" not in tool.get_detailed_help("needs_path")
+    with pytest.raises(AIToolValidationError, match="Required parameter"):
+        tool.validate_arguments({"operation": "needs_path"})
