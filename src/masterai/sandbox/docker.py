@@ -4,8 +4,9 @@ Per run, one container from the language's locally built image
 (:mod:`masterai.sandbox.images`): no network, memory = memory + swap, nano-CPUs, a pids
 limit, a read-only root, size-limited tmpfs for ``/tmp``, the run's working directory (a
 size-limited tmpfs on the host) bound at ``/work``, all capabilities dropped,
-``no-new-privileges``, the unprivileged sandbox user, no log kept by the engine. The
-container is always removed, whatever happened.
+``no-new-privileges``, the bubblewrap backend's seccomp rules
+(:func:`masterai.sandbox.seccomp.docker_profile`), the unprivileged sandbox user, no log
+kept by the engine. The container is always removed, whatever happened.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from masterai.sandbox.base import KILLED_EXIT_CODE, CappedBuffer, RawResult, Run
 from masterai.sandbox.errors import BackendUnavailableError, ExecutionFailedError
 from masterai.sandbox.images import image_name
 from masterai.sandbox.languages import CODE_DIR, WORK_DIR
+from masterai.sandbox.seccomp import docker_profile
 from masterai.settings import SandboxSettings
 
 _API_TIMEOUT = 30
@@ -52,6 +54,7 @@ class DockerBackend(SandboxBackend):
         self.settings = settings
         self._client = client
         self._images_checked: set[str] = set()
+        self._seccomp = docker_profile()
 
     @property
     def client(self) -> Any:
@@ -102,7 +105,7 @@ class DockerBackend(SandboxBackend):
                 str(ws.work_dir): {"bind": WORK_DIR, "mode": "rw"},
             },
             cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
+            security_opt=["no-new-privileges", f"seccomp={self._seccomp}"],
             ulimits=[
                 Ulimit(name="core", soft=0, hard=0),
                 Ulimit(name="nofile", soft=1024, hard=1024),
@@ -133,8 +136,10 @@ class DockerBackend(SandboxBackend):
         limits = spec.limits
         out, err = CappedBuffer(limits.output_limit), CappedBuffer(limits.output_limit)
         try:
-            stream = container.attach(stdout=True, stderr=True, stream=True, demux=True, logs=False)
-            reader = threading.Thread(target=_read_frames, args=(stream, out, err), daemon=True)
+            sock = self.client.api.attach_socket(
+                container.id, params={"stdout": 1, "stderr": 1, "stream": 1}
+            )
+            reader = threading.Thread(target=_read_frames, args=(sock, out, err), daemon=True)
             reader.start()
             started = time.monotonic()
             await asyncio.to_thread(container.start)
@@ -168,11 +173,25 @@ class DockerBackend(SandboxBackend):
         )
 
 
-def _read_frames(stream: Any, out: CappedBuffer, err: CappedBuffer) -> None:
-    """Copy the container's multiplexed output into the two capped buffers."""
-    with contextlib.suppress(Exception):  # the stream ends, or breaks when the container dies
-        for stdout, stderr in stream:
-            if stdout:
-                out.feed(stdout)
-            if stderr:
-                err.feed(stderr)
+def _read_frames(sock: Any, out: CappedBuffer, err: CappedBuffer) -> None:
+    """Copy the container's multiplexed output into the two capped buffers, then close."""
+    from docker.utils.socket import STDERR, STDOUT, frames_iter
+
+    try:
+        for stream_id, data in frames_iter(sock, tty=False):
+            if stream_id == STDOUT:
+                out.feed(data)
+            elif stream_id == STDERR:
+                err.feed(data)
+    except Exception:  # noqa: S110 - the stream breaks when the container is killed
+        pass
+    finally:
+        _close_socket(sock)
+
+
+def _close_socket(sock: Any) -> None:
+    """Close an attach socket for good (closing the SDK's wrapper leaves the socket open)."""
+    for obj in (getattr(sock, "_response", None), sock, getattr(sock, "_sock", None)):
+        with contextlib.suppress(Exception):
+            if obj is not None:
+                obj.close()

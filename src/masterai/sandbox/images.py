@@ -136,14 +136,14 @@ def _alternative_links() -> list[str]:
         lines = entry.read_text(errors="replace").splitlines()
         # Line 2 is the master link; then (name, link) pairs of slave links up to a blank line.
         candidates = lines[1:2] + [lines[i] for i in range(3, len(lines), 2) if lines[i - 1]]
-        for link in candidates:
-            if (
-                link.startswith("/")
-                and not link.startswith(_SKIP_PREFIXES)
-                and os.path.islink(link)
-            ):
-                if os.readlink(link).startswith("/etc/alternatives/"):
-                    links.append(link)
+        links.extend(
+            link
+            for link in candidates
+            if link.startswith("/")
+            and not link.startswith(_SKIP_PREFIXES)
+            and os.path.islink(link)
+            and os.readlink(link).startswith("/etc/alternatives/")
+        )
     return links
 
 

@@ -139,3 +139,68 @@ def build_filter() -> bytes:
     return b"".join(
         _insn(code, k, offset(jt, i), offset(jf, i)) for i, (code, k, jt, jf) in enumerate(body)
     )
+
+
+#: Denied in Docker's own default profile; kept denied when ours replaces it.
+DOCKER_DEFAULT_DENIED = (
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "get_kernel_syms",
+    "get_mempolicy",
+    "ioperm",
+    "iopl",
+    "lookup_dcookie",
+    "mbind",
+    "move_pages",
+    "nfsservctl",
+    "query_module",
+    "set_mempolicy",
+    "settimeofday",
+    "stime",
+    "sysfs",
+    "_sysctl",
+    "umount",
+    "uselib",
+    "ustat",
+    "vm86",
+    "vm86old",
+)
+
+
+def docker_profile() -> str:
+    """The same rules as a Docker seccomp profile (JSON), for ``--security-opt seccomp=``.
+
+    It replaces Docker's default profile, so that profile's denials are kept too.
+    """
+    import json
+
+    flags = [1 << bit for bit in range(32) if CLONE_NEW_FLAGS & (1 << bit)]
+    rules: list[dict[str, object]] = [
+        {
+            "names": sorted([*DENIED_X86_64, *DOCKER_DEFAULT_DENIED]),
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": errno.EPERM,
+        },
+        {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.ENOSYS},
+    ]
+    rules += [
+        {
+            "names": ["ioctl"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": errno.EPERM,
+            "args": [{"index": 1, "value": request, "op": "SCMP_CMP_EQ"}],
+        }
+        for request in (TIOCSTI, TIOCLINUX)
+    ]
+    rules += [
+        {
+            "names": ["clone"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": errno.EPERM,
+            "args": [{"index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ"}],
+        }
+        for flag in flags
+    ]
+    profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules}
+    return json.dumps(profile, separators=(",", ":"))

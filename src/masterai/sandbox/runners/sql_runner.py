@@ -24,6 +24,10 @@ READERS = {
     ".parquet": "read_parquet",
 }
 
+# Statements whose result is only a count of rows changed: not printed.
+SILENT = {"INSERT", "UPDATE", "DELETE", "CREATE", "CREATE_FUNC", "DROP", "ALTER", "COPY"}
+SILENT |= {"TRANSACTION", "ATTACH", "DETACH", "SET", "VARIABLE_SET", "LOAD", "ANALYZE"}
+
 
 def table_name(file_name: str) -> str:
     """A SQL identifier from a file name: ``my data.csv`` -> ``my_data``."""
@@ -62,7 +66,7 @@ def main(path: str) -> int:
         for statement in con.extract_statements(text):
             rel = con.execute(statement)
             description: list[Any] | None = rel.description
-            if description is None:
+            if description is None or statement.type.name in SILENT:
                 continue
             if not first:
                 sys.stdout.write("\n")

@@ -1,0 +1,58 @@
+"""Fixtures of the sandbox tests: one environment per backend, and a leftover check.
+
+Every contract and hostile test that takes ``sandbox`` runs once per backend (bubblewrap,
+docker). A backend that cannot work here skips locally and fails in CI.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sandbox_helpers import RUN_DIR, make_settings
+
+from masterai.sandbox import BACKENDS, CodeExecutionEnvironment, SandboxError, create_backend
+
+_ENVS: dict[str, CodeExecutionEnvironment] = {}
+_UNAVAILABLE: dict[str, str] = {}
+
+
+def require_service(config: pytest.Config, available: bool, reason: str) -> None:
+    """``tests/conftest.py``'s ``require_service`` (its module is registered as a plugin)."""
+    root = config.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
+    root.require_service(available, reason)
+
+
+def _environment(name: str) -> CodeExecutionEnvironment | None:
+    if name not in _ENVS and name not in _UNAVAILABLE:
+        settings = make_settings()
+        try:
+            backend = create_backend(name, settings)
+            backend.check()
+            if name == "docker":
+                from masterai.sandbox.images import iter_missing
+
+                missing = list(iter_missing(backend.client, settings))  # type: ignore[attr-defined]
+                if missing:
+                    raise SandboxError(f"images missing for {missing}: run build-images")
+            _ENVS[name] = CodeExecutionEnvironment(settings, backend=backend)
+        except SandboxError as e:
+            _UNAVAILABLE[name] = f"{name} backend unavailable: {e}"
+    return _ENVS.get(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def sandbox(request: pytest.FixtureRequest) -> CodeExecutionEnvironment:
+    """A ``CodeExecutionEnvironment`` on each backend in turn."""
+    env = _environment(request.param)
+    require_service(request.config, env is not None, _UNAVAILABLE.get(request.param, ""))
+    assert env is not None
+    return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _run_dir() -> Iterator[None]:
+    yield
+    shutil.rmtree(RUN_DIR, ignore_errors=True)

@@ -1,0 +1,50 @@
+"""Helpers shared by the sandbox tests (imported by name; tests/sandbox is on sys.path)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from masterai.sandbox import CodeExecutionEnvironment, CodeExecutionRequest, ExecutionResult
+from masterai.settings import SandboxSettings
+
+# Run directories must be reachable by the sandbox user (bwrap binds them as that user),
+# so not under pytest's private tmp directory.
+RUN_DIR = Path(f"/tmp/masterai-sandbox-tests-{os.getpid()}")
+
+
+def make_settings(**overrides: Any) -> SandboxSettings:
+    """Settings for tests: a private run directory, short default timeout, 4 runs at once."""
+    values: dict[str, Any] = {
+        "run_dir": RUN_DIR,
+        "default_timeout": 10.0,
+        "max_concurrent": 4,
+        "cgroup_parent": "masterai-sandbox-tests",
+    }
+    values.update(overrides)
+    return SandboxSettings(**values)
+
+
+def leftovers(env: CodeExecutionEnvironment) -> list[str]:
+    """Traces of finished runs on the host: run dirs, cgroups, containers (should be none)."""
+    found = [str(p) for p in RUN_DIR.glob("*")] if RUN_DIR.exists() else []
+    if env.backend.name == "bubblewrap":
+        for parent in ("memory", "pids", "cpu", ""):
+            base = Path("/sys/fs/cgroup") / parent / env.settings.cgroup_parent
+            if base.is_dir():
+                found += [str(p) for p in base.glob("run-*")]
+    else:
+        client = env.backend.client  # type: ignore[attr-defined]
+        found += [
+            c.name
+            for c in client.containers.list(all=True, filters={"label": "org.masterai.sandbox.run"})
+        ]
+    return found
+
+
+async def run(
+    env: CodeExecutionEnvironment, code: str, language: str = "python", **kw: Any
+) -> ExecutionResult:
+    """Execute ``code`` and return the result."""
+    return await env.execute_code(CodeExecutionRequest(code=code, language=language, **kw))
