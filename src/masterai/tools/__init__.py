@@ -22,6 +22,14 @@ def build_registry(settings: Settings, database: Database) -> ToolRegistry:
     registry.register(ClockAITool(), category="clock")
     settings.workspace.mkdir(parents=True, exist_ok=True)
     registry.register(FilesystemAITool(settings.workspace), category="filesystem")
+    from masterai.services.analytics import AnalyticsService
+    from masterai.services.configs import ConfigurationService
+    from masterai.tools.analytics import AnalyticsTool
+    from masterai.tools.configuration import ConfigurationTool
+
+    registry.register(ConfigurationTool(ConfigurationService(database)), category="configuration")
+    analytics = AnalyticsService(database, settings)
+    registry.register(AnalyticsTool(analytics, settings.workspace), category="analytics")
     return registry
 
 

@@ -1,0 +1,39 @@
+"""Helpers shared by the tools that adapt services: run, translate errors, shape results."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ai_tool import AIToolCall, AIToolExecutionError, AIToolResult
+from masterai.services.errors import ServiceError
+
+T = TypeVar("T")
+
+
+async def call_service(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a (blocking) service call in a worker thread; service errors become tool errors.
+
+    The message of a :class:`ServiceError` already names the offending value, so the model
+    sees it unchanged.
+    """
+    try:
+        return await asyncio.to_thread(function, *args, **kwargs)
+    except ServiceError as e:
+        raise AIToolExecutionError(str(e)) from e
+
+
+def author_of(requester_ref: Any) -> str:
+    """The name recorded as author of a change: the principal's name, else its text."""
+    name = getattr(requester_ref, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return str(requester_ref) if requester_ref is not None else "unknown"
+
+
+def tool_result(tool_call: AIToolCall, summary: str, data: Any) -> AIToolResult:
+    """A result whose content is JSON: a readable ``summary`` plus the structured ``result``."""
+    content = json.dumps({"summary": summary, "result": data}, default=str, ensure_ascii=False)
+    return AIToolResult(id=tool_call.id, name=tool_call.name, content=content)

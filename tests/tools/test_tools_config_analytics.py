@@ -1,0 +1,278 @@
+"""The configuration and analytics tools through the real registry: approvals, policy, results."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from services_data import small_data_set
+
+from masterai.registry import ExecutionContext, ToolRegistry
+from masterai.security import DataAccessPermissions, Principal, role_defaults
+from masterai.services.configs import ConfigurationService
+from masterai.settings import Settings
+from masterai.store import Database
+from masterai.store.models import Company
+from masterai.tools import build_registry
+
+
+def person(role: str, companies: set[str] | None = None) -> Principal:
+    permissions = role_defaults(role)
+    if companies is not None:
+        write = frozenset(companies) if role == "admin" else frozenset()
+        permissions = dataclasses.replace(
+            permissions,
+            data_access=DataAccessPermissions(
+                read_companies=frozenset(companies), write_companies=write
+            ),
+        )
+    return Principal(name=f"{role}-user", role=role, permissions=permissions)
+
+
+class Approver:
+    """An authorization callback that records what it was shown."""
+
+    def __init__(self, answer: bool) -> None:
+        self.answer = answer
+        self.calls: list[dict[str, Any]] = []
+
+    async def __call__(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        reason: str,
+        context: str | None,
+        destructive: bool,
+    ) -> bool:
+        self.calls.append(
+            {"tool": tool, "reason": reason, "context": context, "destructive": destructive}
+        )
+        return self.answer
+
+
+@pytest.fixture
+def registry(database: Database, tmp_path: Path) -> ToolRegistry:
+    with database.session() as session:
+        session.add_all(small_data_set())
+        session.add(Company(id="initech", name="Initech"))
+    configs = ConfigurationService(database)
+    for company in ("acme", "globex"):
+        configs.update_configuration(
+            company, {"model": "gpt-4o-mini", "system_prompt": "Be kind."}, author="setup"
+        )
+    return build_registry(Settings(home=tmp_path / "home"), database)
+
+
+async def run(
+    registry: ToolRegistry,
+    who: Principal,
+    args: dict[str, Any],
+    approver: Approver | None = None,
+    tool: str = "configuration",
+) -> Any:
+    context = ExecutionContext(principal=who, request_authorization=approver)
+    return await registry.execute_tool(tool, args, context)
+
+
+async def test_update_prompt_asks_once_with_the_exact_diff_then_writes_a_version(
+    registry: ToolRegistry, database: Database
+) -> None:
+    approver = Approver(True)
+    result = await run(
+        registry,
+        person("super_admin"),
+        {
+            "operation": "update_prompt",
+            "company_id": "acme",
+            "prompt": "Be brief.",
+            "change_note": "shorter",
+        },
+        approver,
+    )
+    assert result.ok, result.error
+    (call,) = approver.calls
+    assert call["destructive"] is True
+    assert "-Be kind." in call["context"] and "+Be brief." in call["context"]
+    assert result.data["result"]["results"][0]["new_version"] == 2
+    active = ConfigurationService(database).get_configuration("acme")
+    assert (active.system_prompt, active.author, active.change_note) == (
+        "Be brief.",
+        "super_admin-user",
+        "shorter",
+    )
+
+
+async def test_refused_approval_changes_nothing(registry: ToolRegistry, database: Database) -> None:
+    result = await run(
+        registry,
+        person("super_admin"),
+        {
+            "operation": "apply_to_multiple_companies",
+            "company_ids": ["acme", "globex"],
+            "changes": {"temperature": 0.9},
+        },
+        Approver(False),
+    )
+    assert (result.ok, result.status) == (False, "denied")
+    assert ConfigurationService(database).get_configuration("acme").version == 1
+
+
+async def test_dry_run_returns_the_diff_and_writes_nothing(
+    registry: ToolRegistry, database: Database
+) -> None:
+    result = await run(
+        registry,
+        person("super_admin"),
+        {
+            "operation": "rollback",
+            "company_id": "acme",
+            "version": 1,
+            "dry_run": True,
+        },
+        Approver(True),
+    )
+    assert result.ok, result.error
+    assert result.data["result"]["dry_run"] is True
+    result = await run(
+        registry,
+        person("super_admin"),
+        {
+            "operation": "update_configuration",
+            "company_id": "acme",
+            "changes": {"model": "gpt-4o"},
+            "dry_run": True,
+        },
+        Approver(True),
+    )
+    assert 'model: "gpt-4o-mini" -> "gpt-4o"' in result.data["summary"]
+    assert ConfigurationService(database).list_versions("acme")[0].version == 1
+
+
+async def test_admin_cannot_touch_another_companys_configuration(
+    registry: ToolRegistry, database: Database
+) -> None:
+    admin = person("admin", {"acme"})
+    denied = await run(
+        registry,
+        admin,
+        {
+            "operation": "update_prompt",
+            "company_id": "globex",
+            "prompt": "Hijacked",
+        },
+        Approver(True),
+    )
+    assert (denied.ok, denied.status) == (False, "denied")
+    bulk = await run(
+        registry,
+        admin,
+        {
+            "operation": "apply_to_multiple_companies",
+            "company_ids": ["acme", "globex"],
+            "changes": {"model": "gpt-4o"},
+        },
+        Approver(True),
+    )
+    assert bulk.status == "denied"
+    assert ConfigurationService(database).get_configuration("globex").system_prompt == "Be kind."
+    allowed = await run(
+        registry,
+        admin,
+        {
+            "operation": "update_prompt",
+            "company_id": "acme",
+            "prompt": "Ours",
+        },
+        Approver(True),
+    )
+    assert allowed.ok, allowed.error
+
+
+async def test_bulk_with_an_unknown_company_fails_before_asking_and_changes_nothing(
+    registry: ToolRegistry, database: Database
+) -> None:
+    approver = Approver(True)
+    result = await run(
+        registry,
+        person("super_admin"),
+        {
+            "operation": "apply_to_multiple_companies",
+            "company_ids": ["acme", "nope"],
+            "changes": {"model": "gpt-4o"},
+        },
+        approver,
+    )
+    assert (result.ok, result.status) == (False, "failed")
+    assert "'nope'" in result.error
+    assert approver.calls == []
+    assert ConfigurationService(database).get_configuration("acme").model == "gpt-4o-mini"
+
+
+async def test_analytics_returns_a_summary_and_structured_figures(
+    registry: ToolRegistry,
+) -> None:
+    result = await run(
+        registry,
+        person("analyst", {"acme"}),
+        {
+            "operation": "analyze_conversations",
+            "company_id": "acme",
+        },
+        tool="analytics",
+    )
+    assert result.ok, result.error
+    assert result.data["result"]["conversations"] == 3
+    assert "3 conversations" in result.data["summary"]
+    other = await run(
+        registry,
+        person("analyst", {"acme"}),
+        {
+            "operation": "identify_failures",
+            "company_id": "globex",
+        },
+        tool="analytics",
+    )
+    assert other.status == "denied"
+    bad = await run(
+        registry,
+        person("super_admin"),
+        {
+            "operation": "analyze_costs",
+            "start_date": "yesterday",
+        },
+        tool="analytics",
+    )
+    assert bad.ok is False and "'yesterday'" in bad.error
+
+
+async def test_generate_report_writes_html_with_charts_into_the_workspace(
+    registry: ToolRegistry, tmp_path: Path
+) -> None:
+    result = await run(
+        registry,
+        person("super_admin"),
+        {
+            "operation": "generate_report",
+            "report_type": "company_summary",
+            "company_id": "acme",
+            "filename": "acme.html",
+        },
+        tool="analytics",
+    )
+    assert result.ok, result.error
+    assert result.data["result"]["path"] == "reports/acme.html"
+    html = (tmp_path / "home" / "workspace" / "reports" / "acme.html").read_text()
+    assert "<svg" in html and "Company summary" in html and "Resolution rate" in html
+    escape = await run(
+        registry,
+        person("super_admin"),
+        {
+            "operation": "generate_report",
+            "report_type": "costs",
+            "filename": "../x.html",
+        },
+        tool="analytics",
+    )
+    assert escape.ok is False and "'../x.html'" in escape.error
