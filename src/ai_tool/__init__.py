@@ -24,6 +24,7 @@ from ai_tool.ai_tool_operation_definition import (
 from ai_tool.ai_tool_parameter import PARAMETER_TYPES, AIToolParameter
 from ai_tool.ai_tool_registered import AIToolRegistered
 from ai_tool.ai_tool_result import AIToolResult
+from ai_tool.authorization import AIToolAuthorizationRequest, authorization_callback
 from ai_tool.schema import (
     to_anthropic_tool,
     to_gemini_tool,
@@ -37,6 +38,7 @@ __all__ = [
     "AITool",
     "AIToolAuthorizationCallback",
     "AIToolAuthorizationDenied",
+    "AIToolAuthorizationRequest",
     "AIToolCall",
     "AIToolCancelledError",
     "AIToolConfig",
@@ -51,6 +53,7 @@ __all__ = [
     "AIToolResult",
     "AIToolTimeoutError",
     "AIToolValidationError",
+    "authorization_callback",
     "to_anthropic_tool",
     "to_gemini_tool",
     "to_mcp_tool",

@@ -211,7 +211,11 @@ class AITool(ABC):
         finally:
             if task is not None:
                 state.running.discard(task)
-                state.cancel_requested.discard(task)
+                if task in state.cancel_requested:
+                    # cancel() raced with a handler that swallowed CancelledError: undo the
+                    # request so later timeouts in the caller's task still work.
+                    state.cancel_requested.discard(task)
+                    task.uncancel()
 
     async def _run_guarded(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -262,3 +263,48 @@ async def test_operation_sets_given_as_lists_and_naming_operation_still_work():
     assert "`operation`" not in tool.get_detailed_help("needs_path")
     with pytest.raises(AIToolValidationError, match="Required parameter"):
         tool.validate_arguments({"operation": "needs_path"})
+
+
+async def test_a_typed_request_function_can_serve_as_the_authorization_callback(typed):
+    from ai_tool import AIToolAuthorizationRequest, authorization_callback
+
+    seen: list[AIToolAuthorizationRequest] = []
+
+    async def decide(request: AIToolAuthorizationRequest) -> bool:
+        seen.append(request)
+        return request.tool_name == "typed"
+
+    await typed.execute(call(operation="wipe", path="p"), None, authorization_callback(decide))
+    assert seen == [
+        AIToolAuthorizationRequest(
+            tool_name="typed",
+            arguments={"operation": "wipe", "path": "p"},
+            reason="The typed tool wants to run the destructive operation 'wipe'",
+            context="wiping everything",
+            destructive=True,
+        )
+    ]
+
+
+async def test_a_handler_that_swallows_cancellation_leaves_the_task_usable():
+    class Stubborn(TypedAITool):
+        async def _hang(self, tool_call: AIToolCall, requester_ref: Any, auth: Any) -> AIToolResult:
+            self.started.set()
+            with contextlib.suppress(asyncio.CancelledError):  # a badly behaved handler
+                await asyncio.Event().wait()
+            return AIToolResult(id=tool_call.id, name="typed", content="finished anyway")
+
+    tool = Stubborn()
+
+    async def run_then_wait() -> str:
+        result = await tool.execute(call(operation="hang_forever"), None, None)  # type: ignore[arg-type]
+        async with asyncio.timeout(5):  # would misfire if the task stayed "cancelling"
+            await asyncio.sleep(0)
+        assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+        return result.content
+
+    task = asyncio.create_task(run_then_wait())
+    async with asyncio.timeout(5):
+        await tool.started.wait()
+    tool.cancel()
+    assert await task == "finished anyway"
