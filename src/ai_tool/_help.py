@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ai_tool.ai_tool_definition import AIToolDefinition
-from ai_tool.ai_tool_exceptions import AIToolExecutionError
 from ai_tool.ai_tool_operation_definition import AIToolOperationDefinition
 from ai_tool.ai_tool_parameter import AIToolParameter
 
 
-def brief(description: str) -> str:
-    """Return the first paragraph of a description."""
-    return description.strip().split("\n\n")[0].strip()
+def first_sentence(text: str) -> str:
+    """Return the first sentence of the first line, ending with a full stop (seed 003)."""
+    sentence = text.strip().split("\n")[0].split(". ")[0].strip().rstrip(".")
+    return f"{sentence}." if sentence else ""
 
 
-def operation_summary(operations: Mapping[str, AIToolOperationDefinition]) -> str:
-    """Return ``- name: description`` lines, one per operation."""
-    return "\n".join(f"- {name}: {op.description}" for name, op in operations.items())
+def operation_summary(operations: Mapping[str, AIToolOperationDefinition]) -> dict[str, str]:
+    """Return each operation's first sentence, by name."""
+    return {name: first_sentence(op.description) for name, op in operations.items()}
 
 
 def _type_text(param: AIToolParameter) -> str:
@@ -72,14 +72,16 @@ def detailed_help(
     operation: str | None,
     prefix: str,
 ) -> str:
-    """Return markdown help for a tool, or for one of its operations."""
+    """Return markdown help for a tool, or for one of its operations.
+
+    An unknown ``operation`` gets a one-line answer naming the available ones (as in seed
+    003, help never raises).
+    """
     declared = {p.name: p for p in definition.parameters if p.name != "operation"}
     if operation is not None:
         if operation not in operations:
             available = ", ".join(sorted(operations))
-            raise AIToolExecutionError(
-                f"Unsupported operation: {operation}. Available operations: {available}"
-            )
+            return f"Unknown operation {operation!r}. Available operations: {available}"
         return "\n".join(_operation_section(operations[operation], declared)).rstrip() + "\n"
     lines = [f"# {definition.name}", "", prefix.strip(), ""]
     if operations:

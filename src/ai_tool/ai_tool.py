@@ -339,21 +339,19 @@ class AITool(ABC):
         )
 
     def get_brief_description(self) -> str:
-        """Return the first paragraph of the description, without the operation list."""
-        return _help.brief(self.get_definition().description.split(OPERATIONS_HEADING)[0])
+        """Return the first sentence of the description (for system prompts)."""
+        return _help.first_sentence(self.get_definition().description)
 
-    def get_operation_summary(self) -> str:
-        """Return one markdown bullet per operation: ``- name: description``."""
+    def get_operation_summary(self) -> dict[str, str]:
+        """Return each operation's first sentence, by operation name."""
         return _help.operation_summary(self.get_operation_definitions())
 
     def get_detailed_help(self, operation: str | None = None) -> str:
         """Return markdown help generated from the definitions.
 
         Args:
-            operation: Limit the help to this operation.
-
-        Raises:
-            AIToolExecutionError: ``operation`` is not one of the tool's operations.
+            operation: Limit the help to this operation; an unknown name gets a one-line
+                answer listing the available operations.
         """
         return _help.detailed_help(
             self.get_definition(),

@@ -184,9 +184,9 @@ def test_seed_helpers_use_defaults_and_report_missing_required_values(typed):
 
 def test_help_is_generated_from_the_definitions(typed):
     assert typed.get_brief_description() == "A test tool."
-    assert typed.get_operation_summary().splitlines()[:2] == [
-        "- echo: Echo",
-        "- needs_path: Needs a path",
+    assert list(typed.get_operation_summary().items())[:2] == [
+        ("echo", "Echo."),
+        ("needs_path", "Needs a path."),
     ]
     full = typed.get_detailed_help()
     assert full.startswith("# typed\n\nA test tool.\n\n## Operations\n")
@@ -200,8 +200,10 @@ def test_help_is_generated_from_the_definitions(typed):
     )
     assert "*timeout 0.05s*" in typed.get_detailed_help("hang")
     assert "No parameters besides `operation`." in typed.get_detailed_help("hang")
-    with pytest.raises(AIToolExecutionError, match=r"Unsupported operation: nope\. Available"):
-        typed.get_detailed_help("nope")
+    assert typed.get_detailed_help("nope") == (
+        "Unknown operation 'nope'. Available operations: "
+        "echo, fail, hang, hang_forever, needs_path, wipe"
+    )
 
 
 @pytest.mark.parametrize("arguments", [None, ["operation", "echo"], "echo"])

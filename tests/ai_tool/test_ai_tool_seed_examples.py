@@ -208,3 +208,13 @@ def test_seed_calculator_definition_lists_operation_first_with_its_enum():
     assert "- square: Square a number" in definition.description
     assert CalculatorAITool().get_tool_name() == "calculator"
     assert SimpleTool().get_tool_name() == "simpletool"
+
+
+def test_seed_calculator_brief_description_and_summary_are_first_sentences():
+    calc = CalculatorAITool()
+    assert calc.get_brief_description() == ("The calculator tool performs mathematical operations.")
+    assert calc.get_operation_summary() == {
+        "add": "Add two numbers together.",
+        "square": "Square a number.",
+    }
+    assert calc.get_detailed_help("square").startswith("### square\n\nSquare a number\n")
