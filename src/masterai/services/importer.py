@@ -1,0 +1,338 @@
+"""``import_conversations``: load conversations and messages from JSONL or CSV files.
+
+Formats (documented with examples in docs/analytics.md):
+
+- **JSONL**: one conversation per line, with its messages in a ``messages`` list.
+- **CSV**: one message per row; conversation columns repeat on each row of a conversation
+  (the first row of a conversation supplies them), ``message_model`` is the message's model.
+
+Every line is validated first. Bad lines are reported with their line numbers; unless
+``skip_bad`` is set, nothing is written when any line is bad. Otherwise the conversations of
+bad lines are skipped and the rest is written. Everything is written in one transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from masterai.services.errors import InvalidInputError
+from masterai.store import Database
+from masterai.store.models import Company, Conversation, Message
+
+MAX_ERRORS_SHOWN = 20
+Progress = Callable[[int, int], None]
+"""``progress(done, total)`` in conversations."""
+
+
+class MessageIn(BaseModel):
+    """One message of an imported conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant", "system", "tool"]
+    content: str
+    created_at: datetime
+    seq: int | None = Field(default=None, ge=0)
+    latency_ms: int | None = Field(default=None, ge=0)
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0)
+    model: str | None = None
+    is_fallback: bool = False
+    error: str | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ConversationIn(BaseModel):
+    """One imported conversation (naive timestamps are read as UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=128)
+    company_id: str = Field(min_length=1, max_length=64)
+    started_at: datetime | None = None
+    """Default: the first message's time."""
+    ended_at: datetime | None = None
+    channel: str | None = None
+    model: str | None = None
+    config_version: int | None = Field(default=None, ge=1)
+    resolved: bool = False
+    escalated: bool = False
+    satisfaction: int | None = Field(default=None, ge=1, le=5)
+    user_ref: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    messages: list[MessageIn] = Field(default_factory=list)
+
+    @field_validator("started_at", "ended_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BadLine:
+    """A line that could not be imported."""
+
+    line: int
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportReport:
+    """What ``import_conversations`` did."""
+
+    conversations: int
+    messages: int
+    skipped: list[BadLine] = field(default_factory=list)
+    created_companies: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "conversations": self.conversations,
+            "messages": self.messages,
+            "skipped": [b.__dict__ for b in self.skipped],
+            "created_companies": self.created_companies,
+        }
+
+
+class ImportFileError(InvalidInputError):
+    """The file has bad lines (and ``skip_bad`` was not set); nothing was imported."""
+
+    def __init__(self, path: Path, bad: list[BadLine]) -> None:
+        shown = "\n".join(f"  line {b.line}: {b.message}" for b in bad[:MAX_ERRORS_SHOWN])
+        more = (
+            f"\n  ... and {len(bad) - MAX_ERRORS_SHOWN} more" if len(bad) > MAX_ERRORS_SHOWN else ""
+        )
+        super().__init__(
+            f"{path}: {len(bad)} bad line(s); nothing was imported (use --skip-bad to import "
+            f"the good ones):\n{shown}{more}"
+        )
+        self.bad = bad
+
+
+def _explain(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:3]:
+        where = ".".join(str(p) for p in item["loc"]) or "line"
+        parts.append(f"{where}: {item['msg']} (got {item.get('input')!r})"[:300])
+    return "; ".join(parts)
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[list[int], dict[str, Any] | BadLine]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as e:
+                yield [number], BadLine(line=number, message=f"not valid JSON: {e.msg}")
+                continue
+            if not isinstance(value, dict):
+                yield [number], BadLine(line=number, message="expected a JSON object")
+                continue
+            yield [number], value
+
+
+_CONVERSATION_COLUMNS = (
+    "company_id", "started_at", "ended_at", "channel", "model", "config_version", "resolved",
+    "escalated", "satisfaction", "user_ref",
+)  # fmt: skip
+_MESSAGE_COLUMNS = (
+    "role", "content", "created_at", "seq", "latency_ms", "prompt_tokens", "completion_tokens",
+    "cost_usd", "is_fallback", "error",
+)  # fmt: skip
+
+
+def _read_csv(path: Path) -> Iterator[tuple[list[int], dict[str, Any] | BadLine]]:
+    """Group message rows into conversations (line numbers of all their rows kept)."""
+    groups: dict[str, tuple[list[int], dict[str, Any]]] = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        required = {"conversation_id", "company_id", "role", "content", "created_at"}
+        missing = required - set(reader.fieldnames or [])
+        if missing:
+            raise InvalidInputError(
+                f"{path}: missing CSV column(s) {', '.join(sorted(missing))}; required: "
+                f"{', '.join(sorted(required))}"
+            )
+        for row in reader:
+            number = reader.line_num
+            cid = (row.get("conversation_id") or "").strip()
+            if not cid:
+                yield [number], BadLine(line=number, message="conversation_id is empty")
+                continue
+            if cid not in groups:
+                conv = {k: row[k] for k in _CONVERSATION_COLUMNS if row.get(k) not in (None, "")}
+                groups[cid] = ([], {"id": cid, **conv, "messages": []})
+            lines, conv = groups[cid]
+            lines.append(number)
+            message = {k: row[k] for k in _MESSAGE_COLUMNS if row.get(k) not in (None, "")}
+            if row.get("message_model"):
+                message["model"] = row["message_model"]
+            conv["messages"].append(message)
+    yield from groups.values()
+
+
+def _parse(path: Path, fmt: str) -> tuple[list[tuple[list[int], ConversationIn]], list[BadLine]]:
+    reader = _read_jsonl if fmt == "jsonl" else _read_csv
+    good: list[tuple[list[int], ConversationIn]] = []
+    bad: list[BadLine] = []
+    seen: set[str] = set()
+    for lines, raw in reader(path):
+        if isinstance(raw, BadLine):
+            bad.append(raw)
+            continue
+        try:
+            conv = ConversationIn.model_validate(raw)
+        except ValidationError as e:
+            bad.append(BadLine(line=lines[0], message=_explain(e)))
+            continue
+        if conv.id in seen:
+            bad.append(BadLine(line=lines[0], message=f"duplicate conversation id {conv.id!r}"))
+            continue
+        if conv.started_at is None and not conv.messages:
+            bad.append(BadLine(line=lines[0], message="started_at missing and no messages"))
+            continue
+        seen.add(conv.id)
+        good.append((lines, conv))
+    return good, bad
+
+
+def detect_format(path: Path, fmt: str | None) -> str:
+    """``jsonl`` or ``csv``: the given format, or the file's suffix."""
+    chosen = fmt or {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(path.suffix.lower())
+    if chosen not in ("jsonl", "csv"):
+        raise InvalidInputError(
+            f"cannot tell the format of {str(path)!r} (suffix {path.suffix!r}); "
+            "use a .jsonl or .csv file or give the format: jsonl, csv"
+        )
+    return chosen
+
+
+def import_conversations(
+    database: Database,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    skip_bad: bool = False,
+    create_companies: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Validate ``path`` and write its conversations and messages in one transaction.
+
+    Raises:
+        ImportFileError: some lines are bad and ``skip_bad`` is false (nothing written).
+        InvalidInputError: the file is missing, unreadable or of an unknown format.
+    """
+    fmt = detect_format(path, fmt)
+    if not path.is_file():
+        raise InvalidInputError(f"no such file: {str(path)!r}")
+    try:
+        good, bad = _parse(path, fmt)
+    except UnicodeDecodeError as e:
+        raise InvalidInputError(f"{path}: not UTF-8 text ({e.reason})") from None
+    created: list[str] = []
+    with database.session(immediate=True) as session:
+        good, more_bad, created = _check_against_store(session, good, create_companies)
+        bad = sorted(bad + more_bad, key=lambda b: b.line)
+        if bad and not skip_bad:
+            raise ImportFileError(path, bad)
+        for company in created:
+            session.add(Company(id=company, name=company))
+        session.flush()
+        messages = _write(session, [conv for _, conv in good], progress)
+    return ImportReport(
+        conversations=len(good), messages=messages, skipped=bad, created_companies=created
+    )
+
+
+def _check_against_store(
+    session: Any, good: list[tuple[list[int], ConversationIn]], create_companies: bool
+) -> tuple[list[tuple[list[int], ConversationIn]], list[BadLine], list[str]]:
+    companies = {c.company_id for _, c in good}
+    known = set(session.scalars(sa.select(Company.id).where(Company.id.in_(companies))))
+    ids = [c.id for _, c in good]
+    existing: set[str] = set()
+    for start in range(0, len(ids), 5000):
+        existing.update(
+            session.scalars(
+                sa.select(Conversation.id).where(Conversation.id.in_(ids[start : start + 5000]))
+            )
+        )
+    kept, bad = [], []
+    for lines, conv in good:
+        if conv.id in existing:
+            bad.append(BadLine(line=lines[0], message=f"conversation {conv.id!r} exists already"))
+        elif conv.company_id not in known and not create_companies:
+            bad.append(
+                BadLine(
+                    line=lines[0],
+                    message=f"unknown company {conv.company_id!r} (add it first, or use "
+                    "--create-companies)",
+                )
+            )
+        else:
+            kept.append((lines, conv))
+    created = sorted({c.company_id for _, c in kept} - known)
+    return kept, bad, created
+
+
+def _write(session: Any, conversations: list[ConversationIn], progress: Progress | None) -> int:
+    total = 0
+    for start in range(0, len(conversations), 2000):
+        chunk = conversations[start : start + 2000]
+        conv_rows: list[dict[str, Any]] = []
+        msg_rows: list[dict[str, Any]] = []
+        for conv in chunk:
+            ordered = sorted(
+                enumerate(conv.messages), key=lambda p: p[1].seq if p[1].seq is not None else p[0]
+            )
+            first = ordered[0][1].created_at if ordered else None
+            conv_rows.append(
+                {
+                    "id": conv.id,
+                    "company_id": conv.company_id,
+                    "config_version": conv.config_version,
+                    "channel": conv.channel,
+                    "model": conv.model,
+                    "started_at": conv.started_at or first,
+                    "ended_at": conv.ended_at,
+                    "resolved": conv.resolved,
+                    "escalated": conv.escalated,
+                    "satisfaction": conv.satisfaction,
+                    "user_ref": conv.user_ref,
+                    "metadata_": conv.metadata,
+                }
+            )
+            msg_rows.extend(
+                {
+                    **m.model_dump(exclude={"seq"}),
+                    "conversation_id": conv.id,
+                    "seq": m.seq if m.seq is not None else i,
+                }
+                for i, (_, m) in enumerate(ordered)
+            )
+        session.execute(sa.insert(Conversation), conv_rows)
+        if msg_rows:
+            session.execute(sa.insert(Message), msg_rows)
+        total += len(msg_rows)
+        if progress is not None:
+            progress(min(start + len(chunk), len(conversations)), len(conversations))
+    return total
