@@ -373,7 +373,7 @@ class MasterAI:
             turn.notes.append(decision.note or f"The user rejected step {step.position}.")
             return False
         step.status = "skipped" if decision.kind == "skip" else "approved"
-        self.repository.save_plan(plan)
+        self.repository.save_step(plan.id, step)
         return True
 
     async def _run_step(self, turn: _Turn, plan: Plan, step: PlanStep) -> None:
@@ -387,10 +387,10 @@ class MasterAI:
         except ReferenceResolutionError as error:
             step.status = "failed"
             step.result = StepResult(ok=False, error=str(error), status="invalid")
-            self.repository.save_plan(plan)
+            self.repository.save_step(plan.id, step)
             return
         step.status = "running"
-        self.repository.save_plan(plan)
+        self.repository.save_step(plan.id, step)
         self._emit("step_started", plan=plan, step=step)
         turn.budget.steps += 1
         context = dataclasses.replace(turn.context, request_authorization=_authorizer(step))
@@ -405,7 +405,7 @@ class MasterAI:
             duration_ms=result.duration_ms,
         )
         step.status = "succeeded" if result.ok else "failed"
-        self.repository.save_plan(plan)
+        self.repository.save_step(plan.id, step)
         self._emit("step_finished", plan=plan, step=step)
 
     async def _feedback(self, turn: _Turn, plan: Plan, step: PlanStep) -> bool:

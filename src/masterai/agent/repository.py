@@ -127,6 +127,16 @@ class AgentRepository:
             for step in plan.steps:
                 self._write_step(session, plan.id, existing.get(step.position), step)
 
+    def save_step(self, plan_id: str, step: PlanStep) -> None:
+        """Update one step of a stored plan (cheaper than :meth:`save_plan` per step)."""
+        with self.database.session() as session:
+            row = session.scalars(
+                select(AgentStep).where(
+                    AgentStep.plan_id == plan_id, AgentStep.position == step.position
+                )
+            ).one_or_none()
+            self._write_step(session, plan_id, row, step)
+
     @staticmethod
     def _write_step(session: Any, plan_id: str, row: AgentStep | None, step: PlanStep) -> None:
         if row is None:
