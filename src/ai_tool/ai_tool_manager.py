@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from ai_tool.ai_tool import AITool
+from ai_tool.ai_tool_call import AIToolCall
 from ai_tool.ai_tool_config import AIToolConfig
 from ai_tool.ai_tool_definition import AIToolDefinition
+from ai_tool.ai_tool_exceptions import AIToolAuthorizationDenied, AIToolError
+from ai_tool.ai_tool_operation_definition import AIToolAuthorizationCallback
 from ai_tool.ai_tool_registered import AIToolRegistered
+from ai_tool.ai_tool_result import AIToolResult
 
 
 class AIToolManager:
@@ -132,3 +137,32 @@ class AIToolManager:
             )
             for n, r in self._registered_tools.items()
         ]
+
+    async def execute_tool(
+        self,
+        tool_call: AIToolCall,
+        request_authorization: AIToolAuthorizationCallback,
+        requester_ref: Any = None,
+    ) -> AIToolResult:
+        """Run a call on the registered, enabled tool it names; failures become results.
+
+        Unknown or disabled tools, refused authorization and every ``AIToolError`` come back
+        as an ``AIToolResult`` whose ``error`` the model can read; programming errors
+        propagate.
+        """
+        registered = self._registered_tools.get(tool_call.name)
+        if registered is None:
+            available = ", ".join(self._registered_tools) or "(none)"
+            return self._error(tool_call, f"Unknown tool: {tool_call.name}. Available: {available}")
+        if not self.is_tool_enabled(tool_call.name):
+            return self._error(tool_call, f"Tool is disabled: {tool_call.name}")
+        try:
+            return await registered.tool.execute(tool_call, requester_ref, request_authorization)
+        except AIToolAuthorizationDenied as e:
+            return self._error(tool_call, f"Tool authorization denied: {e}")
+        except AIToolError as e:
+            return self._error(tool_call, f"Tool execution failed: {e}")
+
+    def _error(self, tool_call: AIToolCall, message: str) -> AIToolResult:
+        self._logger.info("Tool call %s (%s) failed: %s", tool_call.id, tool_call.name, message)
+        return AIToolResult(id=tool_call.id, name=tool_call.name, content="", error=message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from ai_tool_helpers import TypedAITool
 
-from ai_tool import AIToolConfig, AIToolManager
+from ai_tool import AIToolCall, AIToolConfig, AIToolManager
 from ai_tool.clock import ClockAITool
 
 
@@ -64,3 +64,24 @@ def test_display_names_update_and_show_in_configs(manager: AIToolManager):
     )
     with pytest.raises(ValueError, match="'clock' is not registered"):
         manager.update_tool_display_name(ClockAITool(), "Other")
+
+
+async def test_execute_tool_runs_enabled_tools_and_returns_failures_as_results(
+    manager: AIToolManager, deny
+):
+    manager.register_tool(TypedAITool(), "Typed")
+    ok = await manager.execute_tool(AIToolCall("1", "typed", {"operation": "echo"}), deny)
+    assert (ok.content, ok.error) == ("{'operation': 'echo'}", None)
+
+    async def error_of(name: str, arguments: dict) -> str | None:
+        return (await manager.execute_tool(AIToolCall("2", name, arguments), deny)).error
+
+    assert await error_of("nope", {}) == "Unknown tool: nope. Available: typed"
+    assert await error_of("typed", {"operation": "wipe"}) == (
+        "Tool authorization denied: Authorization denied for typed operation 'wipe'"
+    )
+    assert await error_of("typed", {"operation": "echo", "n": "1"}) == (
+        "Tool execution failed: 'n' must be an integer"
+    )
+    manager.set_tool_enabled("typed", False)
+    assert await error_of("typed", {"operation": "echo"}) == "Tool is disabled: typed"
