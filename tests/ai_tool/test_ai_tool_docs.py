@@ -1,16 +1,22 @@
-"""Every Python block in docs/ai_tool.md runs, in order, in one namespace."""
+"""Every Python block in docs/ai_tool.md and src/ai_tool/README.md runs."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "ai_tool.md"
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_code_in_docs_ai_tool_md_runs():
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
-    assert len(blocks) >= 5
-    namespace: dict[str, object] = {"__name__": "ai_tool_docs"}
+@pytest.mark.parametrize(
+    ("doc", "minimum_blocks"), [("docs/ai_tool.md", 6), ("src/ai_tool/README.md", 1)]
+)
+def test_the_code_in_the_ai_tool_docs_runs(doc: str, minimum_blocks: int):
+    path = REPO / doc
+    blocks = re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+    assert len(blocks) >= minimum_blocks
+    namespace: dict[str, object] = {"__name__": "ai_tool_docs"}  # shared, in page order
     for number, block in enumerate(blocks, 1):
-        exec(compile(block, f"{DOC.name} block {number}", "exec"), namespace)
+        exec(compile(block, f"{path.name} block {number}", "exec"), namespace)

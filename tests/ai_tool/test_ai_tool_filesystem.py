@@ -238,3 +238,15 @@ async def test_search_stops_after_looking_at_max_search_files(root):
     fs = FilesystemAITool(root, max_search_files=2)
     result = await run_tool(fs, operation="search", pattern="*.nothing")
     assert result == "(stopped after looking at 2 files)"
+
+
+async def test_os_errors_are_reported_with_root_relative_paths(fs, root):
+    with pytest.raises(AIToolExecutionError) as caught:
+        await run_tool(fs, operation="write_file", path="top.txt/child.txt", content="x")
+    assert str(caught.value) == "write_file failed: File exists ('top.txt')"
+    assert str(root) not in str(caught.value)
+
+
+async def test_an_empty_search_pattern_is_rejected(fs):
+    with pytest.raises(AIToolValidationError, match="'pattern' must not be empty"):
+        await run_tool(fs, operation="search", pattern="")

@@ -180,7 +180,10 @@ class FilesystemAITool(AITool):
                     "filesystem", tool_call.arguments, reason, context, False
                 ):
                     raise AIToolAuthorizationDenied(f"Authorization denied for filesystem {name}")
-            content = await asyncio.to_thread(sync, tool_call.arguments)
+            try:
+                content = await asyncio.to_thread(sync, tool_call.arguments)
+            except OSError as e:
+                raise AIToolExecutionError(self._describe_os_error(name, e)) from e
             return AIToolResult(id=tool_call.id, name="filesystem", content=content)
 
         return AIToolOperationDefinition(
@@ -211,6 +214,10 @@ class FilesystemAITool(AITool):
                     self._paths.resolve(value, key=key)
                 except AIToolExecutionError as e:
                     raise AIToolValidationError(str(e), key) from None
+        if arguments.get("pattern") == "":
+            raise AIToolValidationError(
+                "'pattern' must not be empty; use '*' for every file", "pattern"
+            )
         encoding = arguments.get("encoding")
         if isinstance(encoding, str):
             try:
@@ -221,6 +228,19 @@ class FilesystemAITool(AITool):
                 ) from None
 
     # --- helpers ----------------------------------------------------------------------
+
+    def _describe_os_error(self, operation: str, error: OSError) -> str:
+        """Say what the OS refused, naming paths relative to the root (never host paths)."""
+        reason = error.strerror or type(error).__name__
+        names = []
+        for filename in (error.filename, error.filename2):
+            if filename is None:
+                continue
+            real = Path(os.fsdecode(filename))
+            names.append(
+                repr(self._paths.display(real)) if real.is_relative_to(self._paths.root) else "?"
+            )
+        return f"{operation} failed: {reason}" + (f" ({', '.join(names)})" if names else "")
 
     def _resolve(self, arguments: dict[str, Any], key: str = "path") -> Path:
         return self._paths.resolve(arguments.get(key, "."), key=key)
