@@ -310,3 +310,25 @@ async def test_a_handler_that_swallows_cancellation_leaves_the_task_usable():
         await tool.started.wait()
     tool.cancel()
     assert await task == "finished anyway"
+
+
+async def test_a_handlers_own_timeout_inside_a_time_limited_operation_is_not_the_limit():
+    class Limited(TypedAITool):
+        def get_operation_definitions(self) -> dict[str, Any]:
+            ops = super().get_operation_definitions()
+            ops["fail"].timeout = 30
+            return ops
+
+    with pytest.raises(AIToolExecutionError, match="operation failed: upstream took too long"):
+        await Limited().execute(call(operation="fail", path="timeout"), None, None)  # type: ignore[arg-type]
+
+
+async def test_cancel_still_reaches_executions_started_before_a_cache_reset(typed):
+    task = asyncio.create_task(typed.execute(call(operation="hang_forever"), None, None))  # type: ignore[arg-type]
+    async with asyncio.timeout(5):
+        await typed.started.wait()
+    typed.clear_definition_cache()
+    typed.cancel()
+    with pytest.raises(AIToolCancelledError):
+        async with asyncio.timeout(5):
+            await task
