@@ -36,6 +36,7 @@ from masterai.sandbox.models import Limits
 from masterai.sandbox.runtimes import runners_dir, runtime_path
 from masterai.settings import SandboxSettings
 
+_BWRAP_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 _DRAIN_GRACE = 2.0  # seconds to finish reading output once every process is gone
 
 
@@ -129,6 +130,7 @@ class BubblewrapBackend(SandboxBackend):
         argv += ["--ro-bind", str(runners_dir()), f"{OPT_DIR}/runners"]
         argv += ["--ro-bind", str(ws.code_dir), CODE_DIR]
         argv += ["--bind", str(ws.work_dir), WORK_DIR, "--chdir", WORK_DIR]
+        argv += ["--remount-ro", "/"]  # the root tmpfs bwrap builds: nothing new at the top
         for key, value in spec.language.environment.items():
             argv += ["--setenv", key, value]
         argv += ["--seccomp", str(seccomp_fd), "--"]
@@ -160,6 +162,9 @@ class BubblewrapBackend(SandboxBackend):
                         stdout=asyncio.subprocess.PIPE,
                         stderr=asyncio.subprocess.PIPE,
                         pass_fds=(seccomp_fd,),
+                        # bwrap's own init (pid 1 inside) keeps the environment it was
+                        # started with, readable at /proc/1/environ: give it nothing.
+                        env=_BWRAP_ENV,
                         preexec_fn=_preexec(cgroup, limits, self.settings.sandbox_uid),
                     )
                 except OSError as e:
