@@ -5,7 +5,8 @@ neutral types (:class:`Message`, :class:`ToolSpec`, :class:`ModelRequest`,
 :class:`ModelResponse`).
 """
 
-from masterai.llm.anthropic_messages import AnthropicModel
+from typing import TYPE_CHECKING, Any
+
 from masterai.llm.base import Model, RetryPolicy
 from masterai.llm.errors import (
     LLMAuthenticationError,
@@ -20,8 +21,6 @@ from masterai.llm.errors import (
     LLMServerError,
     LLMTimeoutError,
 )
-from masterai.llm.openai_chat import OpenAIChatModel
-from masterai.llm.providers import AnthropicProvider, OpenAICompatibleProvider
 from masterai.llm.scripted import ScriptedModel, ScriptExhaustedError
 from masterai.llm.selection import (
     NO_MODEL_MESSAGE,
@@ -41,6 +40,28 @@ from masterai.llm.types import (
     ToolSpec,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from masterai.llm.anthropic_messages import AnthropicModel
+    from masterai.llm.openai_chat import OpenAIChatModel
+    from masterai.llm.providers import AnthropicProvider, OpenAICompatibleProvider
+
+# The SDK adapters are imported on first use: importing the SDKs takes seconds.
+_LAZY = {
+    "AnthropicModel": "masterai.llm.anthropic_messages",
+    "AnthropicProvider": "masterai.llm.providers",
+    "OpenAIChatModel": "masterai.llm.openai_chat",
+    "OpenAICompatibleProvider": "masterai.llm.providers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'masterai.llm' has no attribute {name!r}")
+
 
 __all__ = [
     "NO_MODEL_MESSAGE",

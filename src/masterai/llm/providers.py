@@ -6,8 +6,11 @@ Providers hold credentials; adapters (:mod:`~masterai.llm.openai_chat`,
 
 from __future__ import annotations
 
-import anthropic
-import openai
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import anthropic
+    import openai
 
 
 class OpenAICompatibleProvider:
@@ -20,8 +23,10 @@ class OpenAICompatibleProvider:
     def __init__(self, *, name: str, api_key: str, base_url: str | None, timeout: float) -> None:
         self.name = name
         self.base_url = base_url or "https://api.openai.com/v1"
+        import openai
+
         # Retries are ours (RetryPolicy), so the SDK must not retry underneath.
-        self.client = openai.AsyncOpenAI(
+        self.client: openai.AsyncOpenAI = openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
         )
 
@@ -36,7 +41,9 @@ class AnthropicProvider:
     def __init__(self, *, api_key: str, base_url: str | None, timeout: float) -> None:
         self.name = "anthropic"
         self.base_url = base_url or "https://api.anthropic.com"
-        self.client = anthropic.AsyncAnthropic(
+        import anthropic
+
+        self.client: anthropic.AsyncAnthropic = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
         )
 

@@ -17,11 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from masterai.llm.anthropic_messages import AnthropicModel
 from masterai.llm.base import Model, RetryPolicy, Sleep
 from masterai.llm.errors import LLMConfigurationError
-from masterai.llm.openai_chat import OpenAIChatModel
-from masterai.llm.providers import AnthropicProvider, OpenAICompatibleProvider
 from masterai.llm.scripted import ScriptedModel
 from masterai.settings import Settings
 
@@ -128,9 +125,16 @@ def build_model(
         "max_output_tokens": llm.max_output_tokens,
         "sleep": sleep,
     }
+    # The SDKs take seconds to import; only the chosen one is loaded.
     if parsed.provider == "anthropic":
+        from masterai.llm.anthropic_messages import AnthropicModel
+        from masterai.llm.providers import AnthropicProvider
+
         provider = AnthropicProvider(api_key=key, base_url=parsed.base_url, timeout=llm.timeout)
         return AnthropicModel(provider=provider, **common)  # type: ignore[arg-type]
+    from masterai.llm.openai_chat import OpenAIChatModel
+    from masterai.llm.providers import OpenAICompatibleProvider
+
     base_url = parsed.base_url
     if parsed.provider == "ollama":
         base_url = _v1(base_url or "http://127.0.0.1:11434")
