@@ -24,12 +24,17 @@ def build_registry(settings: Settings, database: Database) -> ToolRegistry:
     registry.register(FilesystemAITool(settings.workspace), category="filesystem")
     from masterai.services.analytics import AnalyticsService
     from masterai.services.configs import ConfigurationService
-    from masterai.tools.analytics import AnalyticsTool
-    from masterai.tools.configuration import ConfigurationTool
 
-    registry.register(ConfigurationTool(ConfigurationService(database)), category="configuration")
+    # The configuration and analytics tools, plus their model-calling operations
+    # (test_configuration, compare_configurations, benchmark_models).
+    from masterai.tools.evaluation import EvaluatingAnalyticsTool, EvaluatingConfigurationTool
+
+    configs = ConfigurationService(database)
+    registry.register(EvaluatingConfigurationTool(configs, settings), category="configuration")
     analytics = AnalyticsService(database, settings)
-    registry.register(AnalyticsTool(analytics, settings.workspace), category="analytics")
+    registry.register(
+        EvaluatingAnalyticsTool(analytics, settings.workspace, settings), category="analytics"
+    )
     return registry
 
 

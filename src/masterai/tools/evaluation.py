@@ -1,0 +1,288 @@
+"""Operations that need a language model, added to the ``configuration`` and ``analytics`` tools.
+
+``configuration``: ``test_configuration`` (a company's configuration — its model, prompt,
+temperature — on test cases with assertions) and ``compare_configurations`` (the same cases on
+two configurations, side by side). ``analytics``: ``benchmark_models`` (one test suite across
+several models). The logic is :mod:`masterai.llm.evaluation`; these subclasses only add the
+operations, so the tools keep their names, categories and every other operation.
+All three are read-only (they change no data) but do call models, which costs money.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ai_tool import (
+    AIToolAuthorizationCallback,
+    AIToolCall,
+    AIToolDefinition,
+    AIToolExecutionError,
+    AIToolOperationDefinition,
+    AIToolParameter,
+    AIToolResult,
+)
+from masterai.llm import LLMConfigurationError, Model, build_model
+from masterai.llm.evaluation import (
+    EvaluationInputError,
+    Subject,
+    SuiteResult,
+    comparison_matrix,
+    parse_test_cases,
+    run_suite,
+)
+from masterai.services.analytics import AnalyticsService
+from masterai.services.configs import ConfigurationService, ConfigVersion
+from masterai.settings import Settings
+from masterai.tools.adapter import call_service, tool_result
+from masterai.tools.analytics import AnalyticsTool
+from masterai.tools.configuration import ConfigurationTool
+
+ModelFactory = Callable[[str], Model]
+MAX_MODELS = 8
+TIMEOUT = 600.0
+
+_TEST_CASES = AIToolParameter(
+    "test_cases",
+    "array",
+    "Test cases: strings, or objects {input, name?, assertions?: [{type: contains|not_contains|"
+    "regex|json_schema|rubric, value?, schema?, case_sensitive?}]}",
+    required=False,
+)
+_EXTRA_CONFIGURATION = [
+    _TEST_CASES,
+    AIToolParameter(
+        "versions",
+        "array",
+        "Two versions of company_id to compare",
+        required=False,
+        items=AIToolParameter("version", "integer", "Version"),
+    ),
+    AIToolParameter(
+        "judge_model", "string", "provider:model judging rubric assertions", required=False
+    ),
+]
+_EXTRA_ANALYTICS = [
+    _TEST_CASES,
+    AIToolParameter(
+        "models",
+        "array",
+        "Models to benchmark, as provider:model[@base_url]",
+        required=False,
+        items=AIToolParameter("model", "string", "Model spec"),
+    ),
+    AIToolParameter("system_prompt", "string", "System prompt for every model", required=False),
+    AIToolParameter(
+        "judge_model", "string", "provider:model judging rubric assertions", required=False
+    ),
+]
+
+
+def _with_parameters(
+    definition: AIToolDefinition, extra: list[AIToolParameter]
+) -> AIToolDefinition:
+    known = {p.name for p in definition.parameters}
+    definition.parameters = [*definition.parameters, *(p for p in extra if p.name not in known)]
+    return definition
+
+
+class _Models:
+    """Builds models from specs, translating configuration errors into tool errors."""
+
+    def __init__(self, settings: Settings, factory: ModelFactory | None) -> None:
+        self._factory = factory or (lambda spec: build_model(settings, spec))
+
+    def get(self, spec: str) -> Model:
+        try:
+            return self._factory(spec)
+        except LLMConfigurationError as error:
+            raise AIToolExecutionError(str(error)) from error
+
+    def judge(self, arguments: dict[str, Any]) -> Model | None:
+        spec = arguments.get("judge_model")
+        return self.get(spec) if spec else None
+
+    def for_config(self, config: ConfigVersion) -> Subject:
+        if not config.provider or not config.model:
+            raise AIToolExecutionError(
+                f"{config.company_id} v{config.version} names no provider/model to test"
+            )
+        base_url = config.settings.get("base_url")
+        spec = f"{config.provider}:{config.model}" + (f"@{base_url}" if base_url else "")
+        return Subject(
+            label=f"{config.company_id} v{config.version}",
+            model=self.get(spec),
+            system_prompt=config.system_prompt,
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+        )
+
+
+def _cases(arguments: dict[str, Any]) -> Any:
+    try:
+        return parse_test_cases(arguments.get("test_cases"))
+    except EvaluationInputError as error:
+        raise AIToolExecutionError(str(error)) from error
+
+
+def _suite_line(suite: SuiteResult) -> str:
+    s = suite.summary()
+    cost = "unknown cost" if s["cost_usd"] is None else f"${s['cost_usd']:.4f}"
+    return (
+        f"{s['label']} ({s['model']}): {s['passed']}/{s['cases']} passed, median "
+        f"{s['median_latency_ms']} ms, {s['input_tokens']}+{s['output_tokens']} tokens, {cost}"
+    )
+
+
+async def _close(*models: Model | None) -> None:
+    for model in models:
+        if model is not None:
+            await model.aclose()
+
+
+class EvaluatingConfigurationTool(ConfigurationTool):
+    """The ``configuration`` tool plus ``test_configuration`` and ``compare_configurations``."""
+
+    def __init__(
+        self,
+        service: ConfigurationService,
+        settings: Settings,
+        *,
+        model_factory: ModelFactory | None = None,
+    ) -> None:
+        super().__init__(service)
+        self._config_service = service
+        self._models = _Models(settings, model_factory)
+
+    def get_definition(self) -> AIToolDefinition:
+        """The configuration definition with the evaluation parameters."""
+        return _with_parameters(super().get_definition(), _EXTRA_CONFIGURATION)
+
+    def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
+        """The configuration operations plus the two evaluation operations."""
+        ops = super().get_operation_definitions()
+        ops["test_configuration"] = AIToolOperationDefinition(
+            "test_configuration",
+            self._test,
+            None,
+            {"company_id", "version", "test_cases", "judge_model"},
+            {"company_id", "test_cases"},
+            "Run a company's configuration (model, prompt) on test cases with assertions "
+            "(contains, regex, JSON schema, rubric): pass rate, latency, tokens, cost",
+            read_only=True,
+            timeout=TIMEOUT,
+        )
+        ops["compare_configurations"] = AIToolOperationDefinition(
+            "compare_configurations",
+            self._compare,
+            None,
+            {"company_id", "versions", "company_ids", "test_cases", "judge_model"},
+            {"test_cases"},
+            "Run the same test cases on two configurations (two versions of company_id, or "
+            "the active ones of two company_ids): side-by-side matrix and summaries",
+            read_only=True,
+            timeout=TIMEOUT,
+        )
+        return ops
+
+    async def _test(
+        self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
+    ) -> AIToolResult:
+        args = tool_call.arguments
+        cases = _cases(args)
+        config = await call_service(
+            self._config_service.get_configuration, args["company_id"], args.get("version")
+        )
+        subject, judge = self._models.for_config(config), self._models.judge(args)
+        try:
+            suite = await run_suite(subject, cases, judge=judge)
+        finally:
+            await _close(subject.model, judge)
+        return tool_result(tool_call, _suite_line(suite), suite.to_dict())
+
+    async def _pair(self, args: dict[str, Any]) -> list[ConfigVersion]:
+        versions, companies = args.get("versions"), args.get("company_ids")
+        get = self._config_service.get_configuration
+        if versions is not None and args.get("company_id") and len(versions) == 2:
+            return [await call_service(get, args["company_id"], v) for v in versions]
+        if companies is not None and versions is None and len(companies) == 2:
+            return [await call_service(get, c) for c in companies]
+        raise AIToolExecutionError(
+            "compare_configurations needs company_id with versions=[a, b], or "
+            f"company_ids=[x, y]; got versions={versions!r}, company_ids={companies!r}"
+        )
+
+    async def _compare(
+        self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
+    ) -> AIToolResult:
+        args = tool_call.arguments
+        cases = _cases(args)
+        subjects = [self._models.for_config(c) for c in await self._pair(args)]
+        judge = self._models.judge(args)
+        try:
+            suites = [await run_suite(s, cases, judge=judge) for s in subjects]
+        finally:
+            await _close(*(s.model for s in subjects), judge)
+        summary = "\n".join(_suite_line(s) for s in suites)
+        return tool_result(tool_call, summary, comparison_matrix(suites))
+
+
+class EvaluatingAnalyticsTool(AnalyticsTool):
+    """The ``analytics`` tool plus ``benchmark_models``."""
+
+    def __init__(
+        self,
+        service: AnalyticsService,
+        workspace: Path,
+        settings: Settings,
+        *,
+        model_factory: ModelFactory | None = None,
+    ) -> None:
+        super().__init__(service, workspace)
+        self._models = _Models(settings, model_factory)
+
+    def get_definition(self) -> AIToolDefinition:
+        """The analytics definition with the benchmark parameters."""
+        return _with_parameters(super().get_definition(), _EXTRA_ANALYTICS)
+
+    def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
+        """The analytics operations plus ``benchmark_models``."""
+        ops = super().get_operation_definitions()
+        ops["benchmark_models"] = AIToolOperationDefinition(
+            "benchmark_models",
+            self._benchmark,
+            None,
+            {"models", "test_cases", "system_prompt", "judge_model"},
+            {"models", "test_cases"},
+            "Run one test suite across several models (provider:model specs): pass rate, "
+            "latency, tokens and cost per model, side by side",
+            read_only=True,
+            timeout=TIMEOUT,
+        )
+        return ops
+
+    async def _benchmark(
+        self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
+    ) -> AIToolResult:
+        args = tool_call.arguments
+        cases = _cases(args)
+        specs = args["models"]
+        if not specs or len(specs) > MAX_MODELS or len(set(specs)) != len(specs):
+            raise AIToolExecutionError(
+                f"models must list 1 to {MAX_MODELS} distinct provider:model specs, got {specs!r}"
+            )
+        subjects = [
+            Subject(
+                label=spec, model=self._models.get(spec), system_prompt=args.get("system_prompt")
+            )
+            for spec in specs
+        ]
+        judge = self._models.judge(args)
+        try:
+            suites = [await run_suite(s, cases, judge=judge) for s in subjects]
+        finally:
+            await _close(*(s.model for s in subjects), judge)
+        ranked = sorted(suites, key=lambda s: -s.pass_rate)
+        summary = "\n".join(_suite_line(s) for s in ranked)
+        return tool_result(tool_call, summary, comparison_matrix(suites))

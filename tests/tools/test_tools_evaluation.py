@@ -1,0 +1,239 @@
+"""test_configuration / compare_configurations / benchmark_models through the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from masterai.llm import Model, ModelRequest, ModelResponse, ScriptedModel
+from masterai.registry import ExecutionContext, ToolRegistry
+from masterai.security import system_principal
+from masterai.services.analytics import AnalyticsService
+from masterai.services.configs import ConfigurationService
+from masterai.settings import Settings
+from masterai.store import Database
+from masterai.store.models import Company
+from masterai.tools.evaluation import EvaluatingAnalyticsTool, EvaluatingConfigurationTool
+
+ROOT = ExecutionContext(principal=system_principal("root"))
+
+# The evaluation logic does not depend on the database; the agent tests cover both.
+pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+
+
+def answering(request: ModelRequest) -> ModelResponse:
+    """A fake model whose answer depends on the system prompt and the input."""
+    system = request.messages[0].content if request.messages[0].role == "system" else ""
+    question = request.messages[-1].content
+    if "json" in question:
+        return ScriptedModel.reply('{"answer": 42}' if "kind" in system.lower() else "42")
+    return ScriptedModel.reply("Hello friend!" if "kind" in system.lower() else "Hi.")
+
+
+def factory(specs: list[str]) -> Any:
+    def build(spec: str) -> Model:
+        specs.append(spec)
+        if spec.startswith("judge:"):
+            verdict = '{"pass": false, "reason": "too curt"}'
+            return ScriptedModel([ScriptedModel.reply(verdict)] * 10, name=spec)
+        return ScriptedModel([answering] * 20, name=spec)
+
+    return build
+
+
+@pytest.fixture
+def built(database: Database, tmp_path: Path) -> tuple[ToolRegistry, list[str]]:
+    with database.session() as session:
+        session.add_all([Company(id="acme", name="Acme"), Company(id="globex", name="Globex")])
+    configs = ConfigurationService(database)
+    configs.update_configuration(
+        "acme",
+        {"provider": "openai", "model": "kind-model", "system_prompt": "Be kind."},
+        author="setup",
+    )
+    configs.update_prompt("acme", "Be terse.", author="setup")
+    configs.update_configuration(
+        "globex",
+        {
+            "provider": "ollama",
+            "model": "llama3.1",
+            "system_prompt": "Be kind.",
+            "settings": {"base_url": "http://127.0.0.1:9"},
+        },
+        author="setup",
+    )
+    settings = Settings(home=tmp_path / "home")
+    specs: list[str] = []
+    registry = ToolRegistry(database)
+    registry.register(
+        EvaluatingConfigurationTool(configs, settings, model_factory=factory(specs)),
+        category="configuration",
+    )
+    analytics = AnalyticsService(database, settings)
+    registry.register(
+        EvaluatingAnalyticsTool(analytics, tmp_path, settings, model_factory=factory(specs)),
+        category="analytics",
+    )
+    return registry, specs
+
+
+CASES = [
+    {"name": "greets", "input": "hello", "assertions": [{"type": "contains", "value": "FRIEND"}]},
+    {
+        "input": "json please",
+        "assertions": [
+            {"type": "json_schema", "schema": {"type": "object", "required": ["answer"]}},
+            {"type": "regex", "value": r"\d+"},
+        ],
+    },
+]
+
+
+async def test_test_configuration_runs_the_active_configuration_and_checks_assertions(
+    built: tuple[ToolRegistry, list[str]],
+) -> None:
+    registry, specs = built
+    result = await registry.execute_tool(
+        "configuration",
+        {"operation": "test_configuration", "company_id": "acme", "test_cases": CASES},
+        ROOT,
+    )
+    assert result.ok, result.error
+    report = result.data["result"]
+    assert (report["label"], report["passed"], report["cases"]) == ("acme v2", 0, 2)
+    assert report["results"][0]["failures"] == ["expected the answer to contain 'FRIEND'"]
+    assert report["results"][1]["failures"] == [
+        "JSON does not match the schema: 42 is not of type 'object'"
+    ]
+    assert specs == ["openai:kind-model"]
+    assert "0/2 passed" in result.data["summary"]
+
+
+async def test_an_older_version_and_a_base_url_from_settings_are_honoured(
+    built: tuple[ToolRegistry, list[str]],
+) -> None:
+    registry, specs = built
+    result = await registry.execute_tool(
+        "configuration",
+        {
+            "operation": "test_configuration",
+            "company_id": "acme",
+            "version": 1,
+            "test_cases": CASES,
+        },
+        ROOT,
+    )
+    assert result.ok and result.data["result"]["pass_rate"] == 1.0
+    await registry.execute_tool(
+        "configuration",
+        {"operation": "test_configuration", "company_id": "globex", "test_cases": ["hi"]},
+        ROOT,
+    )
+    assert specs[-1] == "ollama:llama3.1@http://127.0.0.1:9"
+
+
+async def test_compare_configurations_puts_two_versions_side_by_side(
+    built: tuple[ToolRegistry, list[str]],
+) -> None:
+    registry, _ = built
+    result = await registry.execute_tool(
+        "configuration",
+        {
+            "operation": "compare_configurations",
+            "company_id": "acme",
+            "versions": [1, 2],
+            "test_cases": CASES,
+        },
+        ROOT,
+    )
+    assert result.ok, result.error
+    matrix = result.data["result"]
+    assert [s["pass_rate"] for s in matrix["summary"]] == [1.0, 0.0]
+    first_row = matrix["matrix"][0]
+    assert first_row["case"] == "greets"
+    assert (first_row["acme v1"]["passed"], first_row["acme v2"]["passed"]) == (True, False)
+
+
+async def test_compare_configurations_needs_exactly_two_configurations(
+    built: tuple[ToolRegistry, list[str]],
+) -> None:
+    registry, _ = built
+    result = await registry.execute_tool(
+        "configuration",
+        {
+            "operation": "compare_configurations",
+            "company_id": "acme",
+            "versions": [1],
+            "test_cases": CASES,
+        },
+        ROOT,
+    )
+    assert not result.ok and "versions=[1]" in (result.error or "")
+
+
+async def test_rubric_assertions_are_judged_by_the_judge_model(
+    built: tuple[ToolRegistry, list[str]],
+) -> None:
+    registry, specs = built
+    cases = [{"input": "hello", "assertions": [{"type": "rubric", "value": "Warm tone"}]}]
+    result = await registry.execute_tool(
+        "configuration",
+        {
+            "operation": "test_configuration",
+            "company_id": "acme",
+            "test_cases": cases,
+            "judge_model": "judge:strict",
+        },
+        ROOT,
+    )
+    assert result.ok, result.error
+    assert result.data["result"]["results"][0]["failures"] == ["rubric 'Warm tone': too curt"]
+    assert "judge:strict" in specs
+
+
+async def test_benchmark_models_runs_one_suite_across_models(
+    built: tuple[ToolRegistry, list[str]],
+) -> None:
+    registry, specs = built
+    result = await registry.execute_tool(
+        "analytics",
+        {
+            "operation": "benchmark_models",
+            "models": ["openai:a", "anthropic:b"],
+            "system_prompt": "Be kind.",
+            "test_cases": CASES,
+        },
+        ROOT,
+    )
+    assert result.ok, result.error
+    summary = result.data["result"]["summary"]
+    assert [(s["label"], s["passed"]) for s in summary] == [("openai:a", 2), ("anthropic:b", 2)]
+    assert specs == ["openai:a", "anthropic:b"]
+
+
+@pytest.mark.parametrize(
+    ("cases", "complaint"),
+    [
+        ([], "test_cases must be a non-empty list"),
+        ([{"input": "x", "assertions": [{"type": "regex", "value": "("}]}], "test_cases[0]"),
+        (
+            [{"input": "x", "assertions": [{"type": "containz", "value": "a"}]}],
+            "test_cases[0]: assertions.0.type",
+        ),
+        ([{"input": "x", "assertions": [{"type": "json_schema"}]}], "needs 'schema'"),
+    ],
+)
+async def test_malformed_test_cases_are_refused_naming_the_case(
+    built: tuple[ToolRegistry, list[str]], cases: Any, complaint: str
+) -> None:
+    registry, specs = built
+    result = await registry.execute_tool(
+        "configuration",
+        {"operation": "test_configuration", "company_id": "acme", "test_cases": cases},
+        ROOT,
+    )
+    assert not result.ok
+    assert complaint in (result.error or "")
+    assert specs == []  # no model was built, nothing was spent
