@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,6 +85,9 @@ class Database:
             with self._lock:
                 if self._engine is None:
                     self._engine = self._create_engine()
+                    # Close pooled connections when this object is collected, so a
+                    # forgotten dispose() never leaves server connections open.
+                    weakref.finalize(self, self._engine.dispose)
         return self._engine
 
     def _create_engine(self) -> Engine:

@@ -1,0 +1,146 @@
+"""The platform commands: init, user, company, tool, audit (through Typer's runner)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from masterai.cli import app
+from masterai.store import Database
+
+runner = CliRunner()
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    return result.stdout if code == 0 else result.stderr
+
+
+@pytest.fixture
+def home(masterai_home: Path, database: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """MASTERAI_HOME plus MASTERAI_DATABASE_URL pointing at the (SQLite or PostgreSQL) fixture."""
+    monkeypatch.setenv("MASTERAI_DATABASE_URL", database.url)
+    monkeypatch.setenv("COLUMNS", "200")
+    return database
+
+
+@pytest.fixture
+def sqlite_home(
+    masterai_home: Path, _sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """MASTERAI_HOME with an already migrated embedded database (migrating is the slow part)."""
+    masterai_home.mkdir(parents=True)
+    shutil.copyfile(_sqlite_template, masterai_home / "masterai.db")
+    return masterai_home
+
+
+def test_init_is_idempotent_and_prints_the_token_once(home: Database) -> None:
+    first = json.loads(run("init", "--json"))
+    assert first["created"] is True and first["token"].startswith("mai_")
+    second = json.loads(run("init", "--json"))
+    assert (second["created"], second["token"]) == (False, None)
+    with home.engine.connect() as conn:
+        stored = conn.execute(text("SELECT token_hash FROM api_tokens")).scalars().all()
+    assert len(stored) == 1 and first["token"] not in stored[0]
+
+
+def test_users_companies_and_grants_are_managed_from_the_cli(home: Database) -> None:
+    run("init")
+    run("company", "add", "acme", "--name", "Acme")
+    run("company", "add", "globex", "--name", "Globex")
+    assert [c["id"] for c in json.loads(run("company", "list", "--json"))] == ["acme", "globex"]
+    run("user", "add", "ann", "--role", "admin", "--company", "acme")
+    run(
+        "user",
+        "grant",
+        "ann",
+        "--company",
+        "globex:read",
+        "--set",
+        'code_execution.languages=["python"]',
+        "--set",
+        "tools.clock=none",
+    )
+    (ann,) = [u for u in json.loads(run("user", "list", "--json")) if u["name"] == "ann"]
+    assert ann["companies"] == {"acme": "write", "globex": "read"}
+    assert ann["grants"] == {"code_execution.languages": ["python"], "tools.clock": "none"}
+    assert "clock" not in run("tool", "list", "--as", "ann")
+    assert "filesystem" in run("tool", "list", "--as", "ann")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("company", "add", "Not OK", "--name", "x"), "error: Invalid company id 'Not OK'"),
+        (("user", "add", "bob", "--role", "wizard"), "error: Unknown role 'wizard'"),
+        (("user", "grant", "bob", "--role", "viewer"), "error: Unknown user 'bob'"),
+        (("user", "grant", "admin"), "error: Nothing to change"),
+        (("user", "grant", "admin", "--set", "nonsense"), "error: Invalid --set 'nonsense'"),
+        (("tool", "run", "clock", "--args", "{bad"), "error: Invalid --args: not JSON"),
+        (("tool", "run", "clock", "--args", "[]"), "error: Invalid --args: expected a JSON"),
+        (("tool", "run", "nope"), "error: not_found: Unknown tool: nope"),
+        (("tool", "list", "--as", "ghost"), "error: Unknown user 'ghost'"),
+        (("audit", "search", "--since", "soon"), "error: Invalid --since 'soon'"),
+        (("audit", "search", "--status", "meh"), "error: Invalid --status 'meh'"),
+    ],
+)
+def test_bad_input_is_one_clear_error_line(
+    sqlite_home: Path, args: tuple[str, ...], message: str
+) -> None:
+    run("init")
+    err = run(*args, code=1)
+    assert err.startswith(message), err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_commands_before_init_explain_what_to_do(masterai_home: Path) -> None:
+    assert "run `masterai init` first" in run("tool", "list", code=1)
+    assert (masterai_home / "masterai.db").exists()
+
+
+def test_tool_run_is_audited_and_destructive_operations_need_yes(home: Database) -> None:
+    run("init")
+    assert run("tool", "run", "clock", "--args", '{"operation": "get_time"}').startswith("20")
+    write = (
+        "tool",
+        "run",
+        "filesystem",
+        "--args",
+        '{"operation": "write_file", "path": "n.txt", "content": "hi"}',
+    )
+    assert "pass --yes to approve" in run(*write, code=1)
+    assert "Wrote 2 bytes" in run(*write, "--yes")
+    invalid = runner.invoke(
+        app, ["tool", "run", "clock", "--args", '{"operation": "nap"}', "--json"]
+    )
+    assert invalid.exit_code == 1
+    assert json.loads(invalid.stdout)["status"] == "invalid"
+    records = json.loads(run("audit", "tail", "--json"))
+    assert [(r["tool"], r["status"], r["user"]) for r in records] == [
+        ("clock", "ok", "admin"),
+        ("filesystem", "denied", "admin"),
+        ("filesystem", "ok", "admin"),
+        ("clock", "invalid", "admin"),
+    ]
+    assert [
+        r["id"] for r in json.loads(run("audit", "search", "--tool", "filesystem", "--json"))
+    ] == [2, 3]
+    assert "ok: 4 records verified" in run("audit", "verify")
+
+
+def test_audit_verify_exits_non_zero_naming_the_tampered_record(home: Database) -> None:
+    run("init")
+    for _ in range(3):
+        run("tool", "run", "clock", "--args", '{"operation": "get_time"}')
+    with home.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET user_name = 'mallory' WHERE id = 2"))
+    assert run("audit", "verify", code=1).startswith("error: audit chain broken at record 2:")
+    report = runner.invoke(app, ["audit", "verify", "--json"])
+    assert report.exit_code == 1
+    assert json.loads(report.stdout)["first_broken_id"] == 2
