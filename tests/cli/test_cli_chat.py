@@ -1,0 +1,145 @@
+"""``masterai chat`` and ``masterai ask`` through Typer's runner, with a scripted model file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from masterai.cli import app
+from masterai.llm import NO_MODEL_MESSAGE
+
+runner = CliRunner()
+
+
+def script(tmp_path: Path, *steps: dict[str, Any]) -> str:
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps(list(steps)))
+    return f"scripted:{path}"
+
+
+def plan(*steps: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tool_calls": [
+            {"name": "propose_plan", "arguments": {"summary": "s", "steps": list(steps)}}
+        ]
+    }
+
+
+CLOCK = {"tool": "clock", "operation": "get_time", "arguments": {}, "purpose": "know the time"}
+
+
+def write(path: str, content: str) -> dict[str, Any]:
+    return {
+        "tool": "filesystem",
+        "operation": "write_file",
+        "arguments": {"path": path, "content": content},
+        "purpose": "save",
+    }
+
+
+@pytest.fixture(autouse=True)
+def no_model(masterai_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("MASTERAI_MODEL", "MASTERAI_LLM__MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(masterai_home.parent)  # no stray .env
+    return masterai_home
+
+
+@pytest.fixture
+def initialised(no_model: Path) -> Path:
+    result = runner.invoke(app, ["init"])
+    assert result.exit_code == 0, result.output
+    return no_model
+
+
+def test_without_a_model_both_commands_say_how_to_configure_one() -> None:
+    for args in (["ask", "hi"], ["chat"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1
+        assert result.stderr.strip() == f"error: {NO_MODEL_MESSAGE}"
+
+
+def test_ask_runs_a_read_only_plan_and_prints_json(tmp_path: Path, initialised: Path) -> None:
+    model = script(tmp_path, plan(CLOCK), {"text": "It is late [1]."})
+    result = runner.invoke(app, ["ask", "time?", "--model", model, "--yes-read-only", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "completed" and data["text"] == "It is late [1]."
+    assert data["actions"] == ["[1] clock.get_time: ok"]
+    assert data["plans"][0]["steps"][0]["result"]["ok"] is True
+
+
+def test_ask_never_runs_a_mutating_plan(tmp_path: Path, initialised: Path) -> None:
+    model = script(tmp_path, plan(write("a.txt", "x")))
+    result = runner.invoke(app, ["ask", "write", "--model", model, "--yes-read-only", "--json"])
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert data["status"] == "rejected"
+    assert "filesystem.write_file" in data["text"]
+    assert not (initialised / "workspace" / "a.txt").exists()
+
+
+def test_ask_without_approval_flag_rejects_even_read_only_plans(
+    tmp_path: Path, initialised: Path
+) -> None:
+    model = script(tmp_path, plan(CLOCK))
+    result = runner.invoke(app, ["ask", "time?", "--model", model])
+    assert result.exit_code == 2
+    assert "pass --yes-read-only" in result.stdout
+
+
+def test_ask_with_an_unknown_user_is_one_clear_error(tmp_path: Path, initialised: Path) -> None:
+    model = script(tmp_path, {"text": "hi"})
+    result = runner.invoke(app, ["ask", "hi", "--model", model, "--as", "nobody"])
+    assert result.exit_code == 1
+    assert "'nobody'" in result.stderr
+
+
+def test_chat_streams_shows_the_plan_asks_and_runs_the_approved_plan(
+    tmp_path: Path, initialised: Path
+) -> None:
+    model = script(
+        tmp_path,
+        {"text": "Hello there."},
+        plan(write("notes/a.txt", "hi")),
+        {"text": "Wrote notes/a.txt [1]."},
+    )
+    result = runner.invoke(app, ["chat", "--model", model], input="hello\nwrite a note\na\nexit\n")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Hello there." in out
+    assert "filesystem.write_file" in out and "changes data" in out
+    assert "Approve?" in out
+    assert "Wrote notes/a.txt [1]." in out
+    assert "completed · 1 step(s) run" in out
+    assert (initialised / "workspace" / "notes" / "a.txt").read_text() == "hi"
+
+
+def test_chat_rejecting_at_the_prompt_writes_nothing(tmp_path: Path, initialised: Path) -> None:
+    model = script(tmp_path, plan(write("b.txt", "x")))
+    result = runner.invoke(app, ["chat", "--model", model], input="write\nr\n")
+    assert result.exit_code == 0, result.output
+    assert "Plan rejected; nothing was run." in result.stdout
+    assert not (initialised / "workspace" / "b.txt").exists()
+
+
+def test_chat_edit_takes_json_arguments_and_refuses_bad_json(
+    tmp_path: Path, initialised: Path
+) -> None:
+    model = script(tmp_path, plan(write("c.txt", "draft")), {"text": "ok"})
+    keys = 'write\ne\n1\n{not json\ne\n1\n{"path": "c.txt", "content": "final"}\na\nexit\n'
+    result = runner.invoke(app, ["chat", "--model", model], input=keys)
+    assert result.exit_code == 0, result.output
+    assert "not JSON" in result.stdout
+    assert (initialised / "workspace" / "c.txt").read_text() == "final"
+
+
+def test_without_masterai_init_the_local_admin_is_missing_and_says_so(tmp_path: Path) -> None:
+    model = script(tmp_path, {"text": "hi"})
+    result = runner.invoke(app, ["ask", "hi", "--model", model])
+    assert result.exit_code == 1
+    assert "run `masterai init` first" in result.stderr
