@@ -270,8 +270,13 @@ def seed_demo(
     replace: bool = False,
     prices: dict[str, ModelPrice] | None = None,
     progress: Progress | None = None,
+    turn_probability: float = 0.45,
+    max_turns: int = 6,
 ) -> DemoSummary:
     """Write the demo data set into ``database`` in one transaction.
+
+    Turns per conversation follow a geometric distribution (``turn_probability``) capped at
+    ``max_turns``; the defaults give about 2.2 turns (4.4 messages) per conversation.
 
     Raises:
         ConflictError: demo companies exist already and ``replace`` is false.
@@ -281,6 +286,11 @@ def seed_demo(
     conversations = _check_int(conversations, "conversations", companies, 2_000_000)
     days = _check_int(days, "days", 7, 730)
     seed = _check_int(seed, "seed", 0, 2**32 - 1)
+    max_turns = _check_int(max_turns, "max_turns", 1, 50)
+    if not isinstance(turn_probability, float) or not 0.01 <= turn_probability <= 1:
+        raise InvalidInputError(
+            f"turn_probability must be a number from 0.01 to 1, got {turn_probability!r}"
+        )
     end = end_date or datetime.now(UTC).date()
     start = end - timedelta(days=days - 1)
     price_table = prices if prices is not None else AnalyticsSettings().prices
@@ -303,7 +313,16 @@ def seed_demo(
         done = 0
         for index, slug in enumerate(slugs):
             profile = _profile(index)[1]
-            convs, msgs = _generate(rng, slug, profile, int(sizes[index]), start, days, price_table)
+            convs, msgs = _generate(
+                rng,
+                slug,
+                profile,
+                int(sizes[index]),
+                start,
+                days,
+                price_table,
+                turns=(turn_probability, max_turns),
+            )
             for chunk in range(0, len(convs), 5000):
                 session.execute(sa.insert(Conversation), convs[chunk : chunk + 5000])
             for chunk in range(0, len(msgs), 20000):
@@ -442,12 +461,14 @@ def _generate(
     start: date,
     days: int,
     prices: dict[str, ModelPrice],
+    *,
+    turns: tuple[float, int],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     started = _timeline(rng, profile, n, start, days)
     topics = list(profile.topics)
     weights = np.array(list(profile.topics.values()), dtype=float)
     topic_idx = rng.choice(len(topics), n, p=weights / weights.sum())
-    turns = np.minimum(rng.geometric(0.45, n), 6)
+    turn_counts = np.minimum(rng.geometric(turns[0], n), turns[1])
     risky = np.isin(topic_idx, [i for i, t in enumerate(topics) if t in ("refund", "cancellation")])
     escalated = rng.random(n) < profile.escalation * np.where(risky, 2.0, 1.0)
     phrasing = rng.integers(0, 100, n)
@@ -455,7 +476,7 @@ def _generate(
     mood = rng.normal(0, 0.7, n)
     resolve_draw = rng.random(n)
     channels = rng.choice(np.array(["web", "whatsapp", "email"]), n, p=[0.6, 0.3, 0.1])
-    k = int(turns.sum())
+    k = int(turn_counts.sum())
     draws = _Draws(
         latency=rng.lognormal(np.log(profile.latency_ms), 0.45, k).astype(int),
         fallback=rng.random(k) < profile.fallback,
@@ -476,7 +497,7 @@ def _generate(
             msgs,
             f"{slug}-{i:06d}",
             started[i],
-            int(turns[i]),
+            int(turn_counts[i]),
             bool(escalated[i]),
             phrases[int(phrasing[i]) % len(phrases)],
             _TOPICS[topics[int(topic_idx[i])]][1],
@@ -485,7 +506,7 @@ def _generate(
             profile.model,
             price,
         )
-        cursor += int(turns[i])
+        cursor += int(turn_counts[i])
         had_fallback, had_error, slowest, ended = outcome
         score = (
             4.5

@@ -9,6 +9,8 @@ Definitions (also in docs/analytics.md):
   *error rate*: share with at least one message carrying an ``error``.
 - *satisfaction*: mean explicit rating (1..5) over rated conversations.
 - *turns*: user messages per conversation; *tokens*: prompt + completion tokens.
+- *daily trend*: by the day conversations started; the daily median response time is over
+  the answers given that day.
 """
 
 from __future__ import annotations
@@ -29,24 +31,14 @@ from masterai.services.analytics.results import (
 )
 from masterai.services.analytics.scope import Scope, query
 
+# Conversations of the scope with their message aggregates (precomputed by the copy).
 PER_CONVERSATION = """
-s AS (
-    SELECT conversation_id,
-        count(*) AS messages,
-        count(*) FILTER (WHERE role = 'user') AS turns,
-        sum(prompt_tokens + completion_tokens) AS tokens,
-        sum(cost_usd) AS cost,
-        bool_or(is_fallback) AS had_fallback,
-        bool_or(error IS NOT NULL) AS had_error,
-        max(latency_ms) AS max_latency
-    FROM m GROUP BY conversation_id
-),
 cs AS (
     SELECT c.*, coalesce(s.messages, 0) AS messages, coalesce(s.turns, 0) AS turns,
         coalesce(s.tokens, 0) AS tokens, coalesce(s.cost, 0) AS cost,
         coalesce(s.had_fallback, FALSE) AS had_fallback,
         coalesce(s.had_error, FALSE) AS had_error, s.max_latency
-    FROM c LEFT JOIN s ON s.conversation_id = c.id
+    FROM c LEFT JOIN conversation_stats s ON s.conversation_id = c.id
 )
 """
 
@@ -147,15 +139,18 @@ def analyze_conversations(con: duckdb.DuckDBPyConnection, scope: Scope) -> Conve
         con,
         f"""{ctes}, {PER_CONVERSATION},
         lat AS (
-            SELECT CAST(c.started_at AS DATE) AS day,
-                quantile_cont(m.latency_ms::DOUBLE, 0.5) AS p50
-            FROM m JOIN c ON c.id = m.conversation_id
-            WHERE m.role = 'assistant' AND m.latency_ms IS NOT NULL GROUP BY ALL
+            SELECT CAST(created_at AS DATE) AS day,
+                quantile_cont(latency_ms::DOUBLE, 0.5) AS p50
+            FROM m WHERE role = 'assistant' AND latency_ms IS NOT NULL GROUP BY ALL
+        ),
+        d AS (
+            SELECT CAST(started_at AS DATE) AS day, count(*) AS n, sum(messages) AS msgs,
+                avg(resolved::INT) AS res, avg(escalated::INT) AS esc,
+                avg(satisfaction) AS sat, sum(cost) AS cost, sum(tokens) AS tokens
+            FROM cs GROUP BY 1
         )
-        SELECT CAST(started_at AS DATE) AS day, count(*), sum(messages), avg(resolved::INT),
-            avg(escalated::INT), avg(satisfaction), sum(cost), sum(tokens), any_value(lat.p50)
-        FROM cs LEFT JOIN lat ON lat.day = CAST(cs.started_at AS DATE)
-        GROUP BY 1 ORDER BY 1""",
+        SELECT d.day, n, msgs, res, esc, sat, cost, tokens, lat.p50
+        FROM d LEFT JOIN lat ON lat.day = d.day ORDER BY 1""",
         params,
     ).fetchall()
     return ConversationAnalysis(

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 _CHUNK = 100_000
 _SAMPLES = 32
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -47,7 +47,21 @@ CREATE TABLE IF NOT EXISTS messages (
     completion_tokens BIGINT, cost_usd DOUBLE, model VARCHAR, is_fallback BOOLEAN,
     error VARCHAR
 );
+CREATE TABLE IF NOT EXISTS conversation_stats (
+    conversation_id VARCHAR, messages BIGINT, turns BIGINT, tokens BIGINT, cost DOUBLE,
+    had_fallback BOOLEAN, had_error BOOLEAN, max_latency INTEGER
+);
 CREATE TABLE IF NOT EXISTS sync_state (key VARCHAR PRIMARY KEY, value VARCHAR);
+"""
+
+# Per-conversation aggregates of messages, kept beside the copy so conversation-level metrics
+# need no pass over every message. ``{where}`` restricts which conversations are (re)computed.
+_STATS = """
+INSERT INTO conversation_stats
+SELECT conversation_id, count(*), count(*) FILTER (WHERE role = 'user'),
+    sum(prompt_tokens + completion_tokens), sum(cost_usd), bool_or(is_fallback),
+    bool_or(error IS NOT NULL), max(latency_ms)
+FROM messages WHERE {where} GROUP BY conversation_id
 """
 
 _CONVERSATION_COLUMNS = (
@@ -221,7 +235,10 @@ class AnalyticsCopy:
         recorded = _read_state(con)
         if recorded is None:
             # Unknown or older layout: start from fresh tables.
-            con.execute("DROP TABLE conversations; DROP TABLE messages; DROP TABLE sync_state")
+            con.execute(
+                "DROP TABLE conversations; DROP TABLE messages; DROP TABLE sync_state; "
+                "DROP TABLE conversation_stats"
+            )
             con.execute(_DDL)
         rebuild = (
             recorded is None
@@ -262,6 +279,15 @@ class AnalyticsCopy:
                 self._copy_conversations(con)
             after = 0 if rebuild or recorded is None else recorded.max_message_id
             added = self._copy_messages(con, after_id=after)
+            if after == 0:
+                con.execute("DELETE FROM conversation_stats")
+                con.execute(_STATS.format(where="TRUE"))
+            elif added:
+                touched = (
+                    f"conversation_id IN (SELECT conversation_id FROM messages WHERE id > {after})"
+                )
+                con.execute(f"DELETE FROM conversation_stats WHERE {touched}")
+                con.execute(_STATS.format(where=touched))
             _write_state(con, current)
             con.execute("COMMIT")
         except BaseException:

@@ -125,15 +125,22 @@ def identify_failures(
                 PARTITION BY kind, key ORDER BY conversation_id, seq) AS rn
             FROM f QUALIFY rn <= $n
         ),
+        ctx AS (
+            SELECT conversation_id, seq, role, content FROM m
+            WHERE conversation_id IN (SELECT conversation_id FROM ex)
+        ),
         ex2 AS (
-            SELECT ex.kind, ex.key, ex.conversation_id, ex.detail, ex.rn, c.company_id,
-                (SELECT content FROM m WHERE m.conversation_id = ex.conversation_id
-                    AND m.role = 'user' AND (ex.seq IS NULL OR m.seq < ex.seq)
-                    ORDER BY m.seq DESC LIMIT 1) AS user_message,
-                (SELECT content FROM m WHERE m.conversation_id = ex.conversation_id
-                    AND m.role = 'assistant' AND (ex.seq IS NULL OR m.seq = ex.seq)
-                    ORDER BY m.seq DESC LIMIT 1) AS assistant_message
+            SELECT ex.kind, ex.key, ex.conversation_id, ex.detail, ex.rn,
+                any_value(c.company_id) AS company_id,
+                arg_max(ctx.content, ctx.seq) FILTER (
+                    WHERE ctx.role = 'user' AND (ex.seq IS NULL OR ctx.seq < ex.seq)
+                ) AS user_message,
+                arg_max(ctx.content, ctx.seq) FILTER (
+                    WHERE ctx.role = 'assistant' AND (ex.seq IS NULL OR ctx.seq = ex.seq)
+                ) AS assistant_message
             FROM ex JOIN c ON c.id = ex.conversation_id
+            LEFT JOIN ctx ON ctx.conversation_id = ex.conversation_id
+            GROUP BY ex.kind, ex.key, ex.conversation_id, ex.seq, ex.detail, ex.rn
         )
         SELECT g.kind, g.key, g.n, g.convs, g.base,
             list(struct_pack(conversation_id := ex2.conversation_id,

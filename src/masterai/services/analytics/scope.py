@@ -123,8 +123,8 @@ class Scope:
         else:
             mwhere = "conversation_id IN (SELECT id FROM c)"
         sql = (
-            f"WITH c AS (SELECT * FROM conversations WHERE {where}), "
-            f"m AS (SELECT * FROM messages WHERE {mwhere})"
+            f"WITH c AS NOT MATERIALIZED (SELECT * FROM conversations WHERE {where}), "
+            f"m AS NOT MATERIALIZED (SELECT * FROM messages WHERE {mwhere})"
         )
         return sql, params
 
