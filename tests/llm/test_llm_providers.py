@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from conftest import Dialect, FakeServer, OpenAIDialect, Reply
 from masterai.llm import (
@@ -58,7 +59,9 @@ async def model(
 ) -> AsyncIterator[Model]:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        llm=LLMSettings(api_key="sk-test", max_retries=2, retry_base_delay=0.01, timeout=2),
+        llm=LLMSettings(
+            api_key=SecretStr("sk-test"), max_retries=2, retry_base_delay=0.01, timeout=2
+        ),
     )
     built = build_model(settings, dialect.spec(fake_server.url), sleep=sleeps)
     yield built
@@ -221,7 +224,7 @@ async def test_exhausted_quota_is_reported_as_quota_and_not_retried(
     fake_server: FakeServer, sleeps: SleepRecorder
 ) -> None:
     dialect = OpenAIDialect()
-    settings = Settings(_env_file=None, llm=LLMSettings(api_key="k"))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, llm=LLMSettings(api_key=SecretStr("k")))  # type: ignore[call-arg]
     model = build_model(settings, dialect.spec(fake_server.url), sleep=sleeps)
     fake_server.replies.append(dialect.error(429, "You exceeded your quota", "insufficient_quota"))
     with pytest.raises(LLMQuotaError, match="quota"):
@@ -236,7 +239,7 @@ async def test_a_hanging_provider_times_out_with_a_readable_error(
 ) -> None:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        llm=LLMSettings(api_key="k", timeout=0.3, max_retries=0),
+        llm=LLMSettings(api_key=SecretStr("k"), timeout=0.3, max_retries=0),
     )
     model = build_model(settings, dialect.spec(fake_server.url))
     fake_server.replies.append(Reply(hang=True))
