@@ -277,7 +277,7 @@ async def test_only_the_runs_own_processes_are_visible(
     code = "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))"
     result = await attack(sandbox, code)
     pids = eval(result.output)
-    assert len(pids) < 5 and os.getpid() not in pids or len(pids) < 5
+    assert 0 < len(pids) < 5 and max(pids) < 100  # a fresh pid namespace, not the host's
 
 
 # --- writing the host -----------------------------------------------------------------------
@@ -580,7 +580,8 @@ JS_ATTACKS: dict[str, tuple[str, dict[str, Any], Callable[[ExecutionResult, str]
     ),
     "write-read-only": (
         "const fs = require('fs'); for (const p of ['/usr/x', '/sandbox/main.js', '/x']) {"
-        " try { fs.writeFileSync(p, 'x'); console.log('WROTE') } catch (e) { console.log('refused') } }",
+        " try { fs.writeFileSync(p, 'x'); console.log('WROTE') }"
+        " catch (e) { console.log('refused') } }",
         {},
         lambda r, m: r.output.count("refused") == 3,
     ),

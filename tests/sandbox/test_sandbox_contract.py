@@ -83,7 +83,9 @@ SELECT COUNT(*) AS n FROM orders;
 async def test_exit_status_stderr_and_stdin_reach_the_caller(
     sandbox: CodeExecutionEnvironment,
 ) -> None:
-    code = "import sys; data = sys.stdin.read(); print(data.upper()); print('oops', file=sys.stderr); sys.exit(3)"
+    code = (
+        "import sys; print(sys.stdin.read().upper()); print('oops', file=sys.stderr); sys.exit(3)"
+    )
     result, ts_error = await asyncio.gather(
         run(sandbox, code, stdin="from stdin"),
         run(sandbox, "const x: number = 'not a number';\nconsole.log(x.", "typescript"),

@@ -43,7 +43,7 @@ def exec_command(
     language: Annotated[
         str,
         typer.Option("--language", "-l", help="python, javascript, typescript, sql, r or bash."),
-    ],  # fmt: skip
+    ],
     code: Annotated[str | None, typer.Option("--code", "-c", help="Program text.")] = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Program file.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Wall-clock seconds (default 30).")] = None,
@@ -58,7 +58,7 @@ def exec_command(
             "-i",
             help="Input file NAME=PATH (or PATH), put in the working directory. Repeatable.",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     stdin_file: Annotated[Path | None, typer.Option("--stdin", help="File fed to stdin.")] = None,
     output_dir: Annotated[Path | None, typer.Option(help="Write output files here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -93,7 +93,10 @@ def exec_command(
     )
     try:
         env = CodeExecutionEnvironment(settings, backend=backend_name)
-        result = asyncio.run(env.execute_code(request))
+        try:
+            result = asyncio.run(env.execute_code(request))
+        finally:
+            env.close()
     except SandboxError as e:
         fail(str(e))
     if output_dir is not None:
@@ -131,13 +134,18 @@ def build_images_command(
     from masterai.sandbox.images import build_images
 
     settings, _ = _load(None)
+    backend = DockerBackend(settings.sandbox)
     try:
-        client = DockerBackend(settings.sandbox).client
         statuses = build_images(
-            client, settings.sandbox, force=force, log=lambda m: console.print(f"[dim]{m}[/dim]")
+            backend.client,
+            settings.sandbox,
+            force=force,
+            log=lambda m: console.print(f"[dim]{m}[/dim]"),
         )
     except SandboxError as e:
         fail(str(e))
+    finally:
+        backend.close()
     for language, status in statuses.items():
         if not quiet or status != "up to date":
             console.print(f"{settings.sandbox.image_prefix}-{language}: {status}")
@@ -154,11 +162,14 @@ def doctor_command(
     settings, configured = _load(None)
     report: dict[str, str] = {}
     for name in BACKENDS:
+        backend = create_backend(name, settings.sandbox)
         try:
-            create_backend(name, settings.sandbox).check()
+            backend.check()
             report[f"backend {name}"] = "ok"
         except SandboxError as e:
             report[f"backend {name}"] = f"unavailable: {e}"
+        finally:
+            backend.close()
     for name in RUNTIME_NAMES:
         try:
             report[f"runtime {name}"] = f"ok ({runtime_path(settings.sandbox, name)})"
@@ -168,7 +179,11 @@ def doctor_command(
         from masterai.sandbox.docker import DockerBackend
         from masterai.sandbox.images import iter_missing
 
-        missing = list(iter_missing(DockerBackend(settings.sandbox).client, settings.sandbox))
+        docker_backend = DockerBackend(settings.sandbox)
+        try:
+            missing = list(iter_missing(docker_backend.client, settings.sandbox))
+        finally:
+            docker_backend.close()
         report["docker images"] = f"missing: {', '.join(missing)}" if missing else "ok"
     if as_json:
         print_json({"configured_backend": configured, "checks": report})

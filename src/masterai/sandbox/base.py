@@ -61,6 +61,9 @@ class SandboxBackend(ABC):
     async def run(self, spec: RunSpec) -> RawResult:
         """Run one program to completion or to a limit; nothing of it may outlive the call."""
 
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release connections the backend holds (it can be used again afterwards)."""
+
 
 class CappedBuffer:
     """Keeps the first ``cap`` bytes written to it and remembers if more came."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import threading
 import time
 from typing import Any
@@ -28,15 +30,40 @@ _API_TIMEOUT = 30
 _STDIN_WRAPPER = ("/bin/sh", "-c", f'exec "$@" < {CODE_DIR}/stdin', "sh")
 
 
+def _probe_unix_socket() -> None:
+    """Fail early, and cleanly, when the engine's unix socket does not answer.
+
+    The SDK leaks a socket when a connection is refused; probing first avoids that.
+    """
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        return
+    path = host.removeprefix("unix://")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(3)
+        try:
+            probe.connect(path)
+        except OSError as e:
+            raise BackendUnavailableError(
+                f"No Docker engine answers at {host!r} ({e.strerror or e}). Install docker.io "
+                "(apt-get install docker.io) and start the engine (dockerd, or "
+                "scripts/services.d/docker.sh), or use the bubblewrap backend"
+            ) from e
+
+
 def _connect(settings: SandboxSettings) -> Any:
+    _probe_unix_socket()
     try:
         import docker
     except ImportError as e:  # pragma: no cover - a dependency of masterai
         raise BackendUnavailableError("The docker SDK is not installed: pip install docker") from e
+    client = None
     try:
         client = docker.from_env(timeout=_API_TIMEOUT)
         client.ping()
     except docker.errors.DockerException as e:
+        if client is not None:
+            client.close()
         raise BackendUnavailableError(
             f"No Docker engine answers ({e}). Install docker.io (apt-get install docker.io) "
             "and start the engine (dockerd, or scripts/services.d/docker.sh), or use the "
@@ -66,6 +93,12 @@ class DockerBackend(SandboxBackend):
     def check(self) -> None:
         """Verify the engine answers (see :meth:`SandboxBackend.check`)."""
         _ = self.client
+
+    def close(self) -> None:
+        """Close the connection to the engine."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def _image(self, language: str) -> str:
         import docker.errors
@@ -183,7 +216,7 @@ def _read_frames(sock: Any, out: CappedBuffer, err: CappedBuffer) -> None:
                 out.feed(data)
             elif stream_id == STDERR:
                 err.feed(data)
-    except Exception:  # noqa: S110 - the stream breaks when the container is killed
+    except Exception:  # the stream breaks when the container is killed: output ends there
         pass
     finally:
         _close_socket(sock)

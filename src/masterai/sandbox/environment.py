@@ -83,6 +83,10 @@ class CodeExecutionEnvironment:
             )
         return self._queues[loop]
 
+    def close(self) -> None:
+        """Release the backend's connections (the environment stays usable)."""
+        self.backend.close()
+
     async def execute_code(self, request: CodeExecutionRequest) -> ExecutionResult:
         """Run ``request`` in the sandbox and report what happened.
 

@@ -1,0 +1,191 @@
+"""Parts of the sandbox that need no backend: sizes, limits, queue, filters, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import struct
+from pathlib import Path
+
+import pytest
+from sandbox_helpers import leftovers, make_settings, run
+
+from masterai.sandbox import (
+    BackendUnavailableError,
+    CodeExecutionEnvironment,
+    CodeExecutionRequest,
+    ExecutionQueue,
+    ExecutionResult,
+    InvalidRequestError,
+    LimitExceededError,
+    QueueFullError,
+    SandboxError,
+    UnsupportedLanguageError,
+    create_backend,
+    parse_size,
+)
+from masterai.sandbox.limits import resolve_limits
+from masterai.sandbox.runtimes import runtime_path
+from masterai.sandbox.seccomp import DENIED_X86_64, build_filter, docker_profile
+from masterai.settings import SandboxSettings, Settings
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1024, 1024), ("512m", 512 << 20), ("1GiB", 1 << 30), ("100MB", 100_000_000), ("1.5k", 1536)],
+)
+def test_sizes_parse_from_bytes_and_unit_strings(value: int | str, expected: int) -> None:
+    assert parse_size(value) == expected
+
+
+@pytest.mark.parametrize("value", ["lots", "12 parsecs", "-5m", "0", True, ""])
+def test_malformed_sizes_are_refused_with_the_value_named(value: int | str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        parse_size(value, what="memory")
+    assert repr(value) in str(info.value)
+
+
+def test_defaults_are_the_seeds_limits() -> None:
+    limits = resolve_limits(CodeExecutionRequest(code="", language="python"), SandboxSettings())
+    assert (limits.timeout, limits.memory, limits.cpus) == (30.0, 512 << 20, 0.5)
+    assert (limits.storage, limits.pids, limits.output_limit) == (100 << 20, 64, 1 << 20)
+
+
+def test_every_limit_is_configurable_per_request_within_its_ceiling() -> None:
+    settings = SandboxSettings(max_timeout=60, max_memory=1 << 30, max_pids=128)
+    request = CodeExecutionRequest(
+        code="", language="python", timeout=60, memory="1g", cpus=1, pids=128, storage="10m"
+    )
+    limits = resolve_limits(request, settings)
+    assert (limits.timeout, limits.memory, limits.cpus, limits.pids) == (60, 1 << 30, 1, 128)
+    with pytest.raises(LimitExceededError, match="pids 129"):
+        resolve_limits(CodeExecutionRequest(code="", language="python", pids=129), settings)
+
+
+def test_settings_read_sandbox_limits_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MASTERAI_SANDBOX__DEFAULT_TIMEOUT", "7")
+    monkeypatch.setenv("MASTERAI_SANDBOX__BACKEND", "docker")
+    settings = Settings().sandbox
+    assert (settings.default_timeout, settings.backend) == (7.0, "docker")
+
+
+def test_errors_form_one_family_under_sandbox_error() -> None:
+    assert issubclass(UnsupportedLanguageError, InvalidRequestError)
+    assert issubclass(LimitExceededError, InvalidRequestError)
+    for error in (InvalidRequestError, BackendUnavailableError, QueueFullError):
+        assert issubclass(error, SandboxError)
+
+
+def test_result_json_carries_output_files_as_base64() -> None:
+    result = ExecutionResult(
+        output="ok", error="", exit_code=0, execution_time=0.1234567, files={"a.bin": b"\0\xff"}
+    )
+    data = result.to_json()
+    assert base64.b64decode(data["files"]["a.bin"]) == b"\0\xff"
+    assert data["execution_time"] == 0.123457 and json.loads(json.dumps(data)) == data
+
+
+def test_seccomp_filter_is_a_whole_bpf_program_ending_in_returns() -> None:
+    program = build_filter()
+    assert len(program) % 8 == 0 and len(program) // 8 < 256
+    last_code, *_ = struct.unpack("=HBBI", program[-8:])
+    assert last_code == 0x06  # BPF_RET
+    profile = json.loads(docker_profile())
+    denied = profile["syscalls"][0]["names"]
+    assert {"ptrace", "mount", "bpf", "keyctl", "userfaultfd", "unshare"} <= set(denied)
+    assert set(DENIED_X86_64) <= set(denied)
+
+
+async def test_queue_runs_at_most_n_at_once_in_arrival_order() -> None:
+    queue = ExecutionQueue(max_concurrent=2, max_waiting=10)
+    order: list[int] = []
+    running, peak = 0, 0
+    release = asyncio.Event()
+
+    async def job(i: int) -> None:
+        nonlocal running, peak
+        async with queue.slot():
+            order.append(i)
+            running += 1
+            peak = max(peak, running)
+            await release.wait()
+            running -= 1
+
+    tasks = [asyncio.create_task(job(i)) for i in range(6)]
+    async with asyncio.timeout(5):
+        while queue.waiting < 4:
+            await asyncio.sleep(0)
+    assert (queue.running, queue.waiting, order) == (2, 4, [0, 1])
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == list(range(6)) and peak == 2 and queue.running == 0
+
+
+async def test_full_queue_refuses_and_a_cancelled_waiter_gives_up_its_place() -> None:
+    queue = ExecutionQueue(max_concurrent=1, max_waiting=1)
+    hold = asyncio.Event()
+
+    async def holder() -> None:
+        async with queue.slot():
+            await hold.wait()
+
+    first = asyncio.create_task(holder())
+    waiter = asyncio.create_task(holder())
+    async with asyncio.timeout(5):
+        while queue.waiting < 1:
+            await asyncio.sleep(0)
+    with pytest.raises(QueueFullError, match="queue_size=1"):
+        async with queue.slot():
+            pass
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert queue.waiting == 0
+    hold.set()
+    await first
+    async with queue.slot():
+        assert queue.running == 1
+
+
+async def test_environment_queue_refuses_requests_beyond_its_size(
+    sandbox: CodeExecutionEnvironment,
+) -> None:
+    env = CodeExecutionEnvironment(
+        make_settings(max_concurrent=1, queue_size=1), backend=sandbox.backend
+    )
+    results = await asyncio.gather(
+        *(run(env, "import time; time.sleep(0.5); print('done')") for _ in range(3)),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, QueueFullError)]
+    done = [r for r in results if isinstance(r, ExecutionResult) and r.output == "done\n"]
+    assert (len(refused), len(done)) == (1, 2)
+    assert leftovers(env) == []
+
+
+def test_missing_bubblewrap_is_a_clear_error_never_an_unsandboxed_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    backend = create_backend("bubblewrap", SandboxSettings())
+    with pytest.raises(BackendUnavailableError, match="apt-get install bubblewrap"):
+        backend.check()
+    env = CodeExecutionEnvironment(SandboxSettings(), backend=backend)
+    with pytest.raises(BackendUnavailableError):
+        asyncio.run(env.execute_code(CodeExecutionRequest(code="print(1)", language="python")))
+
+
+def test_unreachable_docker_engine_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(BackendUnavailableError, match=r"docker\.io"):
+        create_backend("docker", SandboxSettings()).check()
+
+
+def test_unknown_backend_and_missing_runtime_name_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequestError, match=r"'firecracker'\. Available: bubblewrap, docker"):
+        create_backend("firecracker", SandboxSettings())
+    with pytest.raises(BackendUnavailableError, match="scripts/setup-sandbox"):
+        runtime_path(SandboxSettings(runtime_dir=tmp_path), "python")
