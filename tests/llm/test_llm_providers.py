@@ -271,3 +271,23 @@ async def test_tool_results_travel_back_in_the_providers_format(
         assert messages[2]["role"] == "user"
         assert messages[2]["content"][0]["tool_use_id"] == "call_9"
         assert messages[2]["content"][0]["content"] == "12:00"
+
+
+async def test_framework_exported_tool_schemas_reach_the_provider_unchanged(
+    model: Model, fake_server: FakeServer, dialect: Dialect
+) -> None:
+    from ai_tool.clock import ClockAITool
+    from ai_tool.schema import tool_json_schema
+    from masterai.llm import tool_spec
+
+    clock = ClockAITool()
+    spec = tool_spec(clock, operations=["get_time"])
+    fake_server.replies.append(
+        dialect.tool_calls([("c1", "clock", '{"operation": "get_time", "timezone": "UTC"}')])
+    )
+    response = await model.complete(ask(tools=(spec,)))
+    sent = dialect.sent_tool_schema(fake_server.requests[0].body)
+    assert sent == tool_json_schema(clock, operations=["get_time"], mode="flat")
+    assert sent["properties"]["operation"]["enum"] == ["get_time"]
+    (call,) = response.tool_calls
+    assert clock.validate_arguments(dict(call.arguments)) is not None

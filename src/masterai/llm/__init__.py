@@ -29,6 +29,7 @@ from masterai.llm.selection import (
     configured_model,
     parse_model_spec,
 )
+from masterai.llm.tools import tool_spec
 from masterai.llm.types import (
     Message,
     ModelRequest,
@@ -97,4 +98,5 @@ __all__ = [
     "build_model",
     "configured_model",
     "parse_model_spec",
+    "tool_spec",
 ]
