@@ -113,15 +113,30 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _reset_postgres(database: Any) -> None:
-    """Empty every table except the migration marker; restore the built-in roles."""
+    """Empty every table except the migration marker; restore the built-in roles.
+
+    DELETE in dependency order is ~10x faster than TRUNCATE on small tables; sequences are
+    restarted so ids begin at 1 as on a fresh database.
+    """
     from sqlalchemy import text
 
+    from masterai.store.models import Base
+
     keep = {"alembic_version", "roles"}
-    tables = [t for t in database.table_names() if t not in keep]
+    existing = set(database.table_names()) - keep
+    ordered = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name in existing]
+    unknown = existing - set(ordered)
     with database.engine.begin() as conn:
-        if tables:
-            quoted = ", ".join(f'"{t}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        if unknown:
+            quoted = ", ".join(f'"{t}"' for t in sorted(unknown))
+            conn.execute(text(f"TRUNCATE {quoted} CASCADE"))
+        for table in ordered:
+            conn.execute(text(f'DELETE FROM "{table}"'))
+        sequences = conn.execute(
+            text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")
+        ).scalars()
+        for sequence in list(sequences):
+            conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
         conn.execute(text("DELETE FROM roles WHERE NOT built_in"))
         conn.execute(text("UPDATE roles SET permissions = '{}'"))
 
