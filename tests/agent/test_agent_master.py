@@ -501,3 +501,17 @@ async def test_conversation_history_is_sent_with_the_next_request(
     sent = [(m.role, m.content) for m in model.requests[1].messages[1:]]
     assert sent == [("user", "one"), ("assistant", "first answer"), ("user", "two")]
     assert isinstance(model.requests[1].messages[0], Message)
+
+
+def test_the_wall_time_and_token_budgets_name_what_ran_out() -> None:
+    from masterai.agent.budget import Budget
+    from masterai.llm import Usage
+
+    now = [0.0]
+    budget = Budget(AgentSettings(max_seconds=5, max_tokens=100), clock=lambda: now[0])
+    assert budget.exhausted() is None
+    now[0] = 5.5
+    assert budget.exhausted() == "time budget reached (5.5s of max_seconds=5.0)"
+    now[0] = 0
+    budget.charge(ModelResponse(usage=Usage(input_tokens=90, output_tokens=10)))
+    assert budget.exhausted() == "token budget reached (100 of max_tokens=100)"

@@ -143,3 +143,41 @@ def test_without_masterai_init_the_local_admin_is_missing_and_says_so(tmp_path: 
     result = runner.invoke(app, ["ask", "hi", "--model", model])
     assert result.exit_code == 1
     assert "run `masterai init` first" in result.stderr
+
+
+def test_an_interrupted_plan_is_announced_and_resumed_with_resume(
+    tmp_path: Path, initialised: Path
+) -> None:
+    from masterai.agent import AgentRepository, Plan, PlanStep
+    from masterai.settings import Settings
+    from masterai.store import open_database
+
+    database = open_database(Settings())
+    repository = AgentRepository(database)
+    conversation = repository.ensure_conversation(None, "admin", "scripted:x")
+    plan = Plan(
+        conversation_id=conversation,
+        request="write it",
+        principal="admin",
+        summary="write",
+        status="approved",
+        steps=[
+            PlanStep(
+                position=1,
+                tool="filesystem",
+                operation="write_file",
+                arguments={"path": "r.txt", "content": "resumed"},
+                purpose="save",
+                status="approved",
+            )
+        ],
+    )
+    repository.save_plan(plan)
+    model = script(tmp_path, {"text": "Saved r.txt [1]."})
+    hint = runner.invoke(app, ["chat", "--model", model], input="exit\n")
+    assert f"masterai chat --resume {plan.id}" in hint.stdout
+    result = runner.invoke(app, ["chat", "--model", model, "--resume", plan.id], input="exit\n")
+    assert result.exit_code == 0, result.output
+    assert "Saved r.txt [1]." in result.stdout
+    assert (initialised / "workspace" / "r.txt").read_text() == "resumed"
+    assert repository.resumable("admin") == []

@@ -146,10 +146,11 @@ def _step_line(step: PlanStep) -> str:
 def summary_line(response: AgentResponse) -> str:
     """Status, steps, tokens and cost of a turn."""
     steps = sum(1 for p in response.plans for s in p.steps if s.result is not None)
+    plan = f" · plan {response.plan.id}" if response.plan is not None else ""
     return (
         f"[dim]{response.status} · {steps} step(s) run · "
         f"{response.usage.input_tokens}+{response.usage.output_tokens} tokens · "
-        f"${response.cost_usd:.4f}[/]"
+        f"${response.cost_usd:.4f}{plan}[/]"
     )
 
 
@@ -308,6 +309,14 @@ def chat(
     console.print(
         f"[dim]Master AI · {agent.model.name} · as {context.principal.name} · type exit to leave[/]"
     )
+    if resume is None:
+        interrupted = agent.repository.resumable(context.principal.name)
+        if interrupted:
+            console.print(
+                f"[yellow]{len(interrupted)} interrupted plan(s); resume the latest with "
+                f"`masterai chat --resume {interrupted[0]}`[/]",
+                soft_wrap=True,
+            )
     asyncio.run(_chat_loop(agent, context, resume, renderer))
 
 
