@@ -162,3 +162,10 @@ def test_redaction_keeps_json_safe_and_leaves_ordinary_values() -> None:
         "X-Api-Key": "[REDACTED]",
         "token_count": None,
     }
+
+
+def test_a_reply_language_outside_code_tools_is_not_code_execution() -> None:
+    viewer = principal("viewer")
+    assert decide(viewer, action("configuration", company_id="acme", language="fr"))
+    denied = decide(viewer, action("configuration", language="python", code="print(1)"))
+    assert "code execution is not enabled" in denied.reason

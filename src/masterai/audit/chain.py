@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from masterai.security.redaction import redact, scrub_text
 from masterai.store import Database
@@ -224,7 +224,7 @@ class AuditLog:
     def count(self) -> int:
         """Number of stored records."""
         with self.database.session() as s:
-            return len(s.scalars(select(AuditRecord.id)).all())
+            return s.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
 
 
 def verify_chain(records: Iterable[AuditRecord]) -> VerifyReport:

@@ -7,8 +7,9 @@ arguments by name (conventions every tool follows):
   unless the operation is read-only; ``source_company_id`` needs read access; the call's
   company scope (``ExecutionContext.company_id``) is checked like ``company_id``;
 - sensitive data: a truthy ``include_sensitive`` needs ``data_access.sensitive_data``;
-- code execution (category ``code``/``scripts`` or a ``language`` argument): ``language``,
-  ``timeout`` (seconds), ``memory`` (bytes or ``"512m"``) and ``packages``;
+- code execution (category ``code``/``scripts``/``custom``, or a call with both ``code`` and
+  ``language`` arguments): ``language``, ``timeout`` (seconds), ``memory`` (bytes or
+  ``"512m"``) and ``packages``;
 - integrations: ``url``, ``urls``, ``endpoint`` and ``*_url`` hosts against
   ``allowed_domains``; ``api`` against ``allowed_apis``; ``to``, ``cc``, ``bcc``, ``email``,
   ``recipients`` domains against ``email_domains``.
@@ -25,7 +26,7 @@ from masterai.security.errors import PermissionSpecError
 from masterai.security.permissions import ToolPermissions, allows, parse_size
 from masterai.security.principals import Principal
 
-CODE_CATEGORIES = frozenset({"code", "scripts"})
+CODE_CATEGORIES = frozenset({"code", "scripts", "custom"})
 URL_KEYS = frozenset({"url", "urls", "endpoint"})
 EMAIL_KEYS = frozenset({"to", "cc", "bcc", "email", "recipient", "recipients"})
 
@@ -125,7 +126,8 @@ def _check_sensitive(principal: Principal, action: ToolAction) -> str | None:
 
 def _check_code(principal: Principal, action: ToolAction) -> str | None:
     args = action.arguments
-    if action.category not in CODE_CATEGORIES and "language" not in args:
+    # A bare ``language`` (say, a reply language in a configuration) is not code execution.
+    if action.category not in CODE_CATEGORIES and not ("language" in args and "code" in args):
         return None
     code = principal.permissions.code_execution
     if not code.enabled:
