@@ -45,12 +45,26 @@ def test_copy_adds_only_new_messages_and_reloads_changed_conversations(
     assert sat.distribution["1"] == 1
 
 
-def test_copy_rebuilds_when_rows_are_replaced_under_the_same_ids(
+def test_copy_rebuilds_when_a_conversation_is_replaced_and_ids_are_reused(
     analytics: AnalyticsService, loaded: Database
 ) -> None:
     analytics.refresh()
     with loaded.session() as session:
-        session.execute(sa.update(Message).values(conversation_id="g1", seq=Message.id + 100))
+        session.execute(sa.delete(Message).where(Message.conversation_id == "g2"))
+        session.execute(sa.delete(Conversation).where(Conversation.id == "g2"))
+    with loaded.session() as session:  # SQLite hands the freed message ids out again
+        session.add(
+            Conversation(
+                id="g3",
+                company_id="globex",
+                started_at=at(4, 9),
+                messages=[
+                    msg(0, "user", "Bonjour", at(4, 9)),
+                    msg(1, "assistant", "Hello", at(4, 9, 1), latency_ms=100),
+                ],
+            )
+        )
     assert analytics.refresh().rebuilt
     result = analytics.analyze_conversations(analytics.scope(company_id="globex"))
-    assert result.messages == 12
+    assert (result.conversations, result.messages, result.escalation_rate) == (2, 4, 0)
+    assert analytics.refresh(rebuild=True).rebuilt

@@ -2,14 +2,19 @@
 
 Analytics reads this copy instead of the store: scanning a million messages through the
 SQLite or PostgreSQL driver costs seconds, while DuckDB answers from its own columnar file in
-milliseconds. Before every use the copy compares a cheap fingerprint of the store (message
-count and highest id; conversation count and sums of the outcome columns) with the one it
-recorded and then
+milliseconds. Before every use the copy compares a cheap fingerprint of the store (highest
+message id; conversation count and sums of the outcome columns) with the one it recorded; when
+they differ it also compares 32 sampled messages by id, then
 
-- copies only messages with a higher id than it has (appends, the common case: imports);
-- reloads the conversations table when any of its fingerprint figures changed
-  (new conversations, or an outcome such as ``resolved`` or ``satisfaction`` updated);
-- rebuilds everything when messages disappeared or the store was replaced.
+- copies only messages with a higher id than it has (appends, the common case: imports),
+  and recomputes the per-conversation aggregates of the conversations they belong to;
+- reloads the conversations table (new conversations, or an outcome such as ``resolved`` or
+  ``satisfaction`` updated);
+- rebuilds everything when conversations disappeared, the highest id went down, or sampled
+  messages differ (rows replaced, e.g. SQLite reusing ids after a delete).
+
+Not detected: messages deleted or edited in place while no conversation changes (the
+platform only appends messages); ``AnalyticsService.refresh(rebuild=True)`` forces a rebuild.
 
 The file lives under ``<home>/analytics/`` named after a hash of the database URL, so one home
 can serve several databases. DuckDB lets one process write a file: if another process holds
@@ -33,7 +38,7 @@ import sqlalchemy as sa
 
 _CHUNK = 100_000
 _SAMPLES = 32
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -100,9 +105,9 @@ _BOOL_COLUMNS = frozenset({"resolved", "escalated", "is_fallback"})
 class Fingerprint:
     """Cheap summary of the store's analytics tables; a change means the copy is stale."""
 
-    messages: int
     max_message_id: int
     conversations: tuple[int, ...]
+    """Count, then sums of outcome columns (resolved, escalated, ratings, ended)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,6 +200,16 @@ class AnalyticsCopy:
                 if con is not self._memory:
                     con.close()
 
+    def reset(self) -> None:
+        """Forget what was copied, so the next use rebuilds the copy."""
+        with self._lock:
+            con = self._open()
+            try:
+                con.execute("DROP TABLE IF EXISTS sync_state")
+            finally:
+                if con is not self._memory:
+                    con.close()
+
     def _open(self) -> duckdb.DuckDBPyConnection:
         if self._path is not None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -208,11 +223,13 @@ class AnalyticsCopy:
         return self._memory
 
     def fingerprint(self) -> Fingerprint:
-        """Read the store's current fingerprint (two small aggregate queries)."""
+        """Read the store's current fingerprint (two small aggregate queries).
+
+        No ``count(*)`` of messages: on SQLite that scans an index of every message, while the
+        highest id is one B-tree lookup.
+        """
         with self._engine.connect() as conn:
-            count, max_id = conn.execute(
-                sa.text("SELECT count(*), coalesce(max(id), 0) FROM messages")
-            ).one()
+            max_id = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM messages")).scalar()
             conv = conn.execute(
                 sa.text(
                     "SELECT count(*), "
@@ -223,8 +240,7 @@ class AnalyticsCopy:
                 )
             ).one()
         return Fingerprint(
-            messages=int(count),
-            max_message_id=int(max_id),
+            max_message_id=int(max_id or 0),
             conversations=tuple(int(v) for v in conv),
         )
 
@@ -240,24 +256,18 @@ class AnalyticsCopy:
                 "DROP TABLE conversation_stats"
             )
             con.execute(_DDL)
-        rebuild = (
-            recorded is None
-            or current.max_message_id < recorded.max_message_id
-            or current.messages < recorded.messages
-            or not self._sample_matches(con, min(recorded.max_message_id, current.max_message_id))
-        )
-        if not rebuild and recorded == current:
+        if recorded is not None and recorded == current:
             self.last_report = SyncReport(
                 messages_added=0, conversations_reloaded=False, rebuilt=False
             )
             return self.last_report
+        rebuild = (
+            recorded is None
+            or current.max_message_id < recorded.max_message_id
+            or current.conversations[0] < recorded.conversations[0]
+            or not self._sample_matches(con, min(recorded.max_message_id, current.max_message_id))
+        )
         report = self._refresh(con, recorded, current, rebuild=rebuild)
-        if (
-            not rebuild
-            and report.messages_added + (recorded or current).messages != current.messages
-        ):
-            # Rows vanished below the watermark while others were added: start over.
-            report = self._refresh(con, recorded, current, rebuild=True)
         self.last_report = report
         return report
 
@@ -374,7 +384,6 @@ def _read_state(con: duckdb.DuckDBPyConnection) -> Fingerprint | None:
     if data.get("schema") != _SCHEMA_VERSION:
         return None
     return Fingerprint(
-        messages=data["messages"],
         max_message_id=data["max_message_id"],
         conversations=tuple(data["conversations"]),
     )
@@ -384,7 +393,6 @@ def _write_state(con: duckdb.DuckDBPyConnection, fp: Fingerprint) -> None:
     value = json.dumps(
         {
             "schema": _SCHEMA_VERSION,
-            "messages": fp.messages,
             "max_message_id": fp.max_message_id,
             "conversations": list(fp.conversations),
         }

@@ -42,8 +42,14 @@ class AnalyticsService:
         directory = copy_dir or settings.analytics.cache_dir or settings.home / "analytics"
         self.copy = AnalyticsCopy(database.engine, directory)
 
-    def refresh(self) -> SyncReport:
-        """Bring the analytics copy up to date now (it is also refreshed before every query)."""
+    def refresh(self, *, rebuild: bool = False) -> SyncReport:
+        """Bring the analytics copy up to date now (it is also refreshed before every query).
+
+        Args:
+            rebuild: copy everything again instead of only what changed.
+        """
+        if rebuild:
+            self.copy.reset()
         with self.copy.connect():
             pass
         return self.copy.last_report
