@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from llm_wire import FakeServer, OpenAIDialect
 from pydantic import SecretStr
 
-from conftest import FakeServer, OpenAIDialect
 from masterai.llm import ScriptedModel, build_model
 from masterai.llm.evaluation import (
     EvaluationInputError,

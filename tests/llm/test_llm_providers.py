@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from llm_wire import Dialect, FakeServer, OpenAIDialect, Reply
 from pydantic import SecretStr
 
-from conftest import Dialect, FakeServer, OpenAIDialect, Reply
 from masterai.llm import (
     LLMAuthenticationError,
     LLMModelNotFoundError,

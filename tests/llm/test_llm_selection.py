@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from llm_wire import FakeServer, OpenAIDialect
 
-from conftest import FakeServer, OpenAIDialect
 from masterai.llm import (
     NO_MODEL_MESSAGE,
     LLMConfigurationError,
