@@ -25,7 +25,18 @@ app = typer.Typer(
 )
 
 # Command-group modules, in the order their commands appear in --help.
-_GROUPS = ("start", "admin", "tool", "audit", "config", "analytics", "data", "sandbox", "chat", "docs")
+_GROUPS = (
+    "start",
+    "admin",
+    "tool",
+    "audit",
+    "config",
+    "analytics",
+    "data",
+    "sandbox",
+    "chat",
+    "docs",
+)
 
 for _name in _GROUPS:
     importlib.import_module(f"masterai.cli.{_name}").register(app)
