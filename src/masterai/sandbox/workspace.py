@@ -76,7 +76,9 @@ def _mount_tmpfs(target: Path, *, size: int, uid: int) -> None:
 
 
 def _umount(target: Path) -> None:
-    _libc.umount2(os.fsencode(target), _MNT_DETACH)
+    # A plain unmount first: a lazy one makes the rmdir that follows wait for the kernel.
+    if _libc.umount2(os.fsencode(target), 0) != 0:
+        _libc.umount2(os.fsencode(target), _MNT_DETACH)
 
 
 @dataclass(kw_only=True)

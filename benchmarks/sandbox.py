@@ -1,0 +1,146 @@
+"""Sandbox latency and throughput, per backend and language, against a bare run.
+
+    .venv/bin/python benchmarks/sandbox.py [--runs 20] [--backends bubblewrap,docker]
+                                           [--languages python,bash] [--throughput 20]
+
+For each backend and language it runs a trivial program ``--runs`` times one after another
+and reports p50/p95 latency of ``execute_code`` (everything: validation, queue, run
+directory, sandbox, output files), the same program run bare on the host (same interpreter
+and runtime, no sandbox), their ratio and the overhead at p50. Then it submits
+``--throughput`` programs at once and reports executions per second with the queue at its
+default width (``max_concurrent``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from masterai.sandbox import (
+    LANGUAGES,
+    CodeExecutionEnvironment,
+    CodeExecutionRequest,
+    SandboxError,
+    create_backend,
+)
+from masterai.sandbox.languages import CODE_DIR, OPT_DIR, RUNNERS
+from masterai.sandbox.runtimes import runners_dir, runtime_dir
+from masterai.settings import SandboxSettings
+
+TRIVIAL = {
+    "python": "print(1)",
+    "javascript": "console.log(1)",
+    "typescript": "const n: number = 1; console.log(n)",
+    "sql": "SELECT 1 AS n;",
+    "r": "cat(1)",
+    "bash": "echo 1",
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def host_path(sandbox_path: str, settings: SandboxSettings, code_dir: Path) -> str:
+    """The host path of a path inside the sandbox (for the bare run)."""
+    if sandbox_path.startswith(CODE_DIR):
+        return str(code_dir) + sandbox_path.removeprefix(CODE_DIR)
+    if sandbox_path.startswith(RUNNERS):
+        return str(runners_dir()) + sandbox_path.removeprefix(RUNNERS)
+    if sandbox_path.startswith(OPT_DIR):
+        return str(runtime_dir(settings)) + sandbox_path.removeprefix(OPT_DIR)
+    return sandbox_path
+
+
+async def bare_run(language: str, settings: SandboxSettings, runs: int) -> list[float]:
+    spec = LANGUAGES[language]
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        code_dir = Path(tmp)
+        (code_dir / spec.source).write_text(TRIVIAL[language])
+        argv = [host_path(a, settings, code_dir) for a in spec.command]
+        env = {k: host_path(v, settings, code_dir) for k, v in spec.environment.items()}
+        env["HOME"] = env["TMPDIR"] = tmp
+        for _ in range(runs):
+            started = time.perf_counter()
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=tmp, env=env, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            _out, err = await proc.communicate()
+            times.append(time.perf_counter() - started)
+            assert proc.returncode == 0, err
+    return times
+
+
+async def sandbox_runs(env: CodeExecutionEnvironment, language: str, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = await env.execute_code(
+            CodeExecutionRequest(code=TRIVIAL[language], language=language)
+        )
+        times.append(time.perf_counter() - started)
+        assert result.ok and result.output.strip().endswith("1"), result
+    return times
+
+
+async def throughput(env: CodeExecutionEnvironment, language: str, count: int) -> float:
+    request = CodeExecutionRequest(code=TRIVIAL[language], language=language)
+    started = time.perf_counter()
+    results = await asyncio.gather(*(env.execute_code(request) for _ in range(count)))
+    elapsed = time.perf_counter() - started
+    assert all(r.ok for r in results)
+    return count / elapsed
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--throughput", type=int, default=20)
+    parser.add_argument("--backends", default="bubblewrap,docker")
+    parser.add_argument("--languages", default=",".join(LANGUAGES))
+    args = parser.parse_args()
+    run_dir = Path(f"/tmp/masterai-sandbox-bench-{os.getpid()}")
+    settings = SandboxSettings(run_dir=run_dir, cgroup_parent="masterai-sandbox-bench")
+    cpu = os.cpu_count()
+    print(f"# sandbox benchmark: {cpu} CPUs, {args.runs} runs per cell, throughput over "
+          f"{args.throughput} programs with max_concurrent={settings.max_concurrent}")  # fmt: skip
+    header = ("backend", "language", "p50 ms", "p95 ms", "bare p50", "bare p95", "ratio p50",
+              "overhead p50", "exec/s")  # fmt: skip
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    bare: dict[str, list[float]] = {}
+    for name in args.backends.split(","):
+        try:
+            backend = create_backend(name, settings)
+            backend.check()
+        except SandboxError as e:
+            print(f"| {name} | unavailable: {e} |")
+            continue
+        env = CodeExecutionEnvironment(settings, backend=backend)
+        for language in args.languages.split(","):
+            await sandbox_runs(env, language, 2)  # warm caches (page cache, images)
+            if language not in bare:
+                await bare_run(language, settings, 2)
+                bare[language] = await bare_run(language, settings, args.runs)
+            times = await sandbox_runs(env, language, args.runs)
+            rate = await throughput(env, language, args.throughput)
+            p50, p95 = percentile(times, 0.5), percentile(times, 0.95)
+            b50, b95 = percentile(bare[language], 0.5), percentile(bare[language], 0.95)
+            row = (name, language, f"{p50 * 1000:.1f}", f"{p95 * 1000:.1f}",
+                   f"{b50 * 1000:.1f}", f"{b95 * 1000:.1f}", f"{p50 / b50:.2f}x",
+                   f"{(p50 - b50) * 1000:+.1f} ms", f"{rate:.1f}")  # fmt: skip
+            print("| " + " | ".join(row) + " |", flush=True)
+        env.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
