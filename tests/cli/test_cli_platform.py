@@ -144,3 +144,21 @@ def test_audit_verify_exits_non_zero_naming_the_tampered_record(home: Database) 
     report = runner.invoke(app, ["audit", "verify", "--json"])
     assert report.exit_code == 1
     assert json.loads(report.stdout)["first_broken_id"] == 2
+
+
+def test_db_upgrade_creates_and_migrates_the_embedded_database(masterai_home: Path) -> None:
+    from masterai.store.migrate import head_revision
+
+    assert f"Database at revision {head_revision()}" in run("db", "upgrade")
+    assert (masterai_home / "masterai.db").exists()
+    assert f"revision {head_revision()}" in run("db", "upgrade")
+
+
+def test_user_tokens_authenticate_as_that_user(home: Database) -> None:
+    from masterai.security import authenticate_token
+
+    run("init")
+    run("user", "add", "vic", "--role", "viewer")
+    token = run("user", "token", "vic", "--name", "laptop").strip()
+    assert authenticate_token(home, token).name == "vic"
+    assert "laptop" not in token

@@ -182,3 +182,55 @@ async def test_code_arguments_are_checked_against_code_execution_limits(
     assert "language 'r' is not allowed. Allowed: python" in await run(language="r")
     assert "timeout 30s exceeds the limit of 10s" in await run(timeout=30)
     assert "memory '1g' exceeds the limit of 256m" in await run(memory="1g")
+
+
+# Role access per tool category, written out independently of masterai.security.roles.
+ROLE_ACCESS: dict[str, dict[str, str]] = {
+    "super_admin": {"*": "write"},
+    "admin": {"*": "write"},
+    "analyst": {"analytics": "read", "configuration": "read", "clock": "read"},
+    "viewer": {"*": "read", "code": "none"},
+}
+
+
+def spec_allows(role: str, category: str, read_only: bool, company: str) -> bool:
+    if role != "super_admin" and company != OWN:
+        return False
+    access = ROLE_ACCESS[role]
+    level = access.get(category, access.get("*", "none"))
+    return level == "write" or (level == "read" and read_only)
+
+
+async def test_every_operation_of_every_built_in_tool_follows_the_role_table(
+    database: Database, principals: dict[str, Principal], tmp_path: Path
+) -> None:
+    from masterai.settings import RegistrySettings, Settings
+    from masterai.tools import build_registry
+
+    settings = Settings(home=tmp_path / "home", registry=RegistrySettings(default_timeout=5))
+    registry = build_registry(settings, database)
+
+    async def refuse(*_: Any) -> bool:
+        return False
+
+    mismatches = []
+    calls = 0
+    for name in registry.names():
+        registered = registry.get(name)
+        assert registered is not None
+        for op, definition in registered.tool.get_operation_definitions().items():
+            for role, company in itertools.product(ROLES, (OWN, OTHER)):
+                context = ExecutionContext(
+                    principal=principals[role], company_id=company, request_authorization=refuse
+                )
+                before = registry.audit_log.count()
+                result = await registry.execute_tool(name, {"operation": op}, context)
+                calls += 1
+                assert registry.audit_log.count() == before + 1
+                policy_denied = (result.error or "").startswith("Permission denied")
+                expected = spec_allows(role, registered.category, definition.read_only, company)
+                if policy_denied == expected:
+                    mismatches.append((role, name, op, company, result.status, result.error))
+    assert mismatches == []
+    assert calls >= 8 * len(registry.names())
+    assert registry.audit_log.verify().ok
