@@ -181,3 +181,14 @@ def test_an_interrupted_plan_is_announced_and_resumed_with_resume(
     assert "Saved r.txt [1]." in result.stdout
     assert (initialised / "workspace" / "r.txt").read_text() == "resumed"
     assert repository.resumable("admin") == []
+
+
+def test_model_text_in_the_plan_table_cannot_inject_markup(
+    tmp_path: Path, initialised: Path
+) -> None:
+    step = {**CLOCK, "purpose": "[bold red]pwn[/bold red]"}
+    model = script(tmp_path, plan(step))
+    result = runner.invoke(app, ["chat", "--model", model], input="time\nr\nexit\n")
+    assert result.exit_code == 0, result.output
+    # Unescaped, Rich would swallow the tags and print only "pwn".
+    assert "[bold" in result.stdout and "pwn" in result.stdout

@@ -85,16 +85,17 @@ def _agent(
 
 def plan_table(plan: Plan) -> Table:
     """The plan as a Rich table: one row per step."""
-    table = Table(title=f"Plan (revision {plan.revision}): {plan.summary}", title_justify="left")
+    # Everything here comes from the model: escape it so it cannot inject Rich markup.
+    title = escape(f"Plan (revision {plan.revision}): {plan.summary}")
+    table = Table(title=title, title_justify="left")
     for column in ("#", "operation", "arguments", "purpose", "kind"):
         table.add_column(column, overflow="fold")
     for step in plan.steps:
         kind = "read-only" if step.read_only else "[bold yellow]changes data[/]"
         if step.needs_feedback:
             kind += ", asks feedback"
-        table.add_row(
-            str(step.position), step.label, json.dumps(step.arguments), step.purpose, kind
-        )
+        cells = (step.label, json.dumps(step.arguments), step.purpose)
+        table.add_row(str(step.position), *(escape(c) for c in cells), kind)
     return table
 
 
@@ -128,7 +129,7 @@ class Renderer:
         elif event.kind == "step_finished" and event.step is not None:
             console.print(_step_line(event.step))
         elif event.kind == "notice":
-            console.print(f"[yellow]{event.text}[/]", highlight=False)
+            console.print(f"[yellow]{escape(event.text)}[/]", highlight=False)
 
 
 def _step_line(step: PlanStep) -> str:
@@ -201,7 +202,7 @@ class PromptApprover:
         """Run, skip, edit or stop before one step."""
         from masterai.agent import StepDecision
 
-        console.print(f"Next: [{step.position}] {step.label} {json.dumps(step.arguments)}")
+        console.print(escape(f"Next: [{step.position}] {step.label} {json.dumps(step.arguments)}"))
         while True:
             choice = Prompt.ask(
                 escape("[y]es / [s]kip / [e]dit / [n]o, stop"),
