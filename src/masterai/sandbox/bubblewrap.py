@@ -57,6 +57,24 @@ def _root_fs_args() -> list[str]:
     return args
 
 
+def _check_reachable(path: Path, uid: int) -> None:
+    """Check the sandbox user can reach ``path`` (bwrap binds directories as that user).
+
+    Raises:
+        BackendUnavailableError: a parent directory is closed to that user.
+    """
+    path = path.resolve()
+    for directory in [*reversed(path.parents), path]:
+        st = directory.stat()
+        if not (st.st_mode & 0o001 or (st.st_uid == uid and st.st_mode & 0o100)):
+            raise BackendUnavailableError(
+                f"The sandbox user (uid {uid}) cannot reach {str(path)!r}: {str(directory)!r} "
+                f"has mode {oct(st.st_mode & 0o777)}. Make it traversable (chmod o+x), or put "
+                "the checkout, MASTERAI_SANDBOX__RUNTIME_DIR and MASTERAI_SANDBOX__RUN_DIR "
+                "in directories others can traverse"
+            )
+
+
 def _preexec(cgroup: RunCgroup, limits: Limits, uid: int) -> Callable[[], None]:
     """What the child does between fork and exec: join the cgroup, set rlimits, drop root.
 
@@ -93,6 +111,7 @@ class BubblewrapBackend(SandboxBackend):
         self._layout: CgroupLayout | None = None
         self._filter: bytes | None = None
         self._bwrap: str | None = None
+        self._reachable: set[str] = set()
 
     def check(self) -> None:
         """Verify bwrap, cgroups and the seccomp filter (see :meth:`SandboxBackend.check`)."""
@@ -112,6 +131,8 @@ class BubblewrapBackend(SandboxBackend):
             )
         self._filter = seccomp.build_filter()
         self._layout = CgroupLayout.detect(self.settings.cgroup_parent)
+        _check_reachable(runners_dir(), self.settings.sandbox_uid)
+        _check_reachable(self.settings.run_dir.parent, self.settings.sandbox_uid)
         self._bwrap = bwrap
 
     def _argv(self, spec: RunSpec, seccomp_fd: int) -> list[str]:
@@ -126,7 +147,11 @@ class BubblewrapBackend(SandboxBackend):
         argv += ["--size", str(limits.storage), "--perms", "1777", "--tmpfs", "/tmp"]
         argv += ["--size", str(limits.storage), "--perms", "1777", "--tmpfs", "/dev/shm"]
         for name in spec.language.runtimes:
-            argv += ["--ro-bind", str(runtime_path(self.settings, name)), f"{OPT_DIR}/{name}"]
+            path = runtime_path(self.settings, name)
+            if name not in self._reachable:
+                _check_reachable(path, self.settings.sandbox_uid)
+                self._reachable.add(name)
+            argv += ["--ro-bind", str(path), f"{OPT_DIR}/{name}"]
         argv += ["--ro-bind", str(runners_dir()), f"{OPT_DIR}/runners"]
         argv += ["--ro-bind", str(ws.code_dir), CODE_DIR]
         argv += ["--bind", str(ws.work_dir), WORK_DIR, "--chdir", WORK_DIR]
