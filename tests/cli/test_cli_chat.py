@@ -192,3 +192,13 @@ def test_model_text_in_the_plan_table_cannot_inject_markup(
     assert result.exit_code == 0, result.output
     # Unescaped, Rich would swallow the tags and print only "pwn".
     assert "[bold" in result.stdout and "pwn" in result.stdout
+
+
+def test_input_ending_at_the_approval_prompt_leaves_a_resumable_plan(
+    tmp_path: Path, initialised: Path
+) -> None:
+    model = script(tmp_path, plan(write("d.txt", "x")))
+    result = runner.invoke(app, ["chat", "--model", model], input="write\n")
+    assert result.exit_code == 0, result.output
+    assert "interrupted; resume with `masterai chat --resume " in result.stdout
+    assert not (initialised / "workspace" / "d.txt").exists()

@@ -289,8 +289,14 @@ async def _chat_loop(
         try:
             response = await agent.process_request(message, context, conversation_id=conversation)
         except LLMError as error:
-            console.print(f"[red]error: {error}[/]", highlight=False)
+            console.print(f"[red]error: {escape(str(error))}[/]", highlight=False)
             continue
+        except (EOFError, KeyboardInterrupt):
+            # Input ended mid-approval: the plan is stored and can be resumed.
+            pending = agent.repository.resumable(context.principal.name)
+            hint = f"; resume with `masterai chat --resume {pending[0]}`" if pending else ""
+            console.print(f"\n[yellow]interrupted{hint}[/]", soft_wrap=True)
+            break
         conversation = response.conversation_id
         _show(response, renderer)
     await agent.model.aclose()
