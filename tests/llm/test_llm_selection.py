@@ -145,3 +145,14 @@ async def test_scripted_model_loads_from_a_json_file_named_in_the_spec(tmp_path:
     script.write_text("{not json")
     with pytest.raises(LLMConfigurationError, match="cannot read model script"):
         build_model(settings(), f"scripted:{script}")
+
+
+def test_dated_snapshots_cost_what_their_family_costs_and_overrides_win() -> None:
+    from masterai.llm.pricing import find_price
+
+    prices = Settings(_env_file=None).llm.prices  # type: ignore[call-arg]
+    snapshot = find_price("openai", "gpt-4o-mini-2024-07-18", prices)
+    assert snapshot == prices["gpt-4o-mini"]
+    custom = {**prices, "ollama:llama3.1": ModelPrice(input_per_mtok=1, output_per_mtok=2)}
+    assert find_price("ollama", "llama3.1", custom) == custom["ollama:llama3.1"]
+    assert find_price("openai", "unknown-model", prices) is None
