@@ -212,3 +212,22 @@ async def test_secrets_in_arguments_are_redacted_before_storage(registry: ToolRe
 def test_registering_a_name_twice_is_refused(registry: ToolRegistry) -> None:
     with pytest.raises(DuplicateToolError, match="'clock' is already registered"):
         registry.register(ClockAITool())
+
+
+async def test_results_are_redacted_for_principals_without_sensitive_data(
+    database: Database, registry: ToolRegistry
+) -> None:
+    from masterai.security import UserDirectory, load_principal
+
+    directory = UserDirectory(database)
+    directory.add_company("acme", "Acme")
+    directory.add_user("ann", "admin", companies={"acme": "write"})
+    params = {"operation": "update", "company_id": "acme", "api_key": "k-123", "model": "m"}
+    ann = ExecutionContext(principal=load_principal(database, "ann"))
+    redacted = await registry.execute_tool("configuration", params, ann)
+    assert redacted.data["args"] == {"company_id": "acme", "api_key": REDACTED, "model": "m"}
+    assert "k-123" not in redacted.content
+    directory.set_grant("ann", "data_access.sensitive_data", True)
+    trusted = ExecutionContext(principal=load_principal(database, "ann"))
+    clear = await registry.execute_tool("configuration", params, trusted)
+    assert clear.data["args"]["api_key"] == "k-123"

@@ -169,3 +169,15 @@ def test_a_reply_language_outside_code_tools_is_not_code_execution() -> None:
     assert decide(viewer, action("configuration", company_id="acme", language="fr"))
     denied = decide(viewer, action("configuration", language="python", code="print(1)"))
     assert "code execution is not enabled" in denied.reason
+
+
+@pytest.mark.parametrize(
+    "key", ["password", "X-Api-Key", "apiKey", "access_token", "refreshToken", "client_secret"]
+)
+def test_secret_key_names_are_redacted(key: str) -> None:
+    assert redact({key: "v"}) == {key: "[REDACTED]"}
+
+
+@pytest.mark.parametrize("key", ["max_tokens", "prompt_tokens", "token_count", "author", "model"])
+def test_ordinary_key_names_are_kept(key: str) -> None:
+    assert redact({key: 5}) == {key: 5}

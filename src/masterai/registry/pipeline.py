@@ -3,8 +3,8 @@
 A step is ``async (call, next_step) -> ToolResult``. :func:`compose` nests them, outermost
 first, around the final :func:`execute` step. The default order (``ToolRegistry.STEPS``) is::
 
-    audit -> monitor -> structured_errors -> lookup -> authorize -> validate -> time_limit
-          -> execute
+    audit -> monitor -> structured_errors -> protect_sensitive -> lookup -> authorize
+          -> validate -> time_limit -> execute
 
 so the audit step sees every outcome (after errors became results) and the monitor times the
 whole call. Inner steps signal failure by raising :class:`~masterai.registry.errors.
@@ -41,7 +41,7 @@ from masterai.registry.errors import (
     ToolNotFound,
     ToolTimeout,
 )
-from masterai.security import ToolAction, decide
+from masterai.security import ToolAction, decide, redact, scrub_text
 
 if TYPE_CHECKING:
     from masterai.registry.registry import RegisteredTool, ToolRegistry
@@ -171,6 +171,25 @@ async def structured_errors(call: Call, next_step: Step) -> ToolResult:
 
 def _validation_message(e: AIToolValidationError) -> str:
     return f"{e} (at {e.path})" if e.path and e.path not in str(e) else str(e)
+
+
+async def protect_sensitive(call: Call, next_step: Step) -> ToolResult:
+    """Redact secrets from results for principals without ``data_access.sensitive_data``.
+
+    JSON results lose the values of secret-named keys and of parameters the tool marks
+    sensitive; any text loses credential-looking substrings.
+    """
+    result = await next_step(call)
+    if call.context.principal.permissions.data_access.sensitive_data or not result.content:
+        return result
+    keys = call.registered.sensitive_parameters if call.registered else frozenset()
+    if result.data is not None:
+        data = redact(result.data, sensitive_keys=keys)
+        if data == result.data:
+            return result
+        return replace(result, data=data, content=json.dumps(data, ensure_ascii=False))
+    content = scrub_text(result.content)
+    return result if content == result.content else replace(result, content=content)
 
 
 async def lookup(call: Call, next_step: Step) -> ToolResult:

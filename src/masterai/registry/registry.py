@@ -56,6 +56,7 @@ class ToolRegistry:
         pipeline.audit,
         pipeline.monitor,
         pipeline.structured_errors,
+        pipeline.protect_sensitive,
         pipeline.lookup,
         pipeline.authorize,
         pipeline.validate,

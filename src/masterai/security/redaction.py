@@ -15,11 +15,14 @@ from typing import Any
 
 REDACTED = "[REDACTED]"
 
+# Matched against the key lower-cased with every non-alphanumeric character removed, so
+# "X-Api-Key", "api_key" and "apiKey" all become "apikey". Token *counts* ("max_tokens",
+# "token_count") are not secrets; a key ending in "token" ("access_token") is.
 _SECRET_KEY = re.compile(
-    r"pass(word|wd|phrase)?|secret|token|api[_-]?key|apikey|authori[sz]ation|auth|"
-    r"credential|private[_-]?key|access[_-]?key|cookie|session[_-]?id|signature",
-    re.IGNORECASE,
+    r"pass(word|wd|phrase)|secret|apikey|credential|privatekey|accesskey|authorization|"
+    r"cookie|sessionid|signature|token$|^auth$|authheader"
 )
+_NON_ALNUM = re.compile(r"[^a-z0-9]")
 _SECRET_TEXT = [
     re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_-]{12,}"),
@@ -35,7 +38,7 @@ _URL_PASSWORD = re.compile(
 
 def is_secret_key(key: str) -> bool:
     """Whether a mapping key names a secret (``password``, ``api_key``, ``X-Auth-Token``...)."""
-    return bool(_SECRET_KEY.search(key))
+    return bool(_SECRET_KEY.search(_NON_ALNUM.sub("", key.lower())))
 
 
 def scrub_text(text: str) -> str:
