@@ -36,10 +36,8 @@ def leftovers(env: CodeExecutionEnvironment) -> list[str]:
                 found += [str(p) for p in base.glob("run-*")]
     else:
         client = env.backend.client  # type: ignore[attr-defined]
-        found += [
-            c.name
-            for c in client.containers.list(all=True, filters={"label": "org.masterai.sandbox.run"})
-        ]
+        label = f"org.masterai.sandbox.run_dir={env.settings.run_dir}"
+        found += [c["Id"] for c in client.api.containers(all=True, filters={"label": label})]
     return found
 
 

@@ -63,6 +63,15 @@ def test_every_limit_is_configurable_per_request_within_its_ceiling() -> None:
         resolve_limits(CodeExecutionRequest(code="", language="python", pids=129), settings)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("memory", "1m"), ("storage", 1000), ("cpus", 0.001), ("timeout", 0)]
+)
+def test_limits_below_what_a_backend_can_honour_are_refused(field: str, value: object) -> None:
+    request = CodeExecutionRequest(code="", language="python", **{field: value})  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match=f"Invalid {field}: {value!r}"):
+        resolve_limits(request, SandboxSettings())
+
+
 def test_settings_read_sandbox_limits_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -27,6 +27,8 @@ from masterai.sandbox.seccomp import docker_profile
 from masterai.settings import SandboxSettings
 
 _API_TIMEOUT = 30
+RUN_DIR_LABEL = "org.masterai.sandbox.run_dir"
+"""Label naming the run directory of the environment a container belongs to."""
 _STDIN_WRAPPER = ("/bin/sh", "-c", f'exec "$@" < {CODE_DIR}/stdin', "sh")
 
 
@@ -145,7 +147,10 @@ class DockerBackend(SandboxBackend):
             ],
             log_config=LogConfig(type="none"),
             hostname="sandbox",
-            labels={"org.masterai.sandbox.run": spec.run_id},
+            labels={
+                "org.masterai.sandbox.run": spec.run_id,
+                RUN_DIR_LABEL: str(self.settings.run_dir),
+            },
             detach=True,
         )
 

@@ -49,13 +49,20 @@ def parse_size(value: int | str, *, what: str = "size") -> int:
     return size
 
 
+# Floors below which a backend cannot honour a limit (Docker refuses < 6 MiB of memory,
+# CFS quotas below 1 ms per 100 ms period).
+_FLOORS = {"memory": 16 * 1024**2, "storage": 1024**2, "cpus": 0.01, "output_limit": 1}
+
+
 def _number(value: float | None, default: float, ceiling: float, what: str) -> float:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidRequestError(f"Invalid {what}: {value!r}. Expected a positive number")
-    if value <= 0:
-        raise InvalidRequestError(f"Invalid {what}: {value!r}. It must be positive")
+    if value <= 0 or value < _FLOORS.get(what, 0):
+        raise InvalidRequestError(
+            f"Invalid {what}: {value!r}. Allowed: {_FLOORS.get(what, 'above 0')} to {ceiling!r}"
+        )
     if value > ceiling:
         raise LimitExceededError(f"{what} {value!r} is above the allowed maximum {ceiling!r}")
     return float(value)
@@ -65,6 +72,10 @@ def _size(value: int | str | None, default: int, ceiling: int, what: str) -> int
     if value is None:
         return default
     size = parse_size(value, what=what)
+    if size < _FLOORS.get(what, 1):
+        raise InvalidRequestError(
+            f"Invalid {what}: {value!r} ({size} bytes). Allowed: {_FLOORS[what]} to {ceiling} bytes"
+        )
     if size > ceiling:
         raise LimitExceededError(
             f"{what} {value!r} ({size} bytes) is above the allowed maximum {ceiling} bytes"
