@@ -194,6 +194,10 @@ def main() -> None:
             max_turns=10,
         )
         print(f"seeded in {time.perf_counter() - start:.1f} s", flush=True)
+    with database.session() as session:  # conversations appended by earlier runs
+        bench = sa.select(Conversation.id).where(Conversation.id.like("bench-%"))
+        session.execute(sa.delete(Message).where(Message.conversation_id.in_(bench)))
+        session.execute(sa.delete(Conversation).where(Conversation.id.like("bench-%")))
     with database.engine.connect() as conn:
         messages = conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one()
         conversations = conn.execute(sa.text("SELECT count(*) FROM conversations")).scalar_one()

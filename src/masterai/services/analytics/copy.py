@@ -283,11 +283,22 @@ class AnalyticsCopy:
         try:
             if rebuild:
                 con.execute("DELETE FROM messages")
+            after = 0 if rebuild or recorded is None else recorded.max_message_id
             reload = rebuild or recorded is None or recorded.conversations != current.conversations
-            if reload:
+            if reload and after:
+                # Usually new conversations came with new messages: copy just those, and
+                # reload all only if the copy still disagrees with the store (updates).
+                self._copy_conversations(
+                    con,
+                    where="c.id IN (SELECT conversation_id FROM messages WHERE id > :after)",
+                    params={"after": after},
+                )
+                if self._copy_fingerprint(con) != current.conversations:
+                    con.execute("DELETE FROM conversations")
+                    self._copy_conversations(con)
+            elif reload:
                 con.execute("DELETE FROM conversations")
                 self._copy_conversations(con)
-            after = 0 if rebuild or recorded is None else recorded.max_message_id
             added = self._copy_messages(con, after_id=after)
             if after == 0:
                 con.execute("DELETE FROM conversation_stats")
@@ -328,14 +339,36 @@ class AnalyticsCopy:
         ).fetchall()
         return [tuple(r) for r in store] == [tuple(r) for r in copy]
 
-    def _copy_conversations(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _copy_conversations(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        where: str = "TRUE",
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        """Copy the store's conversations matching ``where``, replacing copies of them."""
         dialect = self._engine.dialect.name
-        sql = f"SELECT {_select_list(dialect, _CONVERSATION_COLUMNS, 'c')} FROM conversations c"
+        sql = (
+            f"SELECT {_select_list(dialect, _CONVERSATION_COLUMNS, 'c')} FROM conversations c "
+            f"WHERE {where}"
+        )
+        replace = "DELETE FROM conversations WHERE id IN (SELECT id FROM chunk)"
         insert = (
             "INSERT INTO conversations BY NAME "
             f"SELECT {_duck_select(_CONVERSATION_COLUMNS, 'chunk')} FROM chunk"
         )
-        self._stream(con, sql, {}, _CONVERSATION_COLUMNS, insert)
+        self._stream(con, sql, params or {}, _CONVERSATION_COLUMNS, replace, insert)
+
+    @staticmethod
+    def _copy_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[int, ...]:
+        """The conversations part of the fingerprint, computed on the copy."""
+        row = con.execute(
+            "SELECT count(*), coalesce(sum(resolved::INT), 0), coalesce(sum(escalated::INT), 0), "
+            "coalesce(sum(satisfaction), 0), count(satisfaction), count(ended_at) "
+            "FROM conversations"
+        ).fetchone()
+        assert row is not None
+        return tuple(int(v) for v in row)
 
     def _copy_messages(self, con: duckdb.DuckDBPyConnection, *, after_id: int) -> int:
         dialect = self._engine.dialect.name
@@ -356,9 +389,9 @@ class AnalyticsCopy:
         sql: str,
         params: dict[str, Any],
         columns: tuple[str, ...],
-        insert: str,
+        *statements: str,
     ) -> int:
-        """Fetch ``sql`` in chunks through the DB driver and insert each chunk with ``insert``."""
+        """Fetch ``sql`` in chunks through the DB driver; run ``statements`` on each chunk."""
         total = 0
         with self._engine.connect() as conn:
             result = conn.execution_options(stream_results=True).execute(sa.text(sql), params)
@@ -369,7 +402,8 @@ class AnalyticsCopy:
                         chunk[name] = pd.to_numeric(chunk[name], errors="coerce")
                 con.register("chunk", chunk)
                 try:
-                    con.execute(insert)
+                    for statement in statements:
+                        con.execute(statement)
                 finally:
                     con.unregister("chunk")
                 total += len(rows)
