@@ -162,3 +162,17 @@ def test_user_tokens_authenticate_as_that_user(home: Database) -> None:
     token = run("user", "token", "vic", "--name", "laptop").strip()
     assert authenticate_token(home, token).name == "vic"
     assert "laptop" not in token
+
+
+def test_user_show_prints_effective_permissions(home: Database) -> None:
+    run("init")
+    run("company", "add", "acme", "--name", "Acme")
+    run("user", "add", "ann", "--role", "analyst", "--company", "acme")
+    run("user", "grant", "ann", "--set", "tools.code=read")
+    shown = json.loads(run("user", "show", "ann", "--json"))
+    assert shown["role"] == "analyst"
+    assert shown["permissions"]["data_access"]["read_companies"] == ["acme"]
+    assert shown["permissions"]["tools"]["code"] == "read"
+    assert shown["permissions"]["code_execution"]["enabled"] is False
+    assert "tools.analytics" in run("user", "show", "ann")
+    assert run("user", "show", "nobody", code=1).startswith("error: Unknown user 'nobody'")

@@ -178,6 +178,30 @@ def user_list(as_json: JsonOption = False) -> None:
     _show_users(_directory().list_users(), as_json)
 
 
+@user_app.command("show")
+def user_show(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show a user's effective permissions (role defaults + companies + grants)."""
+    from masterai.security import AuthenticationError, load_principal
+
+    database = open_db(load_settings())
+    try:
+        principal = load_principal(database, name)
+    except AuthenticationError as e:
+        fail(str(e))
+    permissions = principal.permissions.to_dict()
+    if as_json:
+        print_json({"name": principal.name, "role": principal.role, "permissions": permissions})
+        return
+    table = Table("permission", "value", title=f"{principal.name} ({principal.role})")
+    for section, values in permissions.items():
+        for key, value in values.items():
+            table.add_row(f"{section}.{key}", json.dumps(value))
+    console.print(table)
+
+
 @user_app.command("grant")
 def user_grant(
     name: Annotated[str, typer.Argument(help="User name.")],
