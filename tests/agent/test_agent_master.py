@@ -515,3 +515,24 @@ def test_the_wall_time_and_token_budgets_name_what_ran_out() -> None:
     now[0] = 0
     budget.charge(ModelResponse(usage=Usage(input_tokens=90, output_tokens=10)))
     assert budget.exhausted() == "token budget reached (100 of max_tokens=100)"
+
+
+async def test_a_step_edited_at_its_own_prompt_runs_edited_and_both_decisions_are_kept(
+    database: Database, registry: ToolRegistry, notes: NotesTool
+) -> None:
+    model = ScriptedModel(
+        [plan_call(step("add", company_id="acme", text="draft")), ScriptedModel.reply("done")]
+    )
+    approver = Recorder(
+        plans=[PlanDecision.step_by_step()],
+        steps=[StepDecision(kind="edit", arguments={"company_id": "acme", "text": "final"})],
+    )
+    response = await agent(database, registry, model, approver).process_request("add", ROOT)
+    assert notes.notes == {"acme": ["final"]}
+    assert response.plan is not None
+    approvals = AgentRepository(database).approvals(response.plan.id)
+    assert [(a.decision, a.step_position, a.arguments) for a in approvals] == [
+        ("step_by_step", None, None),
+        ("edit", 1, {"company_id": "acme", "text": "final"}),
+        ("approve", 1, None),
+    ]

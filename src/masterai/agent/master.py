@@ -366,8 +366,10 @@ class MasterAI:
             if problem:
                 turn.notes.append(f"Edited arguments refused: {problem}")
                 return False
+        # An edit was recorded with its arguments by _edit; running the edited step is approval.
+        kind = "approve" if decision.kind == "edit" else decision.kind
         self.repository.record_approval(
-            plan.id, decision.kind, actor=actor, step_position=step.position, note=decision.note
+            plan.id, kind, actor=actor, step_position=step.position, note=decision.note
         )
         if decision.kind == "reject":
             turn.notes.append(decision.note or f"The user rejected step {step.position}.")
