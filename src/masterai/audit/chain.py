@@ -99,8 +99,15 @@ def record_hash(record: AuditRecord) -> str:
 def _clip(value: str | None, limit: int = _MAX_TEXT) -> str | None:
     if value is None:
         return None
-    value = scrub_text(value)
+    value = scrub_text(value).replace("\x00", "\ufffd")
     return value if len(value) <= limit else value[:limit] + f"... [{len(value)} chars]"
+
+
+def _short(value: str | None, limit: int) -> str | None:
+    """Fit a value into a bounded column (PostgreSQL also refuses NUL characters)."""
+    if value is None:
+        return None
+    return value.replace("\x00", "\ufffd")[:limit]
 
 
 def _bounded_params(params: Any, max_bytes: int) -> Any:
@@ -134,19 +141,19 @@ class AuditLog:
         params = redact(entry.params, sensitive_keys=entry.sensitive_keys)
         record = AuditRecord(
             created_at=utcnow(),
-            request_id=entry.request_id,
+            request_id=_short(entry.request_id, 64),
             user_id=entry.user_id,
-            user_name=entry.user_name,
+            user_name=_short(entry.user_name, 128),
             token_id=entry.token_id,
-            tool=entry.tool[:128],
-            operation=entry.operation[:128] if entry.operation else None,
+            tool=_short(entry.tool, 128) or "",
+            operation=_short(entry.operation, 128),
             params=_bounded_params(params, self.max_params_bytes),
             status=entry.status,
             result_summary=_clip(entry.result_summary),
             error=_clip(entry.error),
             duration_ms=round(float(entry.duration_ms), 3),
-            client_address=entry.client_address,
-            company_id=entry.company_id[:64] if entry.company_id else None,
+            client_address=_short(entry.client_address, 64),
+            company_id=_short(entry.company_id, 64),
         )
         with self._lock, self.database.session(immediate=True) as s:
             if self.database.dialect == "postgresql":
