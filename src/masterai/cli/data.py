@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from masterai.cli.common import console, fail, print_json
 from masterai.cli.context import load_settings, open_db
+
+if TYPE_CHECKING:
+    from masterai.store import Database
 
 conversations_app = typer.Typer(help="Bring conversation data in.", no_args_is_help=True)
 demo_app = typer.Typer(help="The synthetic demo data set.", no_args_is_help=True)
@@ -31,6 +34,14 @@ def _progress_bar(description: str) -> Progress:
     return Progress(
         TextColumn(description), BarColumn(), MofNCompleteColumn(), console=console, transient=True
     )
+
+
+def _refresh_analytics(database: Database) -> None:
+    """Bring the analytics copy in step now, so the first analysis does not pay for it."""
+    from masterai.services.analytics import AnalyticsService
+
+    with console.status("Updating the analytics copy...", spinner="dots"):
+        AnalyticsService(database, load_settings()).refresh()
 
 
 @conversations_app.command("import")
@@ -63,6 +74,7 @@ def import_file(
             )
         except ServiceError as e:
             fail(str(e))
+    _refresh_analytics(database)
     if as_json:
         print_json(report.to_dict())
         return
@@ -107,6 +119,7 @@ def seed(
             )
         except ServiceError as e:
             fail(str(e))
+    _refresh_analytics(database)
     if as_json:
         print_json(summary.to_dict())
         return

@@ -36,6 +36,8 @@ import duckdb
 import pandas as pd
 import sqlalchemy as sa
 
+from masterai.store import Database
+
 _CHUNK = 100_000
 _SAMPLES = 32
 _SCHEMA_VERSION = 3
@@ -168,15 +170,15 @@ class AnalyticsCopy:
     """The DuckDB copy of one store's conversations and messages.
 
     Args:
-        engine: The store's SQLAlchemy engine (SQLite or PostgreSQL).
+        database: The store (SQLite or PostgreSQL); its engine is first used on refresh.
         directory: Where the DuckDB file lives; ``None`` keeps the copy in memory only.
     """
 
-    def __init__(self, engine: sa.Engine, directory: Path | None) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, directory: Path | None) -> None:
+        self._database = database
         self._path: Path | None = None
         if directory is not None:
-            digest = hashlib.sha256(engine.url.render_as_string().encode()).hexdigest()[:16]
+            digest = hashlib.sha256(database.url.encode()).hexdigest()[:16]
             self._path = directory / f"copy-{digest}.duckdb"
         self._lock = threading.Lock()
         self._memory: duckdb.DuckDBPyConnection | None = None
@@ -228,7 +230,7 @@ class AnalyticsCopy:
         No ``count(*)`` of messages: on SQLite that scans an index of every message, while the
         highest id is one B-tree lookup.
         """
-        with self._engine.connect() as conn:
+        with self._database.engine.connect() as conn:
             max_id = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM messages")).scalar()
             conv = conn.execute(
                 sa.text(
@@ -327,7 +329,7 @@ class AnalyticsCopy:
             return True
         ids = sorted({int(upto * (i + 1) / _SAMPLES) for i in range(_SAMPLES)} - {0})
         listed = ", ".join(str(i) for i in ids)
-        with self._engine.connect() as conn:
+        with self._database.engine.connect() as conn:
             store = conn.execute(
                 sa.text(
                     f"SELECT id, conversation_id, seq FROM messages WHERE id IN ({listed}) "
@@ -347,7 +349,7 @@ class AnalyticsCopy:
         params: dict[str, Any] | None = None,
     ) -> None:
         """Copy the store's conversations matching ``where``, replacing copies of them."""
-        dialect = self._engine.dialect.name
+        dialect = self._database.engine.dialect.name
         sql = (
             f"SELECT {_select_list(dialect, _CONVERSATION_COLUMNS, 'c')} FROM conversations c "
             f"WHERE {where}"
@@ -371,7 +373,7 @@ class AnalyticsCopy:
         return tuple(int(v) for v in row)
 
     def _copy_messages(self, con: duckdb.DuckDBPyConnection, *, after_id: int) -> int:
-        dialect = self._engine.dialect.name
+        dialect = self._database.engine.dialect.name
         sql = (
             f"SELECT {_select_list(dialect, _MESSAGE_COLUMNS, 'm')} FROM messages m "
             "WHERE m.id > :after ORDER BY m.id"
@@ -393,7 +395,7 @@ class AnalyticsCopy:
     ) -> int:
         """Fetch ``sql`` in chunks through the DB driver; run ``statements`` on each chunk."""
         total = 0
-        with self._engine.connect() as conn:
+        with self._database.engine.connect() as conn:
             result = conn.execution_options(stream_results=True).execute(sa.text(sql), params)
             while rows := result.fetchmany(_CHUNK):
                 chunk = pd.DataFrame.from_records(cast(Any, rows), columns=list(columns))

@@ -40,7 +40,7 @@ class AnalyticsService:
         self.database = database
         self.settings: AnalyticsSettings = settings.analytics
         directory = copy_dir or settings.analytics.cache_dir or settings.home / "analytics"
-        self.copy = AnalyticsCopy(database.engine, directory)
+        self.copy = AnalyticsCopy(database, directory)
 
     def refresh(self, *, rebuild: bool = False) -> SyncReport:
         """Bring the analytics copy up to date now (it is also refreshed before every query).
