@@ -42,6 +42,13 @@ def registry(database: Database, workspace: Path) -> ToolRegistry:
     return registry
 
 
+def nested(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def row_counts(database: Database) -> dict[str, int]:
     with database.session() as s:
         return {
@@ -98,6 +105,12 @@ async def test_200_concurrent_calls_leave_200_records_in_a_valid_chain(
             {"operation": "append_to_file", "path": "a.txt", "content": float("nan")},
             "invalid",
             "not valid JSON",
+        ),
+        (
+            "filesystem",
+            {"operation": "append_to_file", "path": "a.txt", "content": nested(100_000)},
+            "invalid",
+            "Arguments are nested too deeply",
         ),
     ],
 )

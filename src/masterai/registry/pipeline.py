@@ -244,6 +244,8 @@ async def validate(call: Call, next_step: Step) -> ToolResult:
         size = len(json.dumps(call.params, allow_nan=False).encode())
     except (TypeError, ValueError) as e:
         raise InvalidArguments(f"Arguments are not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise InvalidArguments("Arguments are nested too deeply") from e
     if size > limit:
         raise InvalidArguments(
             f"Arguments too large: {size} bytes (the limit is {limit} bytes; "
