@@ -84,6 +84,7 @@ def test_users_companies_and_grants_are_managed_from_the_cli(home: Database) -> 
         (("user", "grant", "admin", "--set", "nonsense"), "error: Invalid --set 'nonsense'"),
         (("tool", "run", "clock", "--args", "{bad"), "error: Invalid --args: not JSON"),
         (("tool", "run", "clock", "--args", "[]"), "error: Invalid --args: expected a JSON"),
+        (("tool", "run", "clock", "--args", "[" * 100_000), "error: Invalid --args: JSON nested"),
         (("tool", "run", "nope"), "error: not_found: Unknown tool: nope"),
         (("tool", "list", "--as", "ghost"), "error: Unknown user 'ghost'"),
         (("audit", "search", "--since", "soon"), "error: Invalid --since 'soon'"),

@@ -86,6 +86,8 @@ def parse_json_object(value: str, option: str) -> dict[str, Any]:
         decoded = json.loads(value)
     except json.JSONDecodeError as e:
         fail(f"Invalid {option}: not JSON ({e.msg} at position {e.pos}): {value[:80]!r}")
+    except RecursionError:
+        fail(f"Invalid {option}: JSON nested too deeply")
     if not isinstance(decoded, dict):
         fail(f"Invalid {option}: expected a JSON object like '{{\"a\": 1}}', got {value[:80]!r}")
     return decoded
