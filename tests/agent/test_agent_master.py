@@ -377,23 +377,38 @@ async def test_intermediate_feedback_can_stop_the_plan_and_reaches_the_answer(
     assert "the count looks wrong" in last_user_text(model.requests[-1])
 
 
-async def test_the_step_budget_stops_the_turn_without_another_model_call(
+async def test_the_time_budget_stops_a_running_plan_without_another_model_call(
     database: Database, registry: ToolRegistry, notes: NotesTool
 ) -> None:
     model = ScriptedModel(
         [
             plan_call(
-                step("add", company_id="acme", text="a"), step("add", company_id="acme", text="b")
+                {**step("add", company_id="acme", text="a"), "needs_feedback": True},
+                step("add", company_id="acme", text="b"),
             ),
         ]
     )
-    response = await agent(database, registry, model, ApproveAll(), max_steps=1).process_request(
-        "x", ROOT
+    now = [0.0]
+
+    class SlowHuman(ApproveAll):
+        async def feedback(self, plan: Plan, step: PlanStep) -> Feedback:
+            now[0] += 61  # the user took a minute to answer
+            return Feedback()
+
+    master = MasterAI(
+        model=model,
+        registry=registry,
+        approver=SlowHuman(),
+        database=database,
+        settings=AgentSettings(max_seconds=60),
+        clock=lambda: now[0],
     )
+    response = await master.process_request("x", ROOT)
     assert response.status == "budget"
     assert notes.notes == {"acme": ["a"]}
-    assert "Step budget reached (1 of max_steps=1)" in response.text
+    assert "Time budget reached (61.0s of max_seconds=60.0)" in response.text
     assert "[2] notes.add: not run" in response.text
+    assert model.remaining == 0 and len(model.requests) == 1
 
 
 async def test_the_cost_budget_stops_before_any_step_runs(
@@ -536,3 +551,19 @@ async def test_a_step_edited_at_its_own_prompt_runs_edited_and_both_decisions_ar
         ("edit", 1, {"company_id": "acme", "text": "final"}),
         ("approve", 1, None),
     ]
+
+
+async def test_a_plan_longer_than_the_step_budget_goes_back_to_the_model(
+    database: Database, registry: ToolRegistry, notes: NotesTool
+) -> None:
+    long_plan = plan_call(*(step("list", company_id="acme") for _ in range(3)))
+    model = ScriptedModel(
+        [long_plan, plan_call(step("list", company_id="acme")), ScriptedModel.reply("0 notes")]
+    )
+    approver = Recorder(plans=[PlanDecision.approve_all()])
+    response = await agent(database, registry, model, approver, max_steps=2).process_request(
+        "count", ROOT
+    )
+    assert response.status == "completed"
+    assert len(approver.shown) == 1 and len(approver.shown[0]) == 1
+    assert "the plan has 3 steps; at most 2 may run" in model.requests[1].messages[-1].content

@@ -13,6 +13,7 @@ carry on after a restart.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -99,6 +100,8 @@ class MasterAI:
         database: where conversations, plans, steps and approvals are stored.
         settings: budgets and the read-only auto-approval switch.
         on_event: receives streamed text and progress.
+        history_limit: earlier turns of the conversation sent to the model.
+        clock: monotonic seconds, for the wall-time budget (tests pass a fake one).
     """
 
     def __init__(
@@ -111,6 +114,7 @@ class MasterAI:
         settings: AgentSettings | None = None,
         on_event: EventSink | None = None,
         history_limit: int = 20,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.model = model
         self.registry = registry
@@ -119,6 +123,7 @@ class MasterAI:
         self.settings = settings or AgentSettings()
         self.on_event = on_event
         self.history_limit = history_limit
+        self.clock = clock
 
     def _emit(self, kind: EventKind, **values: object) -> None:
         if self.on_event is not None:
@@ -138,7 +143,7 @@ class MasterAI:
             context=context,
             conversation_id=conversation,
             request=request,
-            budget=Budget(self.settings),
+            budget=Budget(self.settings, clock=self.clock),
             catalog=Catalog.build(self.registry, context),
             history=history,
         )
@@ -214,6 +219,9 @@ class MasterAI:
             if call is None:
                 return response.text
             summary, steps, problems = steps_from_call(call, turn.catalog, turn.context)
+            room = self.settings.max_steps - turn.budget.steps
+            if len(steps) > room:
+                problems.append(f"the plan has {len(steps)} steps; at most {room} may run")
             if not problems:
                 return self._new_plan(turn, summary, steps)
             feedback = "The plan was not accepted:\n- " + "\n- ".join(problems)
