@@ -177,3 +177,13 @@ def test_user_show_prints_effective_permissions(home: Database) -> None:
     assert shown["permissions"]["code_execution"]["enabled"] is False
     assert "tools.analytics" in run("user", "show", "ann")
     assert run("user", "show", "nobody", code=1).startswith("error: Unknown user 'nobody'")
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(
+    masterai_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MASTERAI_DATABASE_URL", "postgresql://app:hunter2@127.0.0.1:1/x")
+    err = run("company", "list", code=1)
+    assert err.startswith("error: Cannot open the database postgresql+psycopg://app:***@")
+    assert "hunter2" not in err
+    assert len(err.strip().splitlines()) == 1

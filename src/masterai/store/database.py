@@ -146,8 +146,13 @@ class Database:
         if self._engine is not None:
             self._engine.dispose()
 
+    @property
+    def display_url(self) -> str:
+        """The URL with any password masked (for messages and logs)."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
     def __repr__(self) -> str:
-        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
+        return f"Database({self.display_url!r})"
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.exc import OperationalError
 
 from masterai.store.errors import MigrationError
 
@@ -49,8 +50,20 @@ def upgrade(database: Database, revision: str = "head") -> None:
             command.upgrade(config, revision)
     except MigrationError:
         raise
+    except OperationalError as e:
+        raise MigrationError(
+            f"Cannot open the database {database.display_url}: {_one_line(e)}"
+        ) from e
     except Exception as e:
-        raise MigrationError(f"Could not migrate {database!r} to {revision!r}: {e}") from e
+        raise MigrationError(
+            f"Could not migrate {database.display_url} to {revision!r}: {_one_line(e)}"
+        ) from e
+
+
+def _one_line(error: Exception) -> str:
+    """The driver's message on one line, without SQLAlchemy's background link."""
+    text = str(getattr(error, "orig", None) or error)
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def current_revision(database: Database) -> str | None:
