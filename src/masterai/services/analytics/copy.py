@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -393,12 +394,25 @@ class AnalyticsCopy:
         columns: tuple[str, ...],
         *statements: str,
     ) -> int:
-        """Fetch ``sql`` in chunks through the DB driver; run ``statements`` on each chunk."""
+        """Fetch ``sql`` in chunks through the DB driver; run ``statements`` on each chunk.
+
+        Uses the driver's own cursor: SQLAlchemy ``Row`` objects cost more to build and to
+        hand to pandas than the rows themselves. ``:name`` parameters are rewritten to the
+        driver's style; PostgreSQL streams through a server-side cursor.
+        """
+        engine = self._database.engine
+        postgres = engine.dialect.name == "postgresql"
+        if postgres:
+            sql = re.sub(r":(\w+)", r"%(\1)s", sql)
+        raw = engine.raw_connection()
         total = 0
-        with self._database.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True).execute(sa.text(sql), params)
-            while rows := result.fetchmany(_CHUNK):
-                chunk = pd.DataFrame.from_records(cast(Any, rows), columns=list(columns))
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            cursor = driver.cursor(name="masterai_analytics_copy") if postgres else raw.cursor()
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(_CHUNK):
+                chunk = pd.DataFrame.from_records(rows, columns=list(columns))
                 for name in columns:
                     if name in _TIME_COLUMNS:
                         chunk[name] = pd.to_numeric(chunk[name], errors="coerce")
@@ -409,6 +423,11 @@ class AnalyticsCopy:
                 finally:
                     con.unregister("chunk")
                 total += len(rows)
+            cursor.close()
+            if postgres:
+                driver.rollback()  # ends the read transaction of the server-side cursor
+        finally:
+            raw.close()
         return total
 
 
