@@ -198,3 +198,26 @@ def test_unknown_backend_and_missing_runtime_name_the_fix(tmp_path: Path) -> Non
         create_backend("firecracker", SandboxSettings())
     with pytest.raises(BackendUnavailableError, match="scripts/setup-sandbox"):
         runtime_path(SandboxSettings(runtime_dir=tmp_path), "python")
+
+
+def test_cgroup_v2_limits_are_written_to_the_unified_files(tmp_path: Path) -> None:
+    # This host runs cgroup v1, where the suite proves the limits hold; this checks the v2
+    # file names and values (memory with swap counted, group OOM kill, pids, CPU quota).
+    from masterai.sandbox.cgroups import RunCgroup
+
+    limits = resolve_limits(
+        CodeExecutionRequest(code="", language="python", memory="64m", cpus=0.25, pids=10),
+        SandboxSettings(),
+    )
+    (tmp_path / "memory.swap.max").write_text("max")
+    RunCgroup(version=2, dirs=(tmp_path,)).apply(limits)
+    written = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    assert written == {
+        "memory.max": str(64 << 20),
+        "memory.swap.max": "0",
+        "memory.oom.group": "1",
+        "pids.max": "10",
+        "cpu.max": "25000 100000",
+    }
+    (tmp_path / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    assert RunCgroup(version=2, dirs=(tmp_path,)).oom_killed()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from masterai.cli.common import console, fail, print_json
+
+if TYPE_CHECKING:
+    from masterai.sandbox import ExecutionResult
 
 sandbox_app = typer.Typer(
     help="Sandboxed code execution: images, diagnostics.", no_args_is_help=True
@@ -32,11 +35,49 @@ def _read_inputs(inputs: list[str]) -> dict[str, bytes]:
         name, sep, path = item.partition("=")
         if not sep:
             path, name = item, Path(item).name
-        try:
-            files[name] = Path(path).read_bytes()
-        except OSError as e:
-            fail(f"Cannot read --input {item!r}: {e.strerror or e}")
+        files[name] = _read_file(Path(path), "--input")
     return files
+
+
+def _read_file(path: Path, option: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        fail(f"Cannot read {option} {str(path)!r}: {e.strerror or e}")
+
+
+def _read_program(code: str | None, file: Path | None) -> str:
+    if (code is None) == (file is None):
+        fail("Give exactly one of --code TEXT or --file PATH")
+    if code is not None:
+        return code
+    assert file is not None
+    try:
+        return _read_file(file, "--file").decode("utf-8")
+    except UnicodeDecodeError as e:
+        fail(f"Cannot read --file {str(file)!r}: not UTF-8 text ({e})")
+
+
+def _write_files(output_dir: Path, files: dict[str, bytes]) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        target = output_dir / name  # names are relative paths of real files, never '..'
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+def _print_result(result: ExecutionResult) -> None:
+    """The program's output and errors, then one status line on stderr."""
+    sys.stdout.write(result.output)
+    sys.stdout.flush()
+    sys.stderr.write(result.error)
+    status = f"exit {result.exit_code} in {result.execution_time:.3f}s ({result.backend})"
+    flags = [f for f in ("timed_out", "memory_exceeded", "output_truncated") if getattr(result, f)]
+    if flags:
+        status += " [" + ", ".join(flags) + "]"
+    if result.files:
+        status += f", {len(result.files)} output file(s)"
+    sys.stderr.write(f"-- {status}\n")
 
 
 def exec_command(
@@ -66,30 +107,16 @@ def exec_command(
     """Run a program in the sandbox; exit with the program's exit status."""
     from masterai.sandbox import CodeExecutionEnvironment, CodeExecutionRequest, SandboxError
 
-    if (code is None) == (file is None):
-        fail("Give exactly one of --code TEXT or --file PATH")
-    if file is not None:
-        try:
-            code = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            fail(f"Cannot read --file {str(file)!r}: {e}")
-    assert code is not None
     settings, backend_name = _load(backend)
-    stdin = None
-    if stdin_file is not None:
-        try:
-            stdin = stdin_file.read_bytes()
-        except OSError as e:
-            fail(f"Cannot read --stdin {str(stdin_file)!r}: {e.strerror or e}")
     request = CodeExecutionRequest(
-        code=code,
+        code=_read_program(code, file),
         language=language,
         timeout=timeout,
         memory=memory,
         cpus=cpus,
         network=network,
         files=_read_inputs(inputs or []),
-        stdin=stdin,
+        stdin=_read_file(stdin_file, "--stdin") if stdin_file is not None else None,
     )
     try:
         env = CodeExecutionEnvironment(settings, backend=backend_name)
@@ -100,26 +127,11 @@ def exec_command(
     except SandboxError as e:
         fail(str(e))
     if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        for name, content in result.files.items():
-            target = output_dir / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+        _write_files(output_dir, result.files)
     if as_json:
         print_json(result.to_json())
     else:
-        sys.stdout.write(result.output)
-        sys.stdout.flush()
-        sys.stderr.write(result.error)
-        status = f"exit {result.exit_code} in {result.execution_time:.3f}s ({result.backend})"
-        flags = [
-            f for f in ("timed_out", "memory_exceeded", "output_truncated") if getattr(result, f)
-        ]
-        if flags:
-            status += " [" + ", ".join(flags) + "]"
-        if result.files:
-            status += f", {len(result.files)} output file(s)"
-        sys.stderr.write(f"-- {status}\n")
+        _print_result(result)
     raise typer.Exit(result.exit_code)
 
 
