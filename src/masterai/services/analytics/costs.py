@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import duckdb
@@ -103,8 +102,8 @@ def analyze_costs(
         for name, key in (
             ("total", "'all'"),
             ("company", "mp.company_id"),
-            ("model", "mp.model"),
-            ("period", f"CAST(date_trunc('{period}', c.started_at) AS DATE)::VARCHAR"),
+            ("model", "mp.model_name"),
+            ("period", f"CAST(date_trunc('{period}', mp.started_at) AS DATE)::VARCHAR"),
         ):
             lines[name] = _lines(con, ctes, params, key)
         unpriced = [
@@ -152,8 +151,7 @@ def _lines(
             FROM m JOIN c ON c.id = m.conversation_id
             LEFT JOIN price_table p ON p.model = coalesce(m.model, c.model, 'unknown')
         )
-        SELECT {key.replace("mp.model", "mp.model_name").replace("c.started_at", "mp.started_at")}
-                AS k,
+        SELECT {key} AS k,
             count(DISTINCT mp.conversation_id), sum(mp.prompt_tokens),
             sum(mp.completion_tokens), sum(mp.cost_usd),
             sum((mp.prompt_tokens * mp.input_per_mtok
@@ -173,8 +171,3 @@ def _lines(
         )
         for k, n, pt, ct, cost, priced in rows
     ]
-
-
-def first_day(key: str) -> date:
-    """Parse a period key back into a date."""
-    return date.fromisoformat(key)
