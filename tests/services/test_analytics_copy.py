@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import sqlalchemy as sa
 from services_data import at, msg
 
 from masterai.services.analytics import AnalyticsService
+from masterai.settings import Settings
 from masterai.store import Database
 from masterai.store.models import Conversation, Message
 
@@ -68,3 +72,17 @@ def test_copy_rebuilds_when_a_conversation_is_replaced_and_ids_are_reused(
     result = analytics.analyze_conversations(analytics.scope(company_id="globex"))
     assert (result.conversations, result.messages, result.escalation_rate) == (2, 4, 0)
     assert analytics.refresh(rebuild=True).rebuilt
+
+
+def test_services_sharing_a_copy_file_can_be_used_from_several_threads(
+    analytics: AnalyticsService, loaded: Database, settings: Settings, tmp_path: Path
+) -> None:
+    other = AnalyticsService(loaded, settings, copy_dir=tmp_path / "copy")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(
+            pool.map(
+                lambda s: s.analyze_conversations(s.scope()).conversations,
+                [analytics, other] * 4,
+            )
+        )
+    assert results == [5] * 8

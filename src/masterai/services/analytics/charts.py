@@ -45,7 +45,7 @@ def line_chart(
     if band is not None:
         lower, upper = band
         xs = x[band_start : band_start + len(lower)]
-        ax.fill_between(xs, lower, upper, color=_COLORS[0], alpha=0.15, label="interval")
+        ax.fill_between(xs, lower, upper, color=_COLORS[1], alpha=0.15, label="interval")
     step = max(1, len(labels) // 8)
     ax.set_xticks(x[::step], [labels[i] for i in x[::step]], rotation=30, ha="right")
     if len(series) > 1 or band is not None:

@@ -104,6 +104,18 @@ _TIME_COLUMNS = frozenset({"started_at", "ended_at", "created_at"})
 _BOOL_COLUMNS = frozenset({"resolved", "escalated", "is_fallback"})
 
 
+_LOCKS: dict[Path | None, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(path: Path | None) -> threading.Lock:
+    """One lock per copy file in this process: services sharing a file refresh in turn."""
+    if path is None:
+        return threading.Lock()
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(path.absolute(), threading.Lock())
+
+
 @dataclass(frozen=True, kw_only=True)
 class Fingerprint:
     """Cheap summary of the store's analytics tables; a change means the copy is stale."""
@@ -181,7 +193,7 @@ class AnalyticsCopy:
         if directory is not None:
             digest = hashlib.sha256(database.url.encode()).hexdigest()[:16]
             self._path = directory / f"copy-{digest}.duckdb"
-        self._lock = threading.Lock()
+        self._lock = _lock_for(self._path)
         self._memory: duckdb.DuckDBPyConnection | None = None
         self.last_report = SyncReport(messages_added=0, conversations_reloaded=False, rebuilt=False)
         """What the most recent refresh did."""
