@@ -110,49 +110,71 @@ class ConversationAnalysis(AnalyticsResult):
         )
 
 
+_TOTALS = """
+SELECT count(*), coalesce(sum(messages), 0),
+    avg(resolved::INT), avg(escalated::INT), avg(had_fallback::INT),
+    avg(had_error::INT), avg(satisfaction), count(satisfaction),
+    avg(turns), avg(tokens), avg(cost), coalesce(sum(tokens), 0),
+    coalesce(sum(cost), 0)
+FROM cs
+"""
+
+_LATENCY = """
+SELECT count(latency_ms), avg(latency_ms),
+    quantile_cont(latency_ms::DOUBLE, [0.5, 0.9, 0.95, 0.99]), max(latency_ms)
+FROM m WHERE role = 'assistant' AND latency_ms IS NOT NULL
+"""
+
+_DAILY = """,
+lat AS (
+    SELECT CAST(created_at AS DATE) AS day, quantile_cont(latency_ms::DOUBLE, 0.5) AS p50
+    FROM m WHERE role = 'assistant' AND latency_ms IS NOT NULL GROUP BY ALL
+),
+d AS (
+    SELECT CAST(started_at AS DATE) AS day, count(*) AS n, sum(messages) AS msgs,
+        avg(resolved::INT) AS res, avg(escalated::INT) AS esc,
+        avg(satisfaction) AS sat, sum(cost) AS cost, sum(tokens) AS tokens
+    FROM cs GROUP BY 1
+)
+SELECT d.day, n, msgs, res, esc, sat, cost, tokens, lat.p50
+FROM d LEFT JOIN lat ON lat.day = d.day ORDER BY 1
+"""
+
+
+def _percentiles(row: tuple[Any, ...]) -> Percentiles:
+    quantiles = row[2] or [None] * 4
+    return Percentiles(
+        count=int(row[0]),
+        mean=num(row[1], 2),
+        p50=num(quantiles[0], 2),
+        p90=num(quantiles[1], 2),
+        p95=num(quantiles[2], 2),
+        p99=num(quantiles[3], 2),
+        max=num(row[3], 2),
+    )
+
+
+def _day(row: tuple[Any, ...]) -> DailyPoint:
+    return DailyPoint(
+        day=row[0],
+        conversations=int(row[1]),
+        messages=int(row[2]),
+        resolution_rate=num(row[3]),
+        escalation_rate=num(row[4]),
+        satisfaction=num(row[5], 3),
+        cost_usd=num(row[6], 6) or 0.0,
+        tokens=int(row[7]),
+        p50_response_ms=num(row[8], 2),
+    )
+
+
 def analyze_conversations(con: duckdb.DuckDBPyConnection, scope: Scope) -> ConversationAnalysis:
     """Compute the conversation metrics of ``scope`` on the analytics copy ``con``."""
     ctes, params = scope.ctes()
-    totals = query(
-        con,
-        f"""{ctes}, {PER_CONVERSATION}
-        SELECT count(*), coalesce(sum(messages), 0),
-            avg(resolved::INT), avg(escalated::INT), avg(had_fallback::INT),
-            avg(had_error::INT), avg(satisfaction), count(satisfaction),
-            avg(turns), avg(tokens), avg(cost), coalesce(sum(tokens), 0),
-            coalesce(sum(cost), 0)
-        FROM cs""",
-        params,
-    ).fetchone()
-    assert totals is not None
-    latency = query(
-        con,
-        f"""{ctes}
-        SELECT count(latency_ms), avg(latency_ms),
-            quantile_cont(latency_ms::DOUBLE, [0.5, 0.9, 0.95, 0.99]), max(latency_ms)
-        FROM m WHERE role = 'assistant' AND latency_ms IS NOT NULL""",
-        params,
-    ).fetchone()
-    assert latency is not None
-    quantiles = latency[2] or [None] * 4
-    daily = query(
-        con,
-        f"""{ctes}, {PER_CONVERSATION},
-        lat AS (
-            SELECT CAST(created_at AS DATE) AS day,
-                quantile_cont(latency_ms::DOUBLE, 0.5) AS p50
-            FROM m WHERE role = 'assistant' AND latency_ms IS NOT NULL GROUP BY ALL
-        ),
-        d AS (
-            SELECT CAST(started_at AS DATE) AS day, count(*) AS n, sum(messages) AS msgs,
-                avg(resolved::INT) AS res, avg(escalated::INT) AS esc,
-                avg(satisfaction) AS sat, sum(cost) AS cost, sum(tokens) AS tokens
-            FROM cs GROUP BY 1
-        )
-        SELECT d.day, n, msgs, res, esc, sat, cost, tokens, lat.p50
-        FROM d LEFT JOIN lat ON lat.day = d.day ORDER BY 1""",
-        params,
-    ).fetchall()
+    totals = query(con, f"{ctes}, {PER_CONVERSATION} {_TOTALS}", params).fetchone()
+    latency = query(con, f"{ctes} {_LATENCY}", params).fetchone()
+    daily = query(con, f"{ctes}, {PER_CONVERSATION} {_DAILY}", params).fetchall()
+    assert totals is not None and latency is not None
     return ConversationAnalysis(
         scope=scope.to_dict(),
         conversations=int(totals[0]),
@@ -168,27 +190,6 @@ def analyze_conversations(con: duckdb.DuckDBPyConnection, scope: Scope) -> Conve
         cost_per_conversation=num(totals[10], 6),
         total_tokens=int(totals[11]),
         total_cost_usd=num(totals[12], 6) or 0.0,
-        response_time_ms=Percentiles(
-            count=int(latency[0]),
-            mean=num(latency[1], 2),
-            p50=num(quantiles[0], 2),
-            p90=num(quantiles[1], 2),
-            p95=num(quantiles[2], 2),
-            p99=num(quantiles[3], 2),
-            max=num(latency[3], 2),
-        ),
-        daily=[
-            DailyPoint(
-                day=row[0],
-                conversations=int(row[1]),
-                messages=int(row[2]),
-                resolution_rate=num(row[3]),
-                escalation_rate=num(row[4]),
-                satisfaction=num(row[5], 3),
-                cost_usd=num(row[6], 6) or 0.0,
-                tokens=int(row[7]),
-                p50_response_ms=num(row[8], 2),
-            )
-            for row in daily
-        ],
+        response_time_ms=_percentiles(latency),
+        daily=[_day(row) for row in daily],
     )

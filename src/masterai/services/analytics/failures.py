@@ -97,6 +97,57 @@ _BASE = {
 }
 
 
+# Counts per (kind, key), then up to $n example conversations per group with the user message
+# before the failing answer and the answer itself.
+_GROUPS = """,
+g AS (
+    SELECT kind, key, count(*) AS n, count(DISTINCT conversation_id) AS convs,
+        any_value(base) AS base
+    FROM f GROUP BY kind, key
+),
+ex AS (
+    SELECT *, row_number() OVER (PARTITION BY kind, key ORDER BY conversation_id, seq) AS rn
+    FROM f QUALIFY rn <= $n
+),
+ctx AS (
+    SELECT conversation_id, seq, role, content FROM m
+    WHERE conversation_id IN (SELECT conversation_id FROM ex)
+),
+ex2 AS (
+    SELECT ex.kind, ex.key, ex.conversation_id, ex.detail, ex.rn,
+        any_value(c.company_id) AS company_id,
+        arg_max(ctx.content, ctx.seq) FILTER (
+            WHERE ctx.role = 'user' AND (ex.seq IS NULL OR ctx.seq < ex.seq)
+        ) AS user_message,
+        arg_max(ctx.content, ctx.seq) FILTER (
+            WHERE ctx.role = 'assistant' AND (ex.seq IS NULL OR ctx.seq = ex.seq)
+        ) AS assistant_message
+    FROM ex JOIN c ON c.id = ex.conversation_id
+    LEFT JOIN ctx ON ctx.conversation_id = ex.conversation_id
+    GROUP BY ex.kind, ex.key, ex.conversation_id, ex.seq, ex.detail, ex.rn
+)
+SELECT g.kind, g.key, g.n, g.convs, g.base,
+    list(struct_pack(conversation_id := ex2.conversation_id,
+        company_id := ex2.company_id, user_message := ex2.user_message,
+        assistant_message := ex2.assistant_message, detail := ex2.detail)
+        ORDER BY ex2.rn) FILTER (WHERE ex2.conversation_id IS NOT NULL)
+FROM g LEFT JOIN ex2 ON ex2.kind = g.kind AND ex2.key = g.key
+GROUP BY ALL ORDER BY g.n DESC, g.kind, g.key
+"""
+
+
+def _group(row: tuple[Any, ...]) -> FailureGroup:
+    kind, key, n, convs, base, examples = row
+    return FailureGroup(
+        kind=kind,
+        label=key,
+        count=int(n),
+        conversations=int(convs),
+        rate=num(n / base) if base else None,
+        examples=[FailureExample(**e) for e in (examples or [])],
+    )
+
+
 def identify_failures(
     con: duckdb.DuckDBPyConnection,
     scope: Scope,
@@ -106,74 +157,25 @@ def identify_failures(
     examples: int,
 ) -> FailureAnalysis:
     """Group the failures of ``scope`` and pick ``examples`` example conversations per group."""
-    ctes, scope_params = scope.ctes()
-    params = {**scope_params, "slow": slow_ms, "low": low_rating_max, "n": examples}
+    ctes, params = scope.ctes()
+    params = {**params, "slow": slow_ms, "low": low_rating_max, "n": examples}
     union = " UNION ALL ".join(
         f"SELECT '{kind}' AS kind, *, {_BASE[kind]} AS base FROM ({sql})"
         for kind, sql in _GROUP_SQL.items()
     )
-    rows = query(
-        con,
-        f"""{ctes}, f AS ({union}),
-        g AS (
-            SELECT kind, key, count(*) AS n, count(DISTINCT conversation_id) AS convs,
-                any_value(base) AS base
-            FROM f GROUP BY kind, key
-        ),
-        ex AS (
-            SELECT *, row_number() OVER (
-                PARTITION BY kind, key ORDER BY conversation_id, seq) AS rn
-            FROM f QUALIFY rn <= $n
-        ),
-        ctx AS (
-            SELECT conversation_id, seq, role, content FROM m
-            WHERE conversation_id IN (SELECT conversation_id FROM ex)
-        ),
-        ex2 AS (
-            SELECT ex.kind, ex.key, ex.conversation_id, ex.detail, ex.rn,
-                any_value(c.company_id) AS company_id,
-                arg_max(ctx.content, ctx.seq) FILTER (
-                    WHERE ctx.role = 'user' AND (ex.seq IS NULL OR ctx.seq < ex.seq)
-                ) AS user_message,
-                arg_max(ctx.content, ctx.seq) FILTER (
-                    WHERE ctx.role = 'assistant' AND (ex.seq IS NULL OR ctx.seq = ex.seq)
-                ) AS assistant_message
-            FROM ex JOIN c ON c.id = ex.conversation_id
-            LEFT JOIN ctx ON ctx.conversation_id = ex.conversation_id
-            GROUP BY ex.kind, ex.key, ex.conversation_id, ex.seq, ex.detail, ex.rn
-        )
-        SELECT g.kind, g.key, g.n, g.convs, g.base,
-            list(struct_pack(conversation_id := ex2.conversation_id,
-                company_id := ex2.company_id, user_message := ex2.user_message,
-                assistant_message := ex2.assistant_message, detail := ex2.detail)
-                ORDER BY ex2.rn) FILTER (WHERE ex2.conversation_id IS NOT NULL)
-        FROM g LEFT JOIN ex2 ON ex2.kind = g.kind AND ex2.key = g.key
-        GROUP BY ALL ORDER BY g.n DESC, g.kind, g.key""",
-        params,
-    ).fetchall()
+    rows = query(con, f"{ctes}, f AS ({union}) {_GROUPS}", params).fetchall()
     counts = query(
         con,
         f"{ctes} SELECT (SELECT count(*) FROM c), "
         "(SELECT count(*) FROM m WHERE role = 'assistant')",
-        scope_params,
+        params,
     ).fetchone()
     assert counts is not None
-    groups = [
-        FailureGroup(
-            kind=kind,
-            label=key,
-            count=int(n),
-            conversations=int(convs),
-            rate=num(n / base) if base else None,
-            examples=[FailureExample(**e) for e in (ex or [])],
-        )
-        for kind, key, n, convs, base, ex in rows
-    ]
     return FailureAnalysis(
         scope=scope.to_dict(),
         conversations=int(counts[0]),
         assistant_messages=int(counts[1]),
         slow_threshold_ms=slow_ms,
         low_rating_max=low_rating_max,
-        groups=groups,
+        groups=[_group(row) for row in rows],
     )

@@ -207,6 +207,62 @@ def topic_ctes() -> str:
     return FIRST_QUESTION.format(topic=_topic_case("lower(coalesce(fq.question, ''))"))
 
 
+_TOPICS = """
+SELECT topic, count(*), avg(resolved::INT), avg(escalated::INT), avg(satisfaction)
+FROM ct GROUP BY topic ORDER BY 2 DESC, 1
+"""
+
+# Bigrams and trigrams as [first word, last word, phrase]; stop words are checked on the ends.
+_PHRASES = """,
+w AS (
+    SELECT conversation_id, regexp_extract_all(lower(content), '[a-z][a-z'']*') AS w
+    FROM m WHERE role = 'user'
+),
+grams AS (
+    SELECT conversation_id, unnest(list_concat(
+        list_transform(range(1, len(w)),
+            lambda i: [w[i], w[i + 1], w[i] || ' ' || w[i + 1]]),
+        list_transform(range(1, len(w) - 1),
+            lambda i: [w[i], w[i + 2], w[i] || ' ' || w[i + 1] || ' ' || w[i + 2]])
+    )) AS g FROM w
+)
+SELECT g[3] AS phrase, count(DISTINCT conversation_id) AS n FROM grams
+WHERE g[1] NOT IN (SELECT w FROM stop_words) AND g[2] NOT IN (SELECT w FROM stop_words)
+GROUP BY 1 HAVING n >= 2 ORDER BY n DESC, phrase LIMIT $top
+"""
+
+_PROBLEMS = """
+SELECT trim(regexp_replace(q, '[[:space:]]+', ' ', 'g'), ' ?!.') AS question, count(*),
+    avg(escalated::INT), count(*) FILTER (WHERE satisfaction <= $low) / count(*)
+FROM ct WHERE q IS NOT NULL GROUP BY 1
+HAVING count(*) >= 2 AND (sum(escalated::INT) > 0
+    OR count(*) FILTER (WHERE satisfaction <= $low) > 0)
+ORDER BY sum(escalated::INT) + count(*) FILTER (WHERE satisfaction <= $low) DESC, 2 DESC, 1
+LIMIT $top
+"""
+
+
+def _phrases(con: duckdb.DuckDBPyConnection, ctes: str, params: dict[str, Any]) -> list[Phrase]:
+    con.register("stop_words", pd.DataFrame({"w": sorted(STOP_WORDS)}))
+    try:
+        rows = query(con, f"{ctes} {_PHRASES}", params).fetchall()
+    finally:
+        con.unregister("stop_words")
+    return [Phrase(phrase=p, conversations=int(n)) for p, n in rows]
+
+
+def _topic(row: tuple[Any, ...], total: int) -> Topic:
+    name, n, resolved, escalated, satisfaction = row
+    return Topic(
+        topic=name,
+        conversations=int(n),
+        share=num(n / total) if total else None,
+        resolution_rate=num(resolved),
+        escalation_rate=num(escalated),
+        satisfaction=num(satisfaction, 3),
+    )
+
+
 def identify_patterns(
     con: duckdb.DuckDBPyConnection, scope: Scope, *, low_rating_max: int, top: int = 10
 ) -> PatternAnalysis:
@@ -214,76 +270,20 @@ def identify_patterns(
     ctes, params = scope.ctes()
     params = {**params, "low": low_rating_max, "top": top}
     base = f"{ctes}, {topic_ctes()}"
-    total_row = query(con, f"{ctes} SELECT count(*) FROM c", scope.ctes()[1]).fetchone()
-    total = int(total_row[0]) if total_row else 0
-    topics = query(
-        con,
-        f"""{base} SELECT topic, count(*), avg(resolved::INT), avg(escalated::INT),
-            avg(satisfaction) FROM ct GROUP BY topic ORDER BY 2 DESC, 1""",
-        params,
-    ).fetchall()
-    stop = pd.DataFrame({"w": sorted(STOP_WORDS)})
-    con.register("stop_words", stop)
-    try:
-        phrases = query(
-            con,
-            f"""{ctes},
-            w AS (
-                SELECT conversation_id, regexp_extract_all(lower(content), '[a-z][a-z'']*') AS w
-                FROM m WHERE role = 'user'
-            ),
-            grams AS (
-                SELECT conversation_id, unnest(list_concat(
-                    list_transform(range(1, len(w)),
-                        lambda i: [w[i], w[i + 1], w[i] || ' ' || w[i + 1]]),
-                    list_transform(range(1, len(w) - 1),
-                        lambda i: [w[i], w[i + 2], w[i] || ' ' || w[i + 1] || ' ' || w[i + 2]])
-                )) AS g FROM w
-            )
-            SELECT g[3] AS phrase, count(DISTINCT conversation_id) AS n FROM grams
-            WHERE g[1] NOT IN (SELECT w FROM stop_words)
-              AND g[2] NOT IN (SELECT w FROM stop_words)
-            GROUP BY 1 HAVING n >= 2 ORDER BY n DESC, phrase LIMIT $top""",
-            params,
-        ).fetchall()
-    finally:
-        con.unregister("stop_words")
     hours = dict(
-        query(
-            con, f"{ctes} SELECT hour(started_at), count(*) FROM c GROUP BY 1", scope.ctes()[1]
-        ).fetchall()
+        query(con, f"{ctes} SELECT hour(started_at), count(*) FROM c GROUP BY 1", params).fetchall()
     )
     by_hour = [int(hours.get(h, 0)) for h in range(24)]
-    peak = sorted((h for h in range(24) if by_hour[h]), key=lambda h: (-by_hour[h], h))[:3]
-    problems = query(
-        con,
-        f"""{base}
-        SELECT trim(regexp_replace(q, '[[:space:]]+', ' ', 'g'), ' ?!.') AS question, count(*),
-            avg(escalated::INT), count(*) FILTER (WHERE satisfaction <= $low) / count(*)
-        FROM ct WHERE q IS NOT NULL GROUP BY 1
-        HAVING count(*) >= 2 AND (sum(escalated::INT) > 0
-            OR count(*) FILTER (WHERE satisfaction <= $low) > 0)
-        ORDER BY sum(escalated::INT) + count(*) FILTER (WHERE satisfaction <= $low) DESC,
-            2 DESC, 1 LIMIT $top""",
-        params,
-    ).fetchall()
+    total = sum(by_hour)
+    topics = query(con, f"{base} {_TOPICS}", params).fetchall()
+    problems = query(con, f"{base} {_PROBLEMS}", params).fetchall()
     return PatternAnalysis(
         scope=scope.to_dict(),
         conversations=total,
-        topics=[
-            Topic(
-                topic=t,
-                conversations=int(n),
-                share=num(n / total) if total else None,
-                resolution_rate=num(r),
-                escalation_rate=num(e),
-                satisfaction=num(s, 3),
-            )
-            for t, n, r, e, s in topics
-        ],
-        phrases=[Phrase(phrase=p, conversations=int(n)) for p, n in phrases],
+        topics=[_topic(row, total) for row in topics],
+        phrases=_phrases(con, ctes, params),
         conversations_by_hour=by_hour,
-        peak_hours=peak,
+        peak_hours=sorted((h for h in range(24) if by_hour[h]), key=lambda h: (-by_hour[h], h))[:3],
         problem_questions=[
             ProblemQuestion(
                 question=q, conversations=int(n), escalation_rate=num(e), low_rating_rate=num(lr)
