@@ -282,15 +282,7 @@ def seed_demo(
         ConflictError: demo companies exist already and ``replace`` is false.
         InvalidInputError: a size argument is out of range.
     """
-    companies = _check_int(companies, "companies", 1, 100)
-    conversations = _check_int(conversations, "conversations", companies, 2_000_000)
-    days = _check_int(days, "days", 7, 730)
-    seed = _check_int(seed, "seed", 0, 2**32 - 1)
-    max_turns = _check_int(max_turns, "max_turns", 1, 50)
-    if not isinstance(turn_probability, float) or not 0.01 <= turn_probability <= 1:
-        raise InvalidInputError(
-            f"turn_probability must be a number from 0.01 to 1, got {turn_probability!r}"
-        )
+    _check_sizes(companies, conversations, days, seed, turn_probability, max_turns)
     end = end_date or datetime.now(UTC).date()
     start = end - timedelta(days=days - 1)
     price_table = prices if prices is not None else AnalyticsSettings().prices
@@ -301,14 +293,7 @@ def seed_demo(
     sizes[0] += conversations - int(sizes.sum())
     total_messages = 0
     with database.session(immediate=True) as session:
-        existing = list(session.scalars(sa.select(Company.id).where(Company.id.in_(slugs))))
-        if existing and not replace:
-            raise ConflictError(
-                f"demo data exists already (companies {', '.join(existing)}); "
-                "use replace (--replace) to write it again"
-            )
-        if existing:
-            session.execute(sa.delete(Company).where(Company.id.in_(existing)))
+        _clear_existing(session, slugs, replace=replace)
         _write_companies(session, slugs, start)
         done = 0
         for index, slug in enumerate(slugs):
@@ -340,6 +325,61 @@ def seed_demo(
     )
 
 
+def _check_sizes(
+    companies: Any, conversations: Any, days: Any, seed: Any, probability: Any, max_turns: Any
+) -> None:
+    _check_int(companies, "companies", 1, 100)
+    _check_int(conversations, "conversations", companies, 2_000_000)
+    _check_int(days, "days", 7, 730)
+    _check_int(seed, "seed", 0, 2**32 - 1)
+    _check_int(max_turns, "max_turns", 1, 50)
+    if not isinstance(probability, float) or not 0.01 <= probability <= 1:
+        raise InvalidInputError(
+            f"turn_probability must be a number from 0.01 to 1, got {probability!r}"
+        )
+
+
+def _clear_existing(session: Any, slugs: list[str], *, replace: bool) -> None:
+    existing = list(session.scalars(sa.select(Company.id).where(Company.id.in_(slugs))))
+    if existing and not replace:
+        raise ConflictError(
+            f"demo data exists already (companies {', '.join(existing)}); "
+            "use replace (--replace) to write it again"
+        )
+    if existing:
+        # Their conversations, messages and configurations go with them (ON DELETE CASCADE).
+        session.execute(sa.delete(Company).where(Company.id.in_(existing)))
+
+
+# (extra prompt text, temperature, max_tokens, change note, days after the company was created)
+_HISTORY = (
+    ("", 0.7, 800, "initial configuration", 0),
+    (" Answer in at most three sentences.", 0.7, 600, "shorter answers", 20),
+    (
+        " Answer in at most three sentences. Offer a human agent when the customer asks twice.",
+        0.4,
+        600,
+        "offer escalation earlier; lower temperature",
+        45,
+    ),
+)
+# (name, description, system prompt, temperature)
+_TEMPLATES = (
+    (
+        "friendly-support",
+        "Warm, brief customer support",
+        "You are a warm, concise support assistant. Offer a human agent when unsure.",
+        0.6,
+    ),
+    (
+        "strict-compliance",
+        "Regulated industries: no advice, cite policy",
+        "You are a careful assistant for a regulated business. Never give advice; cite policy.",
+        0.2,
+    ),
+)
+
+
 def _write_companies(session: Any, slugs: list[str], start: date) -> None:
     created = datetime.combine(start, datetime.min.time(), UTC) - timedelta(days=30)
     for index, slug in enumerate(slugs):
@@ -349,58 +389,26 @@ def _write_companies(session: Any, slugs: list[str], start: date) -> None:
     session.flush()
     for index, slug in enumerate(slugs):
         profile = _profile(index)[1]
-        history = [
-            (profile.prompt, 0.7, 800, "initial configuration", created),
-            (
-                profile.prompt + " Answer in at most three sentences.",
-                0.7,
-                600,
-                "shorter answers",
-                created + timedelta(days=20),
-            ),
-            (
-                profile.prompt + " Answer in at most three sentences. Offer a human agent "
-                "when the customer asks twice.",
-                0.4,
-                600,
-                "offer escalation earlier; lower temperature",
-                created + timedelta(days=45),
-            ),
-        ]
-        for version, (prompt, temperature, max_tokens, note, when) in enumerate(history, 1):
+        for version, (extra, temperature, max_tokens, note, days) in enumerate(_HISTORY, 1):
             session.add(
                 AIConfiguration(
                     company_id=slug,
                     version=version,
-                    is_active=version == len(history),
+                    is_active=version == len(_HISTORY),
                     provider=profile.provider,
                     model=profile.model,
-                    system_prompt=prompt,
+                    system_prompt=profile.prompt + extra,
                     temperature=temperature,
                     max_tokens=max_tokens,
                     settings={"language": "en"},
                     author="demo",
                     change_note=note,
-                    created_at=when,
+                    created_at=created + timedelta(days=days),
                     source_version=version - 1 or None,
                 )
             )
     names = set(session.scalars(sa.select(ConfigTemplate.name)))
-    templates = [
-        (
-            "friendly-support",
-            "Warm, brief customer support",
-            "You are a warm, concise support assistant. Offer a human agent when unsure.",
-            0.6,
-        ),
-        (
-            "strict-compliance",
-            "Regulated industries: no advice, cite policy",
-            "You are a careful assistant for a regulated business. Never give advice; cite policy.",
-            0.2,
-        ),
-    ]
-    for name, description, prompt, temperature in templates:
+    for name, description, prompt, temperature in _TEMPLATES:
         if name not in names:
             session.add(
                 ConfigTemplate(
@@ -453,6 +461,19 @@ def _timeline(
     ]
 
 
+def _turn_draws(rng: np.random.Generator, profile: Profile, k: int) -> _Draws:
+    return _Draws(
+        latency=rng.lognormal(np.log(profile.latency_ms), 0.45, k).astype(int),
+        fallback=rng.random(k) < profile.fallback,
+        error=rng.random(k) < profile.error,
+        error_kind=rng.integers(0, len(_ERRORS), k),
+        prompt_tokens=250 + rng.integers(0, 80, k),
+        completion_tokens=rng.integers(30, 220, k),
+        follow_up=rng.integers(0, len(_FOLLOW_UPS), k),
+        think_seconds=rng.integers(5, 90, k),
+    )
+
+
 def _generate(
     rng: np.random.Generator,
     slug: str,
@@ -476,17 +497,7 @@ def _generate(
     mood = rng.normal(0, 0.7, n)
     resolve_draw = rng.random(n)
     channels = rng.choice(np.array(["web", "whatsapp", "email"]), n, p=[0.6, 0.3, 0.1])
-    k = int(turn_counts.sum())
-    draws = _Draws(
-        latency=rng.lognormal(np.log(profile.latency_ms), 0.45, k).astype(int),
-        fallback=rng.random(k) < profile.fallback,
-        error=rng.random(k) < profile.error,
-        error_kind=rng.integers(0, len(_ERRORS), k),
-        prompt_tokens=250 + rng.integers(0, 80, k),
-        completion_tokens=rng.integers(30, 220, k),
-        follow_up=rng.integers(0, len(_FOLLOW_UPS), k),
-        think_seconds=rng.integers(5, 90, k),
-    )
+    draws = _turn_draws(rng, profile, int(turn_counts.sum()))
     price = prices.get(profile.model)
     convs: list[dict[str, Any]] = []
     msgs: list[dict[str, Any]] = []
@@ -508,14 +519,9 @@ def _generate(
         )
         cursor += int(turn_counts[i])
         had_fallback, had_error, slowest, ended = outcome
-        score = (
-            4.5
-            - 1.7 * escalated[i]
-            - 0.9 * had_fallback
-            - 0.8 * (slowest > 5000)
-            - 0.6 * had_error
-            + mood[i]
-        )
+        # Ratings fall with escalations, fallbacks, slow answers and errors.
+        score = 4.5 - 1.7 * escalated[i] - 0.9 * had_fallback - 0.8 * (slowest > 5000)
+        score += mood[i] - 0.6 * had_error
         convs.append(
             {
                 "id": f"{slug}-{i:06d}",
