@@ -21,8 +21,12 @@ import markupsafe
 import sqlalchemy as sa
 
 from masterai.services.analytics import charts
-from masterai.services.analytics.forecast import MIN_HISTORY_DAYS
+from masterai.services.analytics.costs import CostAnalysis
+from masterai.services.analytics.failures import FailureAnalysis
+from masterai.services.analytics.forecast import MIN_HISTORY_DAYS, UsageForecast
+from masterai.services.analytics.patterns import PatternAnalysis
 from masterai.services.analytics.results import describe_scope, fmt, money, pct
+from masterai.services.analytics.satisfaction import SatisfactionAnalysis
 from masterai.services.analytics.scope import Scope
 from masterai.services.analytics.service import AnalyticsService
 from masterai.services.errors import InvalidInputError, ServiceError
@@ -128,6 +132,34 @@ def _write_atomic(target: Path, text: str) -> None:
 # --- report contents: a title, a summary, sections of key figures, tables and charts -------
 
 
+def _summary_tables(
+    failures: FailureAnalysis, patterns: PatternAnalysis, sat: SatisfactionAnalysis
+) -> list[dict[str, Any]]:
+    return [
+        _table(
+            "Failures",
+            ["Failure", "Count", "Rate", "Example"],
+            [
+                [g.label, g.count, pct(g.rate), g.examples[0].user_message if g.examples else ""]
+                for g in failures.groups
+            ],
+        ),
+        _table(
+            "Topics",
+            ["Topic", "Conversations", "Escalation", "Satisfaction"],
+            [
+                [t.topic, t.conversations, pct(t.escalation_rate), fmt(t.satisfaction)]
+                for t in patterns.topics
+            ],
+        ),
+        _table(
+            "Satisfaction drivers",
+            ["Factor", "Mean with", "Mean without", "Impact"],
+            [[d.factor, fmt(d.mean_with), fmt(d.mean_without), fmt(d.impact)] for d in sat.drivers],
+        ),
+    ]
+
+
 def _summary(service: AnalyticsService, scope: Scope) -> dict[str, Any]:
     conv = service.analyze_conversations(scope)
     failures = service.identify_failures(scope)
@@ -148,37 +180,7 @@ def _summary(service: AnalyticsService, scope: Scope) -> dict[str, Any]:
             "Response time p50 / p95": f"{fmt(rt.p50, 0)} / {fmt(rt.p95, 0)} ms",
             "Total cost": money(conv.total_cost_usd),
         },
-        "tables": [
-            _table(
-                "Failures",
-                ["Failure", "Count", "Rate", "Example"],
-                [
-                    [
-                        g.label,
-                        g.count,
-                        pct(g.rate),
-                        g.examples[0].user_message if g.examples else "",
-                    ]
-                    for g in failures.groups
-                ],
-            ),
-            _table(
-                "Topics",
-                ["Topic", "Conversations", "Escalation", "Satisfaction"],
-                [
-                    [t.topic, t.conversations, pct(t.escalation_rate), fmt(t.satisfaction)]
-                    for t in patterns.topics
-                ],
-            ),
-            _table(
-                "Satisfaction drivers",
-                ["Factor", "Mean with", "Mean without", "Impact"],
-                [
-                    [d.factor, fmt(d.mean_with), fmt(d.mean_without), fmt(d.impact)]
-                    for d in sat.drivers
-                ],
-            ),
-        ],
+        "tables": _summary_tables(failures, patterns, sat),
         "charts": [
             charts.line_chart(
                 "Conversations per day",
@@ -262,44 +264,53 @@ def _comparison(service: AnalyticsService, scope: Scope) -> dict[str, Any]:
     }
 
 
-def _costs(service: AnalyticsService, scope: Scope) -> dict[str, Any]:
-    costs = service.analyze_costs(scope, period="day")
+def _cost_forecast(service: AnalyticsService, scope: Scope, days: int) -> UsageForecast | None:
+    if days < MIN_HISTORY_DAYS:
+        return None
+    try:
+        return service.predict_usage(scope, horizon_days=30, metrics=("cost_usd",))
+    except ServiceError:
+        return None
+
+
+def _daily_cost_chart(costs: CostAnalysis, forecast: UsageForecast | None) -> str:
     days = [p.key for p in costs.by_period]
     daily = [p.recorded_cost_usd for p in costs.by_period]
-    chart_list = [
-        charts.bar_chart(
-            "Cost by model (USD)",
-            [m.key for m in costs.by_model],
-            [m.recorded_cost_usd for m in costs.by_model],
-        ),
-        charts.bar_chart(
-            "Cost by company (USD)",
-            [c.key for c in costs.by_company],
-            [c.recorded_cost_usd for c in costs.by_company],
+    if forecast is None:
+        return charts.line_chart("Daily cost (USD)", days, {"recorded": daily})
+    points = forecast.forecasts[0].points
+    return charts.line_chart(
+        "Daily cost and 30-day forecast (USD)",
+        days + [p.day.isoformat() for p in points],
+        {"recorded": daily, "forecast": [None] * len(days) + [p.mean for p in points]},
+        band=([p.lower for p in points], [p.upper for p in points]),
+        band_start=len(days),
+    )
+
+
+def _cost_tables(costs: CostAnalysis) -> list[dict[str, Any]]:
+    by_model = [
+        [m.key, m.conversations, m.prompt_tokens + m.completion_tokens,
+         money(m.recorded_cost_usd), money(m.priced_cost_usd)]
+        for m in costs.by_model
+    ]  # fmt: skip
+    by_company = [
+        [c.key, c.conversations, money(c.recorded_cost_usd), money(c.cost_per_conversation)]
+        for c in costs.by_company
+    ]
+    return [
+        _table("By model", ["Model", "Conversations", "Tokens", "Recorded", "Priced"], by_model),
+        _table(
+            "By company", ["Company", "Conversations", "Recorded", "Per conversation"], by_company
         ),
     ]
-    forecast = None
-    if len(days) >= MIN_HISTORY_DAYS:
-        try:
-            forecast = service.predict_usage(scope, horizon_days=30, metrics=("cost_usd",))
-        except ServiceError:
-            forecast = None
-    if forecast is not None:
-        points = forecast.forecasts[0].points
-        labels = days + [p.day.isoformat() for p in points]
-        chart_list.insert(
-            0,
-            charts.line_chart(
-                "Daily cost and 30-day forecast (USD)",
-                labels,
-                {"recorded": daily, "forecast": [None] * len(days) + [p.mean for p in points]},
-                band=([p.lower for p in points], [p.upper for p in points]),
-                band_start=len(days),
-            ),
-        )
-    else:
-        chart_list.insert(0, charts.line_chart("Daily cost (USD)", days, {"recorded": daily}))
+
+
+def _costs(service: AnalyticsService, scope: Scope) -> dict[str, Any]:
+    costs = service.analyze_costs(scope, period="day")
+    forecast = _cost_forecast(service, scope, len(costs.by_period))
     t = costs.total
+    ahead = money(forecast.forecasts[0].forecast_total) if forecast else "n/a"
     return {
         "title": f"Cost report: {describe_scope(scope.to_dict())}",
         "summary": costs.summary() + ("\n" + forecast.summary() if forecast else ""),
@@ -308,40 +319,22 @@ def _costs(service: AnalyticsService, scope: Scope) -> dict[str, Any]:
             "Priced cost (price table)": money(t.priced_cost_usd),
             "Cost per conversation": money(t.cost_per_conversation),
             "Tokens": f"{t.prompt_tokens + t.completion_tokens:,}",
-            "Forecast, next 30 days": money(forecast.forecasts[0].forecast_total)
-            if forecast
-            else "n/a",
+            "Forecast, next 30 days": ahead,
         },
-        "tables": [
-            _table(
-                "By model",
-                ["Model", "Conversations", "Tokens", "Recorded", "Priced"],
-                [
-                    [
-                        m.key,
-                        m.conversations,
-                        m.prompt_tokens + m.completion_tokens,
-                        money(m.recorded_cost_usd),
-                        money(m.priced_cost_usd),
-                    ]
-                    for m in costs.by_model
-                ],
+        "tables": _cost_tables(costs),
+        "charts": [
+            _daily_cost_chart(costs, forecast),
+            charts.bar_chart(
+                "Cost by model (USD)",
+                [m.key for m in costs.by_model],
+                [m.recorded_cost_usd for m in costs.by_model],
             ),
-            _table(
-                "By company",
-                ["Company", "Conversations", "Recorded", "Per conversation"],
-                [
-                    [
-                        c.key,
-                        c.conversations,
-                        money(c.recorded_cost_usd),
-                        money(c.cost_per_conversation),
-                    ]
-                    for c in costs.by_company
-                ],
+            charts.bar_chart(
+                "Cost by company (USD)",
+                [c.key for c in costs.by_company],
+                [c.recorded_cost_usd for c in costs.by_company],
             ),
         ],
-        "charts": chart_list,
         "data": {"costs": costs.to_dict(), "forecast": forecast.to_dict() if forecast else None},
     }
 
