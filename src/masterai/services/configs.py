@@ -530,41 +530,19 @@ class ConfigurationService:
             for company_id in company_ids:
                 current = active.get(company_id)
                 new_fields = plan(company_id, current)
-                changes, text = diff_fields(current.fields() if current else _EMPTY, new_fields)
-                base = current.version if current else None
-                if not changes:
-                    results.append(
-                        CompanyChange(
-                            company_id=company_id,
-                            status="unchanged",
-                            base_version=base,
-                            new_version=None,
-                            changes=[],
-                            diff="",
-                        )
-                    )
-                    continue
-                new_version = self._next_version(session, company_id)
-                if not dry_run:
+                change = self._one_change(session, company_id, current, new_fields, dry_run)
+                if change.status == "changed":
+                    base = change.base_version
                     self._write(
                         session,
                         company_id,
-                        new_version,
+                        change.new_version or 0,
                         new_fields,
                         author=author,
                         note=note,
                         source_version=source_version if source_version is not None else base,
                     )
-                results.append(
-                    CompanyChange(
-                        company_id=company_id,
-                        status="would_change" if dry_run else "changed",
-                        base_version=base,
-                        new_version=new_version,
-                        changes=changes,
-                        diff=text,
-                    )
-                )
+                results.append(change)
             try:
                 session.flush()
             except IntegrityError as e:
@@ -573,6 +551,35 @@ class ConfigurationService:
                 ) from e
         return ChangeSet(
             operation=operation, dry_run=dry_run, author=author, change_note=note, results=results
+        )
+
+    def _one_change(
+        self,
+        session: Session,
+        company_id: str,
+        current: ConfigVersion | None,
+        new_fields: Fields,
+        dry_run: bool,
+    ) -> CompanyChange:
+        """What changing ``company_id`` from ``current`` to ``new_fields`` does."""
+        changes, text = diff_fields(current.fields() if current else _EMPTY, new_fields)
+        base = current.version if current else None
+        if not changes:
+            return CompanyChange(
+                company_id=company_id,
+                status="unchanged",
+                base_version=base,
+                new_version=None,
+                changes=[],
+                diff="",
+            )
+        return CompanyChange(
+            company_id=company_id,
+            status="would_change" if dry_run else "changed",
+            base_version=base,
+            new_version=self._next_version(session, company_id),
+            changes=changes,
+            diff=text,
         )
 
     def _write(
