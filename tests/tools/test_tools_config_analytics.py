@@ -276,3 +276,29 @@ async def test_generate_report_writes_html_with_charts_into_the_workspace(
         tool="analytics",
     )
     assert escape.ok is False and "'../x.html'" in escape.error
+
+
+async def test_analytics_without_a_company_covers_only_readable_companies(
+    registry: ToolRegistry,
+) -> None:
+    analyst = person("analyst", {"acme"})
+    everything = await run(
+        registry, analyst, {"operation": "analyze_conversations"}, tool="analytics"
+    )
+    assert everything.ok, everything.error
+    assert everything.data["result"]["conversations"] == 3  # acme's, not globex's
+    assert everything.data["result"]["scope"]["company_ids"] == ["acme"]
+    other = await run(
+        registry,
+        analyst,
+        {
+            "operation": "measure_satisfaction",
+            "conversation_ids": ["g1", "g2"],
+        },
+        tool="analytics",
+    )
+    assert other.ok and other.data["result"]["rated"] == 0
+    admin = await run(
+        registry, person("super_admin"), {"operation": "analyze_conversations"}, tool="analytics"
+    )
+    assert admin.data["result"]["conversations"] == 5

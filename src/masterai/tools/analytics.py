@@ -24,6 +24,7 @@ from ai_tool import (
 from masterai.services.analytics import AnalyticsService, Scope
 from masterai.services.analytics.forecast import METRICS
 from masterai.services.analytics.reports import FORMATS, REPORT_TYPES, generate_report
+from masterai.services.errors import InvalidInputError
 from masterai.tools.adapter import call_service, tool_result
 
 NAME = "analytics"
@@ -122,12 +123,30 @@ class AnalyticsTool(AITool):
             for name, (extra, required, description) in _OPERATIONS.items()
         }
 
-    def _scope(self, args: dict[str, Any]) -> Scope:
-        return self._service.scope(**{k: args[k] for k in _SCOPE if k in args})
+    def _scope(self, args: dict[str, Any], requester_ref: Any) -> Scope:
+        """The scope of the call, limited to the companies the requester may read.
 
-    async def _run(self, tool_call: AIToolCall, compute: Callable[[Scope], Any]) -> AIToolResult:
+        The registry's policy checks the companies an argument names; a call naming none
+        means "all companies", which for a principal limited to some companies must mean
+        those companies only. Requesters without permissions (direct library use) see all.
+        """
+        given = {k: args[k] for k in _SCOPE if k in args}
+        data = getattr(getattr(requester_ref, "permissions", None), "data_access", None)
+        if "company_id" in given or "company_ids" in given or data is None:
+            return self._service.scope(**given)
+        companies = self._service.company_ids()
+        readable = [c for c in companies if data.can_read(c)]
+        if len(readable) == len(companies):
+            return self._service.scope(**given)
+        if not readable:
+            raise InvalidInputError("you may not read any company's conversations")
+        return self._service.scope(**given, company_ids=readable)
+
+    async def _run(
+        self, tool_call: AIToolCall, requester_ref: Any, compute: Callable[[Scope], Any]
+    ) -> AIToolResult:
         def work() -> Any:
-            return compute(self._scope(tool_call.arguments))
+            return compute(self._scope(tool_call.arguments, requester_ref))
 
         result = await call_service(work)
         return tool_result(tool_call, result.summary(), result.to_dict())
@@ -135,13 +154,15 @@ class AnalyticsTool(AITool):
     async def _analyze(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
-        return await self._run(tool_call, self._service.analyze_conversations)
+        return await self._run(tool_call, requester_ref, self._service.analyze_conversations)
 
     async def _patterns(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         top = tool_call.arguments.get("top", 10)
-        return await self._run(tool_call, lambda s: self._service.identify_patterns(s, top=top))
+        return await self._run(
+            tool_call, requester_ref, lambda s: self._service.identify_patterns(s, top=top)
+        )
 
     async def _failures(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
@@ -149,6 +170,7 @@ class AnalyticsTool(AITool):
         args = tool_call.arguments
         return await self._run(
             tool_call,
+            requester_ref,
             lambda s: self._service.identify_failures(
                 s, slow_ms=args.get("slow_ms"), examples=args.get("examples")
             ),
@@ -159,14 +181,18 @@ class AnalyticsTool(AITool):
     ) -> AIToolResult:
         ids = tool_call.arguments.get("conversation_ids")
         return await self._run(
-            tool_call, lambda s: self._service.measure_satisfaction(s, conversation_ids=ids)
+            tool_call,
+            requester_ref,
+            lambda s: self._service.measure_satisfaction(s, conversation_ids=ids),
         )
 
     async def _costs(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         period = tool_call.arguments.get("period", "day")
-        return await self._run(tool_call, lambda s: self._service.analyze_costs(s, period=period))
+        return await self._run(
+            tool_call, requester_ref, lambda s: self._service.analyze_costs(s, period=period)
+        )
 
     async def _forecast(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
@@ -174,6 +200,7 @@ class AnalyticsTool(AITool):
         args = tool_call.arguments
         return await self._run(
             tool_call,
+            requester_ref,
             lambda s: self._service.predict_usage(
                 s,
                 horizon_days=args.get("horizon_days", 30),
@@ -191,7 +218,7 @@ class AnalyticsTool(AITool):
             return generate_report(
                 self._service,
                 args["report_type"],
-                self._scope(args),
+                self._scope(args, requester_ref),
                 fmt_=args.get("format", "html"),
                 workspace=self._workspace,
                 filename=args.get("filename"),

@@ -61,6 +61,11 @@ class AnalyticsService:
             self.check_companies(scope.company_ids)
         return scope
 
+    def company_ids(self) -> list[str]:
+        """Every company id in the store, sorted."""
+        with self.database.session() as session:
+            return list(session.scalars(sa.select(Company.id).order_by(Company.id)))
+
     def check_companies(self, company_ids: Sequence[str]) -> None:
         """Raise :class:`NotFoundError` naming any company that does not exist."""
         with self.database.session() as session:
