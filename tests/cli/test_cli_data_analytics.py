@@ -26,6 +26,10 @@ def test_demo_seed_then_analytics_reports_and_config_changes(masterai_home: Path
     code, _, err = invoke("demo", "seed", "--conversations", "400")
     assert code == 1 and "demo data exists already" in err
 
+    code, out, err = invoke("analytics", "refresh", "--json")
+    assert code == 0 and json.loads(out)["messages_added"] == 0  # seeding refreshed it
+    code, out, err = invoke("analytics", "refresh", "--rebuild", "--json")
+    assert code == 0 and json.loads(out)["rebuilt"] is True
     code, out, err = invoke("analytics", "summary", "-c", "globex-bank", "--json")
     assert code == 0, err
     summary = json.loads(out)

@@ -150,3 +150,25 @@ def forecast(
         as_json,
         lambda s, sc: s.predict_usage(sc, horizon_days=horizon, interval=interval),
     )
+
+
+@analytics_app.command("refresh")
+def refresh(
+    rebuild: Annotated[bool, typer.Option(help="Copy everything again.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring the columnar analytics copy in step with the store now."""
+    from masterai.services.analytics import AnalyticsService
+
+    settings = load_settings()
+    service = AnalyticsService(open_db(settings), settings)
+    with console.status("Updating the analytics copy...", spinner="dots"):
+        report = service.refresh(rebuild=rebuild)
+    if as_json:
+        print_json(report.__dict__)
+        return
+    console.print(
+        f"{'Rebuilt' if report.rebuilt else 'Updated'} the analytics copy: "
+        f"{report.messages_added} messages added"
+        + (", conversations reloaded." if report.conversations_reloaded else ".")
+    )
