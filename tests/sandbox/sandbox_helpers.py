@@ -30,10 +30,11 @@ def leftovers(env: CodeExecutionEnvironment) -> list[str]:
     """Traces of finished runs on the host: run dirs, cgroups, containers (should be none)."""
     found = [str(p) for p in RUN_DIR.glob("*")] if RUN_DIR.exists() else []
     if env.backend.name == "bubblewrap":
+        spares = env.backend.ready_cgroups()  # type: ignore[attr-defined]
         for parent in ("memory", "pids", "cpu", ""):
             base = Path("/sys/fs/cgroup") / parent / env.settings.cgroup_parent
             if base.is_dir():
-                found += [str(p) for p in base.glob("run-*")]
+                found += [str(p) for p in base.glob("run-*") if p not in spares]
     else:
         client = env.backend.client  # type: ignore[attr-defined]
         label = f"org.masterai.sandbox.run_dir={env.settings.run_dir}"

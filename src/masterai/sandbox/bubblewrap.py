@@ -11,14 +11,16 @@ ends, every process left in the run's cgroup is killed.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
-import math
+import functools
 import os
-import resource
+import shlex
 import shutil
 import time
-from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 from masterai.sandbox import seccomp
 from masterai.sandbox.base import (
@@ -29,14 +31,14 @@ from masterai.sandbox.base import (
     SandboxBackend,
     drain,
 )
-from masterai.sandbox.cgroups import CgroupLayout, RunCgroup
+from masterai.sandbox.cgroups import CgroupLayout
 from masterai.sandbox.errors import BackendUnavailableError, ExecutionFailedError
 from masterai.sandbox.languages import CODE_DIR, OPT_DIR, WORK_DIR
 from masterai.sandbox.models import Limits
 from masterai.sandbox.runtimes import runners_dir, runtime_path
+from masterai.sandbox.warm import LAUNCHER_NAME, WarmProcess, wait_exit
 from masterai.settings import SandboxSettings
 
-_BWRAP_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 _DRAIN_GRACE = 2.0  # seconds to finish reading output once every process is gone
 
 
@@ -75,32 +77,6 @@ def _check_reachable(path: Path, uid: int) -> None:
             )
 
 
-def _preexec(cgroup: RunCgroup, limits: Limits, uid: int) -> Callable[[], None]:
-    """What the child does between fork and exec: join the cgroup, set rlimits, drop root.
-
-    Only plain syscalls: it runs in a forked copy of a threaded process.
-    """
-    procs = cgroup.procs_files
-    cpu_seconds = math.ceil(limits.timeout) + 5
-    is_root = os.geteuid() == 0
-
-    def child() -> None:
-        for path in procs:
-            fd = os.open(path, os.O_WRONLY)
-            os.write(fd, b"0")
-            os.close(fd)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.storage, limits.storage))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
-        if is_root:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-
-    return child
-
-
 class BubblewrapBackend(SandboxBackend):
     """Runs programs under ``bwrap`` with cgroups, seccomp and rlimits."""
 
@@ -112,6 +88,28 @@ class BubblewrapBackend(SandboxBackend):
         self._filter: bytes | None = None
         self._bwrap: str | None = None
         self._reachable: set[str] = set()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="masterai-bwrap")
+        self._spares: list[Future[WarmProcess]] = []
+        self._placeholder = Limits(
+            timeout=settings.default_timeout,
+            memory=settings.default_memory,
+            cpus=settings.default_cpus,
+            pids=settings.default_pids,
+            storage=settings.default_storage,
+            output_limit=settings.default_output_limit,
+            max_output_files=settings.max_output_files,
+            max_output_file_size=settings.max_output_file_size,
+        )
+        self._ceilings = Limits(
+            timeout=settings.max_timeout,
+            memory=settings.max_memory,
+            cpus=settings.max_cpus,
+            pids=settings.max_pids,
+            storage=settings.max_storage,
+            output_limit=settings.max_output_limit,
+            max_output_files=settings.max_output_files,
+            max_output_file_size=settings.max_output_file_size,
+        )
 
     def check(self) -> None:
         """Verify bwrap, cgroups and the seccomp filter (see :meth:`SandboxBackend.check`)."""
@@ -131,15 +129,18 @@ class BubblewrapBackend(SandboxBackend):
             )
         self._filter = seccomp.build_filter()
         self._layout = CgroupLayout.detect(self.settings.cgroup_parent)
+        self._layout.remove_stale()
+        atexit.register(self.close)  # spare processes and their cgroups end with us
         _check_reachable(runners_dir(), self.settings.sandbox_uid)
         _check_reachable(self.settings.run_dir.parent, self.settings.sandbox_uid)
         self._bwrap = bwrap
 
-    def _argv(self, spec: RunSpec, seccomp_fd: int) -> list[str]:
+    def _options(self, spec: RunSpec, seccomp_fd: int) -> list[str]:
+        """The bwrap options of one run (its command is fixed: see ``warm.COMMAND``)."""
         assert self._bwrap is not None
         limits, ws = spec.limits, spec.workspace
         uid = str(self.settings.sandbox_uid)
-        argv = [self._bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
+        argv = ["--unshare-all", "--unshare-user", "--disable-userns"]
         argv += ["--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL"]
         argv += ["--uid", uid, "--gid", uid, "--hostname", "sandbox"]
         argv += _root_fs_args()
@@ -158,64 +159,97 @@ class BubblewrapBackend(SandboxBackend):
         argv += ["--remount-ro", "/"]  # the root tmpfs bwrap builds: nothing new at the top
         for key, value in spec.language.environment.items():
             argv += ["--setenv", key, value]
-        argv += ["--seccomp", str(seccomp_fd), "--"]
-        return argv + list(spec.language.command)
+        return [*argv, "--seccomp", str(seccomp_fd)]
+
+    def _spawn(self) -> WarmProcess:
+        assert self._bwrap is not None and self._layout is not None and self._filter is not None
+        return WarmProcess.spawn(
+            bwrap=self._bwrap,
+            layout=self._layout,
+            limits=self._placeholder,
+            ceilings=self._ceilings,
+            seccomp=self._filter,
+            uid=self.settings.sandbox_uid,
+        )
+
+    async def _take(self) -> WarmProcess:
+        """A ready bwrap (the spare, or a new one), and a new spare started behind it."""
+        future = self._spares.pop(0) if self._spares else self._executor.submit(self._spawn)
+        if not self._spares:
+            self._spares.append(self._executor.submit(self._spawn))
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(_discard_when_done)
+            raise
+
+    def ready_cgroups(self) -> set[Path]:
+        """Cgroup directories of the spare processes waiting for a run (for leftover checks)."""
+        return {
+            d
+            for f in self._spares
+            if f.exception(timeout=10) is None
+            for d in f.result().cgroup.dirs
+        }
+
+    def close(self) -> None:
+        """Stop the spare processes and remove their cgroups."""
+        spares, self._spares = self._spares, []
+        for future in spares:
+            future.add_done_callback(_discard_when_done)
 
     async def run(self, spec: RunSpec) -> RawResult:
         """Run one program under bwrap (see :meth:`SandboxBackend.run`)."""
         self.check()
-        assert self._layout is not None and self._filter is not None
-        cgroup = self._layout.create(f"run-{spec.run_id}", spec.limits)
+        warm = await self._take()
         try:
-            return await self._run_in(cgroup, spec)
+            return await self._run_warm(warm, spec)
         finally:
-            cgroup.remove()
+            warm.discard()  # kills whatever is left in the run's cgroup, then removes it
 
-    async def _run_in(self, cgroup: RunCgroup, spec: RunSpec) -> RawResult:
-        assert self._filter is not None
-        limits = spec.limits
-        seccomp_fd = os.memfd_create("masterai-seccomp", 0)
-        try:
-            os.write(seccomp_fd, self._filter)
-            os.lseek(seccomp_fd, 0, os.SEEK_SET)
-            with open(spec.workspace.code_dir / "stdin", "rb") as stdin:
-                started = time.monotonic()
-                try:
-                    proc = await asyncio.create_subprocess_exec(
-                        *self._argv(spec, seccomp_fd),
-                        stdin=stdin,
-                        stdout=asyncio.subprocess.PIPE,
-                        stderr=asyncio.subprocess.PIPE,
-                        pass_fds=(seccomp_fd,),
-                        # bwrap's own init (pid 1 inside) keeps the environment it was
-                        # started with, readable at /proc/1/environ: give it nothing.
-                        env=_BWRAP_ENV,
-                        preexec_fn=_preexec(cgroup, limits, self.settings.sandbox_uid),
-                    )
-                except OSError as e:
-                    raise ExecutionFailedError(f"Cannot start bwrap: {e}") from e
-        finally:
-            os.close(seccomp_fd)
-        assert proc.stdout is not None and proc.stderr is not None
+    async def _run_warm(self, warm: WarmProcess, spec: RunSpec) -> RawResult:
+        limits, popen = spec.limits, warm.popen
+        assert popen.stdin is not None and popen.stdout is not None and popen.stderr is not None
+        loop = asyncio.get_running_loop()
         out, err = CappedBuffer(limits.output_limit), CappedBuffer(limits.output_limit)
-        readers = asyncio.gather(drain(proc.stdout, out), drain(proc.stderr, err))
+        readers, transports = [], []
+        for pipe, buffer in ((popen.stdout, out), (popen.stderr, err)):
+            stream = asyncio.StreamReader()
+            protocol = functools.partial(asyncio.StreamReaderProtocol, stream)
+            transport, _ = await loop.connect_read_pipe(protocol, pipe)
+            transports.append(transport)
+            readers.append(drain(stream, buffer))
+        gathered = asyncio.gather(*readers)
+        stdin = (spec.workspace.code_dir / "stdin").read_bytes()
+        started = time.monotonic()
+        feeder = asyncio.ensure_future(asyncio.to_thread(_feed, popen.stdin, stdin))
+        try:
+            launcher = " ".join(shlex.quote(a) for a in spec.language.command)
+            (spec.workspace.code_dir / LAUNCHER_NAME).write_text(f"exec {launcher}\n")
+            warm.start(self._options(spec, warm.seccomp_fd), limits)
+        except OSError as e:
+            raise ExecutionFailedError(f"bwrap did not take its arguments: {e}") from e
         timed_out = False
         try:
-            await asyncio.wait_for(proc.wait(), limits.timeout)
+            await asyncio.wait_for(wait_exit(popen), limits.timeout)
         except TimeoutError:
             timed_out = True
         finally:
             # Whatever happened, nothing of the run survives it.
-            cgroup.kill_all()
+            warm.cgroup.kill_all()
             with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            returncode = await proc.wait()
+                popen.kill()
+            returncode = await wait_exit(popen)
         elapsed = time.monotonic() - started
         try:
-            await asyncio.wait_for(readers, _DRAIN_GRACE)
+            await asyncio.wait_for(gathered, _DRAIN_GRACE)
         except TimeoutError:
             out.truncated = True
-        oom = cgroup.oom_killed()
+        finally:
+            for transport in transports:
+                transport.close()
+            await feeder
+        oom = warm.cgroup.oom_killed()
         exit_code = returncode if returncode >= 0 else 128 - returncode
         if timed_out or (oom and exit_code == 0):
             exit_code = KILLED_EXIT_CODE
@@ -228,3 +262,17 @@ class BubblewrapBackend(SandboxBackend):
             memory_exceeded=oom,
             output_truncated=out.truncated or err.truncated,
         )
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    """Write the program's stdin and close it (in a thread: the program may not read)."""
+    with contextlib.suppress(OSError):
+        if data:
+            pipe.write(data)
+    with contextlib.suppress(OSError):
+        pipe.close()
+
+
+def _discard_when_done(future: Future[WarmProcess]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().discard()

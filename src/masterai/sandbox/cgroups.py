@@ -106,6 +106,13 @@ class CgroupLayout:
                 (path / "cgroup.subtree_control").write_text(enable)
         return cls(version=2, parents={"unified": parent})
 
+    def remove_stale(self) -> None:
+        """Remove empty run cgroups left by a process that ended without cleaning up."""
+        for parent in self.parents.values():
+            for d in parent.glob("run-*"):
+                with contextlib.suppress(OSError):  # not empty: a live run of another process
+                    d.rmdir()
+
     def create(self, name: str, limits: Limits) -> RunCgroup:
         """Create the cgroup of one run with its limits written."""
         dirs = [parent / name for parent in self.parents.values()]
