@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 _COLORS = ("#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2")
 
@@ -20,6 +22,8 @@ def _svg(fig: Figure) -> str:
 
 
 def _figure(title: str) -> tuple[Figure, Any]:
+    from matplotlib.figure import Figure  # heavy; only reports draw charts
+
     fig = Figure(figsize=(7.5, 2.8), dpi=96)
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=10, loc="left")

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 import sqlalchemy as sa
 
 from masterai.store import Database
@@ -412,6 +411,8 @@ class AnalyticsCopy:
         hand to pandas than the rows themselves. ``:name`` parameters are rewritten to the
         driver's style; PostgreSQL streams through a server-side cursor.
         """
+        import pandas as pd  # only needed when rows are copied (warm calls skip the import)
+
         engine = self._database.engine
         postgres = engine.dialect.name == "postgresql"
         if postgres:

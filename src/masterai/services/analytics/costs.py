@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from masterai.services.analytics.results import AnalyticsResult, describe_scope, money, num
 from masterai.services.analytics.scope import Scope, query
@@ -89,36 +88,37 @@ def analyze_costs(
     """Break down the spend of ``scope`` by company, model and ``period``."""
     period = check_period(period)
     ctes, params = scope.ctes()
-    table = pd.DataFrame(
-        {
-            "model": list(prices),
-            "input_per_mtok": [p.input_per_mtok for p in prices.values()],
-            "output_per_mtok": [p.output_per_mtok for p in prices.values()],
-        }
+    # The price table travels as list parameters (no DataFrame needed).
+    ctes += (
+        ", price_table AS (SELECT unnest($price_models::VARCHAR[]) AS model, "
+        "unnest($price_in::DOUBLE[]) AS input_per_mtok, "
+        "unnest($price_out::DOUBLE[]) AS output_per_mtok)"
     )
-    con.register("price_table", table)
-    try:
-        lines = {}
-        for name, key in (
-            ("total", "'all'"),
-            ("company", "mp.company_id"),
-            ("model", "mp.model_name"),
-            ("period", f"CAST(date_trunc('{period}', mp.started_at) AS DATE)::VARCHAR"),
-        ):
-            lines[name] = _lines(con, ctes, params, key)
-        unpriced = [
-            r[0]
-            for r in query(
-                con,
-                f"""{ctes} SELECT DISTINCT coalesce(m.model, c.model, 'unknown') AS model
-                FROM m JOIN c ON c.id = m.conversation_id
-                WHERE m.role = 'assistant' AND coalesce(m.model, c.model, 'unknown')
-                    NOT IN (SELECT model FROM price_table) ORDER BY 1""",
-                params,
-            ).fetchall()
-        ]
-    finally:
-        con.unregister("price_table")
+    params = {
+        **params,
+        "price_models": list(prices),
+        "price_in": [p.input_per_mtok for p in prices.values()],
+        "price_out": [p.output_per_mtok for p in prices.values()],
+    }
+    lines = {}
+    for name, key in (
+        ("total", "'all'"),
+        ("company", "mp.company_id"),
+        ("model", "mp.model_name"),
+        ("period", f"CAST(date_trunc('{period}', mp.started_at) AS DATE)::VARCHAR"),
+    ):
+        lines[name] = _lines(con, ctes, params, key)
+    unpriced = [
+        r[0]
+        for r in query(
+            con,
+            f"""{ctes} SELECT DISTINCT coalesce(m.model, c.model, 'unknown') AS model
+            FROM m JOIN c ON c.id = m.conversation_id
+            WHERE m.role = 'assistant' AND coalesce(m.model, c.model, 'unknown')
+                NOT IN (SELECT model FROM price_table) ORDER BY 1""",
+            params,
+        ).fetchall()
+    ]
     empty = CostLine(
         key="all",
         conversations=0,

@@ -12,15 +12,16 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
-import pandas as pd
 
 from masterai.services.analytics.results import AnalyticsResult, describe_scope, num
 from masterai.services.analytics.scope import Scope, query
 from masterai.services.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 METRICS = ("conversations", "tokens", "cost_usd")
 MIN_HISTORY_DAYS = 7
@@ -81,6 +82,8 @@ class UsageForecast(AnalyticsResult):
 
 def daily_history(con: duckdb.DuckDBPyConnection, scope: Scope) -> pd.DataFrame:
     """Daily conversations, tokens and cost of ``scope``, missing days filled with zero."""
+    import pandas as pd
+
     ctes, params = scope.ctes()
     frame = query(
         con,
@@ -142,6 +145,8 @@ def predict_usage(
 
 
 def _forecast(series: pd.Series, *, metric: str, horizon: int, interval: float) -> MetricForecast:
+    import numpy as np
+    import pandas as pd
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     seasonal = len(series) >= 21

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from masterai.services.analytics.results import AnalyticsResult, describe_scope, num, pct
 from masterai.services.analytics.scope import Scope, query
@@ -227,7 +226,7 @@ grams AS (
     )) AS g FROM w
 )
 SELECT g[3] AS phrase, count(DISTINCT conversation_id) AS n FROM grams
-WHERE g[1] NOT IN (SELECT w FROM stop_words) AND g[2] NOT IN (SELECT w FROM stop_words)
+WHERE NOT list_contains($stop, g[1]) AND NOT list_contains($stop, g[2])
 GROUP BY 1 HAVING n >= 2 ORDER BY n DESC, phrase LIMIT $top
 """
 
@@ -243,11 +242,7 @@ LIMIT $top
 
 
 def _phrases(con: duckdb.DuckDBPyConnection, ctes: str, params: dict[str, Any]) -> list[Phrase]:
-    con.register("stop_words", pd.DataFrame({"w": sorted(STOP_WORDS)}))
-    try:
-        rows = query(con, f"{ctes} {_PHRASES}", params).fetchall()
-    finally:
-        con.unregister("stop_words")
+    rows = query(con, f"{ctes} {_PHRASES}", {**params, "stop": sorted(STOP_WORDS)}).fetchall()
     return [Phrase(phrase=p, conversations=int(n)) for p, n in rows]
 
 
