@@ -162,3 +162,10 @@ def test_analyze_costs_prices_tokens_and_lists_unpriced_models(
     assert [p.key for p in everyone.by_period] == ["2024-05-01"]
     with pytest.raises(InvalidInputError, match="'year'"):
         analytics.analyze_costs(analytics.scope(), period="year")
+
+
+def test_values_reach_sql_as_literals_not_as_code(analytics: AnalyticsService) -> None:
+    hostile = ["g1' OR '1'='1", "x'); DROP TABLE messages; --"]
+    result = analytics.measure_satisfaction(analytics.scope(), conversation_ids=hostile)
+    assert (result.conversations, result.rated) == (0, 0)
+    assert analytics.analyze_conversations(analytics.scope()).messages == 12

@@ -36,6 +36,7 @@ from typing import Any
 import duckdb
 import sqlalchemy as sa
 
+from masterai.services.analytics.scope import sql_literal
 from masterai.store import Database
 
 _CHUNK = 100_000
@@ -466,4 +467,4 @@ def _write_state(con: duckdb.DuckDBPyConnection, fp: Fingerprint) -> None:
         }
     )
     con.execute("DELETE FROM sync_state WHERE key = 'fingerprint'")
-    con.execute("INSERT INTO sync_state VALUES ('fingerprint', ?)", [value])
+    con.execute(f"INSERT INTO sync_state VALUES ('fingerprint', {sql_literal(value)})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -149,9 +150,37 @@ class Scope:
 _PARAM_RE = re.compile(r"\$([A-Za-z_]\w*)")
 
 
+def sql_literal(value: Any) -> str:
+    """``value`` as a DuckDB SQL literal (strings quoted with ``''`` doubling).
+
+    Analytics inlines its few parameters instead of binding them: DuckDB's Python binding
+    imports pandas on the first bound parameter, which costs seconds on a cold start.
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"not a finite number: {value!r}")
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(sql_literal(v) for v in value) + "]"
+    raise TypeError(f"cannot inline {type(value).__name__} into SQL")
+
+
 def query(
     con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
 ) -> duckdb.DuckDBPyConnection:
-    """Run ``sql`` with the subset of ``params`` it names (DuckDB rejects unused ones)."""
-    used = set(_PARAM_RE.findall(sql))
-    return con.execute(sql, {k: v for k, v in params.items() if k in used})
+    """Run ``sql`` with its ``$name`` parameters replaced by literals of ``params``."""
+
+    def literal(match: re.Match[str]) -> str:
+        return sql_literal(params[match.group(1)])
+
+    return con.execute(_PARAM_RE.sub(literal, sql))
