@@ -74,19 +74,21 @@ def test_bad_lines_are_reported_by_number_and_nothing_is_imported(
         {**GOOD, "id": "x2", "satisfaction": 7},
         {**GOOD, "id": "x3", "company_id": "nope"},
         {**GOOD, "id": "x1"},
+        {**GOOD, "id": "x4", "user_ref": "nul\u0000here"},
     ]
     path = write_jsonl(tmp_path / "c.jsonl", rows)
     with pytest.raises(ImportFileError) as caught:
         import_conversations(acme, path)
     lines = {b.line: b.message for b in caught.value.bad}
-    assert sorted(lines) == [2, 3, 4, 5]
+    assert sorted(lines) == [2, 3, 4, 5, 6]
+    assert lines[6] == "contains a NUL character"
     assert "satisfaction" in lines[3] and "7" in lines[3]
     assert "unknown company 'nope'" in lines[4]
     assert "duplicate conversation id 'x1'" in lines[5]
     assert counts(acme) == (0, 0)
     report = import_conversations(acme, path, skip_bad=True)
     assert report.conversations == 1
-    assert [b.line for b in report.skipped] == [2, 3, 4, 5]
+    assert [b.line for b in report.skipped] == [2, 3, 4, 5, 6]
     assert counts(acme) == (1, 2)
 
 

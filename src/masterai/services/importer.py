@@ -190,6 +190,16 @@ def _read_csv(path: Path) -> Iterator[tuple[list[int], dict[str, Any] | BadLine]
     yield from groups.values()
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _parse(path: Path, fmt: str) -> tuple[list[tuple[list[int], ConversationIn]], list[BadLine]]:
     reader = _read_jsonl if fmt == "jsonl" else _read_csv
     good: list[tuple[list[int], ConversationIn]] = []
@@ -198,6 +208,10 @@ def _parse(path: Path, fmt: str) -> tuple[list[tuple[list[int], ConversationIn]]
     for lines, raw in reader(path):
         if isinstance(raw, BadLine):
             bad.append(raw)
+            continue
+        if _has_nul(raw):
+            # PostgreSQL cannot store NUL in text; analytics cannot query it either.
+            bad.append(BadLine(line=lines[0], message="contains a NUL character"))
             continue
         try:
             conv = ConversationIn.model_validate(raw)

@@ -167,6 +167,8 @@ def sql_literal(value: Any) -> str:
             raise InvalidInputError(f"not a finite number: {value!r}")
         return repr(value)
     if isinstance(value, str):
+        if "\x00" in value:  # DuckDB's parser ends a statement at NUL
+            raise InvalidInputError(f"text must not contain NUL characters: {value!r}")
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, datetime):
         return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
