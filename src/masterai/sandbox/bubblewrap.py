@@ -5,19 +5,20 @@ namespaces, ``--die-with-parent``, ``--new-session``, an empty environment, an u
 uid, no capabilities, the runtimes bound read-only, size-limited tmpfs for ``/work``, ``/tmp``
 and ``/dev/shm``, the seccomp filter of :mod:`masterai.sandbox.seccomp`, a cgroup with the
 memory (swap counted), pids and CPU limits, and rlimits. On timeout, or once the program
-ends, every process left in the run's cgroup is killed.
+ends, every process left in the run's cgroup is killed. Each run starts from a spare bwrap
+prepared ahead (:mod:`masterai.sandbox.warm`), so joining the cgroup is off the clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import functools
 import os
 import shlex
 import shutil
 import time
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
@@ -130,7 +131,8 @@ class BubblewrapBackend(SandboxBackend):
         self._filter = seccomp.build_filter()
         self._layout = CgroupLayout.detect(self.settings.cgroup_parent)
         self._layout.remove_stale()
-        atexit.register(self.close)  # spare processes and their cgroups end with us
+        # The spare process and its cgroup end with this backend, or with the interpreter.
+        weakref.finalize(self, _close_spares, self._spares)
         _check_reachable(runners_dir(), self.settings.sandbox_uid)
         _check_reachable(self.settings.run_dir.parent, self.settings.sandbox_uid)
         self._bwrap = bwrap
@@ -194,9 +196,7 @@ class BubblewrapBackend(SandboxBackend):
 
     def close(self) -> None:
         """Stop the spare processes and remove their cgroups."""
-        spares, self._spares = self._spares, []
-        for future in spares:
-            future.add_done_callback(_discard_when_done)
+        _close_spares(self._spares)
 
     async def run(self, spec: RunSpec) -> RawResult:
         """Run one program under bwrap (see :meth:`SandboxBackend.run`)."""
@@ -271,6 +271,11 @@ def _feed(pipe: IO[bytes], data: bytes) -> None:
             pipe.write(data)
     with contextlib.suppress(OSError):
         pipe.close()
+
+
+def _close_spares(spares: list[Future[WarmProcess]]) -> None:
+    while spares:
+        spares.pop().add_done_callback(_discard_when_done)
 
 
 def _discard_when_done(future: Future[WarmProcess]) -> None:
