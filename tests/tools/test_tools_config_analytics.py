@@ -302,3 +302,98 @@ async def test_analytics_without_a_company_covers_only_readable_companies(
         registry, person("super_admin"), {"operation": "analyze_conversations"}, tool="analytics"
     )
     assert admin.data["result"]["conversations"] == 5
+
+
+async def test_a_change_made_while_the_diff_awaits_approval_is_not_overwritten(
+    registry: ToolRegistry, database: Database
+) -> None:
+    configs = ConfigurationService(database)
+
+    async def approve_after_someone_else_changed_it(*args: Any) -> bool:
+        configs.update_configuration("acme", {"temperature": 1.5}, author="bob")
+        return True
+
+    context = ExecutionContext(
+        principal=person("super_admin"),
+        request_authorization=approve_after_someone_else_changed_it,
+    )
+    result = await registry.execute_tool(
+        "configuration",
+        {"operation": "update_prompt", "company_id": "acme", "prompt": "Approved text"},
+        context,
+    )
+    assert (result.ok, result.status) == (False, "failed")
+    assert "changed since the diff was made" in result.error
+    active = configs.get_configuration("acme")
+    assert (active.version, active.system_prompt, active.temperature) == (2, "Be kind.", 1.5)
+
+
+async def test_read_operations_templates_and_clone_through_the_tool(
+    registry: ToolRegistry, database: Database
+) -> None:
+    admin = person("super_admin")
+    yes = Approver(True)
+    saved = await run(
+        registry,
+        admin,
+        {
+            "operation": "save_as_template",
+            "company_id": "acme",
+            "template_name": "kind",
+        },
+        yes,
+    )
+    assert saved.ok, saved.error
+    applied = await run(
+        registry,
+        admin,
+        {
+            "operation": "apply_template",
+            "template_name": "kind",
+            "company_ids": ["initech"],
+        },
+        yes,
+    )
+    assert applied.ok, applied.error
+    cloned = await run(
+        registry,
+        admin,
+        {
+            "operation": "clone_configuration",
+            "source_company_id": "acme",
+            "target_company_id": "globex",
+            "change_note": "same as acme",
+        },
+        yes,
+    )
+    assert cloned.ok and cloned.data["result"]["results"][0]["status"] == "unchanged"
+    listed = await run(registry, admin, {"operation": "list_templates"})
+    assert [t["name"] for t in listed.data["result"]] == ["kind"]
+    shown = await run(registry, admin, {"operation": "get_configuration", "company_id": "initech"})
+    assert shown.data["result"]["system_prompt"] == "Be kind."
+    await run(
+        registry,
+        admin,
+        {"operation": "update_prompt", "company_id": "initech", "prompt": "Be kind.\nBe brief."},
+        yes,
+    )
+    versions = await run(registry, admin, {"operation": "list_versions", "company_id": "initech"})
+    assert [v["version"] for v in versions.data["result"]] == [2, 1]
+    diff = await run(
+        registry,
+        admin,
+        {"operation": "diff_versions", "company_id": "initech", "from_version": 1, "to_version": 2},
+    )
+    assert "+Be brief." in diff.data["summary"]
+    both = await run(
+        registry,
+        admin,
+        {
+            "operation": "apply_template",
+            "template_name": "kind",
+            "company_id": "acme",
+            "company_ids": ["globex"],
+        },
+        yes,
+    )
+    assert both.ok is False and "exactly one of company_id, company_ids" in both.error
