@@ -1,6 +1,7 @@
 """Analytics end to end from the store: DuckDB analytics copy vs pandas.read_sql + pandas.
 
     .venv/bin/python benchmarks/analytics.py [--conversations 100000] [--db PATH] [--repeat 3]
+        [--database-url postgresql://postgres@127.0.0.1:5432/masterai_bench]
 
 Seeds the embedded SQLite store with the demo data set (about 10 messages per conversation,
 so 100k conversations is about 1 million messages; kept in --db between runs), then times
@@ -174,10 +175,17 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "masterai-bench")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--database-url", help="benchmark this (PostgreSQL) database instead of SQLite"
+    )
     args = parser.parse_args()
 
     home = args.db / f"n{args.conversations}"
-    database = Database(f"sqlite:///{home / 'masterai.db'}")
+    if args.database_url:
+        home = home / "postgres"
+        database = Database(args.database_url)
+    else:
+        database = Database(f"sqlite:///{home / 'masterai.db'}")
     database.upgrade()
     settings = Settings(home=home)
     with database.engine.connect() as conn:
@@ -201,7 +209,8 @@ def main() -> None:
     with database.engine.connect() as conn:
         messages = conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one()
         conversations = conn.execute(sa.text("SELECT count(*) FROM conversations")).scalar_one()
-    print(f"store: {conversations:,} conversations, {messages:,} messages (SQLite, WAL)\n")
+    kind = database.dialect if args.database_url else "SQLite, WAL"
+    print(f"store: {conversations:,} conversations, {messages:,} messages ({kind})\n")
 
     copy_dir = home / "bench-copy"
     baseline = timed(lambda: pandas_path(database.engine), args.repeat)
