@@ -1,9 +1,9 @@
 """Fixtures shared by the whole suite.
 
 Tests that need a real service (PostgreSQL, Redis, a Docker engine, bubblewrap) call
-:func:`require_service`. Locally a missing service skips the test with the reason; with
-``MASTERAI_REQUIRE_SERVICES=1`` (set by CI) it fails the run instead, so CI never passes by
-skipping.
+:func:`service_guard.require_service` (``tests/`` is on ``sys.path``). Locally a missing
+service skips the test with the reason; with ``MASTERAI_REQUIRE_SERVICES=1`` (set by CI) it
+fails the run instead, so CI never passes by skipping.
 """
 
 from __future__ import annotations
@@ -15,16 +15,9 @@ from typing import Any
 
 import pytest
 
-REQUIRE_SERVICES = os.environ.get("MASTERAI_REQUIRE_SERVICES", "") not in ("", "0", "false")
+from service_guard import REQUIRE_SERVICES, require_service
 
-
-def require_service(available: bool, reason: str) -> None:
-    """Skip (locally) or fail (in CI) the calling test when a service is unavailable."""
-    if available:
-        return
-    if REQUIRE_SERVICES:
-        pytest.fail(f"required service unavailable: {reason}", pytrace=False)
-    pytest.skip(reason)
+__all__ = ["REQUIRE_SERVICES", "require_service"]
 
 
 @pytest.fixture

@@ -35,6 +35,12 @@ def build_registry(settings: Settings, database: Database) -> ToolRegistry:
     registry.register(
         EvaluatingAnalyticsTool(analytics, settings.workspace, settings), category="analytics"
     )
+    from masterai.sandbox import CodeExecutionEnvironment
+    from masterai.tools.code import CodeTool
+
+    registry.register(
+        CodeTool(CodeExecutionEnvironment(settings), settings.workspace), category="code"
+    )
     return registry
 
 
