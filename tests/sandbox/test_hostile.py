@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from masterai.sandbox import (
     InvalidRequestError,
 )
 from masterai.sandbox.runtimes import runners_dir
+from masterai.sandbox.workspace import RunWorkspace
 
 
 async def attack(
@@ -612,3 +614,55 @@ async def test_javascript_attack_is_contained(
     result = await attack(sandbox, code, "javascript", **kwargs)
     assert held(result, marker), (result.output[:500], result.error[:500])
     assert host_processes_with(seconds) == []
+
+
+# --- the host process dies mid-run ------------------------------------------------------------
+
+CHILD = """
+import asyncio, sys
+sys.path.insert(0, {helpers!r})
+from sandbox_helpers import make_settings
+from masterai.sandbox import CodeExecutionEnvironment, CodeExecutionRequest
+env = CodeExecutionEnvironment(make_settings(run_dir={run_dir!r}), backend={backend!r})
+request = CodeExecutionRequest(code="exec -a {marker} /bin/sleep 60", language="bash", timeout=3)
+asyncio.run(env.execute_code(request))
+"""
+
+
+async def test_host_process_killed_mid_run_leaves_nothing_running(
+    sandbox: CodeExecutionEnvironment, marker: str, tmp_path: Path
+) -> None:
+    run_dir = RUN_DIR / f"child-{marker}"
+    script = CHILD.format(
+        helpers=str(Path(__file__).parent), run_dir=str(run_dir),
+        backend=sandbox.backend.name, marker=marker,
+    )  # fmt: skip
+    (tmp_path / "host.py").write_text(script)  # not in the command line: it holds the marker
+    host = subprocess.Popen([sys.executable, str(tmp_path / "host.py")])
+    try:
+        async with asyncio.timeout(30):
+            while not host_processes_with(marker):
+                assert host.poll() is None, "the host process ended before the run started"
+                await asyncio.sleep(0.05)
+    finally:
+        host.kill()  # SIGKILL: no cleanup code of the host process runs
+        host.wait()
+    # bubblewrap: --die-with-parent ends the run at once; docker: the engine owns the
+    # container, which ends itself at its timeout (3 s + 2 s).
+    label = {"label": f"org.masterai.sandbox.run_dir={run_dir}"}
+
+    def containers(**filters: Any) -> list[dict[str, Any]]:
+        if sandbox.backend.name != "docker":
+            return []
+        client = sandbox.backend.client  # type: ignore[attr-defined]
+        return list(client.api.containers(all=True, filters={**label, **filters}))
+
+    async with asyncio.timeout(15):
+        while host_processes_with(marker) or containers(status="running"):
+            await asyncio.sleep(0.05)
+    # The dead process's run directory (its tmpfs still mounted) is swept by the next user.
+    removed = RunWorkspace.sweep(run_dir)
+    assert len(removed) == 1 and list(run_dir.iterdir()) == []
+    run_dir.rmdir()
+    for c in containers():
+        sandbox.backend.client.api.remove_container(c["Id"])  # type: ignore[attr-defined]

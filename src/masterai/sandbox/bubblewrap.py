@@ -67,6 +67,8 @@ def _check_reachable(path: Path, uid: int) -> None:
         BackendUnavailableError: a parent directory is closed to that user.
     """
     path = path.resolve()
+    while not path.exists():  # to be created (as root, 0711): check what exists
+        path = path.parent
     for directory in [*reversed(path.parents), path]:
         st = directory.stat()
         if not (st.st_mode & 0o001 or (st.st_uid == uid and st.st_mode & 0o100)):

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import socket
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from masterai.sandbox.base import KILLED_EXIT_CODE, CappedBuffer, RawResult, RunSpec, SandboxBackend
@@ -27,8 +29,11 @@ from masterai.sandbox.seccomp import docker_profile
 from masterai.settings import SandboxSettings
 
 _API_TIMEOUT = 30
+RUN_LABEL = "org.masterai.sandbox.run"
 RUN_DIR_LABEL = "org.masterai.sandbox.run_dir"
 """Label naming the run directory of the environment a container belongs to."""
+_STALE_FILTER = {"label": RUN_LABEL, "status": ["exited", "dead"]}
+_STALE_AFTER = 120  # seconds since a container ended before it counts as abandoned
 _STDIN_WRAPPER = ("/bin/sh", "-c", f'exec "$@" < {CODE_DIR}/stdin', "sh")
 
 
@@ -93,8 +98,23 @@ class DockerBackend(SandboxBackend):
         return self._client
 
     def check(self) -> None:
-        """Verify the engine answers (see :meth:`SandboxBackend.check`)."""
-        _ = self.client
+        """Verify the engine answers (see :meth:`SandboxBackend.check`).
+
+        The first check also removes exited sandbox containers left by a process that died
+        mid-run (running ones may belong to a live process, and end by themselves).
+        """
+        if self._client is None:
+            self._remove_abandoned(self.client)
+
+    @staticmethod
+    def _remove_abandoned(client: Any) -> None:
+        now = time.time()
+        for c in client.api.containers(all=True, filters=_STALE_FILTER):
+            with contextlib.suppress(Exception):
+                finished = client.api.inspect_container(c["Id"])["State"]["FinishedAt"]
+                ended = datetime.fromisoformat(finished[:26].rstrip("Z") + "+00:00")
+                if now - ended.timestamp() > _STALE_AFTER:
+                    client.api.remove_container(c["Id"], force=True)
 
     def close(self) -> None:
         """Close the connection to the engine."""
@@ -123,7 +143,13 @@ class DockerBackend(SandboxBackend):
         limits, ws, uid = spec.limits, spec.workspace, self.settings.sandbox_uid
         return self.client.containers.create(
             self._image(spec.language.name),
-            command=[*_STDIN_WRAPPER, *spec.language.command],
+            # The container ends itself past its time even if this process dies mid-run
+            # (the engine, not we, owns it); normally we kill it first, at the timeout.
+            command=[
+                *("/usr/bin/timeout", "-s", "KILL", str(math.ceil(limits.timeout) + 2)),
+                *_STDIN_WRAPPER,
+                *spec.language.command,
+            ],
             user=f"{uid}:{uid}",
             working_dir=WORK_DIR,
             environment=spec.language.environment,

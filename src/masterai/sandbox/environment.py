@@ -69,6 +69,7 @@ class CodeExecutionEnvironment:
             backend = create_backend(backend or self.settings.backend, self.settings)
         self.backend = backend
         self._queues: dict[asyncio.AbstractEventLoop, ExecutionQueue] = {}
+        self._swept = False
 
     @property
     def queue(self) -> ExecutionQueue:
@@ -110,6 +111,9 @@ class CodeExecutionEnvironment:
         stdin = request.stdin or b""
         stdin = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
         self.backend.check()
+        if not self._swept:  # runs of a process that died mid-run
+            RunWorkspace.sweep(self.settings.run_dir)
+            self._swept = True
         async with self.queue.slot():
             workspace = RunWorkspace.create(
                 self.settings.run_dir,

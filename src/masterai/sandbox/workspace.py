@@ -110,6 +110,7 @@ class RunWorkspace:
         root.mkdir(mode=0o711)
         ws = cls(root=root, code_dir=root / "code", work_dir=root / "work", inputs=files)
         try:
+            (root / "owner").write_text(str(os.getpid()))
             ws.code_dir.mkdir(mode=0o755)
             (ws.code_dir / source_name).write_text(code, encoding="utf-8")
             (ws.code_dir / "stdin").write_bytes(stdin)
@@ -194,6 +195,31 @@ class RunWorkspace:
             return b"".join(chunks)
         finally:
             os.close(fd)
+
+    @staticmethod
+    def sweep(run_dir: Path) -> list[Path]:
+        """Remove run directories whose owning process is gone (it died mid-run).
+
+        Returns the directories removed. Runs of live processes are left alone.
+        """
+        removed = []
+        for root in run_dir.glob("*/owner") if run_dir.is_dir() else []:
+            try:
+                os.kill(int(root.read_text()), 0)
+                continue  # the owner lives
+            except ProcessLookupError:
+                pass
+            except (OSError, ValueError):
+                continue
+            ws = RunWorkspace(
+                root=root.parent,
+                code_dir=root.parent / "code",
+                work_dir=root.parent / "work",
+                mounted=os.path.ismount(root.parent / "work"),
+            )
+            ws.cleanup()
+            removed.append(ws.root)
+        return removed
 
     def cleanup(self) -> None:
         """Unmount the working directory and delete the run's directories."""
