@@ -28,6 +28,7 @@ def make_settings(**overrides: Any) -> SandboxSettings:
 
 def leftovers(env: CodeExecutionEnvironment) -> list[str]:
     """Traces of finished runs on the host: run dirs, cgroups, containers (should be none)."""
+    env.wait_idle()  # run directories are removed just after the result is returned
     found = [str(p) for p in RUN_DIR.glob("*")] if RUN_DIR.exists() else []
     if env.backend.name == "bubblewrap":
         spares = env.backend.ready_cgroups()  # type: ignore[attr-defined]

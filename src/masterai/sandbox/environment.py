@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from masterai.sandbox.base import RawResult, RunSpec, SandboxBackend
 from masterai.sandbox.errors import InvalidRequestError
@@ -70,6 +71,11 @@ class CodeExecutionEnvironment:
         self.backend = backend
         self._queues: dict[asyncio.AbstractEventLoop, ExecutionQueue] = {}
         self._swept = False
+        # Removing a run's directory waits on the kernel for milliseconds after its mount
+        # namespace died; it is done in this thread once the result is out (every process
+        # of the run is already dead by then). ``wait_idle`` waits for it.
+        self._cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="masterai-cleanup")
+        self._cleanups: set[Future[None]] = set()
 
     @property
     def queue(self) -> ExecutionQueue:
@@ -85,8 +91,18 @@ class CodeExecutionEnvironment:
         return self._queues[loop]
 
     def close(self) -> None:
-        """Release the backend's connections (the environment stays usable)."""
+        """Finish pending clean-ups and release the backend (the environment stays usable)."""
+        self.wait_idle()
         self.backend.close()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Block until the directories of finished runs are removed."""
+        wait(list(self._cleanups), timeout=timeout)
+
+    def _clean_up_later(self, workspace: RunWorkspace) -> None:
+        future = self._cleaner.submit(workspace.cleanup)
+        self._cleanups.add(future)
+        future.add_done_callback(self._cleanups.discard)
 
     async def execute_code(self, request: CodeExecutionRequest) -> ExecutionResult:
         """Run ``request`` in the sandbox and report what happened.
@@ -135,7 +151,7 @@ class CodeExecutionEnvironment:
                 )
                 out_files, files_truncated = workspace.collect(limits)
             finally:
-                workspace.cleanup()
+                self._clean_up_later(workspace)
         return self._result(raw, out_files, files_truncated, language.name)
 
     def _result(
