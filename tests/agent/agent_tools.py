@@ -76,3 +76,37 @@ class NotesTool(AITool):
 
     async def _fail(self, call: AIToolCall, requester: Any, auth: Any) -> AIToolResult:
         raise AIToolExecutionError("the notes backend is down")
+
+
+class GraderTool(AITool):
+    """A read-only operation that (in real life) would call a model: it spends, changes nothing."""
+
+    model_operations = frozenset({"grade"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.graded: list[str] = []
+
+    def get_definition(self) -> AIToolDefinition:
+        return self._build_definition_from_operations(
+            name="grader",
+            description_prefix="Grades a company's answers with a model.",
+            additional_parameters=[AIToolParameter("company_id", "string", "Company id")],
+        )
+
+    def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
+        return {
+            "grade": AIToolOperationDefinition(
+                "grade",
+                self._grade,
+                None,
+                {"company_id"},
+                {"company_id"},
+                "Grade answers (calls a model)",
+                read_only=True,
+            )
+        }
+
+    async def _grade(self, call: AIToolCall, requester: Any, auth: Any) -> AIToolResult:
+        self.graded.append(call.arguments["company_id"])
+        return AIToolResult(id=call.id, name="grader", content="graded")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from agent_tools import NotesTool
+from agent_tools import GraderTool, NotesTool
 from sqlalchemy import func, select
 
 from masterai.agent import (
@@ -447,6 +447,102 @@ async def test_mutating_plans_are_never_auto_approved(
             database, registry, model, NeverAsk(), auto_approve_read_only=True
         ).process_request("x", ROOT)
     assert notes.notes == {}
+
+
+def with_grader(database: Database, notes: NotesTool) -> tuple[ToolRegistry, GraderTool]:
+    registry = ToolRegistry(database)
+    registry.register(notes, category="configuration")
+    grader = GraderTool()
+    registry.register(grader, category="configuration")
+    return registry, grader
+
+
+def grade(**arguments: Any) -> dict[str, Any]:
+    return {"tool": "grader", "operation": "grade", "arguments": arguments, "purpose": ""}
+
+
+async def test_read_only_steps_that_call_models_are_never_auto_approved(
+    database: Database, notes: NotesTool
+) -> None:
+    registry, grader = with_grader(database, notes)
+    model = ScriptedModel(
+        [
+            plan_call(step("list", company_id="acme"), grade(company_id="acme")),
+            ScriptedModel.reply("graded"),
+        ]
+    )
+    with pytest.raises(AssertionError, match="the approver was asked"):
+        await agent(
+            database, registry, model, NeverAsk(), auto_approve_read_only=True
+        ).process_request("grade acme", ROOT)
+    assert grader.graded == []
+
+    # Step by step: the free read-only step runs unasked, the model-calling one is asked.
+    model = ScriptedModel(
+        [
+            plan_call(step("list", company_id="acme"), grade(company_id="acme")),
+            ScriptedModel.reply("graded"),
+        ]
+    )
+    approver = Recorder(plans=[PlanDecision.step_by_step()], steps=[StepDecision(kind="reject")])
+    response = await agent(
+        database, registry, model, approver, auto_approve_read_only=True
+    ).process_request("grade acme", ROOT)
+    assert approver.asked_steps == [2]
+    assert grader.graded == []
+    assert response.plan is not None
+    assert [(s.read_only, s.calls_model) for s in response.plan.steps] == [
+        (True, False),
+        (True, True),
+    ]
+    decisions = AgentRepository(database).approvals(response.plan.id)
+    assert [(a.decision, a.step_position) for a in decisions] == [
+        ("step_by_step", None),
+        ("auto", 1),
+        ("reject", 2),
+    ]
+
+
+async def test_read_only_approval_for_scripts_refuses_plans_that_call_models(
+    database: Database, notes: NotesTool
+) -> None:
+    from masterai.agent import ReadOnlyApprover
+
+    registry, grader = with_grader(database, notes)
+    model = ScriptedModel([plan_call(grade(company_id="acme"))])
+    response = await agent(database, registry, model, ReadOnlyApprover()).process_request(
+        "grade acme", ROOT
+    )
+    assert response.status == "rejected"
+    assert "calls models, which costs money (grader.grade)" in response.text
+    assert grader.graded == []
+
+
+async def test_a_resumed_plan_still_asks_before_a_step_that_calls_a_model(
+    database: Database, notes: NotesTool
+) -> None:
+    registry, grader = with_grader(database, notes)
+    model = ScriptedModel([plan_call(step("list", company_id="acme"), grade(company_id="acme"))])
+    crashing = CrashOnStep(
+        plans=[PlanDecision.step_by_step()], steps=[StepDecision(kind="approve")]
+    )
+    with pytest.raises(KeyboardInterrupt):
+        await agent(database, registry, model, crashing).process_request("grade", ROOT)
+
+    # After a restart the store gives back the step without calls_model; it is re-derived.
+    registry, grader = with_grader(database, notes)
+    (plan_id,) = AgentRepository(database).resumable("root")
+    model = ScriptedModel([ScriptedModel.reply("done")])
+    with pytest.raises(AssertionError, match="asked about step 2"):
+        await agent(database, registry, model, NeverAskSteps(), auto_approve_read_only=True).resume(
+            plan_id, ROOT
+        )
+    assert grader.graded == []
+
+
+class NeverAskSteps(ApproveAll):
+    async def review_step(self, plan: Plan, step: PlanStep) -> StepDecision:
+        raise AssertionError(f"the approver was asked about step {step.position}")
 
 
 class CrashOnStep(Recorder):

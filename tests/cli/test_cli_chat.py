@@ -83,6 +83,28 @@ def test_ask_never_runs_a_mutating_plan(tmp_path: Path, initialised: Path) -> No
     assert not (initialised / "workspace" / "a.txt").exists()
 
 
+def test_ask_never_runs_a_plan_that_spends_money_on_model_calls(
+    tmp_path: Path, initialised: Path
+) -> None:
+    evaluate = {
+        "tool": "configuration",
+        "operation": "test_configuration",
+        "arguments": {"company_id": "acme", "test_cases": ["hi"]},
+        "purpose": "check the prompt",
+    }
+    model = script(tmp_path, plan(CLOCK, evaluate))
+    result = runner.invoke(app, ["ask", "test", "--model", model, "--yes-read-only", "--json"])
+    assert result.exit_code == 2, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "rejected"
+    assert "calls models, which costs money (configuration.test_configuration)" in data["text"]
+    steps = data["plans"][0]["steps"]
+    assert [(s["read_only"], s["calls_model"], s["result"]) for s in steps] == [
+        (True, False, None),
+        (True, True, None),
+    ]
+
+
 def test_ask_without_approval_flag_rejects_even_read_only_plans(
     tmp_path: Path, initialised: Path
 ) -> None:

@@ -15,6 +15,7 @@ from masterai.services.configs import ConfigurationService
 from masterai.settings import Settings
 from masterai.store import Database
 from masterai.store.models import Company
+from masterai.tools.adapter import calls_model
 from masterai.tools.evaluation import EvaluatingAnalyticsTool, EvaluatingConfigurationTool
 
 ROOT = ExecutionContext(principal=system_principal("root"))
@@ -237,3 +238,21 @@ async def test_malformed_test_cases_are_refused_naming_the_case(
     assert not result.ok
     assert complaint in (result.error or "")
     assert specs == []  # no model was built, nothing was spent
+
+
+def test_only_the_model_calling_operations_are_marked_as_calling_models(
+    built: tuple[ToolRegistry, list[str]],
+) -> None:
+    registry, _ = built
+    marked = {
+        (name, op)
+        for name in ("configuration", "analytics")
+        if (entry := registry.get(name)) is not None
+        for op in entry.tool.get_operation_definitions()
+        if calls_model(entry.tool, op)
+    }
+    assert marked == {
+        ("configuration", "test_configuration"),
+        ("configuration", "compare_configurations"),
+        ("analytics", "benchmark_models"),
+    }

@@ -1,8 +1,9 @@
 """How a human (or a policy) approves plans: the ``Approver`` protocol and two stock ones.
 
 The CLI, tests and (later) the HTTP API each plug in their own ``Approver``. The agent never
-runs a mutating step without an approver's decision; only read-only steps may be approved
-automatically, and only when ``MASTERAI_AGENT__AUTO_APPROVE_READ_ONLY`` is on.
+runs a mutating step without an approver's decision; only read-only steps that call no model
+may be approved automatically, and only when ``MASTERAI_AGENT__AUTO_APPROVE_READ_ONLY`` is on.
+(Operations such as ``test_configuration`` change nothing but spend money on model calls.)
 """
 
 from __future__ import annotations
@@ -91,18 +92,24 @@ class ApproveAll:
 
 
 class ReadOnlyApprover(ApproveAll):
-    """Approves plans that change nothing and rejects any plan with a mutating step."""
+    """Approves plans that change nothing and call no model; rejects any other plan."""
 
     async def review_plan(self, plan: Plan) -> PlanDecision:
-        """Approve read-only plans; reject the rest, naming the mutating steps."""
+        """Approve read-only plans; reject the rest, naming the steps that need a human."""
         mutating = [s.label for s in plan.steps if not s.read_only]
         if mutating:
             return PlanDecision.reject(
                 f"not approved: the plan changes things ({', '.join(mutating)}); "
                 "run it interactively (masterai chat) to approve mutating steps"
             )
+        costly = [s.label for s in plan.steps if s.calls_model]
+        if costly:
+            return PlanDecision.reject(
+                f"not approved: the plan calls models, which costs money ({', '.join(costly)}); "
+                "run it interactively (masterai chat) to approve it"
+            )
         return PlanDecision.approve_all()
 
     async def review_step(self, plan: Plan, step: PlanStep) -> StepDecision:
-        """Approve read-only steps only."""
-        return StepDecision(kind="approve" if step.read_only else "reject")
+        """Approve read-only steps that call no model only."""
+        return StepDecision(kind="approve" if step.auto_approvable else "reject")

@@ -181,9 +181,14 @@ class MasterAI:
             )
         turn = self._new_turn(context, plan.conversation_id, plan.request)
         for step in plan.steps:
-            problem = None if step.status != "approved" else check_step(turn.catalog, context, step)
-            if problem:  # permissions changed since approval: ask again rather than run
-                step.status = "pending"
+            # Re-checking also restores calls_model, which the store does not keep.
+            problem = (
+                check_step(turn.catalog, context, step)
+                if step.status in ("pending", "approved")
+                else None
+            )
+            if problem and step.status == "approved":
+                step.status = "pending"  # permissions changed since approval: ask again
         return await self._run(turn, plan, needs_approval=plan.status == "proposed")
 
     # --- model calls ------------------------------------------------------------------
@@ -280,7 +285,7 @@ class MasterAI:
 
     async def _approve(self, turn: _Turn, plan: Plan) -> bool:
         actor = turn.context.principal.name
-        if plan.read_only and self.settings.auto_approve_read_only:
+        if plan.auto_approvable and self.settings.auto_approve_read_only:
             self._approve_steps(plan)
             self.repository.record_approval(plan.id, "auto", actor="policy:read_only")
             self.repository.save_plan(plan)
@@ -362,7 +367,7 @@ class MasterAI:
     async def _review_step(self, turn: _Turn, plan: Plan, step: PlanStep) -> bool:
         """Ask about one step; ``False`` means stop the plan."""
         actor = turn.context.principal.name
-        if step.read_only and self.settings.auto_approve_read_only:
+        if step.auto_approvable and self.settings.auto_approve_read_only:
             self.repository.record_approval(
                 plan.id, "auto", actor="policy:read_only", step_position=step.position
             )

@@ -66,8 +66,18 @@ class PlanStep:
     purpose: str
     needs_feedback: bool = False
     read_only: bool = False
+    calls_model: bool = False
+    """The operation calls a language model: it may change nothing yet still costs money."""
     status: StepStatus = "pending"
     result: StepResult | None = None
+
+    @property
+    def auto_approvable(self) -> bool:
+        """Whether a policy may approve this step unasked.
+
+        Only when it changes nothing and calls no model (model calls spend money).
+        """
+        return self.read_only and not self.calls_model
 
     @property
     def label(self) -> str:
@@ -101,6 +111,11 @@ class Plan:
     def read_only(self) -> bool:
         """Whether no step changes anything."""
         return all(step.read_only for step in self.steps)
+
+    @property
+    def auto_approvable(self) -> bool:
+        """Whether every step may be approved unasked (see :attr:`PlanStep.auto_approvable`)."""
+        return all(step.auto_approvable for step in self.steps)
 
     def step(self, position: int) -> PlanStep:
         """The step at ``position`` (1-based)."""
@@ -156,6 +171,7 @@ class AgentResponse:
                             "arguments": s.arguments,
                             "purpose": s.purpose,
                             "read_only": s.read_only,
+                            "calls_model": s.calls_model,
                             "status": s.status,
                             "result": s.result.to_dict() if s.result else None,
                         }

@@ -17,6 +17,7 @@ from masterai.agent.plan import PlanStep
 from masterai.llm import ToolCall
 from masterai.registry import ExecutionContext, ToolListing, ToolRegistry
 from masterai.security.policy import ToolAction, decide
+from masterai.tools.adapter import calls_model
 
 REFERENCE = re.compile(r"\{\{\s*step(\d+)\.(content|data)((?:\.[A-Za-z0-9_\-]+)*)\s*\}\}")
 
@@ -36,7 +37,10 @@ class Catalog:
 
 
 def check_step(catalog: Catalog, context: ExecutionContext, step: PlanStep) -> str | None:
-    """Why ``step`` cannot be part of a plan (``None`` if it can); fills ``read_only``."""
+    """Why ``step`` cannot be part of a plan (``None`` if it can).
+
+    Fills ``read_only`` and ``calls_model`` from the tool, so they never come from the model.
+    """
     listing = catalog.listings.get(step.tool)
     where = f"step {step.position} ({step.label})"
     if listing is None:
@@ -52,6 +56,7 @@ def check_step(catalog: Catalog, context: ExecutionContext, step: PlanStep) -> s
             )
         step.read_only = operations[step.operation].read_only
     registered = catalog.registry.get(step.tool)
+    step.calls_model = registered is not None and calls_model(registered.tool, step.operation)
     category = registered.category if registered else step.tool
     decision = decide(
         context.principal,

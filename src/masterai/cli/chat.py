@@ -92,6 +92,8 @@ def plan_table(plan: Plan) -> Table:
         table.add_column(column, overflow="fold")
     for step in plan.steps:
         kind = "read-only" if step.read_only else "[bold yellow]changes data[/]"
+        if step.calls_model:
+            kind += ", [bold yellow]calls a model (costs money)[/]"
         if step.needs_feedback:
             kind += ", asks feedback"
         cells = (step.label, json.dumps(step.arguments), step.purpose)
@@ -333,13 +335,17 @@ def ask(
     as_user: AsOption = None,
     company: CompanyOption = None,
     yes_read_only: Annotated[
-        bool, typer.Option("--yes-read-only", help="Approve plans whose steps change nothing.")
+        bool,
+        typer.Option(
+            "--yes-read-only",
+            help="Approve plans whose steps change nothing and call no model.",
+        ),
     ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the whole result as JSON.")
     ] = False,
 ) -> None:
-    """One request, no prompts: plans are run only if read-only and --yes-read-only is given.
+    """One request, no prompts: plans run only with --yes-read-only, if read-only and model-free.
 
     Exit status 0 when answered or completed, 2 when the plan was rejected, failed, stopped
     or ran out of budget, 1 on errors.

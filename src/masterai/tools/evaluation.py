@@ -5,14 +5,16 @@ temperature — on test cases with assertions) and ``compare_configurations`` (t
 two configurations, side by side). ``analytics``: ``benchmark_models`` (one test suite across
 several models). The logic is :mod:`masterai.llm.evaluation`; these subclasses only add the
 operations, so the tools keep their names, categories and every other operation.
-All three are read-only (they change no data) but do call models, which costs money.
+All three are read-only (they change no data) but do call models, which costs money: they are
+listed in ``model_operations`` (see :func:`masterai.tools.adapter.calls_model`), so the agent
+always asks before running them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ai_tool import (
     AIToolAuthorizationCallback,
@@ -144,6 +146,10 @@ async def _close(*models: Model | None) -> None:
 class EvaluatingConfigurationTool(ConfigurationTool):
     """The ``configuration`` tool plus ``test_configuration`` and ``compare_configurations``."""
 
+    model_operations: ClassVar[frozenset[str]] = frozenset(
+        {"test_configuration", "compare_configurations"}
+    )
+
     def __init__(
         self,
         service: ConfigurationService,
@@ -230,6 +236,8 @@ class EvaluatingConfigurationTool(ConfigurationTool):
 
 class EvaluatingAnalyticsTool(AnalyticsTool):
     """The ``analytics`` tool plus ``benchmark_models``."""
+
+    model_operations: ClassVar[frozenset[str]] = frozenset({"benchmark_models"})
 
     def __init__(
         self,
