@@ -1,4 +1,4 @@
-"""Small tools shaped like the real configuration/analytics/code tools, for registry tests."""
+"""Small tools shaped like the real configuration/analytics tools, for registry tests."""
 
 from __future__ import annotations
 
@@ -80,21 +80,6 @@ class AnalyticsTool(_OpsTool):
 
     def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
         return {"summary": self._op("summary", {"company_ids"}, {"company_ids"}, read_only=True)}
-
-
-class CodeTool(_OpsTool):
-    name = "code"
-    parameters = [
-        AIToolParameter("language", "string", "Language"),
-        AIToolParameter("code", "string", "Source"),
-        AIToolParameter("timeout", "number", "Seconds", required=False),
-        AIToolParameter("memory", "string", "Limit", required=False),
-    ]
-
-    def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
-        return {
-            "run": self._op("run", {"language", "code", "timeout", "memory"}, {"language", "code"})
-        }
 
 
 class SlowTool(_OpsTool):

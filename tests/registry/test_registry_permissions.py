@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from platform_tools import AnalyticsTool, CodeTool, ConfigurationTool
+from platform_tools import AnalyticsTool, ConfigurationTool
 
 from ai_tool.clock import ClockAITool
 from ai_tool.filesystem import FilesystemAITool
 from masterai.registry import ExecutionContext, ToolRegistry
+from masterai.sandbox import CodeExecutionEnvironment
 from masterai.security import Principal, UserDirectory, load_principal
+from masterai.settings import SandboxSettings
 from masterai.store import Database
+from masterai.tools.code import CodeTool
+from service_guard import require_service
 
 OWN, OTHER = "acme", "globex"
 ROLES = ("super_admin", "admin", "analyst", "viewer")
@@ -23,7 +30,8 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("configuration", "get"): "arg",
     ("configuration", "update"): "arg",
     ("analytics", "summary"): "list",
-    ("code", "run"): "scope",
+    ("code", "execute_code"): "scope",
+    ("code", "list_languages"): "scope",
     ("clock", "get_time"): "scope",
     ("filesystem", "list_directory"): "scope",
     ("filesystem", "create_directory"): "scope",
@@ -50,15 +58,24 @@ def expected_allowed(role: str, op: tuple[str, str], company: str) -> bool:
 
 
 @pytest.fixture
-def registry(database: Database, tmp_path: Path) -> ToolRegistry:
+def registry(database: Database, tmp_path: Path) -> Iterator[ToolRegistry]:
+    """Stand-ins for configuration/analytics; the real clock, filesystem and code tools."""
+    require_service(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+    # Sandbox run directories must be reachable by the sandbox user, so not under tmp_path.
+    run_dir = Path(tempfile.mkdtemp(prefix="masterai-matrix-"))
+    run_dir.chmod(0o755)
+    environment = CodeExecutionEnvironment(SandboxSettings(backend="bubblewrap", run_dir=run_dir))
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
     registry = ToolRegistry(database)
     registry.register(ConfigurationTool())
     registry.register(AnalyticsTool())
-    registry.register(CodeTool())
+    registry.register(CodeTool(environment, workspace), category="code")
     registry.register(ClockAITool())
-    registry.register(FilesystemAITool(tmp_path / "workspace"))
-    (tmp_path / "workspace").mkdir()
-    return registry
+    registry.register(FilesystemAITool(workspace))
+    yield registry
+    environment.close()
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -73,15 +90,15 @@ def principals(database: Database) -> dict[str, Principal]:
 
 
 def call_for(op: tuple[str, str], company: str, n: int) -> tuple[dict[str, Any], str | None]:
-    tool, operation = op
+    operation = op[1]
     params: dict[str, Any] = {"operation": operation}
     style = OPERATIONS[op]
     if style == "arg":
         params["company_id"] = company
     elif style == "list":
         params["company_ids"] = [company]
-    if tool == "code":
-        params |= {"language": "python", "code": "print(1)"}
+    if op == ("code", "execute_code"):
+        params |= {"language": "python", "code": f"print({n} * 2)"}
     if op == ("filesystem", "create_directory"):
         params["path"] = f"dir{n}"
     return params, company if style == "scope" else None
@@ -95,7 +112,9 @@ async def test_every_role_operation_and_company_is_decided_and_audited_once(
     mismatches = []
     for n, (role, op, company) in enumerate(cases):
         params, scope = call_for(op, company, n)
-        context = ExecutionContext(principal=principals[role], company_id=scope)
+        context = ExecutionContext(
+            principal=principals[role], company_id=scope, client_address=f"10.0.0.{n}"
+        )
         before = log.count()
         result = await registry.execute_tool(op[0], params, context)
         allowed = expected_allowed(role, op, company)
@@ -111,9 +130,12 @@ async def test_every_role_operation_and_company_is_decided_and_audited_once(
             op[1],
             expected_status,
         )
-        assert record.company_id == company
+        assert (record.company_id, record.client_address) == (company, f"10.0.0.{n}")
         if not allowed:
             assert result.error is not None and "Permission denied" in result.error
+        elif op == ("code", "execute_code"):
+            # the program really ran in the sandbox
+            assert result.data["result"]["output"] == f"{n * 2}\n", result.content
     assert mismatches == []
     assert log.verify().ok
 
@@ -136,6 +158,7 @@ async def test_list_tools_shows_only_what_the_role_may_call(
     assert viewer["configuration"] == ["get"]
     assert viewer["filesystem"] == ["read_file", "list_directory", "get_info", "search"]
     assert shown("admin")["configuration"] == ["get", "update", "copy"]
+    assert shown("admin")["code"] == ["execute_code", "list_languages"]
     listing = {t.name: t for t in registry.list_tools(principals["analyst"])}
     schema = listing["configuration"].schema
     assert "update" not in str(schema)
@@ -173,7 +196,7 @@ async def test_code_arguments_are_checked_against_code_execution_limits(
     context = ExecutionContext(principal=load_principal(database, "admin"), company_id=OWN)
 
     async def run(**extra: Any) -> str:
-        params = {"operation": "run", "language": "python", "code": "1"} | extra
+        params = {"operation": "execute_code", "language": "python", "code": "1"} | extra
         result = await registry.execute_tool("code", params, context)
         return result.error or result.status
 
@@ -227,10 +250,19 @@ async def test_every_operation_of_every_built_in_tool_follows_the_role_table(
                 result = await registry.execute_tool(name, {"operation": op}, context)
                 calls += 1
                 assert registry.audit_log.count() == before + 1
+                (record,) = registry.audit_log.recent(1)
+                assert (record.id, record.user_name, record.tool, record.operation) == (
+                    result.audit_id,
+                    role,
+                    name,
+                    op,
+                )
+                assert (record.company_id, record.status) == (company, result.status)
                 policy_denied = (result.error or "").startswith("Permission denied")
                 expected = spec_allows(role, registered.category, definition.read_only, company)
                 if policy_denied == expected:
                     mismatches.append((role, name, op, company, result.status, result.error))
     assert mismatches == []
+    assert "code" in registry.names()
     assert calls >= 8 * len(registry.names())
     assert registry.audit_log.verify().ok
