@@ -86,9 +86,11 @@ def test_users_companies_and_grants_are_managed_from_the_cli(home: Database) -> 
         (("tool", "run", "clock", "--args", "[]"), "error: Invalid --args: expected a JSON"),
         (("tool", "run", "clock", "--args", "[" * 100_000), "error: Invalid --args: JSON nested"),
         (("tool", "run", "nope"), "error: not_found: Unknown tool: nope"),
+        (("tool", "run", "clock", "--company", "ghost"), "error: Unknown company 'ghost'"),
         (("tool", "list", "--as", "ghost"), "error: Unknown user 'ghost'"),
         (("audit", "search", "--since", "soon"), "error: Invalid --since 'soon'"),
         (("audit", "search", "--status", "meh"), "error: Invalid --status 'meh'"),
+        (("audit", "search", "--since", "9" * 12 + "d"), "error: Invalid --since '9999"),
     ],
 )
 def test_bad_input_is_one_clear_error_line(
@@ -133,6 +135,35 @@ def test_tool_run_is_audited_and_destructive_operations_need_yes(home: Database)
         r["id"] for r in json.loads(run("audit", "search", "--tool", "filesystem", "--json"))
     ] == [2, 3]
     assert "ok: 4 records verified" in run("audit", "verify")
+
+
+def test_tool_run_audits_the_client_address_and_company_context(
+    home: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import getpass
+    import socket
+
+    run("init")
+    run("company", "add", "acme", "--name", "Acme")
+    run("user", "add", "ann", "--role", "analyst", "--company", "acme")
+    clock = '{"operation": "get_time"}'
+    run("tool", "run", "clock", "--args", clock, "--company", "acme", "--as", "ann")
+    monkeypatch.setenv("SSH_CLIENT", "203.0.113.7 50123 22")
+    run("tool", "run", "clock", "--args", clock, "--company", "globex", code=1)
+    run("company", "add", "globex", "--name", "Globex")
+    run("tool", "run", "clock", "--args", clock, "--company", "globex", "--as", "ann", code=1)
+    local = f"cli:{getpass.getuser()}@{socket.gethostname()}"[:64]
+    records = json.loads(run("audit", "tail", "--json"))
+    assert [(r["user"], r["status"], r["company_id"], r["client_address"]) for r in records] == [
+        ("ann", "ok", "acme", local),
+        ("ann", "denied", "globex", f"203.0.113.7 {local}"[:64]),
+    ]
+    found = json.loads(
+        run("audit", "search", "--tool", "clock", "--user", "ann", "--company", "acme", "--json")
+    )
+    assert [r["id"] for r in found] == [records[0]["id"]]
+    assert json.loads(run("audit", "search", "--company", "acme", "--since", "1h", "--json"))
+    assert json.loads(run("audit", "search", "--since", "2999-01-01", "--json")) == []
 
 
 def test_audit_verify_exits_non_zero_naming_the_tampered_record(home: Database) -> None:

@@ -67,7 +67,10 @@ def parse_since(value: str) -> datetime:
     match = _RELATIVE.match(value.strip())
     if match:
         amount, unit = int(match.group(1)), _UNIT[match.group(2)]
-        return datetime.now(UTC) - timedelta(**{unit: amount})
+        try:
+            return datetime.now(UTC) - timedelta(**{unit: amount})
+        except OverflowError:
+            fail(f"Invalid --since {value!r}: that age reaches before the year 1")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -76,6 +79,34 @@ def parse_since(value: str) -> datetime:
             "2026-01-31T12:00:00+00:00) or an age like 30m, 12h, 7d"
         )
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cli_client_address() -> str:
+    """The audit ``client_address`` of a CLI call: ``cli:USER@HOST``.
+
+    Over SSH the remote address (from ``SSH_CLIENT``) comes first, so it survives the
+    column's 64-character limit: ``203.0.113.7 cli:ann@box``.
+    """
+    import getpass
+    import os
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name for this uid (containers)
+        user = str(os.getuid())
+    local = f"cli:{user}@{socket.gethostname()}"
+    ssh = os.environ.get("SSH_CLIENT", "").split()
+    return f"{ssh[0]} {local}" if ssh else local
+
+
+def require_company(database: Database, company_id: str) -> None:
+    """Fail with one line unless ``company_id`` names a stored company (``--company``)."""
+    from masterai.store.models import Company
+
+    with database.session() as s:
+        if s.get(Company, company_id) is None:
+            fail(f"Unknown company {company_id!r} in --company (see `masterai company list`)")
 
 
 def parse_json_object(value: str, option: str) -> dict[str, Any]:

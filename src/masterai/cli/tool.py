@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 
 from masterai.cli.common import console, fail, print_json
-from masterai.cli.context import acting_principal, load_settings, open_db, parse_json_object
+from masterai.cli.context import (
+    acting_principal,
+    cli_client_address,
+    load_settings,
+    open_db,
+    parse_json_object,
+    require_company,
+)
 
 if TYPE_CHECKING:
     from masterai.registry import ToolRegistry
@@ -29,12 +36,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(tool_app, name="tool")
 
 
-def _registry(as_user: str | None) -> tuple[ToolRegistry, Principal]:
+def _registry(as_user: str | None, company: str | None = None) -> tuple[ToolRegistry, Principal]:
     from masterai.tools import build_registry
 
     settings = load_settings()
     database = open_db(settings)
     principal = acting_principal(database, settings, as_user)
+    if company is not None:
+        require_company(database, company)
     return build_registry(settings, database), principal
 
 
@@ -88,11 +97,11 @@ def run_tool(
     from masterai.registry import ExecutionContext
 
     params = parse_json_object(args, "--args")
-    registry, principal = _registry(as_user)
+    registry, principal = _registry(as_user, company)
     context = ExecutionContext(
         principal=principal,
         company_id=company,
-        client_address="cli",
+        client_address=cli_client_address(),
         request_authorization=_approve if yes else None,
     )
     result = asyncio.run(registry.execute_tool(name, params, context))
