@@ -108,6 +108,10 @@ def test_bad_revoked_and_expired_tokens_and_inactive_users_are_refused(
         (lambda d: d.add_company("new", "  "), "Invalid company name '  '"),
         (lambda d: d.add_user("ann", "wizard"), "Unknown role 'wizard'. Roles: admin, analyst"),
         (lambda d: d.add_user("-x", "viewer"), "Invalid user name '-x'"),
+        (
+            lambda d: d.add_user("ann", "viewer", email="ann at acme"),
+            "Invalid e-mail address 'ann at acme': expected name@domain.tld",
+        ),
         (lambda d: d.add_user("ann", "viewer", companies={"nope": "read"}), "Unknown company"),
         (lambda d: d.add_user("ann", "viewer", companies={"acme": "all"}), "Invalid access"),
         (lambda d: d.grant_company("zed", "acme", "read"), "Unknown user 'zed'"),

@@ -25,6 +25,7 @@ from masterai.store.models import (
 
 COMPANY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 ACCESS = ("read", "write")
 
 
@@ -128,13 +129,16 @@ class UserDirectory:
         """Create a user with a role and optional company access.
 
         Raises:
-            DirectoryError: malformed name, unknown role or company, or the name is taken.
+            DirectoryError: malformed name or e-mail, unknown role or company, or the name
+                is taken.
         """
         if not USER_NAME.match(name):
             raise DirectoryError(
                 f"Invalid user name {name!r}: use 1-128 letters, digits or '_.@-', "
                 "starting with a letter or digit"
             )
+        if email is not None and (len(email) > 254 or not EMAIL.match(email)):
+            raise DirectoryError(f"Invalid e-mail address {email!r}: expected name@domain.tld")
         with self.database.session() as s:
             if s.scalars(select(User).where(User.name == name)).first() is not None:
                 raise DirectoryError(f"User {name!r} already exists")
