@@ -48,6 +48,7 @@ class _ToolState:
     logger: logging.Logger
     tool_name: str
     has_extra_checks: bool
+    has_authorization_hook: bool
     running: set[asyncio.Task[Any]] = field(default_factory=set)
     cancel_requested: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -82,14 +83,19 @@ class AITool(ABC):
         state: _ToolState | None = self.__dict__.get("_ai_tool_state")
         if state is None:
             operations = self.get_operation_definitions()
-            parameters = self.get_definition().parameters if operations else []
+            definition = self.get_definition() if operations else None
             state = _ToolState(
-                compiled=compile_tool(operations, parameters),
+                compiled=compile_tool(operations, definition.parameters if definition else []),
                 logger=self.get_logger(),
-                tool_name=self.get_tool_name(),
+                # Messages and approval prompts use the name the model calls the tool by; the
+                # class-derived name differs for classes not ending in ``AITool``.
+                tool_name=(definition.name if definition else "") or self.get_tool_name(),
                 # Skip the hook call entirely for the (common) tools that do not override it.
                 has_extra_checks=(
                     type(self).check_operation_arguments is not AITool.check_operation_arguments
+                ),
+                has_authorization_hook=(
+                    type(self).requires_authorization is not AITool.requires_authorization
                 ),
             )
             self.__dict__["_ai_tool_state"] = state
@@ -144,6 +150,24 @@ class AITool(ABC):
         """
         return None
 
+    def requires_authorization(
+        self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
+    ) -> bool:
+        """Say whether :meth:`execute` must ask the authorization callback before this call.
+
+        The default is the operation's ``destructive`` flag. Override it to decide per call:
+        for example, let a preview (``dry_run``) of a destructive operation run unasked, or
+        ask before a normally harmless operation when some argument makes it risky. When
+        this returns ``True`` the callback is asked with ``destructive=True`` and a refusal
+        raises :class:`AIToolAuthorizationDenied`; when ``False`` nothing is asked here (the
+        handler may still ask).
+
+        Args:
+            operation: The operation the arguments select.
+            arguments: The checked arguments (after validation; ``None`` values removed).
+        """
+        return operation.destructive
+
     def validate_arguments(self, arguments: dict[str, Any]) -> AIToolOperationDefinition | None:
         """Run the checks :meth:`execute` runs before a handler, without running it.
 
@@ -166,8 +190,9 @@ class AITool(ABC):
     ) -> AIToolResult:
         """Route to the operation's handler after checking the arguments.
 
-        Arguments whose value is ``None`` are treated as absent. A destructive operation
-        asks ``request_authorization`` first.
+        Arguments whose value is ``None`` are treated as absent. When
+        :meth:`requires_authorization` says so (by default: for a destructive operation),
+        ``request_authorization`` is asked first.
 
         Raises:
             AIToolValidationError: The arguments were rejected (nothing ran).
@@ -187,9 +212,14 @@ class AITool(ABC):
             state.running.add(task)
         state.logger.debug("%s operation requested: %s", state.tool_name, op.name)
         try:
-            if op.destructive or op.timeout is not None:
+            approve = (
+                self.requires_authorization(op, arguments)
+                if state.has_authorization_hook
+                else op.destructive
+            )
+            if approve or op.timeout is not None:
                 return await self._run_guarded(
-                    op, state, tool_call, requester_ref, request_authorization
+                    op, state, tool_call, requester_ref, request_authorization, approve
                 )
             # The common case awaits the handler directly: no extra coroutine per call.
             return await op.handler(tool_call, requester_ref, request_authorization)
@@ -224,10 +254,11 @@ class AITool(ABC):
         tool_call: AIToolCall,
         requester_ref: Any,
         request_authorization: AIToolAuthorizationCallback,
+        approve: bool,
     ) -> AIToolResult:
         """Run a handler that needs approval first, a time limit, or both."""
-        if op.destructive:
-            await self._authorize_destructive(op, state, tool_call, request_authorization)
+        if approve:
+            await self._authorize(op, state, tool_call, request_authorization)
         if op.timeout is None:
             return await op.handler(tool_call, requester_ref, request_authorization)
         limit = asyncio.timeout(op.timeout)
@@ -242,14 +273,15 @@ class AITool(ABC):
                 op.timeout,
             ) from e
 
-    async def _authorize_destructive(
+    async def _authorize(
         self,
         op: AIToolOperationDefinition,
         state: _ToolState,
         tool_call: AIToolCall,
         request_authorization: AIToolAuthorizationCallback,
     ) -> None:
-        reason = f"The {state.tool_name} tool wants to run the destructive operation '{op.name}'"
+        kind = "the destructive operation" if op.destructive else "the operation"
+        reason = f"The {state.tool_name} tool wants to run {kind} '{op.name}'"
         context = self.extract_context(tool_call)
         approved = await request_authorization(
             state.tool_name, tool_call.arguments, reason, context, True

@@ -35,6 +35,25 @@ async def test_a_handlers_own_timeout_error_is_wrapped_not_reported_as_a_tool_ti
         await typed.execute(call(operation="fail", path="timeout"), None, None)  # type: ignore[arg-type]
 
 
+async def test_messages_and_prompts_use_the_defined_tool_name_not_the_class_name(
+    deny: AuthRecorder,
+):
+    class ExampleWidgetTool(TypedAITool):  # a masterai-style class name
+        pass
+
+    tool = ExampleWidgetTool()
+    assert tool.get_tool_name() == "examplewidgettool"
+    with pytest.raises(AIToolExecutionError, match=r"^typed operation failed: bad thing$"):
+        await tool.execute(call(operation="fail"), None, deny)
+    with pytest.raises(AIToolAuthorizationDenied, match=r"^Authorization denied for typed "):
+        await tool.execute(call(operation="wipe"), None, deny)
+    assert deny.requests[0][:3] == (
+        "typed",
+        {"operation": "wipe"},
+        "The typed tool wants to run the destructive operation 'wipe'",
+    )
+
+
 async def test_destructive_operations_ask_for_authorization_first(typed, allow: AuthRecorder):
     result = await typed.execute(call(operation="wipe", path="x"), None, allow)
     assert result.content == repr({"operation": "wipe", "path": "x"})
@@ -59,6 +78,75 @@ async def test_refused_destructive_operations_raise_and_never_run(typed, deny: A
 async def test_non_destructive_operations_do_not_ask(typed, deny: AuthRecorder):
     await typed.execute(call(operation="echo"), None, deny)
     assert deny.requests == []
+
+
+class PreviewingAITool(TypedAITool):
+    """Approval per call: ``wipe`` with ``flag=True`` is a preview; ``n=2`` makes ``echo`` risky."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[str, dict[str, Any]]] = []
+
+    def get_operation_definitions(self) -> dict[str, Any]:
+        ops = super().get_operation_definitions()
+        ops["wipe"].allowed_parameters = {"path", "flag"}
+        return ops
+
+    def requires_authorization(self, operation: Any, arguments: dict[str, Any]) -> bool:
+        self.asked.append((operation.name, arguments))
+        if operation.name == "wipe":
+            return not arguments.get("flag", False)
+        return arguments.get("n") == 2
+
+
+def test_by_default_only_destructive_operations_require_authorization(typed):
+    ops = typed.get_operation_definitions()
+    assert typed.requires_authorization(ops["wipe"], {"operation": "wipe"}) is True
+    assert typed.requires_authorization(ops["echo"], {"operation": "echo"}) is False
+
+
+async def test_a_tool_can_let_a_preview_of_a_destructive_operation_run_unasked(
+    deny: AuthRecorder,
+):
+    tool = PreviewingAITool()
+    await tool.execute(call(operation="wipe", path="x", flag=True), None, deny)
+    assert deny.requests == []
+    assert tool.calls == [{"operation": "wipe", "path": "x", "flag": True}]
+    # The same operation without the preview flag is still asked for, and refused.
+    with pytest.raises(AIToolAuthorizationDenied, match="typed operation 'wipe'"):
+        await tool.execute(call(operation="wipe", path="x"), None, deny)
+    assert len(deny.requests) == 1
+    assert len(tool.calls) == 1
+
+
+async def test_a_tool_can_require_approval_of_a_non_destructive_call(
+    allow: AuthRecorder, deny: AuthRecorder
+):
+    tool = PreviewingAITool()
+    with pytest.raises(AIToolAuthorizationDenied):
+        await tool.execute(call(operation="echo", n=2), None, deny)
+    assert tool.calls == []
+    await tool.execute(call(operation="echo", n=2, path="p"), None, allow)
+    # Asked explicitly (destructive=True), so an auto-approving policy cannot wave it through.
+    assert allow.requests == [
+        (
+            "typed",
+            {"operation": "echo", "n": 2, "path": "p"},
+            "The typed tool wants to run the operation 'echo'",
+            "echo p",
+            True,
+        )
+    ]
+    await tool.execute(call(operation="echo", n=1), None, deny)
+    assert len(deny.requests) == 1
+
+
+async def test_the_authorization_hook_sees_only_checked_arguments(deny: AuthRecorder):
+    tool = PreviewingAITool()
+    with pytest.raises(AIToolValidationError, match="'flag' must be a boolean"):
+        await tool.execute(call(operation="wipe", flag="yes"), None, deny)
+    await tool.execute(call(operation="wipe", flag=True, path=None), None, deny)
+    assert tool.asked == [("wipe", {"operation": "wipe", "flag": True})]
 
 
 async def test_an_operation_timeout_cancels_the_handler_and_reports_the_duration(typed):
