@@ -119,9 +119,11 @@ async def test_refused_approval_changes_nothing(registry: ToolRegistry, database
     assert ConfigurationService(database).get_configuration("acme").version == 1
 
 
-async def test_dry_run_returns_the_diff_and_writes_nothing(
+async def test_dry_run_returns_the_diff_writes_nothing_and_needs_no_approval(
     registry: ToolRegistry, database: Database
 ) -> None:
+    # A refusing approver is never asked: a dry run changes nothing.
+    approver = Approver(False)
     result = await run(
         registry,
         person("super_admin"),
@@ -131,7 +133,7 @@ async def test_dry_run_returns_the_diff_and_writes_nothing(
             "version": 1,
             "dry_run": True,
         },
-        Approver(True),
+        approver,
     )
     assert result.ok, result.error
     assert result.data["result"]["dry_run"] is True
@@ -144,10 +146,32 @@ async def test_dry_run_returns_the_diff_and_writes_nothing(
             "changes": {"model": "gpt-4o"},
             "dry_run": True,
         },
-        Approver(True),
+        approver,
     )
+    assert result.ok, result.error
     assert 'model: "gpt-4o-mini" -> "gpt-4o"' in result.data["summary"]
-    assert ConfigurationService(database).list_versions("acme")[0].version == 1
+    # No callback at all (the registry then refuses destructive requests): still previews.
+    result = await run(
+        registry,
+        person("super_admin"),
+        {"operation": "save_as_template", "company_id": "acme", "template_name": "kind"},
+    )
+    assert (result.ok, result.status) == (False, "denied")
+    result = await run(
+        registry,
+        person("super_admin"),
+        {
+            "operation": "save_as_template",
+            "company_id": "acme",
+            "template_name": "kind",
+            "dry_run": True,
+        },
+    )
+    assert result.ok, result.error
+    assert approver.calls == []
+    service = ConfigurationService(database)
+    assert service.list_versions("acme")[0].version == 1
+    assert "kind" not in [t.name for t in service.list_templates()]
 
 
 async def test_admin_cannot_touch_another_companys_configuration(

@@ -5,7 +5,7 @@ operations are ``destructive``: before the handler runs, the framework asks the 
 callback, and the context it shows is the exact per-company diff (computed here as a dry run).
 The handler then applies that change only if every company is still at the version the diff
 was based on, so the human approves exactly what is written. ``dry_run=true`` returns the diff
-and writes nothing.
+and writes nothing, so it runs without asking (:meth:`ConfigurationTool.requires_authorization`).
 """
 
 from __future__ import annotations
@@ -151,6 +151,12 @@ class ConfigurationTool(AITool):
                 destructive=True,
             )
         return ops
+
+    def requires_authorization(
+        self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
+    ) -> bool:
+        """Ask before a change, but not before a dry run: it writes nothing."""
+        return operation.destructive and not arguments.get("dry_run", False)
 
     @staticmethod
     def _read_op(
