@@ -166,6 +166,32 @@ def test_tool_run_audits_the_client_address_and_company_context(
     assert json.loads(run("audit", "search", "--since", "2999-01-01", "--json")) == []
 
 
+def test_the_filesystem_tool_is_confined_to_the_workspace_under_home(
+    sqlite_home: Path, tmp_path: Path
+) -> None:
+    run("init")
+
+    def write(path: str, code: int = 0) -> str:
+        args = json.dumps({"operation": "write_file", "path": path, "content": "hi"})
+        return run("tool", "run", "filesystem", "--args", args, "--yes", code=code)
+
+    write("notes/n.txt")
+    assert (sqlite_home / "workspace" / "notes" / "n.txt").read_text() == "hi"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (sqlite_home / "workspace" / "out").symlink_to(outside)
+    for path, reason in [
+        ("../escape.txt", "must not contain '..'"),
+        (str(outside / "escape.txt"), "must be relative"),
+        ("out/escape.txt", "outside the filesystem root through a symbolic link"),
+    ]:
+        assert reason in write(path, code=1)
+    assert list(outside.iterdir()) == []
+    assert not (sqlite_home / "escape.txt").exists()
+    statuses = [r["status"] for r in json.loads(run("audit", "tail", "--json"))]
+    assert statuses == ["ok", "invalid", "invalid", "invalid"]
+
+
 def test_audit_verify_exits_non_zero_naming_the_tampered_record(home: Database) -> None:
     run("init")
     for _ in range(3):
