@@ -36,6 +36,11 @@ def answering(request: ModelRequest) -> ModelResponse:
 def factory(specs: list[str]) -> Any:
     def build(spec: str) -> Model:
         specs.append(spec)
+        if spec.startswith("optimizer:"):
+            better = "```\nBe kind. Answer in JSON when asked.\n```"
+            return ScriptedModel([ScriptedModel.reply(better)] * 3, name=spec)
+        if spec.startswith("lazy:"):
+            return ScriptedModel([ScriptedModel.reply("Be brief.")] * 3, name=spec)
         if spec.startswith("judge:"):
             verdict = '{"pass": false, "reason": "too curt"}'
             return ScriptedModel([ScriptedModel.reply(verdict)] * 10, name=spec)
@@ -240,6 +245,95 @@ async def test_malformed_test_cases_are_refused_naming_the_case(
     assert specs == []  # no model was built, nothing was spent
 
 
+async def test_optimize_prompt_proposes_a_better_prompt_from_the_failures_and_changes_nothing(
+    built: tuple[ToolRegistry, list[str]], database: Database
+) -> None:
+    registry, specs = built
+    result = await registry.execute_tool(
+        "configuration",
+        {
+            "operation": "optimize_prompt",
+            "company_id": "acme",
+            "test_cases": CASES,
+            "optimizer_model": "optimizer:x",
+            "rounds": 3,
+        },
+        ROOT,
+    )
+    assert result.ok, result.error
+    report = result.data["result"]
+    assert report["current_prompt"] == "Be terse."
+    assert (report["improved"], report["best_round"]) == (True, 1)
+    assert report["best_prompt"] == "Be kind. Answer in JSON when asked."
+    # Every case passes after round 1, so no further round is spent.
+    assert [(c["round"], c["passed"]) for c in report["candidates"]] == [(1, 2)]
+    assert [s["passed"] for s in report["summary"]] == [0, 2]
+    assert report["matrix"][0]["current"]["passed"] is False
+    assert report["matrix"][0]["candidate 1"]["passed"] is True
+    assert specs == ["openai:kind-model", "optimizer:x"]
+    assert "Nothing was changed" in result.data["summary"]
+    current = ConfigurationService(database).get_configuration("acme")
+    assert (current.version, current.system_prompt) == (2, "Be terse.")
+
+
+async def test_optimize_prompt_tells_the_optimizer_what_failed_and_keeps_a_worse_prompt_out(
+    built: tuple[ToolRegistry, list[str]], database: Database, tmp_path: Path
+) -> None:
+    specs: list[str] = []
+    briefs: list[str] = []
+
+    def reply(request: ModelRequest) -> ModelResponse:
+        briefs.append(request.messages[-1].content)
+        return ScriptedModel.reply("Be brief.")
+
+    def build(spec: str) -> Model:
+        specs.append(spec)  # the first model built is the subject, the second the optimizer
+        script = [answering] * 10 if len(specs) == 1 else [reply] * 3
+        return ScriptedModel(script, name=spec)
+
+    registry = ToolRegistry(database)
+    tool = EvaluatingConfigurationTool(
+        ConfigurationService(database), Settings(home=tmp_path / "h"), model_factory=build
+    )
+    registry.register(tool, category="configuration")
+    result = await registry.execute_tool(
+        "configuration",
+        {"operation": "optimize_prompt", "company_id": "acme", "test_cases": CASES, "rounds": 2},
+        ROOT,
+    )
+    assert result.ok, result.error
+    report = result.data["result"]
+    assert report["improved"] is False and report["best_prompt"] is None
+    assert [(c["round"], c["passed"]) for c in report["candidates"]] == [(1, 0), (2, 0)]
+    # Without optimizer_model the configuration's own model rewrites the prompt.
+    assert specs == ["openai:kind-model", "openai:kind-model"]
+    assert "nothing to apply" in result.data["summary"]
+    assert len(briefs) == 2
+    assert "Current system prompt:\nBe terse." in briefs[1]  # the better of the two so far
+    assert "failed: expected the answer to contain 'FRIEND'" in briefs[0]
+    assert "checks: contains 'FRIEND'" in briefs[0]
+
+
+@pytest.mark.parametrize("rounds", [0, 4])
+async def test_optimize_prompt_refuses_rounds_out_of_range_before_any_model_call(
+    built: tuple[ToolRegistry, list[str]], rounds: int
+) -> None:
+    registry, specs = built
+    result = await registry.execute_tool(
+        "configuration",
+        {
+            "operation": "optimize_prompt",
+            "company_id": "acme",
+            "test_cases": CASES,
+            "rounds": rounds,
+        },
+        ROOT,
+    )
+    assert not result.ok
+    assert f"rounds must be 1 to 3, got {rounds}" in (result.error or "")
+    assert specs == []
+
+
 def test_only_the_model_calling_operations_are_marked_as_calling_models(
     built: tuple[ToolRegistry, list[str]],
 ) -> None:
@@ -254,5 +348,6 @@ def test_only_the_model_calling_operations_are_marked_as_calling_models(
     assert marked == {
         ("configuration", "test_configuration"),
         ("configuration", "compare_configurations"),
+        ("configuration", "optimize_prompt"),
         ("analytics", "benchmark_models"),
     }

@@ -1,5 +1,9 @@
 """Testing prompts on models: test cases with assertions, suites, side-by-side comparisons.
 
+:func:`optimize_prompt` asks a model to rewrite a system prompt from the failures of a suite
+and measures each candidate on the same cases; it changes nothing (applying is a separate,
+approved configuration change).
+
 Assertions: ``contains`` / ``not_contains`` (text), ``regex``, ``json_schema`` (the answer must
 be JSON valid against a schema) and ``rubric`` (a judge model decides whether the answer
 meets a written criterion). Test cases arrive from users and models, so they are parsed with
@@ -14,7 +18,7 @@ import re
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import jsonschema
@@ -272,3 +276,143 @@ def comparison_matrix(suites: Sequence[SuiteResult]) -> dict[str, Any]:
             }
         rows.append(row)
     return {"summary": [s.summary() for s in suites], "matrix": rows}
+
+
+OPTIMIZER_INSTRUCTIONS = (
+    "You improve the system prompt of a customer-facing AI assistant. You get the current "
+    "prompt and test cases with the assistant's answers and the checks they failed. Write an "
+    "improved system prompt that makes the failing checks pass and keeps the passing ones. "
+    "Reply with the new system prompt only, without commentary."
+)
+MAX_ROUNDS = 3
+
+
+def _describe(assertion: AssertionSpec) -> str:
+    if assertion.type == "json_schema":
+        return f"json_schema {json.dumps(assertion.json_schema)[:200]}"
+    return f"{assertion.type} {assertion.value!r}"
+
+
+def optimizer_brief(prompt: str | None, cases: Sequence[TestCase], suite: SuiteResult) -> str:
+    """What the optimizer model is told: the prompt, each case, its answer and failed checks."""
+    lines = [
+        f"Current system prompt:\n{prompt or '(none)'}",
+        "",
+        f"Results: {sum(c.passed for c in suite.cases)}/{len(suite.cases)} cases passed.",
+    ]
+    for case, result in zip(cases, suite.cases, strict=True):
+        checks = ", ".join(_describe(a) for a in case.assertions) or "none"
+        lines.append(
+            f"- [{'PASS' if result.passed else 'FAIL'}] {result.name}: input {case.input!r:.300}"
+            f"; checks: {checks}; answer: {result.output!r:.300}"
+        )
+        lines.extend(f"    failed: {reason}" for reason in result.failures)
+        if result.error:
+            lines.append(f"    error: {result.error}")
+    return "\n".join(lines)
+
+
+def _clean_prompt(text: str) -> str:
+    """The prompt without surrounding whitespace or a Markdown code fence around it."""
+    text = text.strip()
+    fenced = re.fullmatch(r"```[\w-]*\n(.*?)\n?```", text, re.DOTALL)
+    return (fenced.group(1) if fenced else text).strip()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Candidate:
+    """One prompt the optimizer proposed, and how it did."""
+
+    round: int
+    prompt: str
+    suite: SuiteResult
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimizationResult:
+    """The current prompt's suite, each candidate's, and the best prompt found."""
+
+    current_prompt: str | None
+    current: SuiteResult
+    candidates: tuple[Candidate, ...]
+    optimizer_input_tokens: int = 0
+    optimizer_output_tokens: int = 0
+    optimizer_cost_usd: float | None = 0.0
+
+    @property
+    def best(self) -> Candidate | None:
+        """The candidate with the highest pass rate, if it beats the current prompt."""
+        top = max(self.candidates, key=lambda c: c.suite.pass_rate, default=None)
+        return top if top and top.suite.pass_rate > self.current.pass_rate else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the prompts, summaries, the side-by-side matrix and optimizer spend."""
+        best = self.best
+        return {
+            "current_prompt": self.current_prompt,
+            "improved": best is not None,
+            "best_prompt": best.prompt if best else None,
+            "best_round": best.round if best else None,
+            "candidates": [
+                {"round": c.round, "prompt": c.prompt, **c.suite.summary()} for c in self.candidates
+            ],
+            "optimizer": {
+                "input_tokens": self.optimizer_input_tokens,
+                "output_tokens": self.optimizer_output_tokens,
+                "cost_usd": self.optimizer_cost_usd,
+            },
+            **comparison_matrix([self.current, *(c.suite for c in self.candidates)]),
+        }
+
+
+async def optimize_prompt(
+    subject: Subject,
+    cases: Sequence[TestCase],
+    *,
+    optimizer: Model,
+    judge: Model | None = None,
+    rounds: int = 1,
+) -> OptimizationResult:
+    """Propose better system prompts for ``subject`` from its failures, measuring each.
+
+    Each round asks ``optimizer`` to rewrite the best prompt so far, given its results, and
+    runs the candidate on the same cases. Stops early once every case passes.
+
+    Raises:
+        EvaluationInputError: ``rounds`` is not 1..MAX_ROUNDS.
+        masterai.llm.LLMError: the optimizer model failed or answered with no prompt.
+    """
+    if not 1 <= rounds <= MAX_ROUNDS:
+        raise EvaluationInputError(f"rounds must be 1 to {MAX_ROUNDS}, got {rounds!r}")
+    current = await run_suite(replace(subject, label="current"), cases, judge=judge)
+    best_prompt, best = subject.system_prompt, current
+    candidates: list[Candidate] = []
+    tokens, cost = [0, 0], 0.0
+    cost_known = True
+    for number in range(1, rounds + 1):
+        if best.pass_rate == 1.0:
+            break
+        brief = optimizer_brief(best_prompt, cases, best)
+        response = await optimizer.complete(
+            ModelRequest(messages=(Message.system(OPTIMIZER_INSTRUCTIONS), Message.user(brief)))
+        )
+        tokens[0] += response.usage.input_tokens
+        tokens[1] += response.usage.output_tokens
+        cost_known = cost_known and response.cost_usd is not None
+        cost += response.cost_usd or 0.0
+        prompt = _clean_prompt(response.text)
+        if not prompt:
+            raise LLMError(f"the optimizer model {optimizer.name!r} proposed no prompt")
+        trial = replace(subject, label=f"candidate {number}", system_prompt=prompt)
+        suite = await run_suite(trial, cases, judge=judge)
+        candidates.append(Candidate(round=number, prompt=prompt, suite=suite))
+        if suite.pass_rate > best.pass_rate:
+            best_prompt, best = prompt, suite
+    return OptimizationResult(
+        current_prompt=subject.system_prompt,
+        current=current,
+        candidates=tuple(candidates),
+        optimizer_input_tokens=tokens[0],
+        optimizer_output_tokens=tokens[1],
+        optimizer_cost_usd=round(cost, 6) if cost_known else None,
+    )

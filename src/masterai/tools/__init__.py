@@ -26,7 +26,7 @@ def build_registry(settings: Settings, database: Database) -> ToolRegistry:
     from masterai.services.configs import ConfigurationService
 
     # The configuration and analytics tools, plus their model-calling operations
-    # (test_configuration, compare_configurations, benchmark_models).
+    # (test_configuration, compare_configurations, optimize_prompt, benchmark_models).
     from masterai.tools.evaluation import EvaluatingAnalyticsTool, EvaluatingConfigurationTool
 
     configs = ConfigurationService(database)

@@ -1,11 +1,13 @@
 """Operations that need a language model, added to the ``configuration`` and ``analytics`` tools.
 
 ``configuration``: ``test_configuration`` (a company's configuration — its model, prompt,
-temperature — on test cases with assertions) and ``compare_configurations`` (the same cases on
-two configurations, side by side). ``analytics``: ``benchmark_models`` (one test suite across
-several models). The logic is :mod:`masterai.llm.evaluation`; these subclasses only add the
-operations, so the tools keep their names, categories and every other operation.
-All three are read-only (they change no data) but do call models, which costs money: they are
+temperature — on test cases with assertions), ``compare_configurations`` (the same cases on
+two configurations, side by side) and ``optimize_prompt`` (a model rewrites the prompt from
+the failures; each candidate is measured; nothing is applied). ``analytics``:
+``benchmark_models`` (one test suite across several models). The logic is
+:mod:`masterai.llm.evaluation`; these subclasses only add the operations, so the tools keep
+their names, categories and every other operation.
+All four are read-only (they change no data) but do call models, which costs money: they are
 listed in ``model_operations`` (see :func:`masterai.tools.adapter.calls_model`), so the agent
 always asks before running them.
 """
@@ -25,12 +27,15 @@ from ai_tool import (
     AIToolParameter,
     AIToolResult,
 )
-from masterai.llm import LLMConfigurationError, Model, build_model
+from masterai.llm import LLMConfigurationError, LLMError, Model, build_model
 from masterai.llm.evaluation import (
+    MAX_ROUNDS,
     EvaluationInputError,
+    OptimizationResult,
     Subject,
     SuiteResult,
     comparison_matrix,
+    optimize_prompt,
     parse_test_cases,
     run_suite,
 )
@@ -63,6 +68,15 @@ _EXTRA_CONFIGURATION = [
     ),
     AIToolParameter(
         "judge_model", "string", "provider:model judging rubric assertions", required=False
+    ),
+    AIToolParameter(
+        "optimizer_model",
+        "string",
+        "provider:model rewriting the prompt (default: the configuration's own model)",
+        required=False,
+    ),
+    AIToolParameter(
+        "rounds", "integer", f"Rewrite rounds, 1 to {MAX_ROUNDS} (default 1)", required=False
     ),
 ]
 _EXTRA_ANALYTICS = [
@@ -105,16 +119,19 @@ class _Models:
         spec = arguments.get("judge_model")
         return self.get(spec) if spec else None
 
-    def for_config(self, config: ConfigVersion) -> Subject:
+    @staticmethod
+    def spec_of(config: ConfigVersion) -> str:
         if not config.provider or not config.model:
             raise AIToolExecutionError(
                 f"{config.company_id} v{config.version} names no provider/model to test"
             )
         base_url = config.settings.get("base_url")
-        spec = f"{config.provider}:{config.model}" + (f"@{base_url}" if base_url else "")
+        return f"{config.provider}:{config.model}" + (f"@{base_url}" if base_url else "")
+
+    def for_config(self, config: ConfigVersion) -> Subject:
         return Subject(
             label=f"{config.company_id} v{config.version}",
-            model=self.get(spec),
+            model=self.get(self.spec_of(config)),
             system_prompt=config.system_prompt,
             temperature=config.temperature,
             max_tokens=config.max_tokens,
@@ -144,10 +161,13 @@ async def _close(*models: Model | None) -> None:
 
 
 class EvaluatingConfigurationTool(ConfigurationTool):
-    """The ``configuration`` tool plus ``test_configuration`` and ``compare_configurations``."""
+    """The ``configuration`` tool plus its model-calling operations.
+
+    ``test_configuration``, ``compare_configurations`` and ``optimize_prompt``.
+    """
 
     model_operations: ClassVar[frozenset[str]] = frozenset(
-        {"test_configuration", "compare_configurations"}
+        {"test_configuration", "compare_configurations", "optimize_prompt"}
     )
 
     def __init__(
@@ -187,6 +207,18 @@ class EvaluatingConfigurationTool(ConfigurationTool):
             {"test_cases"},
             "Run the same test cases on two configurations (two versions of company_id, or "
             "the active ones of two company_ids): side-by-side matrix and summaries",
+            read_only=True,
+            timeout=TIMEOUT,
+        )
+        ops["optimize_prompt"] = AIToolOperationDefinition(
+            "optimize_prompt",
+            self._optimize,
+            None,
+            {"company_id", "version", "test_cases", "judge_model", "optimizer_model", "rounds"},
+            {"company_id", "test_cases"},
+            "Have a model rewrite a company's system prompt from its failing test cases and "
+            "measure each candidate on the same cases; changes nothing (apply the best one "
+            "with update_prompt)",
             read_only=True,
             timeout=TIMEOUT,
         )
@@ -232,6 +264,43 @@ class EvaluatingConfigurationTool(ConfigurationTool):
             await _close(*(s.model for s in subjects), judge)
         summary = "\n".join(_suite_line(s) for s in suites)
         return tool_result(tool_call, summary, comparison_matrix(suites))
+
+    async def _optimize(
+        self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
+    ) -> AIToolResult:
+        args = tool_call.arguments
+        cases = _cases(args)
+        rounds = args.get("rounds", 1)
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= MAX_ROUNDS:
+            raise AIToolExecutionError(f"rounds must be 1 to {MAX_ROUNDS}, got {rounds!r}")
+        config = await call_service(
+            self._config_service.get_configuration, args["company_id"], args.get("version")
+        )
+        subject, judge = self._models.for_config(config), self._models.judge(args)
+        optimizer = self._models.get(args.get("optimizer_model") or self._models.spec_of(config))
+        try:
+            result = await optimize_prompt(
+                subject, cases, optimizer=optimizer, judge=judge, rounds=rounds
+            )
+        except LLMError as error:
+            raise AIToolExecutionError(f"optimize_prompt: {error}") from error
+        finally:
+            await _close(subject.model, judge, optimizer)
+        return tool_result(tool_call, _optimization_summary(config, result), result.to_dict())
+
+
+def _optimization_summary(config: ConfigVersion, result: OptimizationResult) -> str:
+    lines = [f"{config.company_id} v{config.version}: " + _suite_line(result.current)]
+    lines += [f"round {c.round}: " + _suite_line(c.suite) for c in result.candidates]
+    best = result.best
+    if best is None:
+        lines.append("No candidate beat the current prompt; nothing to apply.")
+    else:
+        lines.append(
+            f"Best: round {best.round}. Nothing was changed: to apply it, call update_prompt "
+            f"for {config.company_id!r} with this prompt:\n{best.prompt}"
+        )
+    return "\n".join(lines)
 
 
 class EvaluatingAnalyticsTool(AnalyticsTool):
