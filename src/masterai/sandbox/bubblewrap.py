@@ -212,45 +212,33 @@ class BubblewrapBackend(SandboxBackend):
     async def _run_warm(self, warm: WarmProcess, spec: RunSpec) -> RawResult:
         limits, popen = spec.limits, warm.popen
         assert popen.stdin is not None and popen.stdout is not None and popen.stderr is not None
+        launcher = " ".join(shlex.quote(a) for a in spec.language.command)
+        (spec.workspace.code_dir / LAUNCHER_NAME).write_text(f"exec {launcher}\n")
+        stdin = (spec.workspace.code_dir / "stdin").read_bytes()
         loop = asyncio.get_running_loop()
         out, err = CappedBuffer(limits.output_limit), CappedBuffer(limits.output_limit)
         readers, transports = [], []
-        for pipe, buffer in ((popen.stdout, out), (popen.stderr, err)):
-            stream = asyncio.StreamReader()
-            protocol = functools.partial(asyncio.StreamReaderProtocol, stream)
-            transport, _ = await loop.connect_read_pipe(protocol, pipe)
-            transports.append(transport)
-            readers.append(drain(stream, buffer))
-        gathered = asyncio.gather(*readers)
-        stdin = (spec.workspace.code_dir / "stdin").read_bytes()
-        started = time.monotonic()
-        feeder = asyncio.ensure_future(asyncio.to_thread(_feed, popen.stdin, stdin))
         try:
-            launcher = " ".join(shlex.quote(a) for a in spec.language.command)
-            (spec.workspace.code_dir / LAUNCHER_NAME).write_text(f"exec {launcher}\n")
-            warm.start(self._options(spec, warm.seccomp_fd), limits)
-        except OSError as e:
-            raise ExecutionFailedError(f"bwrap did not take its arguments: {e}") from e
-        timed_out = False
-        try:
-            await asyncio.wait_for(wait_exit(popen), limits.timeout)
-        except TimeoutError:
-            timed_out = True
-        finally:
-            # Whatever happened, nothing of the run survives it.
-            warm.cgroup.kill_all()
-            with contextlib.suppress(ProcessLookupError):
-                popen.kill()
-            returncode = await wait_exit(popen)
-        elapsed = time.monotonic() - started
-        try:
-            await asyncio.wait_for(gathered, _DRAIN_GRACE)
-        except TimeoutError:
-            out.truncated = True
+            for pipe, buffer in ((popen.stdout, out), (popen.stderr, err)):
+                stream = asyncio.StreamReader()
+                protocol = functools.partial(asyncio.StreamReaderProtocol, stream)
+                transport, _ = await loop.connect_read_pipe(protocol, pipe)
+                transports.append(transport)
+                readers.append(drain(stream, buffer))
+            gathered = asyncio.gather(*readers)
+            feeder = asyncio.ensure_future(asyncio.to_thread(_feed, popen.stdin, stdin))
+            try:
+                returncode, timed_out, elapsed = await self._execute(warm, spec)
+                try:
+                    await asyncio.wait_for(asyncio.shield(gathered), _DRAIN_GRACE)
+                except TimeoutError:
+                    out.truncated = True
+            finally:
+                await feeder
+                gathered.cancel()
         finally:
             for transport in transports:
                 transport.close()
-            await feeder
         oom = warm.cgroup.oom_killed()
         exit_code = returncode if returncode >= 0 else 128 - returncode
         if timed_out or (oom and exit_code == 0):
@@ -264,6 +252,29 @@ class BubblewrapBackend(SandboxBackend):
             memory_exceeded=oom,
             output_truncated=out.truncated or err.truncated,
         )
+
+    async def _execute(self, warm: WarmProcess, spec: RunSpec) -> tuple[int, bool, float]:
+        """Start the run, wait for its end or its timeout, kill what is left.
+
+        Returns bwrap's exit status, whether the run timed out, and the wall-clock seconds.
+        """
+        started = time.monotonic()
+        timed_out = False
+        try:
+            try:
+                warm.start(self._options(spec, warm.seccomp_fd), spec.limits)
+            except OSError as e:
+                raise ExecutionFailedError(f"bwrap did not take its arguments: {e}") from e
+            await asyncio.wait_for(wait_exit(warm.popen), spec.limits.timeout)
+        except TimeoutError:
+            timed_out = True
+        finally:
+            # Whatever happened, nothing of the run survives it.
+            warm.cgroup.kill_all()
+            with contextlib.suppress(ProcessLookupError):
+                warm.popen.kill()
+            returncode = await wait_exit(warm.popen)
+        return returncode, timed_out, time.monotonic() - started
 
 
 def _feed(pipe: IO[bytes], data: bytes) -> None:
