@@ -102,6 +102,37 @@ def test_bad_input_is_one_clear_error_line(
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("audit", "tail", "-n", "0"), "error: Invalid value for '-n' / '--lines'"),
+        (("audit", "search", "--bogus"), "error: No such option: --bogus"),
+        (("tool", "run"), "error: Missing argument 'name'"),
+        (("tool", "runn"), "error: No such command 'runn'. Did you mean 'run'?"),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_help_command(
+    args: tuple[str, ...], message: str
+) -> None:
+    err = run(*args, code=2)
+    assert err.startswith(message), err
+    assert len(err.strip().splitlines()) == 1
+    assert err.strip().endswith("--help`)")
+
+
+def test_text_that_looks_like_markup_is_printed_as_typed(
+    sqlite_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    run("init")
+    assert run("user", "show", "[/]", code=1).startswith("error: Unknown user '[/]'")
+    assert "Unknown tool: [bold]x" in run("tool", "run", "[bold]x", code=1)
+    run("company", "add", "odd", "--name", "[/]Odd")
+    assert "[/]Odd" in run("company", "list")
+    tail = run("audit", "tail")
+    assert "[bold]x" in tail and "Unknown tool: [bold]x" in tail
+
+
 def test_commands_before_init_explain_what_to_do(masterai_home: Path) -> None:
     assert "run `masterai init` first" in run("tool", "list", code=1)
     assert (masterai_home / "masterai.db").exists()

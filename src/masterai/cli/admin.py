@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from masterai.cli.common import console, fail, print_json
@@ -139,7 +140,7 @@ def _show_users(users: list[UserInfo], as_json: bool) -> None:
             u.role,
             "yes" if u.is_active else "no",
             ", ".join(f"{c}:{a}" for c, a in sorted(u.companies.items())) or "-",
-            ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(u.grants.items())) or "-",
+            escape(", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(u.grants.items()))) or "-",
         )
     console.print(table)
 
@@ -198,7 +199,7 @@ def user_show(
     table = Table("permission", "value", title=f"{principal.name} ({principal.role})")
     for section, values in permissions.items():
         for key, value in values.items():
-            table.add_row(f"{section}.{key}", json.dumps(value))
+            table.add_row(f"{section}.{key}", escape(json.dumps(value)))
     console.print(table)
 
 
@@ -273,7 +274,7 @@ def company_add(
     """Add a company."""
     directory = _directory()
     company = _guard(lambda: directory.add_company(company_id, name))
-    console.print(f"Added company [bold]{company.id}[/] ({company.name})")
+    console.print(f"Added company [bold]{company.id}[/] ({escape(company.name)})")
 
 
 @company_app.command("list")
@@ -290,5 +291,5 @@ def company_list(as_json: JsonOption = False) -> None:
         return
     table = Table("id", "name", "created")
     for c in companies:
-        table.add_row(c.id, c.name, c.created_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(c.id, escape(c.name), c.created_at.strftime("%Y-%m-%d %H:%M"))
     console.print(table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from masterai.cli.common import console, fail, print_json
@@ -61,16 +62,18 @@ def _show(records: list[AuditRecord], as_json: bool) -> None:
     )
     for r in records:
         style = "green" if r.status == "ok" else "red"
+        # stored values come from callers (an unknown tool name is recorded as given):
+        # escaped so that text like '[/]' prints as is instead of breaking the table
         table.add_row(
             str(r.id),
             r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.user_name or "-",
-            r.tool,
-            r.operation or "-",
-            f"[{style}]{r.status}[/]",
-            r.company_id or "-",
+            escape(r.user_name or "-"),
+            escape(r.tool),
+            escape(r.operation or "-"),
+            f"[{style}]{escape(r.status)}[/]",
+            escape(r.company_id or "-"),
             f"{r.duration_ms:.1f}",
-            (r.error or "")[:60],
+            escape((r.error or "")[:60]),
         )
     console.print(table)
 

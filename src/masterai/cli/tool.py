@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from masterai.cli.common import console, fail, print_json
@@ -71,7 +72,7 @@ def list_tools(as_user: AsOption = None, as_json: JsonOption = False) -> None:
     )
     for t in listings:
         ops = ", ".join(o.name + ("*" if o.destructive else "") for o in t.operations)
-        table.add_row(t.name, t.category, ops or "-", t.description)
+        table.add_row(escape(t.name), escape(t.category), ops or "-", escape(t.description))
     console.print(table)
     console.print("* destructive: needs --yes with `masterai tool run`")
 
