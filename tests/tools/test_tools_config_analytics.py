@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -421,3 +422,22 @@ async def test_read_operations_templates_and_clone_through_the_tool(
         yes,
     )
     assert both.ok is False and "exactly one of company_id, company_ids" in both.error
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"operation": "rollback", "company_id": "nosuch", "version": 1},
+        {"operation": "update_prompt", "company_id": "nosuch", "prompt": "Hi"},
+    ],
+)
+async def test_a_change_to_an_unknown_company_is_a_plain_tool_error_not_a_crash(
+    registry: ToolRegistry, caplog: pytest.LogCaptureFixture, args: dict[str, Any]
+) -> None:
+    approver = Approver(True)
+    with caplog.at_level(logging.ERROR):
+        result = await run(registry, person("super_admin"), args, approver)
+    assert (result.ok, result.status) == (False, "failed")
+    assert result.error == "unknown company 'nosuch'; nothing was changed"
+    assert approver.calls == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

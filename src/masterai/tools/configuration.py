@@ -27,7 +27,7 @@ from ai_tool import (
     AIToolResult,
 )
 from masterai.services.configs import FIELDS, ChangeSet, ConfigurationService
-from masterai.services.errors import InvalidInputError
+from masterai.services.errors import InvalidInputError, ServiceError
 from masterai.tools.adapter import author_of, call_service, tool_result
 
 NAME = "configuration"
@@ -155,8 +155,20 @@ class ConfigurationTool(AITool):
     def requires_authorization(
         self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
     ) -> bool:
-        """Ask before a change, but not before a dry run: it writes nothing."""
-        return operation.destructive and not arguments.get("dry_run", False)
+        """Ask before a change, but not before a dry run: it writes nothing.
+
+        A change that cannot be made (unknown company or version, ...) fails here with the
+        service's message, before anyone is asked (raised while the framework builds the
+        approval prompt, it would be reported as an unexpected error).
+        """
+        if not operation.destructive or arguments.get("dry_run", False):
+            return False
+        if operation.extract_context is not None:
+            try:
+                operation.extract_context(arguments)
+            except ServiceError as error:
+                raise AIToolExecutionError(str(error)) from error
+        return True
 
     @staticmethod
     def _read_op(
