@@ -22,6 +22,12 @@ from masterai.settings import SandboxSettings, Settings
 
 BACKENDS = ("bubblewrap", "docker")
 
+# Removing a run's directory waits on the kernel for milliseconds after its mount namespace
+# died, so it is done by this thread once the result is out (every process of the run is
+# dead by then). Threads start on first use; ``wait_idle`` waits for pending removals.
+_CLEANER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="masterai-sandbox-cleanup")
+_CLEANUPS: set[Future[None]] = set()
+
 
 def create_backend(name: str, settings: SandboxSettings) -> SandboxBackend:
     """The backend called ``name`` (no I/O; :meth:`SandboxBackend.check` probes the host).
@@ -71,11 +77,6 @@ class CodeExecutionEnvironment:
         self.backend = backend
         self._queues: dict[asyncio.AbstractEventLoop, ExecutionQueue] = {}
         self._swept = False
-        # Removing a run's directory waits on the kernel for milliseconds after its mount
-        # namespace died; it is done in this thread once the result is out (every process
-        # of the run is already dead by then). ``wait_idle`` waits for it.
-        self._cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="masterai-cleanup")
-        self._cleanups: set[Future[None]] = set()
 
     @property
     def queue(self) -> ExecutionQueue:
@@ -96,13 +97,13 @@ class CodeExecutionEnvironment:
         self.backend.close()
 
     def wait_idle(self, timeout: float = 30.0) -> None:
-        """Block until the directories of finished runs are removed."""
-        wait(list(self._cleanups), timeout=timeout)
+        """Block until the directories of finished runs (of any environment) are removed."""
+        wait(list(_CLEANUPS), timeout=timeout)
 
     def _clean_up_later(self, workspace: RunWorkspace) -> None:
-        future = self._cleaner.submit(workspace.cleanup)
-        self._cleanups.add(future)
-        future.add_done_callback(self._cleanups.discard)
+        future = _CLEANER.submit(workspace.cleanup)
+        _CLEANUPS.add(future)
+        future.add_done_callback(_CLEANUPS.discard)
 
     async def execute_code(self, request: CodeExecutionRequest) -> ExecutionResult:
         """Run ``request`` in the sandbox and report what happened.
