@@ -74,7 +74,8 @@ def _check_reachable(path: Path, uid: int) -> None:
         if not (st.st_mode & 0o001 or (st.st_uid == uid and st.st_mode & 0o100)):
             raise BackendUnavailableError(
                 f"The sandbox user (uid {uid}) cannot reach {str(path)!r}: {str(directory)!r} "
-                f"has mode {oct(st.st_mode & 0o777)}. Make it traversable (chmod o+x), or put "
+                f"has mode {oct(st.st_mode & 0o777)}. Make it traversable (chmod o+x; "
+                "scripts/setup-sandbox does it when run as root), or put "
                 "the checkout, MASTERAI_SANDBOX__RUNTIME_DIR and MASTERAI_SANDBOX__RUN_DIR "
                 "in directories others can traverse"
             )
