@@ -140,9 +140,20 @@ def test_secrets_are_redacted_and_long_text_clipped_before_storage(database: Dat
     }
     assert record.error is not None
     assert "sk-abc" not in record.error
-    assert record.error.endswith("... [5032 chars]")
+    assert record.error.endswith("... [5041 chars]")  # length as given
     assert len(record.error) < 2100
     assert log.verify().ok
+
+
+def test_a_secret_at_the_clipping_edge_is_redacted_not_cut(database: Database) -> None:
+    secret = "sk-" + "a" * 40
+    record = AuditLog(database).append(
+        AuditEntry(tool="x", status="ok", result_summary="y" * 1989 + " " + secret + "z" * 100_000)
+    )
+    summary = record.result_summary or ""
+    assert "sk-" not in summary and "aaaa" not in summary
+    assert summary.endswith("... [102033 chars]")
+    assert len(summary) < 2100
 
 
 def test_search_filters_by_tool_user_company_and_time(database: Database) -> None:

@@ -99,8 +99,12 @@ def record_hash(record: AuditRecord) -> str:
 def _clip(value: str | None, limit: int = _MAX_TEXT) -> str | None:
     if value is None:
         return None
-    value = scrub_text(value).replace("\x00", "\ufffd")
-    return value if len(value) <= limit else value[:limit] + f"... [{len(value)} chars]"
+    # Scrub a window a little wider than the limit (a secret cut at the edge is still
+    # matched) instead of the whole text: results can be megabytes.
+    scrubbed = scrub_text(value[: limit + 512]).replace("\x00", "\ufffd")
+    if len(value) <= limit and len(scrubbed) <= limit:
+        return scrubbed
+    return scrubbed[:limit] + f"... [{len(value)} chars]"
 
 
 def _short(value: str | None, limit: int) -> str | None:

@@ -116,7 +116,7 @@ async def _append(call: Call, result: ToolResult) -> int:
         operation=result.operation,
         params=call.params if isinstance(call.params, dict) else {"_raw": repr(call.params)},
         status=result.status,
-        result_summary=result.content[:2000] if result.content else None,
+        result_summary=_summary(result, sensitive),
         error=result.error,
         duration_ms=result.duration_ms or (time.perf_counter() - call.started) * 1000,
         user_id=principal.user_id,
@@ -129,6 +129,17 @@ async def _append(call: Call, result: ToolResult) -> int:
     )
     record = await asyncio.to_thread(call.registry.audit_log.append, entry)
     return record.id
+
+
+def _summary(result: ToolResult, sensitive: frozenset[str]) -> str | None:
+    """The result as stored: JSON results lose secret values, whoever the caller was.
+
+    ``protect_sensitive`` only redacts for principals without ``sensitive_data``; the audit
+    log is read by others, so it always stores the redacted form (text is scrubbed later).
+    """
+    if result.data is not None:
+        return json.dumps(redact(result.data, sensitive_keys=sensitive), ensure_ascii=False)
+    return result.content or None
 
 
 def _company_of(call: Call) -> str | None:
