@@ -70,6 +70,13 @@ def test_demo_seed_then_analytics_reports_and_config_changes(masterai_home: Path
     )
     assert code == 1 and "denied" in err.lower()
     assert "+Be brief." in out
+    # A dry run asks nothing (no input given) and shows the diff; the version below proves
+    # it wrote nothing.
+    code, out, err = invoke(
+        "config", "set-prompt", "acme-retail", "--prompt", "Be brief.", "--dry-run"
+    )
+    assert code == 0, err
+    assert "would change 1 of 1" in out and "+Be brief." in out
     code, out, err = invoke("config", "set-prompt", "acme-retail", "--prompt", "Be brief.", "--yes")
     assert code == 0, err
     code, out, _ = invoke("config", "show", "acme-retail", "--json")

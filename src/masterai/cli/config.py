@@ -143,7 +143,10 @@ def _apply(arguments: dict[str, Any], *, as_user: str | None, yes: bool) -> None
     if not result.ok:
         fail(result.error or result.status)
     data = result.data or {}
-    console.print(str(data.get("summary", result.content)).splitlines()[0], markup=False)
+    summary = str(data.get("summary", result.content))
+    # A dry run is not shown for approval (it needs none), so its summary carries the diff.
+    shown = summary if arguments.get("dry_run") else summary.splitlines()[0]
+    console.print(shown, markup=False, highlight=False)
 
 
 @config_app.command("set-prompt")
