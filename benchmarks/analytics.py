@@ -13,7 +13,9 @@ store, three ways in the same run:
 - warm: a fresh service object (as a new CLI or tool call would make) whose copy is in step;
 - incremental: after 1,000 new conversations are appended, the next call (copy catches up).
 
-Prints a table with the median of --repeat runs and the ratio to the baseline.
+Prints a table with the median of --repeat runs (the cold run is a single run), the ratio to
+the baseline and whether it meets the issue's goal (at least 4x faster). The cold path does
+not: it reads every row through the database driver once to build the copy.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from masterai.store import Database
 from masterai.store.models import Conversation, Message
 
 SLOW_MS = 5000
+GOAL = 4.0
 LOW = 2
 END = date(2024, 6, 30)
 
@@ -227,14 +230,17 @@ def main() -> None:
         before=lambda: append_conversations(database, 1000, salt),
     )
     rows = [
-        ("pandas.read_sql + pandas (baseline)", baseline),
         ("service, cold (builds the DuckDB copy)", cold),
         ("service, warm (copy in step)", warm),
         ("service, after +1,000 conversations", incremental),
     ]
-    print(f"{'analyze_conversations + identify_failures':<44} {'seconds':>8} {'vs baseline':>12}")
-    for name, seconds in rows:
-        print(f"{name:<44} {seconds:>8.3f} {baseline / seconds:>11.1f}x")
+    header = f"{'analyze_conversations + identify_failures':<44} {'seconds':>8} {'vs baseline':>12}"
+    print(f"{header} {'goal >= 4x':>11}")
+    print(f"{'pandas.read_sql + pandas (baseline)':<44} {baseline:>8.3f} {1.0:>11.1f}x")
+    for name, seconds in rows:  # the issue's goal: at least 4x faster than the baseline
+        ratio = baseline / seconds
+        verdict = "met" if ratio >= GOAL else "NOT met"
+        print(f"{name:<44} {seconds:>8.3f} {ratio:>11.1f}x {verdict:>11}")
 
 
 if __name__ == "__main__":
