@@ -105,6 +105,23 @@ class SlowTool(_OpsTool):
         return AIToolResult(id=call.id, name=self.name, content="done")
 
 
+class SleepyCodeTool(_OpsTool):
+    """A code-category tool whose ``run`` sleeps ``seconds`` (honouring its ``timeout``)."""
+
+    name = "sleepy"
+    parameters = [
+        AIToolParameter("seconds", "number", "How long"),
+        AIToolParameter("timeout", "number", "Limit in seconds", required=False),
+    ]
+
+    def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
+        return {"run": self._op("run", {"seconds", "timeout"}, {"seconds"})}
+
+    async def handle(self, operation: str, call: AIToolCall) -> AIToolResult:
+        await asyncio.sleep(call.arguments["seconds"])
+        return AIToolResult(id=call.id, name=self.name, content="slept")
+
+
 class BuggyLegacyTool(AITool):
     """A legacy tool (overrides execute) with a programming error."""
 

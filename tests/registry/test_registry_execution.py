@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from platform_tools import BuggyLegacyTool, ConfigurationTool, SlowTool
+from platform_tools import BuggyLegacyTool, ConfigurationTool, SleepyCodeTool, SlowTool
 from sqlalchemy import func, select
 
 from ai_tool.clock import ClockAITool
@@ -156,6 +156,25 @@ async def test_a_call_past_its_limit_times_out_and_is_audited(registry: ToolRegi
     assert time.perf_counter() - started < 3
     (record,) = registry.audit_log.recent(1)
     assert record.status == "timeout"
+
+
+async def test_a_code_calls_own_timeout_extends_the_registry_limit(database: Database) -> None:
+    class NotCode(SleepyCodeTool):
+        name = "not_code"
+
+    registry = ToolRegistry(database, settings=RegistrySettings(default_timeout=0.3))
+    registry.register(SleepyCodeTool(), category="code")
+    registry.register(NotCode(), category="clock")
+    cut = await registry.execute_tool("sleepy", {"operation": "run", "seconds": 0.6}, ROOT)
+    assert (cut.status, cut.error) == (
+        "timeout",
+        "sleepy call timed out after 0.3s (operation 'run')",
+    )
+    asked = {"operation": "run", "seconds": 0.6, "timeout": 1}
+    assert (await registry.execute_tool("sleepy", asked, ROOT)).content == "slept"
+    # only code tools' timeout is bounded by the policy, so only theirs extends the limit
+    other = await registry.execute_tool("not_code", asked, ROOT)
+    assert other.status == "timeout"
 
 
 async def test_tool_errors_become_failed_results(registry: ToolRegistry) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,7 @@ from masterai.registry.errors import (
     ToolTimeout,
 )
 from masterai.security import ToolAction, decide, redact, scrub_text
+from masterai.security.policy import CODE_CATEGORIES
 
 if TYPE_CHECKING:
     from masterai.registry.registry import RegisteredTool, ToolRegistry
@@ -269,14 +271,37 @@ async def validate(call: Call, next_step: Step) -> ToolResult:
     return await next_step(call)
 
 
-async def time_limit(call: Call, next_step: Step) -> ToolResult:
-    """Cancel the call when it runs past its limit (operation, tool, then registry default)."""
+CODE_TIMEOUT_GRACE = 15.0
+"""Seconds a code call may run past its own ``timeout`` argument (sandbox set-up, clean-up)."""
+
+
+def _limit(call: Call) -> float:
     assert call.registered is not None
     limit = (
         (call.operation.timeout if call.operation else None)
         or call.registered.timeout
         or call.registry.settings.default_timeout
     )
+    # A program's own ``timeout`` (already bounded by the caller's code_execution limit in
+    # the policy) must not be cut short by the registry's shorter default.
+    requested = call.params.get("timeout") if isinstance(call.params, dict) else None
+    if (
+        call.registered.category in CODE_CATEGORIES
+        and isinstance(requested, int | float)
+        and not isinstance(requested, bool)
+        and math.isfinite(requested)
+    ):
+        limit = max(limit, requested + CODE_TIMEOUT_GRACE)
+    return limit
+
+
+async def time_limit(call: Call, next_step: Step) -> ToolResult:
+    """Cancel the call when it runs past its limit (operation, tool, then registry default).
+
+    Code tools get at least their ``timeout`` argument plus :data:`CODE_TIMEOUT_GRACE`.
+    """
+    assert call.registered is not None
+    limit = _limit(call)
     try:
         async with asyncio.timeout(limit):
             return await next_step(call)
