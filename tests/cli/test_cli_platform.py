@@ -193,6 +193,7 @@ def test_tool_run_audits_the_client_address_and_company_context(
         run("audit", "search", "--tool", "clock", "--user", "ann", "--company", "acme", "--json")
     )
     assert [r["id"] for r in found] == [records[0]["id"]]
+    assert local in run("audit", "search", "--user", "ann", "--company", "acme")
     assert json.loads(run("audit", "search", "--company", "acme", "--since", "1h", "--json"))
     assert json.loads(run("audit", "search", "--since", "2999-01-01", "--json")) == []
 

@@ -58,7 +58,16 @@ def _show(records: list[AuditRecord], as_json: bool) -> None:
         print_json([_record_dict(r) for r in records])
         return
     table = Table(
-        "id", "time (UTC)", "user", "tool", "operation", "status", "company", "ms", "error"
+        "id",
+        "time (UTC)",
+        "user",
+        "tool",
+        "operation",
+        "status",
+        "company",
+        "client",
+        "ms",
+        "error",
     )
     for r in records:
         style = "green" if r.status == "ok" else "red"
@@ -72,6 +81,7 @@ def _show(records: list[AuditRecord], as_json: bool) -> None:
             escape(r.operation or "-"),
             f"[{style}]{escape(r.status)}[/]",
             escape(r.company_id or "-"),
+            escape(r.client_address or "-"),
             f"{r.duration_ms:.1f}",
             escape((r.error or "")[:60]),
         )
