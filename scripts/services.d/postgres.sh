@@ -12,7 +12,7 @@ fi
 if [ -z "${MASTERAI_TEST_POSTGRES_URL:-}" ] && [ "$(id -u)" -eq 0 ] && command -v psql >/dev/null \
     && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null \
     && ! psql -X -w -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null 2>&1; then
-    _pgpass=${PGPASSFILE:-$HOME/.pgpass}
+    _pgpass=${PGPASSFILE:-${HOME:-/root}/.pgpass}
     _pg() { runuser -u postgres -- psql -X -q -At -p 5432 "$@"; }
     if [ "$(_pg -c "select rolpassword is null from pg_authid where rolname = 'postgres'")" = t ]; then
         echo "PostgreSQL: giving the postgres role a password (saved in $_pgpass)"
@@ -31,7 +31,7 @@ if [ -z "${MASTERAI_TEST_POSTGRES_URL:-}" ] && [ "$(id -u)" -eq 0 ] && command -
         || echo "warning: PostgreSQL refuses postgres@127.0.0.1/test; set MASTERAI_TEST_POSTGRES_URL" >&2
 fi
 # Tests may run with another HOME: point libpq at the password file explicitly.
-if [ -z "${PGPASSFILE:-}" ] && [ -f "$HOME/.pgpass" ]; then
+if [ -z "${PGPASSFILE:-}" ] && [ -f "${HOME:-/nonexistent}/.pgpass" ]; then
     export PGPASSFILE=$HOME/.pgpass
 fi
 export MASTERAI_TEST_POSTGRES_URL=${MASTERAI_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
