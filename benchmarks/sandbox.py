@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -139,6 +140,7 @@ async def main() -> int:
                    f"{(p50 - b50) * 1000:+.1f} ms", f"{rate:.1f}")  # fmt: skip
             print("| " + " | ".join(row) + " |", flush=True)
         env.close()
+    shutil.rmtree(run_dir, ignore_errors=True)
     return 0
 
 
