@@ -2,10 +2,10 @@
 
 Moving a process into a cgroup makes the kernel wait for an RCU grace period, once per
 hierarchy (three on cgroup v1): milliseconds, more on a loaded host. So the bubblewrap
-backend keeps one ``bwrap`` ready per backend: already in a fresh cgroup of its own, already
-the sandbox user, and blocked reading its command line from a pipe (``bwrap --args FD``).
-A run writes its limits into that cgroup, its rlimits into the process (``prlimit``), then
-its arguments into the pipe; bwrap starts only then. Nothing of the run exists before.
+backend keeps one ``bwrap`` ready: already in a fresh cgroup of its own, already the sandbox
+user, and blocked reading its options from a pipe (``bwrap --args FD``). A run writes its
+limits into that cgroup, then its options into the pipe; only then does bwrap build the
+sandbox and run the program. Nothing of the run exists before.
 
 A ready process that is never used exits by itself when its pipe closes (the host process
 ended): bwrap reads an empty command line and stops.
