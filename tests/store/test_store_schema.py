@@ -77,6 +77,51 @@ def test_configuration_versions_are_unique_per_company(database: Database) -> No
         assert s.scalars(select(AIConfiguration.model)).all() == ["m"]
 
 
+def test_a_company_has_at_most_one_active_configuration(database: Database) -> None:
+    with database.session() as s:
+        s.add_all([Company(id="acme", name="Acme"), Company(id="globex", name="Globex")])
+        s.flush()
+        s.add_all(
+            [
+                AIConfiguration(company_id="acme", version=1, is_active=False),
+                AIConfiguration(company_id="acme", version=2, is_active=True),
+                AIConfiguration(company_id="globex", version=1, is_active=True),
+            ]
+        )
+    with pytest.raises(IntegrityError), database.session() as s:
+        s.add(AIConfiguration(company_id="acme", version=3, is_active=True))
+    with database.session() as s:
+        s.execute(text("UPDATE ai_configurations SET is_active = false WHERE company_id = 'acme'"))
+        s.add(AIConfiguration(company_id="acme", version=3, is_active=True))
+    with database.session() as s:
+        active = s.execute(
+            select(AIConfiguration.company_id, AIConfiguration.version).where(
+                AIConfiguration.is_active
+            )
+        ).all()
+    assert sorted(active) == [("acme", 3), ("globex", 1)]
+
+
+def test_migration_0003_keeps_only_the_newest_active_version(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    database.upgrade("0002")
+    with database.session() as s:
+        s.execute(text("INSERT INTO companies (id, name) VALUES ('acme', 'Acme')"))
+        for version in (1, 2, 3):
+            s.execute(
+                text(
+                    "INSERT INTO ai_configurations (company_id, version, is_active) "
+                    "VALUES ('acme', :v, :a)"
+                ),
+                {"v": version, "a": version != 2},
+            )
+    database.upgrade()
+    with database.session() as s:
+        active = s.scalars(select(AIConfiguration.version).where(AIConfiguration.is_active))
+        assert list(active) == [3]
+    database.dispose()
+
+
 def test_foreign_keys_are_enforced(database: Database) -> None:
     with pytest.raises(IntegrityError), database.session() as s:
         s.add(Conversation(id="c1", company_id="missing"))

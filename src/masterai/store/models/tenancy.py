@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -43,7 +45,17 @@ class AIConfiguration(Base):
     """One version of a company's customer-facing AI configuration (never overwritten)."""
 
     __tablename__ = "ai_configurations"
-    __table_args__ = (UniqueConstraint("company_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("company_id", "version"),
+        # At most one active version per company, whatever the writers do concurrently.
+        Index(
+            "uq_ai_configurations_one_active",
+            "company_id",
+            unique=True,
+            sqlite_where=text("is_active"),
+            postgresql_where=text("is_active"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     company_id: Mapped[str] = mapped_column(
