@@ -83,8 +83,9 @@ class GraderTool(AITool):
 
     model_operations = frozenset({"grade"})
 
-    def __init__(self) -> None:
+    def __init__(self, cost_usd: float = 0.0) -> None:
         super().__init__()
+        self.cost_usd = cost_usd
         self.graded: list[str] = []
 
     def get_definition(self) -> AIToolDefinition:
@@ -109,4 +110,5 @@ class GraderTool(AITool):
 
     async def _grade(self, call: AIToolCall, requester: Any, auth: Any) -> AIToolResult:
         self.graded.append(call.arguments["company_id"])
-        return AIToolResult(id=call.id, name="grader", content="graded")
+        content = {"summary": "graded", "result": {}, "cost_usd": self.cost_usd}
+        return AIToolResult(id=call.id, name="grader", content=json.dumps(content))

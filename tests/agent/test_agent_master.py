@@ -449,10 +449,12 @@ async def test_mutating_plans_are_never_auto_approved(
     assert notes.notes == {}
 
 
-def with_grader(database: Database, notes: NotesTool) -> tuple[ToolRegistry, GraderTool]:
+def with_grader(
+    database: Database, notes: NotesTool, cost_usd: float = 0.0
+) -> tuple[ToolRegistry, GraderTool]:
     registry = ToolRegistry(database)
     registry.register(notes, category="configuration")
-    grader = GraderTool()
+    grader = GraderTool(cost_usd)
     registry.register(grader, category="configuration")
     return registry, grader
 
@@ -538,6 +540,23 @@ async def test_a_resumed_plan_still_asks_before_a_step_that_calls_a_model(
             plan_id, ROOT
         )
     assert grader.graded == []
+
+
+async def test_what_a_model_calling_step_spends_counts_against_the_cost_budget(
+    database: Database, notes: NotesTool
+) -> None:
+    registry, grader = with_grader(database, notes, cost_usd=0.8)
+    model = ScriptedModel(
+        [plan_call(grade(company_id="acme"), step("add", company_id="acme", text="a"))]
+    )
+    response = await agent(
+        database, registry, model, ApproveAll(), max_cost_usd=0.5
+    ).process_request("grade then note", ROOT)
+    assert response.status == "budget"
+    assert grader.graded == ["acme"] and notes.notes == {}
+    assert "Cost budget reached ($0.8000 of max_cost_usd=$0.5)" in response.text
+    assert response.cost_usd == pytest.approx(0.8)
+    assert len(model.requests) == 1  # no synthesis call once the budget is spent
 
 
 class NeverAskSteps(ApproveAll):

@@ -12,7 +12,7 @@ from masterai.registry import ExecutionContext, ToolRegistry
 from masterai.security import system_principal
 from masterai.services.analytics import AnalyticsService
 from masterai.services.configs import ConfigurationService
-from masterai.settings import Settings
+from masterai.settings import ModelPrice, Settings
 from masterai.store import Database
 from masterai.store.models import Company
 from masterai.tools.adapter import calls_model
@@ -332,6 +332,29 @@ async def test_optimize_prompt_refuses_rounds_out_of_range_before_any_model_call
     assert not result.ok
     assert f"rounds must be 1 to 3, got {rounds}" in (result.error or "")
     assert specs == []
+
+
+async def test_model_calling_operations_report_what_they_spent(
+    database: Database, tmp_path: Path, built: tuple[ToolRegistry, list[str]]
+) -> None:
+    dollar_a_token = ModelPrice(input_per_mtok=1_000_000, output_per_mtok=1_000_000)
+    tool = EvaluatingConfigurationTool(
+        ConfigurationService(database),
+        Settings(home=tmp_path / "h"),
+        model_factory=lambda spec: ScriptedModel([answering] * 5, name=spec, price=dollar_a_token),
+    )
+    registry = ToolRegistry(database)
+    registry.register(tool, category="configuration")
+    result = await registry.execute_tool(
+        "configuration",
+        {"operation": "test_configuration", "company_id": "acme", "test_cases": CASES},
+        ROOT,
+    )
+    assert result.ok, result.error
+    report = result.data["result"]
+    tokens = report["input_tokens"] + report["output_tokens"]
+    assert tokens > 0
+    assert result.data["cost_usd"] == report["cost_usd"] == pytest.approx(tokens)
 
 
 def test_only_the_model_calling_operations_are_marked_as_calling_models(

@@ -50,6 +50,7 @@ from masterai.llm import (
 from masterai.registry import ExecutionContext, ToolRegistry
 from masterai.settings import AgentSettings
 from masterai.store import Database
+from masterai.tools.adapter import reported_cost
 
 EventKind = Literal["text", "plan", "step_started", "step_finished", "notice"]
 
@@ -419,6 +420,8 @@ class MasterAI:
             audit_id=result.audit_id,
             duration_ms=result.duration_ms,
         )
+        if step.calls_model:  # what the operation spent on models counts against the turn
+            turn.budget.cost_usd += reported_cost(result.data)
         step.status = "succeeded" if result.ok else "failed"
         self.repository.save_step(plan.id, step)
         self._emit("step_finished", plan=plan, step=step)

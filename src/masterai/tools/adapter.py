@@ -43,7 +43,24 @@ def author_of(requester_ref: Any) -> str:
     return str(requester_ref) if requester_ref is not None else "unknown"
 
 
-def tool_result(tool_call: AIToolCall, summary: str, data: Any) -> AIToolResult:
-    """A result whose content is JSON: a readable ``summary`` plus the structured ``result``."""
-    content = json.dumps({"summary": summary, "result": data}, default=str, ensure_ascii=False)
+def tool_result(
+    tool_call: AIToolCall, summary: str, data: Any, *, cost_usd: float | None = None
+) -> AIToolResult:
+    """A result whose content is JSON: a readable ``summary`` plus the structured ``result``.
+
+    Operations that call models pass ``cost_usd``, what the call spent (known prices only);
+    it is the top-level ``cost_usd`` of the content, which the agent charges to the turn.
+    """
+    body: dict[str, Any] = {"summary": summary, "result": data}
+    if cost_usd is not None:
+        body["cost_usd"] = round(cost_usd, 6)
+    content = json.dumps(body, default=str, ensure_ascii=False)
     return AIToolResult(id=tool_call.id, name=tool_call.name, content=content)
+
+
+def reported_cost(data: Any) -> float:
+    """The ``cost_usd`` a model-calling operation reported in its result (0.0 if none)."""
+    cost = data.get("cost_usd") if isinstance(data, dict) else None
+    if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0:
+        return float(cost)
+    return 0.0

@@ -154,6 +154,11 @@ def _suite_line(suite: SuiteResult) -> str:
     )
 
 
+def _spent(*suites: SuiteResult) -> float:
+    """What the suites' model calls cost, at known prices (judge calls are not priced)."""
+    return sum(c.cost_usd or 0.0 for suite in suites for c in suite.cases)
+
+
 async def _close(*models: Model | None) -> None:
     for model in models:
         if model is not None:
@@ -237,7 +242,7 @@ class EvaluatingConfigurationTool(ConfigurationTool):
             suite = await run_suite(subject, cases, judge=judge)
         finally:
             await _close(subject.model, judge)
-        return tool_result(tool_call, _suite_line(suite), suite.to_dict())
+        return tool_result(tool_call, _suite_line(suite), suite.to_dict(), cost_usd=_spent(suite))
 
     async def _pair(self, args: dict[str, Any]) -> list[ConfigVersion]:
         versions, companies = args.get("versions"), args.get("company_ids")
@@ -263,7 +268,7 @@ class EvaluatingConfigurationTool(ConfigurationTool):
         finally:
             await _close(*(s.model for s in subjects), judge)
         summary = "\n".join(_suite_line(s) for s in suites)
-        return tool_result(tool_call, summary, comparison_matrix(suites))
+        return tool_result(tool_call, summary, comparison_matrix(suites), cost_usd=_spent(*suites))
 
     async def _optimize(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
@@ -286,7 +291,10 @@ class EvaluatingConfigurationTool(ConfigurationTool):
             raise AIToolExecutionError(f"optimize_prompt: {error}") from error
         finally:
             await _close(subject.model, judge, optimizer)
-        return tool_result(tool_call, _optimization_summary(config, result), result.to_dict())
+        spent = _spent(result.current, *(c.suite for c in result.candidates))
+        spent += result.optimizer_cost_usd or 0.0
+        summary = _optimization_summary(config, result)
+        return tool_result(tool_call, summary, result.to_dict(), cost_usd=spent)
 
 
 def _optimization_summary(config: ConfigVersion, result: OptimizationResult) -> str:
@@ -362,4 +370,4 @@ class EvaluatingAnalyticsTool(AnalyticsTool):
             await _close(*(s.model for s in subjects), judge)
         ranked = sorted(suites, key=lambda s: -s.pass_rate)
         summary = "\n".join(_suite_line(s) for s in ranked)
-        return tool_result(tool_call, summary, comparison_matrix(suites))
+        return tool_result(tool_call, summary, comparison_matrix(suites), cost_usd=_spent(*suites))
