@@ -149,6 +149,30 @@ def test_chat_rejecting_at_the_prompt_writes_nothing(tmp_path: Path, initialised
     assert not (initialised / "workspace" / "b.txt").exists()
 
 
+def test_chat_asks_before_a_step_that_calls_a_model_and_says_it_costs_money(
+    tmp_path: Path, initialised: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MASTERAI_AGENT__AUTO_APPROVE_READ_ONLY", "true")
+    free = runner.invoke(
+        app,
+        ["chat", "--model", script(tmp_path, plan(CLOCK), {"text": "noon"})],
+        input="time\n",
+    )
+    assert "Approve?" not in free.stdout and "completed" in free.stdout  # the setting applies
+    evaluate = {
+        "tool": "configuration",
+        "operation": "test_configuration",
+        "arguments": {"company_id": "acme", "test_cases": ["hi"]},
+        "purpose": "check the prompt",
+    }
+    model = script(tmp_path, plan(evaluate))
+    result = runner.invoke(app, ["chat", "--model", model], input="test\nr\n")
+    assert result.exit_code == 0, result.output
+    assert "calls a model" in result.stdout and "(costs money)" in result.stdout
+    assert "Approve?" in result.stdout  # asked although read-only plans are auto-approved
+    assert "Plan rejected; nothing was run." in result.stdout
+
+
 def test_chat_edit_takes_json_arguments_and_refuses_bad_json(
     tmp_path: Path, initialised: Path
 ) -> None:
