@@ -7,11 +7,12 @@ docker). A backend that cannot work here skips locally and fails in CI.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import RUN_DIR, make_settings
+from sandbox_helpers import CGROUP_PARENT, RUN_DIR, make_settings
 
 from masterai.sandbox import BACKENDS, CodeExecutionEnvironment, SandboxError, create_backend
 
@@ -55,4 +56,20 @@ def sandbox(request: pytest.FixtureRequest) -> CodeExecutionEnvironment:
 @pytest.fixture(scope="session", autouse=True)
 def _run_dir() -> Iterator[None]:
     yield
+    for env in _ENVS.values():
+        env.close()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
+    # Closing hands the spare processes to a worker that removes their cgroups; wait (bounded)
+    # for that, then remove this test process's parent cgroups.
+    parents = [
+        Path("/sys/fs/cgroup") / controller / CGROUP_PARENT
+        for controller in ("memory", "pids", "cpu", "unified", "")
+    ]
+    deadline = time.monotonic() + 10
+    while any(p.is_dir() and any(p.glob("*/")) for p in parents):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"sandbox cgroups left under {CGROUP_PARENT}")
+        time.sleep(0.05)
+    for parent in parents:
+        if parent.is_dir():
+            parent.rmdir()

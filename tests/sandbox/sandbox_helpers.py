@@ -12,6 +12,7 @@ from masterai.settings import SandboxSettings
 # Run directories must be reachable by the sandbox user (bwrap binds them as that user),
 # so not under pytest's private tmp directory.
 RUN_DIR = Path(f"/tmp/masterai-sandbox-tests-{os.getpid()}")
+CGROUP_PARENT = f"masterai-sandbox-tests-{os.getpid()}"
 
 
 def make_settings(**overrides: Any) -> SandboxSettings:
@@ -20,7 +21,8 @@ def make_settings(**overrides: Any) -> SandboxSettings:
         "run_dir": RUN_DIR,
         "default_timeout": 10.0,
         "max_concurrent": 4,
-        "cgroup_parent": "masterai-sandbox-tests",
+        # Per test process, so concurrent test runs never see each other's cgroups.
+        "cgroup_parent": CGROUP_PARENT,
     }
     values.update(overrides)
     return SandboxSettings(**values)
