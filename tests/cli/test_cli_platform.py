@@ -254,6 +254,27 @@ def test_user_tokens_authenticate_as_that_user(home: Database) -> None:
     assert "laptop" not in token
 
 
+def test_a_bad_value_in_user_grant_changes_nothing(sqlite_home: Path) -> None:
+    run("init")
+    run("company", "add", "acme", "--name", "Acme")
+    run("user", "add", "ann", "--role", "viewer")
+    err = run(
+        "user",
+        "grant",
+        "ann",
+        "--role",
+        "admin",
+        "--company",
+        "acme",
+        "--set",
+        "tools.code=x",
+        code=1,
+    )
+    assert err.startswith("error: tools.code must be one of none, read, write, got 'x'")
+    (ann,) = [u for u in json.loads(run("user", "list", "--json")) if u["name"] == "ann"]
+    assert (ann["role"], ann["companies"], ann["grants"]) == ("viewer", {}, {})
+
+
 def test_user_show_prints_effective_permissions(home: Database) -> None:
     run("init")
     run("company", "add", "acme", "--name", "Acme")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -125,6 +126,47 @@ def test_directory_rejects_bad_input_and_leaves_nothing_behind(
         action(directory)  # type: ignore[operator]
     assert directory.list_users() == []
     assert [c.id for c in directory.list_companies()] == ["acme", "globex"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"companies": {"globex": "write"}, "grants": [("tools.code", "maybe")]},
+        {"companies": {"nope": "read"}},
+        {"revoke": ["globex"]},
+        {"grants": [("tools.clock", "none"), ("unknown.key", 1)]},
+        {"role": "wizard", "grants": [("tools.clock", "none")]},
+    ],
+)
+def test_update_user_applies_all_changes_or_none(
+    directory: UserDirectory, change: dict[str, Any]
+) -> None:
+    directory.add_user("ann", "viewer", companies={"acme": "read"})
+    before = directory.get_user("ann")
+    with pytest.raises(DirectoryError):
+        directory.update_user("ann", **({"role": "admin"} | change))
+    after = directory.get_user("ann")
+    assert (after.role, after.companies, after.grants) == ("viewer", {"acme": "read"}, {})
+    assert after == before
+
+
+def test_update_user_changes_role_companies_and_grants_together(
+    directory: UserDirectory,
+) -> None:
+    directory.add_user("ann", "viewer", companies={"acme": "read"}, email="ann@acme.test")
+    directory.set_grant("ann", "tools.clock", "none")
+    user = directory.update_user(
+        "ann",
+        role="admin",
+        companies={"globex": "write"},
+        revoke=["acme"],
+        grants=[("tools.clock", None), ("tools.code", "read")],
+    )
+    assert (user.role, user.companies, user.grants) == (
+        "admin",
+        {"globex": "write"},
+        {"tools.code": "read"},
+    )
 
 
 def test_duplicate_users_are_refused(directory: UserDirectory) -> None:

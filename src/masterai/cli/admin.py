@@ -229,16 +229,20 @@ def user_grant(
     if not (company or revoke or set_ or role):
         fail("Nothing to change: give --company, --revoke, --set or --role")
     overrides = [_parse_override(item) for item in set_ or []]
-    user = _guard(lambda: directory.get_user(name))
-    if role:
-        user = _guard(lambda: directory.set_role(name, role))
-    default_access = "write" if user.role == "admin" else "read"
-    for company_id, access in _parse_companies(company or [], default_access).items():
-        user = _guard(lambda c=company_id, a=access: directory.grant_company(name, c, a))
-    for company_id in revoke or []:
-        user = _guard(lambda c=company_id: directory.revoke_company(name, c))
-    for key, value in overrides:
-        user = _guard(lambda k=key, v=value: directory.set_grant(name, k, v, granted_by="cli"))
+    current = _guard(lambda: directory.get_user(name))
+    default_access = "write" if (role or current.role) == "admin" else "read"
+    companies = _parse_companies(company or [], default_access)
+    # one transaction: a bad value anywhere leaves the user as it was
+    user = _guard(
+        lambda: directory.update_user(
+            name,
+            role=role,
+            companies=companies,
+            revoke=revoke,
+            grants=overrides,
+            granted_by="cli",
+        )
+    )
     _show_users([user], as_json)
 
 

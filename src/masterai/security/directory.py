@@ -196,10 +196,7 @@ class UserDirectory:
         """Remove a user's access to a company."""
         with self.database.session() as s:
             user = self._user(s, name)
-            link = s.get(UserCompany, (user.id, company_id))
-            if link is None:
-                raise DirectoryError(f"User {name!r} has no access to company {company_id!r}")
-            s.delete(link)
+            self._unlink(s, user, company_id)
             s.flush()
             s.refresh(user)
             return _user_info(user)
@@ -212,23 +209,43 @@ class UserDirectory:
         Raises:
             DirectoryError: unknown user, or the key/value is not a valid override.
         """
-        if value is not None:
-            try:
-                apply_override(ToolPermissions(), key, value)
-            except PermissionSpecError as e:
-                raise DirectoryError(str(e)) from e
+        self._check_override(key, value)
         with self.database.session() as s:
             user = self._user(s, name)
-            existing = next((g for g in user.grants if g.key == key), None)
-            if value is None:
-                if existing is None:
-                    raise DirectoryError(f"User {name!r} has no grant {key!r}")
-                user.grants.remove(existing)
-            elif existing is None:
-                user.grants.append(PermissionGrant(key=key, value=value, granted_by=granted_by))
-            else:
-                existing.value = value
-                existing.granted_by = granted_by
+            self._grant(user, key, value, granted_by)
+            s.flush()
+            s.refresh(user)
+            return _user_info(user)
+
+    def update_user(
+        self,
+        name: str,
+        *,
+        role: str | None = None,
+        companies: dict[str, str] | None = None,
+        revoke: list[str] | None = None,
+        grants: list[tuple[str, Any]] | None = None,
+        granted_by: str | None = None,
+    ) -> UserInfo:
+        """Change role, company access (``{id: access}``), revocations and overrides at once.
+
+        All changes are applied in one transaction: if any is invalid, none is kept.
+
+        Raises:
+            DirectoryError: unknown user, role or company, or an invalid access or override.
+        """
+        with self.database.session() as s:
+            user = self._user(s, name)
+            if role is not None:
+                self._check_role(s, role)
+                user.role = role
+            for company_id, access in (companies or {}).items():
+                self._link(s, user, company_id, access)
+            s.flush()
+            for company_id in revoke or []:
+                self._unlink(s, user, company_id)
+            for key, value in grants or []:
+                self._grant(user, key, value, granted_by)
             s.flush()
             s.refresh(user)
             return _user_info(user)
@@ -269,6 +286,35 @@ class UserDirectory:
         if s.get(Role, role) is None:
             known = ", ".join(s.scalars(select(Role.name).order_by(Role.name)))
             raise DirectoryError(f"Unknown role {role!r}. Roles: {known}")
+
+    @staticmethod
+    def _unlink(s: Any, user: User, company_id: str) -> None:
+        link = s.get(UserCompany, (user.id, company_id))
+        if link is None:
+            raise DirectoryError(f"User {user.name!r} has no access to company {company_id!r}")
+        s.delete(link)
+
+    @staticmethod
+    def _check_override(key: str, value: Any) -> None:
+        if value is not None:
+            try:
+                apply_override(ToolPermissions(), key, value)
+            except PermissionSpecError as e:
+                raise DirectoryError(str(e)) from e
+
+    @classmethod
+    def _grant(cls, user: User, key: str, value: Any, granted_by: str | None) -> None:
+        cls._check_override(key, value)
+        existing = next((g for g in user.grants if g.key == key), None)
+        if value is None:
+            if existing is None:
+                raise DirectoryError(f"User {user.name!r} has no grant {key!r}")
+            user.grants.remove(existing)
+        elif existing is None:
+            user.grants.append(PermissionGrant(key=key, value=value, granted_by=granted_by))
+        else:
+            existing.value = value
+            existing.granted_by = granted_by
 
     @staticmethod
     def _link(s: Any, user: User, company_id: str, access: str) -> None:
