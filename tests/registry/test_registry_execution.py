@@ -85,8 +85,14 @@ async def test_200_concurrent_calls_leave_200_records_in_a_valid_chain(
     ("tool", "params", "status", "message"),
     [
         ("nope", {}, "not_found", "Unknown tool: nope. Available tools: buggy, clock"),
-        ("clock", {"operation": "delet"}, "invalid", "Unsupported operation: 'delet'"),
-        ("clock", {}, "invalid", "Missing operation. Available operations: get_time"),
+        (
+            "clock",
+            {"operation": "delet"},
+            "invalid",
+            "Unsupported operation: delet. Available operations: alarm, get_time, sleep",
+        ),
+        ("clock", {}, "invalid", "No 'operation' argument provided"),
+        ("clock", {"operation": 3}, "invalid", "'operation' must be a string"),
         ("clock", ["get_time"], "invalid", "Arguments must be a JSON object, got list"),
         ("filesystem", {"operation": "write_file", "path": 5, "content": "x"}, "invalid", "path"),
         (

@@ -224,10 +224,17 @@ def _resolve_operation(call: Call, tool: AITool) -> AIToolOperationDefinition | 
     operations = tool.get_operation_definitions()
     if not operations:
         return None
+    # The framework's own wording (seed 003), checked here already because the policy
+    # needs to know the operation.
     name = call.params.get("operation")
+    if name is None:
+        raise InvalidArguments("No 'operation' argument provided")
+    if not isinstance(name, str):
+        raise InvalidArguments("'operation' must be a string")
     if name not in operations:
-        what = "Missing operation" if name is None else f"Unsupported operation: {name!r}"
-        raise InvalidArguments(f"{what}. Available operations: {', '.join(operations)}")
+        raise InvalidArguments(
+            f"Unsupported operation: {name}. Available operations: {', '.join(sorted(operations))}"
+        )
     return operations[name]
 
 
