@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import anthropic
 
 from masterai.llm._sdk import SDKErrors, translate
-from masterai.llm.base import RetryPolicy, SDKModel, Sleep
+from masterai.llm.base import SDKModel
 from masterai.llm.openai_chat import parse_tool_arguments
 from masterai.llm.providers import AnthropicProvider
 from masterai.llm.types import (
@@ -23,7 +23,6 @@ from masterai.llm.types import (
     ToolCall,
     Usage,
 )
-from masterai.settings import ModelPrice
 
 _ERRORS = SDKErrors(
     status=anthropic.APIStatusError,
@@ -76,33 +75,8 @@ def wire_messages(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, An
     return system, wire
 
 
-class AnthropicModel(SDKModel):
+class AnthropicModel(SDKModel[AnthropicProvider]):
     """A model reached through Anthropic's messages API."""
-
-    def __init__(
-        self,
-        *,
-        model_name: str,
-        provider: AnthropicProvider,
-        prices: Mapping[str, ModelPrice],
-        retry: RetryPolicy,
-        max_output_tokens: int = 2048,
-        sleep: Sleep | None = None,
-    ) -> None:
-        extra = {"sleep": sleep} if sleep is not None else {}
-        super().__init__(
-            provider_name=provider.name,
-            model_name=model_name,
-            prices=prices,
-            retry=retry,
-            max_output_tokens=max_output_tokens,
-            **extra,
-        )
-        self.provider = provider
-
-    async def aclose(self) -> None:
-        """Close the provider's client."""
-        await self.provider.aclose()
 
     def _request_kwargs(self, request: ModelRequest) -> dict[str, Any]:
         system, messages = wire_messages(request.messages)

@@ -13,7 +13,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from masterai.llm.errors import LLMProviderError
 from masterai.llm.pricing import cost_usd, find_price
@@ -76,29 +76,46 @@ class RetryPolicy:
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class SDKModel(abc.ABC):
+@dataclass(frozen=True, kw_only=True)
+class ModelOptions:
+    """How an SDK adapter calls its model: which one, its prices, retries, output bound."""
+
+    model_name: str
+    prices: Mapping[str, ModelPrice]
+    retry: RetryPolicy
+    max_output_tokens: int = 2048
+    sleep: Sleep | None = None
+    """Backoff sleep (tests pass a fake clock); default ``asyncio.sleep``."""
+
+
+class ProviderClient(Protocol):
+    """What an adapter needs of its provider: a name for prices and a way to close."""
+
+    name: str
+
+    async def aclose(self) -> None:
+        """Close the authenticated client."""
+
+
+P = TypeVar("P", bound=ProviderClient)
+
+
+class SDKModel(abc.ABC, Generic[P]):
     """Base of the SDK adapters: retries, cost from the price table, streaming retries.
 
     Subclasses implement one attempt (`_complete_once`, `_stream_once`) and translate their
-    SDK's exceptions into :mod:`masterai.llm.errors` there.
+    SDK's exceptions into :mod:`masterai.llm.errors` there. The provider (client, key, base
+    URL) stays apart from the wire format the subclass speaks.
     """
 
-    def __init__(
-        self,
-        *,
-        provider_name: str,
-        model_name: str,
-        prices: Mapping[str, ModelPrice],
-        retry: RetryPolicy,
-        max_output_tokens: int,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self.provider_name = provider_name
-        self.model_name = model_name
-        self.retry = retry
-        self.max_output_tokens = max_output_tokens
-        self._price = find_price(provider_name, model_name, prices)
-        self._sleep = sleep
+    def __init__(self, *, provider: P, options: ModelOptions) -> None:
+        self.provider = provider
+        self.provider_name = provider.name
+        self.model_name = options.model_name
+        self.retry = options.retry
+        self.max_output_tokens = options.max_output_tokens
+        self._price = find_price(provider.name, options.model_name, options.prices)
+        self._sleep = options.sleep or asyncio.sleep
 
     @property
     def name(self) -> str:
@@ -113,9 +130,9 @@ class SDKModel(abc.ABC):
     def _stream_once(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         """One streaming attempt."""
 
-    @abc.abstractmethod
     async def aclose(self) -> None:
         """Close the provider's client."""
+        await self.provider.aclose()
 
     def _priced(self, response: ModelResponse) -> ModelResponse:
         return replace(response, cost_usd=cost_usd(response.usage, self._price), model=self.name)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import openai
 
 from masterai.llm._sdk import SDKErrors, translate
-from masterai.llm.base import RetryPolicy, SDKModel, Sleep
+from masterai.llm.base import SDKModel
 from masterai.llm.providers import OpenAICompatibleProvider
 from masterai.llm.types import (
     Message,
@@ -22,7 +22,6 @@ from masterai.llm.types import (
     ToolCall,
     Usage,
 )
-from masterai.settings import ModelPrice
 
 _ERRORS = SDKErrors(
     status=openai.APIStatusError,
@@ -70,33 +69,8 @@ def _wire_message(message: Message) -> dict[str, Any]:
     return wire
 
 
-class OpenAIChatModel(SDKModel):
+class OpenAIChatModel(SDKModel[OpenAICompatibleProvider]):
     """A model reached through the OpenAI chat-completions API."""
-
-    def __init__(
-        self,
-        *,
-        model_name: str,
-        provider: OpenAICompatibleProvider,
-        prices: Mapping[str, ModelPrice],
-        retry: RetryPolicy,
-        max_output_tokens: int = 2048,
-        sleep: Sleep | None = None,
-    ) -> None:
-        extra = {"sleep": sleep} if sleep is not None else {}
-        super().__init__(
-            provider_name=provider.name,
-            model_name=model_name,
-            prices=prices,
-            retry=retry,
-            max_output_tokens=max_output_tokens,
-            **extra,
-        )
-        self.provider = provider
-
-    async def aclose(self) -> None:
-        """Close the provider's client."""
-        await self.provider.aclose()
 
     def _request_kwargs(self, request: ModelRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {

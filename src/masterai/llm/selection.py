@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from masterai.llm.base import Model, RetryPolicy, Sleep
+from masterai.llm.base import Model, ModelOptions, RetryPolicy, Sleep
 from masterai.llm.errors import LLMConfigurationError
 from masterai.llm.scripted import ScriptedModel
 from masterai.settings import Settings
@@ -118,20 +118,20 @@ def build_model(
     key = _api_key(parsed, settings, env)
     llm = settings.llm
     retry = RetryPolicy(max_retries=llm.max_retries, base_delay=llm.retry_base_delay)
-    common = {
-        "model_name": parsed.model,
-        "prices": llm.prices,
-        "retry": retry,
-        "max_output_tokens": llm.max_output_tokens,
-        "sleep": sleep,
-    }
+    options = ModelOptions(
+        model_name=parsed.model,
+        prices=llm.prices,
+        retry=retry,
+        max_output_tokens=llm.max_output_tokens,
+        sleep=sleep,
+    )
     # The SDKs take seconds to import; only the chosen one is loaded.
     if parsed.provider == "anthropic":
         from masterai.llm.anthropic_messages import AnthropicModel
         from masterai.llm.providers import AnthropicProvider
 
         provider = AnthropicProvider(api_key=key, base_url=parsed.base_url, timeout=llm.timeout)
-        return AnthropicModel(provider=provider, **common)  # type: ignore[arg-type]
+        return AnthropicModel(provider=provider, options=options)
     from masterai.llm.openai_chat import OpenAIChatModel
     from masterai.llm.providers import OpenAICompatibleProvider
 
@@ -143,4 +143,4 @@ def build_model(
     openai_provider = OpenAICompatibleProvider(
         name=parsed.provider, api_key=key, base_url=base_url, timeout=llm.timeout
     )
-    return OpenAIChatModel(provider=openai_provider, **common)  # type: ignore[arg-type]
+    return OpenAIChatModel(provider=openai_provider, options=options)
