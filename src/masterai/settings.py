@@ -72,19 +72,30 @@ class ModelPrice(BaseModel):
     """USD per million output (completion) tokens."""
 
 
-def _default_prices() -> dict[str, ModelPrice]:
-    # List prices at the time of writing; override with MASTERAI_LLM__PRICES='{"m": {...}}'.
-    table = {
-        "gpt-4o-mini": (0.15, 0.60),
-        "gpt-4o": (2.50, 10.00),
-        "gpt-4.1": (2.00, 8.00),
-        "gpt-4.1-mini": (0.40, 1.60),
-        "gpt-4.1-nano": (0.10, 0.40),
-        "claude-haiku-4-5": (1.00, 5.00),
-        "claude-sonnet-4-5": (3.00, 15.00),
-        "claude-opus-4-5": (5.00, 25.00),
+_LIST_PRICES = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "claude-3-5-haiku-latest": (0.80, 4.00),
+    "claude-3-5-sonnet-latest": (3.00, 15.00),
+    "claude-haiku-4-5": (1.00, 5.00),
+    "claude-sonnet-4-5": (3.00, 15.00),
+    "claude-opus-4-5": (5.00, 25.00),
+}
+"""List prices (USD per million input, output tokens) at the time of writing."""
+
+
+def _list_prices() -> dict[str, ModelPrice]:
+    """A fresh copy of the list prices, the default of both price tables.
+
+    Master AI's own model calls (``MASTERAI_LLM__PRICES``) and the pricing of customers'
+    conversations (``MASTERAI_ANALYTICS__PRICES``) are overridden separately.
+    """
+    return {
+        k: ModelPrice(input_per_mtok=i, output_per_mtok=o) for k, (i, o) in _LIST_PRICES.items()
     }
-    return {k: ModelPrice(input_per_mtok=i, output_per_mtok=o) for k, (i, o) in table.items()}
 
 
 class LLMSettings(BaseModel):
@@ -102,7 +113,7 @@ class LLMSettings(BaseModel):
     """First backoff delay in seconds (doubled each retry, jittered, capped at 8 s)."""
     max_output_tokens: int = Field(default=2048, gt=0)
     """Upper bound of output tokens per call (Anthropic requires one)."""
-    prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+    prices: dict[str, ModelPrice] = Field(default_factory=_list_prices)
     """Price table keyed by model name (or ``provider:model``); unknown models cost ``None``."""
 
 
@@ -123,28 +134,10 @@ class AgentSettings(BaseModel):
     """How often a failed step may lead to a new plan before the agent stops."""
 
 
-def _analytics_prices() -> dict[str, ModelPrice]:
-    # List prices (USD per million tokens) of models customers' AIs commonly run; models
-    # missing here are reported as unpriced. Override with MASTERAI_ANALYTICS__PRICES.
-    table = {
-        "gpt-4o-mini": (0.15, 0.60),
-        "gpt-4o": (2.50, 10.00),
-        "gpt-4.1": (2.00, 8.00),
-        "gpt-4.1-mini": (0.40, 1.60),
-        "gpt-4.1-nano": (0.10, 0.40),
-        "claude-3-5-haiku-latest": (0.80, 4.00),
-        "claude-3-5-sonnet-latest": (3.00, 15.00),
-        "claude-haiku-4-5": (1.00, 5.00),
-        "claude-sonnet-4-5": (3.00, 15.00),
-        "claude-opus-4-5": (5.00, 25.00),
-    }
-    return {k: ModelPrice(input_per_mtok=i, output_per_mtok=o) for k, (i, o) in table.items()}
-
-
 class AnalyticsSettings(BaseModel):
     """Price table and thresholds of conversation analytics (owned by ``masterai.services``)."""
 
-    prices: dict[str, ModelPrice] = Field(default_factory=_analytics_prices)
+    prices: dict[str, ModelPrice] = Field(default_factory=_list_prices)
     """USD per million tokens by model name, used by ``analyze_costs`` to price token usage
     (``MASTERAI_ANALYTICS__PRICES='{"my-model": {"input_per_mtok": 1, "output_per_mtok": 2}}'``)."""
     slow_response_ms: int = Field(default=5000, ge=1)
