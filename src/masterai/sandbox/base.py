@@ -43,6 +43,35 @@ class RawResult:
     memory_exceeded: bool
     output_truncated: bool
 
+    @classmethod
+    def observed(
+        cls,
+        *,
+        out: CappedBuffer,
+        err: CappedBuffer,
+        exit_code: int,
+        execution_time: float,
+        timed_out: bool,
+        oom: bool,
+        truncated: bool = False,
+    ) -> RawResult:
+        """The result of a finished run; a run the sandbox killed reports ``KILLED_EXIT_CODE``.
+
+        A program killed by the memory limit may still leave its parent exiting 0 (a child
+        was the one killed), so an OOM with status 0 counts as killed too.
+        """
+        if timed_out or (oom and exit_code == 0):
+            exit_code = KILLED_EXIT_CODE
+        return cls(
+            stdout=out.getvalue(),
+            stderr=err.getvalue(),
+            exit_code=exit_code,
+            execution_time=execution_time,
+            timed_out=timed_out,
+            memory_exceeded=oom,
+            output_truncated=out.truncated or err.truncated or truncated,
+        )
+
 
 class SandboxBackend(ABC):
     """A way to run untrusted programs in isolation with limits enforced."""

@@ -25,7 +25,6 @@ from typing import IO
 
 from masterai.sandbox import seccomp
 from masterai.sandbox.base import (
-    KILLED_EXIT_CODE,
     CappedBuffer,
     RawResult,
     RunSpec,
@@ -240,18 +239,13 @@ class BubblewrapBackend(SandboxBackend):
         finally:
             for transport in transports:
                 transport.close()
-        oom = warm.cgroup.oom_killed()
-        exit_code = returncode if returncode >= 0 else 128 - returncode
-        if timed_out or (oom and exit_code == 0):
-            exit_code = KILLED_EXIT_CODE
-        return RawResult(
-            stdout=out.getvalue(),
-            stderr=err.getvalue(),
-            exit_code=exit_code,
+        return RawResult.observed(
+            out=out,
+            err=err,
+            exit_code=returncode if returncode >= 0 else 128 - returncode,
             execution_time=elapsed,
             timed_out=timed_out,
-            memory_exceeded=oom,
-            output_truncated=out.truncated or err.truncated,
+            oom=warm.cgroup.oom_killed(),
         )
 
     async def _execute(self, warm: WarmProcess, spec: RunSpec) -> tuple[int, bool, float]:

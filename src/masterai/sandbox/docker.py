@@ -21,7 +21,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from masterai.sandbox.base import KILLED_EXIT_CODE, CappedBuffer, RawResult, RunSpec, SandboxBackend
+from masterai.sandbox.base import CappedBuffer, RawResult, RunSpec, SandboxBackend
 from masterai.sandbox.errors import BackendUnavailableError, ExecutionFailedError
 from masterai.sandbox.images import image_name
 from masterai.sandbox.languages import CODE_DIR, WORK_DIR
@@ -222,18 +222,14 @@ class DockerBackend(SandboxBackend):
         await asyncio.to_thread(reader.join, 5.0)
         await asyncio.to_thread(container.reload)
         state = container.attrs.get("State") or {}
-        oom = bool(state.get("OOMKilled"))
-        exit_code = int(status.get("StatusCode", state.get("ExitCode", -1)))
-        if timed_out or (oom and exit_code == 0):
-            exit_code = KILLED_EXIT_CODE
-        return RawResult(
-            stdout=out.getvalue(),
-            stderr=err.getvalue(),
-            exit_code=exit_code,
+        return RawResult.observed(
+            out=out,
+            err=err,
+            exit_code=int(status.get("StatusCode", state.get("ExitCode", -1))),
             execution_time=elapsed,
             timed_out=timed_out,
-            memory_exceeded=oom,
-            output_truncated=out.truncated or err.truncated or reader.is_alive(),
+            oom=bool(state.get("OOMKilled")),
+            truncated=reader.is_alive(),  # output still streaming when we stopped reading
         )
 
 
