@@ -38,10 +38,15 @@ def test_the_test_command_runs_every_quality_gate_before_pytest_with_branch_cove
         "ruff format --check src tests benchmarks",
         "mypy --strict src",
         "lint-imports",
+        "source scripts/test-services",
         "pytest --cov --cov-branch",
     ]
     positions = [script.index(gate) for gate in gates]
     assert positions == sorted(positions)
+    # The services (PostgreSQL, a Docker engine, the sandbox images) are started on every
+    # run, not behind a condition that could silently skip them.
+    line = next(x for x in script.splitlines() if "source scripts/test-services" in x)
+    assert not line.startswith((" ", "\t")), line
 
 
 def test_the_scripts_parse_and_setup_refuses_unknown_arguments_before_doing_anything():
