@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import CGROUP_PARENT, RUN_DIR, make_settings
+from sandbox_helpers import CGROUP_PARENT, ENVIRONMENTS, RUN_DIR, make_settings
 
 from masterai.sandbox import BACKENDS, CodeExecutionEnvironment, SandboxError, create_backend
 
@@ -39,6 +39,7 @@ def _environment(name: str) -> CodeExecutionEnvironment | None:
                 if missing:
                     raise SandboxError(f"images missing for {missing}: run build-images")
             _ENVS[name] = CodeExecutionEnvironment(settings, backend=backend)
+            ENVIRONMENTS.append(_ENVS[name])
         except SandboxError as e:
             _UNAVAILABLE[name] = f"{name} backend unavailable: {e}"
     return _ENVS.get(name)

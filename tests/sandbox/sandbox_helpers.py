@@ -13,6 +13,8 @@ from masterai.settings import SandboxSettings
 # so not under pytest's private tmp directory.
 RUN_DIR = Path(f"/tmp/masterai-sandbox-tests-{os.getpid()}")
 CGROUP_PARENT = f"masterai-sandbox-tests-{os.getpid()}"
+ENVIRONMENTS: list[CodeExecutionEnvironment] = []
+"""The environments of the ``sandbox`` fixture (they share ``RUN_DIR``)."""
 
 
 def make_settings(**overrides: Any) -> SandboxSettings:
@@ -32,6 +34,14 @@ def leftovers(env: CodeExecutionEnvironment) -> list[str]:
     """Traces of finished runs on the host: run dirs, cgroups, containers (should be none)."""
     env.wait_idle()  # run directories are removed just after the result is returned
     found = [str(p) for p in RUN_DIR.glob("*")] if RUN_DIR.exists() else []
+    # A bubblewrap sandbox built ahead for a next run has a workspace of its own.
+    ready = {
+        path
+        for e in {id(e): e for e in [*ENVIRONMENTS, env]}.values()
+        if e.backend.name == "bubblewrap"
+        for path in e.backend.ready_workspaces()  # type: ignore[attr-defined]
+    }
+    found = [p for p in found if Path(p) not in ready]
     if env.backend.name == "bubblewrap":
         spares = env.backend.ready_cgroups()  # type: ignore[attr-defined]
         for parent in ("memory", "pids", "cpu", ""):

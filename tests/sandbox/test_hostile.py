@@ -27,6 +27,7 @@ from masterai.sandbox import (
     ExecutionResult,
     InvalidRequestError,
 )
+from masterai.sandbox.bubblewrap import BUILT_AHEAD
 from masterai.sandbox.runtimes import runners_dir
 from masterai.sandbox.workspace import RunWorkspace
 
@@ -660,9 +661,11 @@ async def test_host_process_killed_mid_run_leaves_nothing_running(
     async with asyncio.timeout(15):
         while host_processes_with(marker) or containers(status="running"):
             await asyncio.sleep(0.05)
-    # The dead process's run directory (its tmpfs still mounted) is swept by the next user.
+    # The dead process's run directory (its tmpfs still mounted) is swept by the next user,
+    # with, on bubblewrap, the workspaces of the sandboxes it had built ahead for next runs.
     removed = RunWorkspace.sweep(run_dir)
-    assert len(removed) == 1 and list(run_dir.iterdir()) == []
+    assert 1 <= len(removed) <= (1 + BUILT_AHEAD if sandbox.backend.name == "bubblewrap" else 1)
+    assert list(run_dir.iterdir()) == []
     run_dir.rmdir()
     for c in containers():
         sandbox.backend.client.api.remove_container(c["Id"])  # type: ignore[attr-defined]

@@ -114,6 +114,13 @@ async def test_memory_limit_is_reported_as_memory_exceeded(
     assert result.exit_code != 0
 
 
+async def test_a_memory_limit_above_the_default_is_applied(
+    sandbox: CodeExecutionEnvironment,
+) -> None:
+    result = await run(sandbox, "print('big enough')", memory="1g")
+    assert (result.output, result.exit_code) == ("big enough\n", 0), result.error
+
+
 async def test_output_over_the_limit_is_truncated_and_flagged(
     sandbox: CodeExecutionEnvironment,
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from masterai.sandbox.languages import LanguageSpec
@@ -89,6 +90,13 @@ class SandboxBackend(ABC):
     @abstractmethod
     async def run(self, spec: RunSpec) -> RawResult:
         """Run one program to completion or to a limit; nothing of it may outlive the call."""
+
+    async def prepare(self, run_dir: Path, limits: Limits, uid: int) -> RunWorkspace:
+        """An empty workspace for a run with ``limits``, to be filled and handed to :meth:`run`.
+
+        A backend may return one it has already built a sandbox around.
+        """
+        return RunWorkspace.prepare(run_dir, storage=limits.storage, uid=uid)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections the backend holds (it can be used again afterwards)."""

@@ -5,8 +5,9 @@ namespaces, ``--die-with-parent``, ``--new-session``, an empty environment, an u
 uid, no capabilities, the runtimes bound read-only, size-limited tmpfs for ``/work``, ``/tmp``
 and ``/dev/shm``, the seccomp filter of :mod:`masterai.sandbox.seccomp`, a cgroup with the
 memory (swap counted), pids and CPU limits, and rlimits. On timeout, or once the program
-ends, every process left in the run's cgroup is killed. Each run starts from a spare bwrap
-prepared ahead (:mod:`masterai.sandbox.warm`), so joining the cgroup is off the clock.
+ends, every process left in the run's cgroup is killed. Each run at the default storage size
+takes a sandbox built ahead (:mod:`masterai.sandbox.warm`), used by that run only, so joining
+the cgroup and building the namespaces and mounts are off the clock.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import shlex
 import shutil
 import time
 import weakref
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import IO
 
@@ -33,13 +35,20 @@ from masterai.sandbox.base import (
 )
 from masterai.sandbox.cgroups import CgroupLayout
 from masterai.sandbox.errors import BackendUnavailableError, ExecutionFailedError
-from masterai.sandbox.languages import CODE_DIR, OPT_DIR, WORK_DIR
+from masterai.sandbox.languages import BASE_ENV, CODE_DIR, OPT_DIR, WORK_DIR
 from masterai.sandbox.models import Limits
-from masterai.sandbox.runtimes import runners_dir, runtime_path
+from masterai.sandbox.runtimes import RUNTIME_NAMES, runners_dir, runtime_path
 from masterai.sandbox.warm import LAUNCHER_NAME, WarmProcess, wait_exit
+from masterai.sandbox.workspace import RunWorkspace
 from masterai.settings import SandboxSettings
 
+BUILT_AHEAD = 2
+"""Sandboxes built ahead. Building one takes about as long as a short run, so with two a run
+back to back with the previous one still finds its sandbox complete."""
 _DRAIN_GRACE = 2.0  # seconds to finish reading output once every process is gone
+# Bytes of stdin written without a thread: an empty pipe takes at least one page (PIPE_BUF)
+# without blocking, the go byte of a built sandbox included.
+_SMALL_STDIN = 2048
 
 
 def _root_fs_args() -> list[str]:
@@ -93,6 +102,11 @@ class BubblewrapBackend(SandboxBackend):
         self._reachable: set[str] = set()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="masterai-bwrap")
         self._spares: list[Future[WarmProcess]] = []
+        """Sandboxes built ahead (default limits), oldest first, for the next runs."""
+        self._plain: list[Future[WarmProcess]] = []
+        """``bwrap --args`` spares, for runs a built sandbox cannot serve (once one came)."""
+        self._claimed: dict[Path, WarmProcess] = {}
+        """Built sandboxes handed out by :meth:`prepare`, by workspace root, until :meth:`run`."""
         self._placeholder = Limits(
             timeout=settings.default_timeout,
             memory=settings.default_memory,
@@ -135,35 +149,64 @@ class BubblewrapBackend(SandboxBackend):
         self._layout.remove_stale()
         # The spare process and its cgroup end with this backend, or with the interpreter.
         weakref.finalize(self, _close_spares, self._spares)
+        weakref.finalize(self, _close_spares, self._plain)
         _check_reachable(runners_dir(), self.settings.sandbox_uid)
         _check_reachable(self.settings.run_dir.parent, self.settings.sandbox_uid)
         self._bwrap = bwrap
 
     def _options(self, spec: RunSpec, seccomp_fd: int) -> list[str]:
         """The bwrap options of one run (its command is fixed: see ``warm.COMMAND``)."""
-        assert self._bwrap is not None
-        limits, ws = spec.limits, spec.workspace
+        for name in spec.language.runtimes:
+            if name not in self._reachable:
+                _check_reachable(runtime_path(self.settings, name), self.settings.sandbox_uid)
+                self._reachable.add(name)
+        return self._sandbox_options(
+            storage=spec.limits.storage,
+            runtimes=spec.language.runtimes,
+            workspace=spec.workspace,
+            environment=spec.language.environment,
+            seccomp_fd=seccomp_fd,
+        )
+
+    def _sandbox_options(
+        self,
+        *,
+        storage: int,
+        runtimes: tuple[str, ...],
+        workspace: RunWorkspace,
+        environment: Mapping[str, str],
+        seccomp_fd: int,
+    ) -> list[str]:
         uid = str(self.settings.sandbox_uid)
         argv = ["--unshare-all", "--unshare-user", "--disable-userns"]
         argv += ["--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL"]
         argv += ["--uid", uid, "--gid", uid, "--hostname", "sandbox"]
         argv += _root_fs_args()
         argv += ["--proc", "/proc", "--dev", "/dev"]
-        argv += ["--size", str(limits.storage), "--perms", "1777", "--tmpfs", "/tmp"]
-        argv += ["--size", str(limits.storage), "--perms", "1777", "--tmpfs", "/dev/shm"]
-        for name in spec.language.runtimes:
-            path = runtime_path(self.settings, name)
-            if name not in self._reachable:
-                _check_reachable(path, self.settings.sandbox_uid)
-                self._reachable.add(name)
-            argv += ["--ro-bind", str(path), f"{OPT_DIR}/{name}"]
+        argv += ["--size", str(storage), "--perms", "1777", "--tmpfs", "/tmp"]
+        argv += ["--size", str(storage), "--perms", "1777", "--tmpfs", "/dev/shm"]
+        for name in runtimes:
+            argv += ["--ro-bind", str(runtime_path(self.settings, name)), f"{OPT_DIR}/{name}"]
         argv += ["--ro-bind", str(runners_dir()), f"{OPT_DIR}/runners"]
-        argv += ["--ro-bind", str(ws.code_dir), CODE_DIR]
-        argv += ["--bind", str(ws.work_dir), WORK_DIR, "--chdir", WORK_DIR]
+        argv += ["--ro-bind", str(workspace.code_dir), CODE_DIR]
+        argv += ["--bind", str(workspace.work_dir), WORK_DIR, "--chdir", WORK_DIR]
         argv += ["--remount-ro", "/"]  # the root tmpfs bwrap builds: nothing new at the top
-        for key, value in spec.language.environment.items():
+        for key, value in environment.items():
             argv += ["--setenv", key, value]
         return [*argv, "--seccomp", str(seccomp_fd)]
+
+    def _installed_runtimes(self) -> tuple[str, ...]:
+        """The curated runtimes a sandbox built ahead binds: those installed and reachable."""
+        found = []
+        for name in RUNTIME_NAMES:
+            try:
+                if name not in self._reachable:
+                    _check_reachable(runtime_path(self.settings, name), self.settings.sandbox_uid)
+                    self._reachable.add(name)
+            except BackendUnavailableError:
+                continue
+            found.append(name)
+        return tuple(found)
 
     def _spawn(self) -> WarmProcess:
         assert self._bwrap is not None and self._layout is not None and self._filter is not None
@@ -176,48 +219,122 @@ class BubblewrapBackend(SandboxBackend):
             uid=self.settings.sandbox_uid,
         )
 
-    async def _take(self) -> WarmProcess:
-        """A ready bwrap (the spare, or a new one), and a new spare started behind it."""
-        future = self._spares.pop(0) if self._spares else self._executor.submit(self._spawn)
-        if not self._spares:
-            self._spares.append(self._executor.submit(self._spawn))
+    def _spawn_built(self) -> WarmProcess:
+        """A sandbox built ahead, with the default limits, around a workspace of its own."""
+        assert self._bwrap is not None and self._layout is not None and self._filter is not None
+        s = self.settings
+        runtimes = self._installed_runtimes()
+        workspace = RunWorkspace.prepare(s.run_dir, storage=s.default_storage, uid=s.sandbox_uid)
+        options = functools.partial(
+            self._sandbox_options,
+            storage=s.default_storage,
+            runtimes=runtimes,
+            workspace=workspace,
+            environment=BASE_ENV,
+        )
+        try:
+            warm = WarmProcess.spawn(
+                bwrap=self._bwrap,
+                layout=self._layout,
+                limits=self._placeholder,
+                ceilings=self._ceilings,
+                seccomp=self._filter,
+                uid=s.sandbox_uid,
+                options=lambda fd: options(seccomp_fd=fd),
+                workspace=workspace,
+            )
+        except BaseException:
+            workspace.cleanup()
+            raise
+        warm.runtimes = runtimes
+        return warm
+
+    async def _take(
+        self, spares: list[Future[WarmProcess]], spawn: Callable[[], WarmProcess], depth: int
+    ) -> WarmProcess:
+        """The oldest spare (or a new one), with spares started behind it up to ``depth``."""
+        future = spares.pop(0) if spares else self._executor.submit(spawn)
+        while len(spares) < depth:
+            spares.append(self._executor.submit(spawn))
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             future.add_done_callback(_discard_when_done)
             raise
 
+    async def prepare(self, run_dir: Path, limits: Limits, uid: int) -> RunWorkspace:
+        """The workspace of a sandbox built ahead, when it can serve ``limits``.
+
+        A sandbox built ahead has the default storage size, this backend's run directory
+        and sandbox user; any other request gets a plain workspace (and :meth:`run` the
+        older path, building the sandbox once the run is known).
+        """
+        self.check()
+        s = self.settings
+        if (limits.storage, run_dir, uid) != (s.default_storage, s.run_dir, s.sandbox_uid):
+            return await super().prepare(run_dir, limits, uid)
+        warm = await self._take(self._spares, self._spawn_built, BUILT_AHEAD)
+        assert warm.workspace is not None
+        workspace = warm.workspace
+        # Whatever happens next, the built sandbox ends with its workspace, if not before.
+        workspace.release = warm.discard
+        self._claimed[workspace.root] = warm
+        return workspace
+
     def ready_cgroups(self) -> set[Path]:
         """Cgroup directories of the spare processes waiting for a run (for leftover checks)."""
-        return {
-            d
-            for f in self._spares
-            if f.exception(timeout=10) is None
-            for d in f.result().cgroup.dirs
-        }
+        return {d for w in self._ready() for d in w.cgroup.dirs}
+
+    def ready_workspaces(self) -> set[Path]:
+        """Workspace directories of the sandboxes built ahead, waiting for a run."""
+        return {w.workspace.root for w in self._ready() if w.workspace is not None}
+
+    def _ready(self) -> list[WarmProcess]:
+        futures = [*self._spares, *self._plain]
+        return [f.result() for f in futures if f.exception(timeout=10) is None]
 
     def close(self) -> None:
-        """Stop the spare processes and remove their cgroups."""
+        """Stop the spare processes and remove their cgroups and workspaces (bounded wait)."""
+        wait([*self._spares, *self._plain], timeout=10)  # spares being started: done soon
         _close_spares(self._spares)
+        _close_spares(self._plain)
 
     async def run(self, spec: RunSpec) -> RawResult:
         """Run one program under bwrap (see :meth:`SandboxBackend.run`)."""
         self.check()
-        warm = await self._take()
+        warm = self._claimed.pop(spec.workspace.root, None)
+        if warm is not None and not set(spec.language.runtimes) <= set(warm.runtimes):
+            warm.discard()  # a runtime it could not bind: the older path says what is missing
+            warm = None
+        if warm is None:
+            warm = await self._take(self._plain, self._spawn, 1)
         try:
             return await self._run_warm(warm, spec)
         finally:
-            warm.discard()  # kills whatever is left in the run's cgroup, then removes it
+            if warm.workspace is spec.workspace:
+                # Kills whatever is left in the run's cgroup; the workspace's clean-up (its
+                # release hook) then removes the empty cgroup, off the clock.
+                warm.stop()
+            else:
+                warm.discard()  # kills whatever is left in the run's cgroup, then removes it
 
     async def _run_warm(self, warm: WarmProcess, spec: RunSpec) -> RawResult:
         limits, popen = spec.limits, warm.popen
         assert popen.stdin is not None and popen.stdout is not None and popen.stderr is not None
-        launcher = " ".join(shlex.quote(a) for a in spec.language.command)
-        (spec.workspace.code_dir / LAUNCHER_NAME).write_text(f"exec {launcher}\n")
-        stdin = (spec.workspace.code_dir / "stdin").read_bytes()
+        script = [f"export {k}={shlex.quote(v)}" for k, v in spec.language.env.items()]
+        script.append("exec " + " ".join(shlex.quote(a) for a in spec.language.command))
+        (spec.workspace.code_dir / LAUNCHER_NAME).write_text("\n".join(script) + "\n")
+        stdin, stdin_pipe = (spec.workspace.code_dir / "stdin").read_bytes(), popen.stdin
         loop = asyncio.get_running_loop()
         out, err = CappedBuffer(limits.output_limit), CappedBuffer(limits.output_limit)
-        readers, transports = [], []
+        readers, transports, feeders = [], [], []
+
+        def feed() -> None:  # once the program may start: a built sandbox's go comes first
+            if len(stdin) <= _SMALL_STDIN:  # fits in the pipe: no thread needed
+                _feed(stdin_pipe, stdin)
+            else:
+                feeders.append(asyncio.ensure_future(asyncio.to_thread(_feed, stdin_pipe, stdin)))
+
         try:
             for pipe, buffer in ((popen.stdout, out), (popen.stderr, err)):
                 stream = asyncio.StreamReader()
@@ -226,15 +343,15 @@ class BubblewrapBackend(SandboxBackend):
                 transports.append(transport)
                 readers.append(drain(stream, buffer))
             gathered = asyncio.gather(*readers)
-            feeder = asyncio.ensure_future(asyncio.to_thread(_feed, popen.stdin, stdin))
             try:
-                returncode, timed_out, elapsed = await self._execute(warm, spec)
+                returncode, timed_out, elapsed = await self._execute(warm, spec, feed)
                 try:
                     await asyncio.wait_for(asyncio.shield(gathered), _DRAIN_GRACE)
                 except TimeoutError:
                     out.truncated = True
             finally:
-                await feeder
+                for feeder in feeders:
+                    await feeder
                 gathered.cancel()
         finally:
             for transport in transports:
@@ -248,8 +365,12 @@ class BubblewrapBackend(SandboxBackend):
             oom=warm.cgroup.oom_killed(),
         )
 
-    async def _execute(self, warm: WarmProcess, spec: RunSpec) -> tuple[int, bool, float]:
+    async def _execute(
+        self, warm: WarmProcess, spec: RunSpec, started_hook: Callable[[], None]
+    ) -> tuple[int, bool, float]:
         """Start the run, wait for its end or its timeout, kill what is left.
+
+        ``started_hook`` is called once the program may start (it feeds its stdin).
 
         Returns bwrap's exit status, whether the run timed out, and the wall-clock seconds.
         """
@@ -257,9 +378,13 @@ class BubblewrapBackend(SandboxBackend):
         timed_out = False
         try:
             try:
-                warm.start(self._options(spec, warm.seccomp_fd), spec.limits)
+                if warm.workspace is not None:  # built ahead: only the go is left
+                    warm.go(spec.limits)
+                else:
+                    warm.start(self._options(spec, warm.seccomp_fd), spec.limits)
             except OSError as e:
-                raise ExecutionFailedError(f"bwrap did not take its arguments: {e}") from e
+                raise ExecutionFailedError(f"The sandbox did not start: {e}") from e
+            started_hook()
             await asyncio.wait_for(wait_exit(warm.popen), spec.limits.timeout)
         except TimeoutError:
             timed_out = True
@@ -287,5 +412,11 @@ def _close_spares(spares: list[Future[WarmProcess]]) -> None:
 
 
 def _discard_when_done(future: Future[WarmProcess]) -> None:
+    """End a spare no run took, and remove its workspace if it was built around one."""
     if not future.cancelled() and future.exception() is None:
-        future.result().discard()
+        warm = future.result()
+        try:
+            warm.discard()
+        finally:
+            if warm.workspace is not None:
+                warm.workspace.cleanup()

@@ -157,9 +157,14 @@ class RunCgroup:
             _write(d / "cpu.max", f"{quota} {_CFS_PERIOD_US}")
             return
         mem = self._dir("memory")
-        _write(mem / "memory.limit_in_bytes", str(limits.memory))
-        if (mem / "memory.memsw.limit_in_bytes").exists():
-            _write(mem / "memory.memsw.limit_in_bytes", str(limits.memory))
+        files = [mem / "memory.limit_in_bytes"]
+        memsw = mem / "memory.memsw.limit_in_bytes"
+        if memsw.exists():
+            # memory+swap may never be below memory: raise it first, lower it last.
+            raising = limits.memory > int(memsw.read_text())
+            files = [memsw, *files] if raising else [*files, memsw]
+        for path in files:
+            _write(path, str(limits.memory))
         _write(self._dir("pids") / "pids.max", str(limits.pids))
         cpu = self._dir("cpu")
         _write(cpu / "cpu.cfs_period_us", str(_CFS_PERIOD_US))

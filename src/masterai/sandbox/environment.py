@@ -132,16 +132,11 @@ class CodeExecutionEnvironment:
             RunWorkspace.sweep(self.settings.run_dir)
             self._swept = True
         async with self.queue.slot():
-            workspace = RunWorkspace.create(
-                self.settings.run_dir,
-                source_name=language.source,
-                code=request.code,
-                stdin=stdin,
-                files=files,
-                limits=limits,
-                uid=self.settings.sandbox_uid,
-            )
+            uid = self.settings.sandbox_uid
+            workspace = await self.backend.prepare(self.settings.run_dir, limits, uid)
             try:
+                code, source = request.code, language.source
+                workspace.fill(source_name=source, code=code, stdin=stdin, files=files, uid=uid)
                 raw = await self.backend.run(
                     RunSpec(
                         run_id=uuid.uuid4().hex[:16],

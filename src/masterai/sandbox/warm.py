@@ -1,14 +1,22 @@
-"""bwrap processes started ahead of their run, to take cgroup migration off the clock.
+"""bwrap processes started ahead of their run, to take the sandbox's set-up off the clock.
 
 Moving a process into a cgroup makes the kernel wait for an RCU grace period, once per
-hierarchy (three on cgroup v1): milliseconds, more on a loaded host. So the bubblewrap
-backend keeps one ``bwrap`` ready: already in a fresh cgroup of its own, already the sandbox
-user, and blocked reading its options from a pipe (``bwrap --args FD``). A run writes its
-limits into that cgroup, then its options into the pipe; only then does bwrap build the
-sandbox and run the program. Nothing of the run exists before.
+hierarchy (three on cgroup v1), and bwrap's namespaces (the network one above all) and mounts
+take milliseconds more. So the bubblewrap backend keeps sandboxes *built ahead*
+(:meth:`WarmProcess.spawn` with ``options``), each a ``bwrap`` in a fresh cgroup of its
+own, already the sandbox user, whose namespaces, mounts, seccomp filter and empty workspace
+(code and work directories) are all in place with the default limits, and whose command is
+a tiny launcher (:data:`PREBUILT_COMMAND`) blocked reading one line from its stdin. A run
+writes its program and input files into that workspace, its limits into the cgroup, then
+the line (:meth:`WarmProcess.go`): the launcher execs the program. Each such sandbox serves
+exactly one run and is discarded with it.
 
-A ready process that is never used exits by itself when its pipe closes (the host process
-ended): bwrap reads an empty command line and stops.
+A run the built sandbox cannot serve (another storage size) takes the older kind of spare:
+``bwrap --args FD``, in its cgroup and blocked reading its options, which the run writes
+(:meth:`WarmProcess.start`); only then does bwrap build the sandbox.
+
+A ready process that is never used exits by itself when its pipes close (the host process
+ended), besides ``--die-with-parent``.
 """
 
 from __future__ import annotations
@@ -27,11 +35,16 @@ from masterai.sandbox.cgroups import CgroupLayout, RunCgroup
 from masterai.sandbox.errors import ExecutionFailedError
 from masterai.sandbox.languages import CODE_DIR
 from masterai.sandbox.models import Limits
+from masterai.sandbox.workspace import RunWorkspace
 
 LAUNCHER_NAME = ".run.sh"
 """Script in the run's code directory that execs the program: bwrap takes its options from
 ``--args`` but its command only from the real command line, fixed before the run is known."""
 COMMAND = ("--", "/bin/sh", f"{CODE_DIR}/{LAUNCHER_NAME}")
+PREBUILT_COMMAND = ("--", "/bin/sh", "-c", f"read -r _ || exit 125; . {CODE_DIR}/{LAUNCHER_NAME}")
+"""The launcher of a sandbox built ahead: it waits for the run's go (one line on stdin; the
+shell reads it byte by byte, so the program's stdin follows untouched), then runs the
+launcher script the run wrote, which sets the language's environment and execs the program."""
 
 BWRAP_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 """bwrap's own environment: its init (pid 1 inside) keeps it, readable at /proc/1/environ."""
@@ -75,6 +88,12 @@ class WarmProcess:
     """Write end of the pipe bwrap reads its arguments from."""
     seccomp_fd: int
     """Descriptor number, in bwrap, of the seccomp program (for ``--seccomp``)."""
+    workspace: RunWorkspace | None = None
+    """The workspace a sandbox built ahead was built around (None for ``--args`` spares)."""
+    runtimes: tuple[str, ...] = ()
+    """The curated runtimes a sandbox built ahead binds."""
+    stopped: bool = False
+    discarded: bool = False
 
     @classmethod
     def spawn(
@@ -86,35 +105,62 @@ class WarmProcess:
         ceilings: Limits,
         seccomp: bytes,
         uid: int,
+        options: Callable[[int], list[str]] | None = None,
+        workspace: RunWorkspace | None = None,
     ) -> WarmProcess:
         """Start one (blocking: call it in a worker thread).
+
+        Without ``options``, bwrap waits for them on a pipe (:meth:`start`). With them
+        (given the seccomp descriptor's number, they return bwrap's options), bwrap builds
+        the sandbox at once, around ``workspace``, and waits for :meth:`go`.
 
         Raises:
             ExecutionFailedError: bwrap could not be started.
         """
-        cgroup = layout.create(f"run-{uuid.uuid4().hex[:16]}", limits)
-        read_end, write_end = os.pipe()
         memfd = os.memfd_create("masterai-seccomp", 0)
+        read_end = write_end = -1
         try:
+            if options is None:  # bwrap reads its options from a pipe, later
+                read_end, write_end = os.pipe()
+                argv = [bwrap, "--args", str(read_end), *COMMAND]
+            else:
+                argv = [bwrap, *options(memfd), *PREBUILT_COMMAND]
             os.write(memfd, seccomp)
             os.lseek(memfd, 0, os.SEEK_SET)
+            cgroup = layout.create(f"run-{uuid.uuid4().hex[:16]}", limits)
+        except BaseException:
+            for fd in (memfd, read_end, write_end):
+                if fd >= 0:
+                    os.close(fd)
+            raise
+        try:
             popen = subprocess.Popen(
-                [bwrap, "--args", str(read_end), *COMMAND],
+                argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                pass_fds=(read_end, memfd),
+                pass_fds=(memfd,) if read_end < 0 else (read_end, memfd),
                 env=BWRAP_ENV,
                 preexec_fn=_preexec(cgroup.procs_files, uid, os.geteuid() == 0, ceilings),
             )
         except OSError as e:
-            os.close(write_end)
+            if write_end >= 0:
+                os.close(write_end)
             cgroup.remove()
             raise ExecutionFailedError(f"Cannot start bwrap: {e}") from e
         finally:
-            os.close(read_end)
+            if read_end >= 0:
+                os.close(read_end)
             os.close(memfd)
-        return cls(popen=popen, cgroup=cgroup, args_fd=write_end, seccomp_fd=memfd)
+        return cls(
+            popen=popen, cgroup=cgroup, args_fd=write_end, seccomp_fd=memfd, workspace=workspace
+        )
+
+    def go(self, limits: Limits) -> None:
+        """Give the cgroup its limits and the launcher its go: the program starts now."""
+        assert self.popen.stdin is not None and self.workspace is not None
+        self.cgroup.apply(limits)
+        os.write(self.popen.stdin.fileno(), b"\n")  # one byte into an empty pipe: never blocks
 
     def start(self, argv: list[str], limits: Limits) -> None:
         """Give the cgroup its limits and bwrap its arguments: the run starts now."""
@@ -128,18 +174,36 @@ class WarmProcess:
             os.close(self.args_fd)
             self.args_fd = -1
 
-    def discard(self) -> None:
-        """Kill the process (never started) and remove its cgroup."""
+    def stop(self) -> None:
+        """Kill the process and everything in its cgroup, and close its pipes (idempotent)."""
+        if self.stopped:
+            return
+        self.stopped = True
         if self.args_fd >= 0:
             os.close(self.args_fd)
             self.args_fd = -1
         with contextlib.suppress(ProcessLookupError):
             self.popen.kill()
         self.popen.wait()
+        self.cgroup.kill_all()
         for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
             if stream is not None:
                 stream.close()
-        self.cgroup.remove()
+
+    def discard(self) -> None:
+        """:meth:`stop`, then remove the cgroup (idempotent).
+
+        Removing an emptied cgroup can wait milliseconds on the kernel, so a run ends with
+        :meth:`stop` and leaves this to its clean-up. The workspace of a sandbox built ahead
+        is left to its owner (the run that took it).
+        """
+        if self.discarded:
+            return
+        self.discarded = True
+        try:
+            self.stop()
+        finally:
+            self.cgroup.remove()
 
 
 async def wait_exit(popen: subprocess.Popen[bytes]) -> int:

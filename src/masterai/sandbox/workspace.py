@@ -21,7 +21,7 @@ import re
 import shutil
 import stat
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +91,9 @@ class RunWorkspace:
     inputs: dict[str, bytes] = field(default_factory=dict)
     mounted: bool = False
 
+    release: Callable[[], None] | None = None
+    """Called first by :meth:`cleanup`: ends a sandbox built ahead around this workspace."""
+
     @classmethod
     def create(
         cls,
@@ -104,26 +107,43 @@ class RunWorkspace:
         uid: int,
     ) -> RunWorkspace:
         """Lay out a new run's directories and write its program, stdin and input files."""
-        run_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
-        os.chmod(run_dir, 0o711)  # others may traverse to their bind mounts, never list
-        root = run_dir / uuid.uuid4().hex
-        root.mkdir(mode=0o711)
-        ws = cls(root=root, code_dir=root / "code", work_dir=root / "work", inputs=files)
+        ws = cls.prepare(run_dir, storage=limits.storage, uid=uid)
         try:
-            (root / "owner").write_text(str(os.getpid()))
-            ws.code_dir.mkdir(mode=0o755)
-            (ws.code_dir / source_name).write_text(code, encoding="utf-8")
-            (ws.code_dir / "stdin").write_bytes(stdin)
-            for p in ws.code_dir.iterdir():
-                p.chmod(0o644)
-            ws.work_dir.mkdir(mode=0o700)
-            _mount_tmpfs(ws.work_dir, size=limits.storage, uid=uid)
-            ws.mounted = True
-            ws._write_inputs(uid)
+            ws.fill(source_name=source_name, code=code, stdin=stdin, files=files, uid=uid)
         except BaseException:
             ws.cleanup()
             raise
         return ws
+
+    @classmethod
+    def prepare(cls, run_dir: Path, *, storage: int, uid: int) -> RunWorkspace:
+        """Lay out an empty run: its code directory and its working tmpfs of ``storage`` bytes."""
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
+        os.chmod(run_dir, 0o711)  # others may traverse to their bind mounts, never list
+        root = run_dir / uuid.uuid4().hex
+        root.mkdir(mode=0o711)
+        ws = cls(root=root, code_dir=root / "code", work_dir=root / "work")
+        try:
+            (root / "owner").write_text(str(os.getpid()))
+            ws.code_dir.mkdir(mode=0o755)
+            ws.work_dir.mkdir(mode=0o700)
+            _mount_tmpfs(ws.work_dir, size=storage, uid=uid)
+            ws.mounted = True
+        except BaseException:
+            ws.cleanup()
+            raise
+        return ws
+
+    def fill(
+        self, *, source_name: str, code: str, stdin: bytes, files: dict[str, bytes], uid: int
+    ) -> None:
+        """Write the program and its stdin (read-only to the sandbox) and the input files."""
+        (self.code_dir / source_name).write_text(code, encoding="utf-8")
+        (self.code_dir / "stdin").write_bytes(stdin)
+        for p in self.code_dir.iterdir():
+            p.chmod(0o644)
+        self.inputs = files
+        self._write_inputs(uid)
 
     def _write_inputs(self, uid: int) -> None:
         for name, content in self.inputs.items():
@@ -133,7 +153,9 @@ class RunWorkspace:
             except OSError as e:
                 raise InvalidRequestError(f"Cannot create input file {name!r}: {e}") from e
             try:
-                os.write(fd, content) if content else None
+                view = memoryview(content)
+                while view:  # a full tmpfs first takes what fits, then says ENOSPC
+                    view = view[os.write(fd, view) :]
                 os.fchown(fd, uid, uid)
             except OSError as e:
                 raise InvalidRequestError(
@@ -222,7 +244,9 @@ class RunWorkspace:
         return removed
 
     def cleanup(self) -> None:
-        """Unmount the working directory and delete the run's directories."""
+        """End the sandbox built around the run, if any, then remove its directories."""
+        if self.release is not None:
+            self.release()
         if self.mounted:
             _umount(self.work_dir)
             self.mounted = False
