@@ -171,7 +171,7 @@ async def test_environment_queue_refuses_requests_beyond_its_size(
     )
     refused = [r for r in results if isinstance(r, QueueFullError)]
     done = [r for r in results if isinstance(r, ExecutionResult) and r.output == "done\n"]
-    assert (len(refused), len(done)) == (1, 2)
+    assert (len(refused), len(done)) == (1, 2), results
     assert leftovers(env) == []
 
 
