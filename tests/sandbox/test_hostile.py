@@ -379,21 +379,23 @@ for host in ("127.0.0.1", "localhost", "172.17.0.1"):
 async def test_outside_addresses_and_dns_are_unreachable(
     sandbox: CodeExecutionEnvironment,
 ) -> None:
+    # Documentation addresses and names (RFC 5737, 3849, 2606): even a broken sandbox would
+    # send nothing to anyone's server.
     code = """
 import socket
-for addr in (("8.8.8.8", 53), ("1.1.1.1", 443), ("2606:4700:4700::1111", 443)):
+for addr in (("192.0.2.1", 53), ("198.51.100.1", 443), ("2001:db8::1", 443)):
     try:
         socket.create_connection(addr, timeout=1)
         print("CONNECTED", addr)
     except OSError as e:
         print("unreachable", type(e).__name__)
 try:
-    print("RESOLVED", socket.getaddrinfo("pypi.org", 443))
+    print("RESOLVED", socket.getaddrinfo("example.com", 443))
 except OSError as e:
     print("dns failed", type(e).__name__)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 try:
-    s.sendto(b"x", ("8.8.8.8", 53))
+    s.sendto(b"x", ("192.0.2.1", 53))
     print("SENT")
 except OSError as e:
     print("udp failed")
@@ -575,8 +577,8 @@ JS_ATTACKS: dict[str, tuple[str, dict[str, Any], Callable[[ExecutionResult, str]
     ),
     "network": (
         "const net = require('net'); const dns = require('dns');\n"
-        "dns.lookup('pypi.org', (e) => console.log('dns', e ? 'failed' : 'RESOLVED'));\n"
-        "net.connect(53, '8.8.8.8').on('error', () => console.log('net failed'))"
+        "dns.lookup('example.com', (e) => console.log('dns', e ? 'failed' : 'RESOLVED'));\n"
+        "net.connect(53, '192.0.2.1').on('error', () => console.log('net failed'))"
         ".on('connect', () => console.log('CONNECTED'));",
         {"timeout": 5},
         lambda r, m: "dns failed" in r.output and "net failed" in r.output,
