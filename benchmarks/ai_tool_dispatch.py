@@ -36,6 +36,8 @@ from ai_tool import (
 class BenchAITool(AITool):
     """Five operations; ``noop`` takes a string, an integer and a boolean."""
 
+    type_check_arguments = True
+
     def get_definition(self) -> AIToolDefinition:
         return self._build_definition_from_operations(
             "bench",

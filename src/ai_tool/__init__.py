@@ -5,6 +5,7 @@ Everything public is re-exported here: ``from ai_tool import AITool, AIToolManag
 
 from ai_tool.ai_tool import AITool
 from ai_tool.ai_tool_call import AIToolCall
+from ai_tool.ai_tool_checked_call import AIToolCheckedCall
 from ai_tool.ai_tool_config import AIToolConfig
 from ai_tool.ai_tool_definition import AIToolDefinition
 from ai_tool.ai_tool_exceptions import (
@@ -41,6 +42,7 @@ __all__ = [
     "AIToolAuthorizationRequest",
     "AIToolCall",
     "AIToolCancelledError",
+    "AIToolCheckedCall",
     "AIToolConfig",
     "AIToolDefinition",
     "AIToolError",

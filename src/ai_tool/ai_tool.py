@@ -11,13 +11,13 @@ from typing import Any
 
 from ai_tool import _help
 from ai_tool._redaction import REDACTED, redact
-from ai_tool._validation import CompiledOperation, CompiledTool, compile_tool
+from ai_tool._validation import CompiledTool, compile_tool
 from ai_tool.ai_tool_call import AIToolCall
+from ai_tool.ai_tool_checked_call import AIToolCheckedCall
 from ai_tool.ai_tool_definition import AIToolDefinition
 from ai_tool.ai_tool_exceptions import (
     AIToolAuthorizationDenied,
     AIToolCancelledError,
-    AIToolError,
     AIToolExecutionError,
     AIToolTimeoutError,
     AIToolValidationError,
@@ -34,6 +34,14 @@ __all__ = ["AITool", "AIToolAuthorizationCallback"]
 # Marker between a definition's description prefix and its operation list; schema export
 # uses it to list only the operations it exports.
 OPERATIONS_HEADING = "\n\nAvailable operations:\n\n"
+
+
+class _OperationTimedOut(Exception):
+    """An operation's own ``timeout`` expired (unlike a ``TimeoutError`` of its handler)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout)
+        self.timeout = timeout
 
 
 @dataclass(slots=True)
@@ -58,16 +66,22 @@ class AITool(ABC):
 
     Operation-based tools implement :meth:`get_definition` and
     :meth:`get_operation_definitions`; :meth:`execute` then routes on the ``operation``
-    argument, checks the arguments and runs the handler. Legacy tools override
-    :meth:`execute` instead.
+    argument, checks the arguments and runs the handler. A caller that must look at a call
+    before running it (a registry asking for approval, say) checks it once with
+    :meth:`check_call` and runs the result with :meth:`execute_checked`. Legacy tools
+    override :meth:`execute` instead.
 
     The definitions are read once per instance, on first use, and cached; call
     :meth:`clear_definition_cache` after changing what they return.
     """
 
-    type_check_arguments: bool = True
-    """Check argument types against the declared parameters; set ``False`` on a tool class
-    to opt out (routing and allowed/required checks still run)."""
+    type_check_arguments: bool = False
+    """Check argument types and ``enum`` values against the declared parameters.
+
+    Off by default, as in seed 003, whose handlers check their own types with their own
+    messages; set ``True`` on a tool class to opt in. Routing on ``operation`` and the
+    allowed/required checks run either way. ``check_call(..., check_types=True)`` forces the
+    type checks for one call."""
 
     @abstractmethod
     def get_definition(self) -> AIToolDefinition:
@@ -112,15 +126,10 @@ class AITool(ABC):
 
     # --- validation and execution -----------------------------------------------------
 
-    def _prepare(
-        self, arguments: dict[str, Any]
-    ) -> tuple[_ToolState, CompiledOperation, dict[str, Any]]:
-        state = self._state()
-        compiled = state.compiled
-        if not compiled.operations:
-            raise NotImplementedError(
-                f"{type(self).__name__} must either define operations or override execute()"
-            )
+    def _check(
+        self, state: _ToolState, arguments: dict[str, Any], check_types: bool | None
+    ) -> tuple[AIToolOperationDefinition, dict[str, Any]]:
+        """Run every check ``execute()`` runs before a handler (the tool has operations)."""
         if not isinstance(arguments, dict):
             raise AIToolValidationError(
                 f"Arguments must be a JSON object; got {type(arguments).__name__}: "
@@ -131,18 +140,18 @@ class AITool(ABC):
             # A null argument means "not given": OpenAI strict mode sends null for every
             # optional parameter it does not use.
             arguments = {k: v for k, v in arguments.items() if v is not None}
-        operation = compiled.route(arguments)
+        operation = state.compiled.route(arguments)
         operation.check_names(arguments)
-        if self.type_check_arguments:
+        if self.type_check_arguments if check_types is None else check_types:
             operation.check_types(arguments)
         if state.has_extra_checks:
             self.check_operation_arguments(operation.definition, arguments)
-        return state, operation, arguments
+        return operation.definition, arguments
 
     def check_operation_arguments(
         self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
     ) -> None:
-        """Hook for checks beyond names and types; runs in ``validate_arguments`` too.
+        """Hook for checks beyond names and types; runs in :meth:`check_call` too.
 
         Called after the built-in checks pass, before any authorization prompt or handler,
         so a registry that validates before asking a human never asks about a bad call.
@@ -168,8 +177,40 @@ class AITool(ABC):
         """
         return operation.destructive
 
+    def check_call(
+        self, arguments: dict[str, Any], *, check_types: bool | None = None
+    ) -> AIToolCheckedCall | None:
+        """Run the checks :meth:`execute` runs before a handler, and keep the result.
+
+        Routing on ``operation``, the allowed and required names, the type and ``enum``
+        checks (see ``check_types``) and :meth:`check_operation_arguments`, in that order.
+        Pass the result to :meth:`execute_checked` to run the call without checking again.
+
+        Args:
+            arguments: The call's arguments.
+            check_types: ``None`` follows the class attribute :attr:`type_check_arguments`;
+                ``True`` or ``False`` turns the type and ``enum`` checks on or off for this
+                call (a registry that promises checked arguments forces them on).
+
+        Returns:
+            The selected operation and the checked arguments (``None`` values removed), or
+            ``None`` for a legacy tool (one with no operations, whose own ``execute()`` does
+            its checking).
+
+        Raises:
+            AIToolValidationError: The arguments are not valid; ``path`` says where.
+        """
+        state = self._state()
+        if not state.compiled.operations:
+            return None
+        operation, checked = self._check(state, arguments, check_types)
+        return AIToolCheckedCall(operation=operation, arguments=checked)
+
     def validate_arguments(self, arguments: dict[str, Any]) -> AIToolOperationDefinition | None:
         """Run the checks :meth:`execute` runs before a handler, without running it.
+
+        The same as :meth:`check_call` with the class's own type-checking setting, keeping
+        only the operation.
 
         Returns:
             The operation the arguments select, or ``None`` for a legacy tool (one with no
@@ -178,9 +219,8 @@ class AITool(ABC):
         Raises:
             AIToolValidationError: The arguments are not valid; ``path`` says where.
         """
-        if not self._state().compiled.operations:
-            return None
-        return self._prepare(arguments)[1].definition
+        checked = self.check_call(arguments)
+        return checked.operation if checked is not None else None
 
     async def execute(
         self,
@@ -188,23 +228,91 @@ class AITool(ABC):
         requester_ref: Any,
         request_authorization: AIToolAuthorizationCallback,
     ) -> AIToolResult:
-        """Route to the operation's handler after checking the arguments.
+        """Check the arguments once, then run the operation's handler.
 
-        Arguments whose value is ``None`` are treated as absent. When
-        :meth:`requires_authorization` says so (by default: for a destructive operation),
-        ``request_authorization`` is asked first.
+        The checks are those of :meth:`check_call` (types and ``enum`` values only when
+        :attr:`type_check_arguments` is set). Arguments whose value is ``None`` are treated
+        as absent. When :meth:`requires_authorization` says so (by default: for a
+        destructive operation), ``request_authorization`` is asked first.
+
+        What a handler raises reaches the caller as in seed 003: ``AIToolExecutionError``
+        (with its subclasses) and ``AIToolAuthorizationDenied`` unchanged, and
+        ``asyncio.CancelledError`` as cancellation. Every other exception, an
+        ``AIToolTimeoutError`` or ``TimeoutError`` of the handler's own included, is wrapped
+        as ``AIToolExecutionError("<tool name> operation failed: <error>")`` with the
+        original as ``__cause__``. ``AIToolTimeoutError`` comes only from the operation's
+        own ``timeout``.
 
         Raises:
             AIToolValidationError: The arguments were rejected (nothing ran).
-            AIToolExecutionError: The handler failed; unexpected exceptions are wrapped as
-                ``"<tool name> operation failed: <error>"``.
+            AIToolExecutionError: The handler failed (see above).
             AIToolAuthorizationDenied: Authorization was refused.
             AIToolTimeoutError: The operation's ``timeout`` expired (the handler is cancelled).
             AIToolCancelledError: :meth:`cancel` stopped this execution.
             NotImplementedError: The tool has no operations and does not override this.
         """
-        state, operation, arguments = self._prepare(tool_call.arguments)
-        op = operation.definition
+        state = self._state()
+        if not state.compiled.operations:
+            raise NotImplementedError(
+                f"{type(self).__name__} must either define operations or override execute()"
+            )
+        operation, arguments = self._check(state, tool_call.arguments, None)
+        return await self._ai_tool_run(
+            state, operation, arguments, tool_call, requester_ref, request_authorization, False
+        )
+
+    async def execute_checked(
+        self,
+        tool_call: AIToolCall,
+        checked: AIToolCheckedCall,
+        requester_ref: Any,
+        request_authorization: AIToolAuthorizationCallback,
+        *,
+        authorized: bool = False,
+    ) -> AIToolResult:
+        """Run a call that :meth:`check_call` accepted, without checking it again.
+
+        Everything else is as in :meth:`execute`: the approval asked for by
+        :meth:`requires_authorization`, the operation's ``timeout``, :meth:`cancel`, and
+        the same exceptions. The handler sees ``checked.arguments`` (set ``tool_call``'s
+        arguments to them; a call carrying other arguments is given them).
+
+        A tool that overrides :meth:`execute` owns its execution: its ``execute()`` runs,
+        with the checked arguments, and does whatever checking and asking it does.
+
+        Args:
+            tool_call: The call; its ``id`` and ``name`` go into the result.
+            checked: What this tool's :meth:`check_call` returned for the call's arguments.
+            requester_ref: Passed to the handler unchanged.
+            request_authorization: The authorization callback.
+            authorized: The caller already obtained approval for exactly this call: do not
+                ask the callback before the handler (the handler may still ask).
+        """
+        if type(self).execute is not AITool.execute:
+            if tool_call.arguments is not checked.arguments:
+                tool_call = AIToolCall(tool_call.id, tool_call.name, checked.arguments)
+            return await self.execute(tool_call, requester_ref, request_authorization)
+        return await self._ai_tool_run(
+            self._state(),
+            checked.operation,
+            checked.arguments,
+            tool_call,
+            requester_ref,
+            request_authorization,
+            authorized,
+        )
+
+    async def _ai_tool_run(
+        self,
+        state: _ToolState,
+        op: AIToolOperationDefinition,
+        arguments: dict[str, Any],
+        tool_call: AIToolCall,
+        requester_ref: Any,
+        request_authorization: AIToolAuthorizationCallback,
+        authorized: bool,
+    ) -> AIToolResult:
+        """Everything after checking: approval, time limit, cancellation, error wrapping."""
         if arguments is not tool_call.arguments:
             tool_call = AIToolCall(id=tool_call.id, name=tool_call.name, arguments=arguments)
         task = asyncio.current_task()
@@ -212,7 +320,7 @@ class AITool(ABC):
             state.running.add(task)
         state.logger.debug("%s operation requested: %s", state.tool_name, op.name)
         try:
-            approve = (
+            approve = not authorized and (
                 self.requires_authorization(op, arguments)
                 if state.has_authorization_hook
                 else op.destructive
@@ -223,8 +331,13 @@ class AITool(ABC):
                 )
             # The common case awaits the handler directly: no extra coroutine per call.
             return await op.handler(tool_call, requester_ref, request_authorization)
-        except AIToolError:
-            raise
+        except (AIToolExecutionError, AIToolAuthorizationDenied):
+            raise  # the seed lets exactly these through unchanged
+        except _OperationTimedOut as e:
+            raise AIToolTimeoutError(
+                f"{state.tool_name} operation '{op.name}' timed out after {e.timeout:g}s",
+                e.timeout,
+            ) from e.__cause__
         except asyncio.CancelledError:
             if task is not None and task in state.cancel_requested:
                 state.cancel_requested.discard(task)
@@ -267,11 +380,8 @@ class AITool(ABC):
                 return await op.handler(tool_call, requester_ref, request_authorization)
         except TimeoutError as e:
             if not limit.expired():
-                raise  # the handler's own TimeoutError: execute() wraps it like any other
-            raise AIToolTimeoutError(
-                f"{state.tool_name} operation '{op.name}' timed out after {op.timeout:g}s",
-                op.timeout,
-            ) from e
+                raise  # the handler's own TimeoutError: _ai_tool_run() wraps it like any other
+            raise _OperationTimedOut(op.timeout) from e
 
     async def _authorize(
         self,

@@ -31,6 +31,14 @@ class AIToolParameter:
     """The value is a secret: audit trails and logs must redact it."""
     default: Any = field(default=None, kw_only=True)
     """Value the handler uses when the parameter is absent (documentation and schemas)."""
+    role: str | None = field(default=None, kw_only=True)
+    """What the value means to the host application's policy: for example a company id, a
+    URL, an e-mail address, code, a model spec, a workspace path or a secret.
+
+    The framework itself never interprets it (schemas, checking and help ignore it); host
+    applications define the vocabulary. Master AI's is ``masterai.security.ParameterRole``, a
+    ``StrEnum``, so its members are strings and can be passed here directly.
+    """
 
     def property_list(self) -> list[AIToolParameter]:
         """Return the nested ``properties`` as a list, whichever form they were given in."""

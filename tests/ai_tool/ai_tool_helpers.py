@@ -8,11 +8,14 @@ from typing import Any
 
 from ai_tool import (
     AITool,
+    AIToolAuthorizationDenied,
     AIToolCall,
     AIToolDefinition,
+    AIToolExecutionError,
     AIToolOperationDefinition,
     AIToolParameter,
     AIToolResult,
+    AIToolTimeoutError,
 )
 
 
@@ -53,8 +56,22 @@ DATE_RANGE = AIToolParameter(
 )
 
 
+#: What the ``fail`` operation raises for each ``path`` (otherwise ``ValueError("bad thing")``).
+RAISED: dict[str, Exception] = {
+    "timeout": TimeoutError("upstream took too long"),
+    "tool-timeout": AIToolTimeoutError("quota clock ran out", 7.0),
+    "execution": AIToolExecutionError("disk full"),
+    "denied": AIToolAuthorizationDenied("the handler asked and was refused"),
+}
+
+
 class TypedAITool(AITool):
-    """A tool exercising every parameter type; handlers echo what they received."""
+    """A tool exercising every parameter type; handlers echo what they received.
+
+    It opts in to the framework's type checking, which these tests are mostly about.
+    """
+
+    type_check_arguments = True
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
@@ -160,13 +177,15 @@ class TypedAITool(AITool):
 
     async def _fail(self, tool_call: AIToolCall, requester_ref: Any, auth: Any) -> AIToolResult:
         kind = tool_call.arguments.get("path", "value")
-        if kind == "timeout":
-            raise TimeoutError("upstream took too long")
+        if kind in RAISED:
+            raise RAISED[kind]
         raise ValueError("bad thing")
 
 
 class OneParameterAITool(AITool):
-    """A tool with one operation, ``go``, taking the single given parameter."""
+    """A tool with one operation, ``go``, taking the single given parameter (type-checked)."""
+
+    type_check_arguments = True
 
     def __init__(self, parameter: AIToolParameter) -> None:
         self.parameter = parameter

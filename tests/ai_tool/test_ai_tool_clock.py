@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ai_tool import AIToolCall, AIToolCancelledError, AIToolExecutionError
+from ai_tool import AIToolCall, AIToolCancelledError, AIToolExecutionError, AIToolValidationError
 from ai_tool.clock import ClockAITool
 
 
@@ -45,9 +45,33 @@ async def test_unknown_timezones_are_rejected_with_a_hint(zone):
     )
 
 
-async def test_format_must_be_one_of_the_enum():
-    with pytest.raises(AIToolExecutionError, match="'format' must be one of 'iso', 'timestamp'"):
-        await run(ClockAITool(), operation="get_time", format="rfc2822")
+def test_format_must_be_one_of_the_enum_when_type_checking_is_forced():
+    with pytest.raises(AIToolValidationError) as caught:
+        ClockAITool().check_call({"operation": "get_time", "format": "rfc2822"}, check_types=True)
+    assert str(caught.value) == "'format' must be one of 'iso', 'timestamp'; got 'rfc2822'"
+    assert caught.value.path == "format"
+
+
+async def test_an_unknown_format_falls_back_to_iso_like_the_seed_clock():
+    before = datetime.now(UTC)
+    now = datetime.fromisoformat(await run(ClockAITool(), operation="get_time", format="weird"))
+    assert before <= now <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"operation": "get_time", "timezone": 5}, "'timezone' must be a string"),
+        ({"operation": "sleep", "duration": "1"}, "'duration' must be a number; got '1'"),
+        ({"operation": "sleep", "duration": True}, "'duration' must be a number; got True"),
+        ({"operation": "alarm", "time": 1700000000}, "'time' must be a string"),
+        ({"operation": "alarm", "time": "2001-01-01", "message": 3}, "'message' must be a string"),
+    ],
+)
+async def test_clock_handlers_check_their_own_argument_types(arguments, message):
+    with pytest.raises(AIToolExecutionError) as caught:
+        await run(ClockAITool(), **arguments)
+    assert str(caught.value) == message
 
 
 async def test_sleep_waits_and_reports():

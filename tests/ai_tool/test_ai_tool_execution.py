@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 import pytest
-from ai_tool_helpers import AuthRecorder, OneParameterAITool, TypedAITool, call
+from ai_tool_helpers import RAISED, AuthRecorder, OneParameterAITool, TypedAITool, call
 
 from ai_tool import (
     AITool,
@@ -33,6 +33,34 @@ async def test_unexpected_handler_exceptions_are_wrapped_with_the_tool_name(type
 async def test_a_handlers_own_timeout_error_is_wrapped_not_reported_as_a_tool_timeout(typed):
     with pytest.raises(AIToolExecutionError, match="operation failed: upstream took too long"):
         await typed.execute(call(operation="fail", path="timeout"), None, None)  # type: ignore[arg-type]
+
+
+async def test_a_handlers_own_ai_tool_timeout_error_is_wrapped_with_the_original_as_cause(typed):
+    with pytest.raises(AIToolExecutionError) as caught:
+        await typed.execute(call(operation="fail", path="tool-timeout"), None, None)  # type: ignore[arg-type]
+    assert not isinstance(caught.value, AIToolTimeoutError)
+    assert str(caught.value) == "typed operation failed: quota clock ran out"
+    assert caught.value.__cause__ is RAISED["tool-timeout"]
+
+
+async def test_a_handlers_ai_tool_timeout_error_in_a_time_limited_operation_is_wrapped_too():
+    class Limited(TypedAITool):
+        def get_operation_definitions(self) -> dict[str, Any]:
+            ops = super().get_operation_definitions()
+            ops["fail"].timeout = 30
+            return ops
+
+    with pytest.raises(AIToolExecutionError) as caught:
+        await Limited().execute(call(operation="fail", path="tool-timeout"), None, None)  # type: ignore[arg-type]
+    assert str(caught.value) == "typed operation failed: quota clock ran out"
+    assert caught.value.__cause__ is RAISED["tool-timeout"]
+
+
+@pytest.mark.parametrize("kind", ["execution", "denied"])
+async def test_execution_errors_and_denials_from_a_handler_pass_through_unchanged(typed, kind):
+    with pytest.raises(type(RAISED[kind])) as caught:
+        await typed.execute(call(operation="fail", path=kind), None, None)  # type: ignore[arg-type]
+    assert caught.value is RAISED[kind]
 
 
 async def test_messages_and_prompts_use_the_defined_tool_name_not_the_class_name(

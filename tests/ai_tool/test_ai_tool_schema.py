@@ -224,3 +224,34 @@ def test_array_items_and_defaults_are_exported():
     assert schema["properties"]["unit"]["default"] == "c"
     ranges = schema["properties"]["filters"]["properties"]["ranges"]
     assert ranges["items"]["required"] == ["start", "end"]
+
+
+def test_a_parameter_stores_its_role():
+    parameter = AIToolParameter("company", "string", "Company id", role="company")
+    assert parameter.role == "company"
+    assert AIToolParameter("note", "string", "A note").role is None
+
+
+def test_role_leaves_the_seed_positional_fields_where_they_were():
+    nested = [AIToolParameter("id", "string", "Id")]
+    parameter = AIToolParameter("target", "object", "Target", False, ["a"], nested, role="url")
+    assert (parameter.required, parameter.enum, parameter.properties) == (False, ["a"], nested)
+    seven: tuple[Any, ...] = ("target", "object", "Target", False, None, None, "url")
+    with pytest.raises(TypeError):
+        AIToolParameter(*seven)
+
+
+def test_role_does_not_change_any_schema_export():
+    def tool(role: str | None) -> OneParameterAITool:
+        return OneParameterAITool(
+            AIToolParameter(
+                "site",
+                "object",
+                "Site",
+                properties=[AIToolParameter("url", "string", "Address", role=role)],
+                role=role,
+            )
+        )
+
+    assert every_export(tool("url")) == every_export(tool(None))
+    assert tool("url").get_detailed_help() == tool(None).get_detailed_help()

@@ -15,7 +15,7 @@ from ai_tool import (
     AIToolAuthorizationCallback,
     AIToolExecutionError,
 )
-from ai_tool import AIToolManager
+from ai_tool import AIToolManager, AIToolValidationError
 
 
 # --- begin seed example (verbatim) ----------------------------------------------------
@@ -172,7 +172,6 @@ async def test_seed_calculator_adds_and_squares_through_the_manager(manager: AIT
             "Parameter(s) y not valid for operation 'square'",
         ),
         ({"operation": "add"}, "Required parameter(s) x, y missing for operation 'add'"),
-        ({"operation": "add", "x": "1", "y": 2}, "'x' must be a number"),
     ],
 )  # fmt: skip
 async def test_seed_calculator_rejects_bad_calls_with_the_seed_messages(arguments, message):
@@ -181,6 +180,42 @@ async def test_seed_calculator_rejects_bad_calls_with_the_seed_messages(argument
             AIToolCall(id="1", name="calculator", arguments=arguments), None, never_called
         )
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"operation": "add", "x": "1", "y": 2}, "Both x and y must be numbers"),
+        ({"operation": "add", "x": 1, "y": [2]}, "Both x and y must be numbers"),
+        ({"operation": "square", "x": "3"}, "x must be a number"),
+    ],
+)
+async def test_seed_calculator_handlers_keep_their_own_type_messages(arguments, message):
+    with pytest.raises(AIToolExecutionError) as caught:
+        await CalculatorAITool().execute(
+            AIToolCall(id="1", name="calculator", arguments=arguments), None, never_called
+        )
+    assert str(caught.value) == message
+    assert caught.value.__cause__ is None  # raised by the handler, passed through unwrapped
+
+
+class StrictCalculatorAITool(CalculatorAITool):
+    type_check_arguments = True
+
+
+async def test_a_calculator_that_opts_in_gets_the_framework_type_messages():
+    with pytest.raises(AIToolValidationError) as caught:
+        await StrictCalculatorAITool().execute(
+            AIToolCall(id="1", name="calculator", arguments={"operation": "add", "x": "1", "y": 2}),
+            None,
+            never_called,
+        )
+    assert (str(caught.value), caught.value.path) == ("'x' must be a number", "x")
+
+
+def test_forcing_type_checks_on_the_seed_calculator_gives_the_framework_messages():
+    with pytest.raises(AIToolValidationError, match=r"^'x' must be a number$"):
+        CalculatorAITool().check_call({"operation": "square", "x": "3"}, check_types=True)
 
 
 async def test_seed_simple_tool_runs_its_own_execute(manager: AIToolManager):

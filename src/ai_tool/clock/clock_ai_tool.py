@@ -34,6 +34,9 @@ def _zone(name: str) -> tzinfo:
 class ClockAITool(AITool):
     """Tell the time in any IANA timezone, sleep, and wait for an alarm.
 
+    Like seed 003's clock, the tool keeps the framework's type checking off and its handlers
+    check what they use; a ``format`` other than ``"timestamp"`` gets ISO text.
+
     Args:
         max_sleep_seconds: Longest ``sleep`` allowed.
         max_alarm_seconds: Furthest ahead an ``alarm`` may be set.
@@ -118,22 +121,30 @@ class ClockAITool(AITool):
             ),
         }
 
+    def _timezone(self, arguments: dict[str, Any]) -> tzinfo:
+        name = self._get_optional_str_value("timezone", arguments, default="UTC")
+        return _zone("UTC" if name is None else name)
+
     async def _get_time(
         self, tool_call: AIToolCall, requester_ref: Any, request_auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args = tool_call.arguments
-        now = datetime.now(_zone(args.get("timezone", "UTC")))
+        now = datetime.now(self._timezone(args))
+        # Any format but "timestamp" gets ISO text, as in seed 003's clock (the enum check
+        # refuses other values only when type checking is on).
         text = repr(now.timestamp()) if args.get("format") == "timestamp" else now.isoformat()
         return AIToolResult(id=tool_call.id, name="clock", content=text)
 
     async def _sleep(
         self, tool_call: AIToolCall, requester_ref: Any, request_auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
-        duration = float(tool_call.arguments["duration"])
+        value = tool_call.arguments["duration"]
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise AIToolExecutionError(f"'duration' must be a number; got {value!r}")
+        duration = float(value)
         if not 0 <= duration <= self._max_sleep:  # also rejects NaN
             raise AIToolExecutionError(
-                f"'duration' must be between 0 and {self._max_sleep:g} seconds; "
-                f"got {tool_call.arguments['duration']!r}"
+                f"'duration' must be between 0 and {self._max_sleep:g} seconds; got {value!r}"
             )
         await asyncio.sleep(duration)
         return AIToolResult(
@@ -144,26 +155,26 @@ class ClockAITool(AITool):
         self, tool_call: AIToolCall, requester_ref: Any, request_auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args = tool_call.arguments
-        zone = _zone(args.get("timezone", "UTC"))
+        zone = self._timezone(args)
+        text = self._get_required_str_value("time", args)
+        message = self._get_optional_str_value("message", args) or "Alarm"
         try:
-            when = datetime.fromisoformat(args["time"])
+            when = datetime.fromisoformat(text)
         except ValueError:
             raise AIToolExecutionError(
                 f"'time' must be an ISO 8601 date and time such as '2030-01-31T09:30:00'; "
-                f"got {args['time']!r}"
+                f"got {text!r}"
             ) from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=zone)
         delay = (when - datetime.now(UTC)).total_seconds()
         if delay < 0 or not math.isfinite(delay):
-            raise AIToolExecutionError(f"Alarm time {args['time']!r} is in the past")
+            raise AIToolExecutionError(f"Alarm time {text!r} is in the past")
         if delay > self._max_alarm:
             raise AIToolExecutionError(
-                f"Alarm time {args['time']!r} is {delay:.0f}s away; the limit is "
-                f"{self._max_alarm:g}s"
+                f"Alarm time {text!r} is {delay:.0f}s away; the limit is {self._max_alarm:g}s"
             )
         await asyncio.sleep(delay)
-        message = args.get("message") or "Alarm"
         return AIToolResult(
             id=tool_call.id, name="clock", content=f"{message} ({when.isoformat()})"
         )

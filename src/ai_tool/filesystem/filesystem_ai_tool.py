@@ -64,6 +64,9 @@ class FilesystemAITool(AITool):
         max_search_files: Most files ``search`` looks at before it stops.
     """
 
+    # Paths and contents reach the OS: refuse a wrong type before anything runs.
+    type_check_arguments = True
+
     def __init__(
         self,
         root: Path,
