@@ -14,6 +14,7 @@ from ai_tool import (
     AIToolParameter,
     AIToolResult,
 )
+from masterai.security import ParameterRole
 
 
 class NotesTool(AITool):
@@ -28,7 +29,7 @@ class NotesTool(AITool):
             name="notes",
             description_prefix="Notes kept per company.",
             additional_parameters=[
-                AIToolParameter("company_id", "string", "Company id"),
+                AIToolParameter("company_id", "string", "Company id", role=ParameterRole.COMPANY),
                 AIToolParameter("text", "string", "Note text", required=False),
             ],
         )
@@ -92,7 +93,9 @@ class GraderTool(AITool):
         return self._build_definition_from_operations(
             name="grader",
             description_prefix="Grades a company's answers with a model.",
-            additional_parameters=[AIToolParameter("company_id", "string", "Company id")],
+            additional_parameters=[
+                AIToolParameter("company_id", "string", "Company id", role=ParameterRole.COMPANY)
+            ],
         )
 
     def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:

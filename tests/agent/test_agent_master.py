@@ -682,3 +682,35 @@ async def test_a_plan_longer_than_the_step_budget_goes_back_to_the_model(
     assert response.status == "completed"
     assert len(approver.shown) == 1 and len(approver.shown[0]) == 1
     assert "the plan has 3 steps; at most 2 may run" in model.requests[1].messages[-1].content
+
+
+async def test_a_planned_step_is_validated_once_by_the_planner_and_once_when_it_runs(
+    database: Database,
+) -> None:
+    from masterai.agent.planner import Catalog, check_step
+
+    class CountingNotes(NotesTool):
+        type_check_arguments = True
+        validations = 0
+
+        def check_operation_arguments(self, operation: Any, arguments: dict[str, Any]) -> None:
+            type(self).validations += 1
+
+    registry = ToolRegistry(database)
+    registry.register(CountingNotes())
+    catalog = Catalog.build(registry, ROOT)
+    planned = PlanStep(
+        position=1, tool="notes", operation="list", arguments={"company_id": "a"}, purpose=""
+    )
+    assert check_step(catalog, ROOT, planned) is None
+    assert CountingNotes.validations == 1
+    assert planned.read_only and not planned.calls_model
+    result = await registry.execute_tool("notes", planned.params(), ROOT)
+    assert result.ok
+    assert CountingNotes.validations == 2
+    wrong = PlanStep(
+        position=2, tool="notes", operation="list", arguments={"company_id": 7}, purpose=""
+    )
+    assert check_step(catalog, ROOT, wrong) == (
+        "step 2 (notes.list): invalid arguments: 'company_id' must be a string"
+    )

@@ -15,6 +15,7 @@ from ai_tool import (
     AIToolParameter,
     AIToolResult,
 )
+from masterai.security import ParameterRole
 
 
 class _OpsTool(AITool):
@@ -46,10 +47,12 @@ class _OpsTool(AITool):
 class ConfigurationTool(_OpsTool):
     name = "configuration"
     parameters = [
-        AIToolParameter("company_id", "string", "Company"),
-        AIToolParameter("source_company_id", "string", "Copy from"),
-        AIToolParameter("target_company_id", "string", "Copy to"),
-        AIToolParameter("model", "string", "Model name", required=False),
+        AIToolParameter("company_id", "string", "Company", role=ParameterRole.COMPANY),
+        AIToolParameter(
+            "source_company_id", "string", "Copy from", role=ParameterRole.READ_COMPANY
+        ),
+        AIToolParameter("target_company_id", "string", "Copy to", role=ParameterRole.COMPANY),
+        AIToolParameter("model", "string", "Model name", required=False, role=ParameterRole.MODEL),
         AIToolParameter("api_key", "string", "Provider key", required=False, sensitive=True),
         AIToolParameter(
             "provider_token", "string", "Another secret", required=False, sensitive=True
@@ -74,7 +77,11 @@ class AnalyticsTool(_OpsTool):
     name = "analytics"
     parameters = [
         AIToolParameter(
-            "company_ids", "array", "Companies", items=AIToolParameter("id", "string", "id")
+            "company_ids",
+            "array",
+            "Companies",
+            items=AIToolParameter("id", "string", "id"),
+            role=ParameterRole.COMPANY,
         )
     ]
 
@@ -111,7 +118,9 @@ class SleepyCodeTool(_OpsTool):
     name = "sleepy"
     parameters = [
         AIToolParameter("seconds", "number", "How long"),
-        AIToolParameter("timeout", "number", "Limit in seconds", required=False),
+        AIToolParameter(
+            "timeout", "number", "Limit in seconds", required=False, role=ParameterRole.TIME_LIMIT
+        ),
     ]
 
     def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:

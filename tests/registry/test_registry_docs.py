@@ -24,7 +24,7 @@ def test_the_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "'clock'" in out and "'filesystem'" in out
     assert "Permission denied" in out
-    assert "2 audit records" in out
+    assert "4 audit records" in out
 
 
 def test_every_console_example_succeeds(masterai_home: Path) -> None:

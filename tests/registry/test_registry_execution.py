@@ -12,13 +12,21 @@ import pytest
 from platform_tools import BuggyLegacyTool, ConfigurationTool, SleepyCodeTool, SlowTool
 from sqlalchemy import func, select
 
+from ai_tool import AIToolParameter
 from ai_tool.clock import ClockAITool
 from ai_tool.filesystem import FilesystemAITool
-from masterai.registry import DuplicateToolError, ExecutionContext, ToolRegistry
-from masterai.security import REDACTED, system_principal
+from masterai.registry import (
+    ApprovalRequest,
+    DuplicateToolError,
+    Effect,
+    ExecutionContext,
+    ToolRegistry,
+)
+from masterai.security import REDACTED, ParameterRole, system_principal
 from masterai.settings import RegistrySettings
 from masterai.store import Database
 from masterai.store.models import Base
+from masterai.tools import FILESYSTEM_ROLES
 
 ROOT = ExecutionContext(principal=system_principal("root"), client_address="127.0.0.1")
 
@@ -36,7 +44,7 @@ def registry(database: Database, workspace: Path) -> ToolRegistry:
         database, settings=RegistrySettings(default_timeout=5, max_params_bytes=10_000)
     )
     registry.register(ClockAITool())
-    registry.register(FilesystemAITool(workspace))
+    registry.register(FilesystemAITool(workspace), roles=FILESYSTEM_ROLES)
     registry.register(ConfigurationTool())
     registry.register(SlowTool(), timeout=0.2)
     registry.register(BuggyLegacyTool())
@@ -166,7 +174,13 @@ async def test_a_call_past_its_limit_times_out_and_is_audited(registry: ToolRegi
 
 async def test_a_code_calls_own_timeout_extends_the_registry_limit(database: Database) -> None:
     class NotCode(SleepyCodeTool):
+        """The same parameter, declared as meaning nothing to the policy."""
+
         name = "not_code"
+        parameters = [
+            SleepyCodeTool.parameters[0],
+            AIToolParameter("timeout", "number", "Limit", required=False, role=ParameterRole.PLAIN),
+        ]
 
     registry = ToolRegistry(database, settings=RegistrySettings(default_timeout=0.3))
     registry.register(SleepyCodeTool(), category="code")
@@ -178,7 +192,7 @@ async def test_a_code_calls_own_timeout_extends_the_registry_limit(database: Dat
     )
     asked = {"operation": "run", "seconds": 0.6, "timeout": 1}
     assert (await registry.execute_tool("sleepy", asked, ROOT)).content == "slept"
-    # only code tools' timeout is bounded by the policy, so only theirs extends the limit
+    # only a declared time limit is bounded by the policy, so only it extends the limit
     other = await registry.execute_tool("not_code", asked, ROOT)
     assert other.status == "timeout"
 
@@ -208,17 +222,21 @@ async def test_destructive_operations_are_denied_without_an_approval_callback(
     assert denied.status == "denied"
     assert not (workspace / "a.txt").exists()
 
-    asked: list[tuple[str, bool]] = []
+    asked: list[ApprovalRequest] = []
 
-    async def approve(tool: str, args: dict[str, Any], reason: str, ctx: Any, d: bool) -> bool:
-        asked.append((tool, d))
+    async def approve(request: ApprovalRequest) -> bool:
+        asked.append(request)
         return True
 
-    context = ExecutionContext(principal=ROOT.principal, request_authorization=approve)
+    context = ExecutionContext(principal=ROOT.principal, approver=approve)
     approved = await registry.execute_tool("filesystem", params, context)
     assert approved.status == "ok"
     assert (workspace / "a.txt").read_text() == "hello"
-    assert asked == [("filesystem", True)]
+    assert [(r.tool, r.operation, r.destructive) for r in asked] == [
+        ("filesystem", "write_file", True)
+    ]
+    assert dict(asked[0].arguments) == params
+    assert Effect.CHANGES_DATA in asked[0].effects
 
 
 async def test_secrets_in_arguments_are_redacted_before_storage(registry: ToolRegistry) -> None:

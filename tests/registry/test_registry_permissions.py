@@ -14,11 +14,12 @@ from platform_tools import AnalyticsTool, ConfigurationTool
 
 from ai_tool.clock import ClockAITool
 from ai_tool.filesystem import FilesystemAITool
-from masterai.registry import ExecutionContext, ToolRegistry
+from masterai.registry import ApprovalRequest, ExecutionContext, ToolRegistry
 from masterai.sandbox import CodeExecutionEnvironment
 from masterai.security import Principal, UserDirectory, load_principal
 from masterai.settings import SandboxSettings
 from masterai.store import Database
+from masterai.tools import FILESYSTEM_ROLES
 from masterai.tools.code import CodeTool
 from service_guard import require_service
 
@@ -72,7 +73,7 @@ def registry(database: Database, tmp_path: Path) -> Iterator[ToolRegistry]:
     registry.register(AnalyticsTool())
     registry.register(CodeTool(environment, workspace), category="code")
     registry.register(ClockAITool())
-    registry.register(FilesystemAITool(workspace))
+    registry.register(FilesystemAITool(workspace), roles=FILESYSTEM_ROLES)
     yield registry
     environment.close()
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -210,9 +211,9 @@ async def test_code_arguments_are_checked_against_code_execution_limits(
 # Role access per tool category, written out independently of masterai.security.roles.
 ROLE_ACCESS: dict[str, dict[str, str]] = {
     "super_admin": {"*": "write"},
-    "admin": {"*": "write"},
+    "admin": {"*": "write", "admin": "none"},
     "analyst": {"analytics": "read", "configuration": "read", "clock": "read"},
-    "viewer": {"*": "read", "code": "none"},
+    "viewer": {"*": "read", "code": "none", "admin": "none"},
 }
 
 
@@ -233,7 +234,7 @@ async def test_every_operation_of_every_built_in_tool_follows_the_role_table(
     settings = Settings(home=tmp_path / "home", registry=RegistrySettings(default_timeout=5))
     registry = build_registry(settings, database)
 
-    async def refuse(*_: Any) -> bool:
+    async def refuse(_: ApprovalRequest) -> bool:
         return False
 
     mismatches = []
@@ -244,7 +245,7 @@ async def test_every_operation_of_every_built_in_tool_follows_the_role_table(
         for op, definition in registered.tool.get_operation_definitions().items():
             for role, company in itertools.product(ROLES, (OWN, OTHER)):
                 context = ExecutionContext(
-                    principal=principals[role], company_id=company, request_authorization=refuse
+                    principal=principals[role], company_id=company, approver=refuse
                 )
                 before = registry.audit_log.count()
                 result = await registry.execute_tool(name, {"operation": op}, context)

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from masterai.security import (
+    ParameterRole,
     PermissionSpecError,
     Principal,
+    RoleBinding,
     ToolAction,
     ToolPermissions,
     apply_override,
@@ -35,9 +37,34 @@ def principal(role: str, **overrides: Any) -> Principal:
     return Principal(name=role, role=role, permissions=permissions)
 
 
+# What the test operations declare their parameters to mean (as a tool would).
+DECLARED = {
+    "company_id": ParameterRole.COMPANY,
+    "company_ids": ParameterRole.COMPANY,
+    "source_company_id": ParameterRole.READ_COMPANY,
+    "include_sensitive": ParameterRole.SENSITIVE_REQUEST,
+    "url": ParameterRole.URL,
+    "callback_url": ParameterRole.URL,
+    "to": ParameterRole.EMAIL,
+    "bcc": ParameterRole.EMAIL,
+    "api": ParameterRole.API,
+    "language": ParameterRole.LANGUAGE,
+    "code": ParameterRole.CODE,
+    "timeout": ParameterRole.TIME_LIMIT,
+    "memory": ParameterRole.MEMORY_LIMIT,
+    "packages": ParameterRole.PACKAGES,
+}
+
+
 def action(tool: str, *, read_only: bool = True, **arguments: Any) -> ToolAction:
+    roles = tuple(RoleBinding(path=(k,), role=DECLARED[k]) for k in arguments if k in DECLARED)
     return ToolAction(
-        tool=tool, category=tool, operation="op", read_only=read_only, arguments=arguments
+        tool=tool,
+        category=tool,
+        operation="op",
+        read_only=read_only,
+        arguments=arguments,
+        roles=roles,
     )
 
 
@@ -66,7 +93,6 @@ def test_read_access_allows_only_read_only_operations() -> None:
         ({"company_ids": ["acme", "globex"]}, "may not read company 'globex'"),
         ({"source_company_id": "globex"}, "may not read company 'globex'"),
         ({"company_id": 7}, "invalid company id 7"),
-        ({"company_ids": "acme"}, None),
         ({"include_sensitive": True, "company_id": "acme"}, "may not see sensitive data"),
         ({"url": "https://evil.example/x"}, "domain 'evil.example' is not in the allowed"),
         ({"callback_url": "not a url"}, "invalid URL 'not a url' in 'callback_url'"),
@@ -164,7 +190,7 @@ def test_redaction_keeps_json_safe_and_leaves_ordinary_values() -> None:
     }
 
 
-def test_a_reply_language_outside_code_tools_is_not_code_execution() -> None:
+def test_a_language_without_code_to_run_is_not_code_execution() -> None:
     viewer = principal("viewer")
     assert decide(viewer, action("configuration", company_id="acme", language="fr"))
     denied = decide(viewer, action("configuration", language="python", code="print(1)"))
@@ -181,3 +207,58 @@ def test_secret_key_names_are_redacted(key: str) -> None:
 @pytest.mark.parametrize("key", ["max_tokens", "prompt_tokens", "token_count", "author", "model"])
 def test_ordinary_key_names_are_kept(key: str) -> None:
     assert redact({key: 5}) == {key: 5}
+
+
+def test_arguments_without_a_declared_role_are_not_read_by_the_policy() -> None:
+    # The same name means nothing unless the operation declares it: no guessing from names.
+    viewer = principal("viewer")
+    undeclared = ToolAction(
+        tool="integration",
+        category="integration",
+        operation="op",
+        read_only=True,
+        arguments={"company_id": "globex"},
+    )
+    assert decide(viewer, undeclared).allowed
+
+
+@pytest.mark.parametrize("name", ["tenant_id", "customer", "recipients_list"])
+def test_a_declared_role_is_checked_whatever_the_parameter_is_called(name: str) -> None:
+    viewer = principal("viewer")
+    as_company = ToolAction(
+        tool="t",
+        category="analytics",
+        operation="op",
+        read_only=True,
+        arguments={name: "globex"},
+        roles=(RoleBinding(path=(name,), role=ParameterRole.COMPANY),),
+    )
+    assert decide(viewer, as_company).reason == "'viewer' may not read company 'globex'"
+    as_email = ToolAction(
+        tool="t",
+        category="analytics",
+        operation="op",
+        read_only=True,
+        arguments={name: ["a@evil.example"]},
+        roles=(RoleBinding(path=(name,), role=ParameterRole.EMAIL),),
+    )
+    assert "e-mail domain 'evil.example' is not allowed" in decide(viewer, as_email).reason
+
+
+def test_roles_on_nested_fields_and_array_items_are_checked() -> None:
+    viewer = principal("viewer")
+    nested = ToolAction(
+        tool="t",
+        category="analytics",
+        operation="op",
+        read_only=True,
+        arguments={"targets": [{"tenant": "acme"}, {"tenant": "globex"}]},
+        roles=(RoleBinding(path=("targets", "tenant"), role=ParameterRole.COMPANY),),
+    )
+    assert decide(viewer, nested).reason == "'viewer' may not read company 'globex'"
+
+
+def test_a_time_limit_is_bounded_wherever_it_is_declared() -> None:
+    analyst = principal("analyst")
+    limited = action("analytics", timeout=3600)
+    assert decide(analyst, limited).reason == "timeout 3600s exceeds the limit of 30s"

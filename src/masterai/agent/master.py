@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ai_tool import AIToolAuthorizationCallback
 from masterai.agent.approval import Approver
 from masterai.agent.budget import Budget
 from masterai.agent.plan import AgentResponse, Plan, PlanStep, StepResult
@@ -47,7 +46,7 @@ from masterai.llm import (
     ResponseComplete,
     TextDelta,
 )
-from masterai.registry import ExecutionContext, ToolRegistry
+from masterai.registry import ExecutionContext, ToolRegistry, approve_all
 from masterai.settings import AgentSettings
 from masterai.store import Database
 from masterai.tools.adapter import reported_cost
@@ -409,7 +408,8 @@ class MasterAI:
         self.repository.save_step(plan.id, step)
         self._emit("step_started", plan=plan, step=step)
         turn.budget.steps += 1
-        context = dataclasses.replace(turn.context, request_authorization=_authorizer(step))
+        # The user approved exactly this step (tool, operation, arguments) in the plan.
+        context = dataclasses.replace(turn.context, approver=approve_all)
         result = await self.registry.execute_tool(step.tool, step.params(arguments), context)
         step.result = StepResult(
             ok=result.ok,
@@ -495,23 +495,3 @@ class MasterAI:
             cost_usd=cost,
             actions=tuple(actions),
         )
-
-
-def _authorizer(step: PlanStep) -> AIToolAuthorizationCallback:
-    """The seed's authorization callback for one approved step.
-
-    The user approved exactly this step (tool, operation, arguments) before it runs, and the
-    callback lives only for this one registry call, so it answers yes. (The framework may
-    name the tool differently from the registry, so matching on ``tool_name`` would lie.)
-    """
-
-    async def authorize(
-        tool_name: str,
-        arguments: dict[str, object],
-        reason: str,
-        context: str | None,
-        destructive: bool,
-    ) -> bool:
-        return step.status == "running"
-
-    return authorize

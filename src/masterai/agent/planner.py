@@ -1,7 +1,7 @@
 """Turning the model's ``propose_plan`` call into checked plan steps.
 
-A step survives only if its tool and operation are among those the principal may use, the
-policy allows it with these arguments, and the tool accepts the arguments. Anything else is
+A step survives only if its tool and operation are among those the principal may use and the
+registry prepares it (the tool accepts the arguments, the policy allows them). Anything else is
 sent back to the model and never shown to the user.
 """
 
@@ -12,12 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ai_tool import AIToolValidationError
 from masterai.agent.plan import PlanStep
 from masterai.llm import ToolCall
-from masterai.registry import ExecutionContext, ToolListing, ToolRegistry
-from masterai.security.policy import ToolAction, decide
-from masterai.tools.adapter import calls_model
+from masterai.registry import (
+    CallRequest,
+    Effect,
+    ExecutionContext,
+    PermissionDenied,
+    RegistryError,
+    ToolListing,
+    ToolRegistry,
+)
 
 REFERENCE = re.compile(r"\{\{\s*step(\d+)\.(content|data)((?:\.[A-Za-z0-9_\-]+)*)\s*\}\}")
 
@@ -39,7 +44,10 @@ class Catalog:
 def check_step(catalog: Catalog, context: ExecutionContext, step: PlanStep) -> str | None:
     """Why ``step`` cannot be part of a plan (``None`` if it can).
 
-    Fills ``read_only`` and ``calls_model`` from the tool, so they never come from the model.
+    The step is prepared by the registry exactly as its call will be (one validation, one
+    policy decision); arguments that still refer to earlier results are checked for names
+    only, and in full when the step runs. Fills ``read_only`` and ``calls_model`` from the
+    tool, so they never come from the model.
     """
     listing = catalog.listings.get(step.tool)
     where = f"step {step.position} ({step.label})"
@@ -48,34 +56,20 @@ def check_step(catalog: Catalog, context: ExecutionContext, step: PlanStep) -> s
             sorted(catalog.listings)
         )
     operations = {op.name: op for op in listing.operations}
-    if operations:
-        if step.operation not in operations:
-            return (
-                f"{where}: operation {step.operation!r} is not available for {step.tool!r}; "
-                f"use one of: {', '.join(operations)}"
-            )
-        step.read_only = operations[step.operation].read_only
-    registered = catalog.registry.get(step.tool)
-    step.calls_model = registered is not None and calls_model(registered.tool, step.operation)
-    category = registered.category if registered else step.tool
-    decision = decide(
-        context.principal,
-        ToolAction(
-            tool=step.tool,
-            category=category,
-            operation=step.operation,
-            read_only=step.read_only,
-            arguments=step.params(),
-            company_id=context.company_id,
-        ),
-    )
-    if not decision.allowed:
-        return f"{where}: not permitted: {decision.reason}"
-    if registered is not None and not _has_reference(step.arguments):
-        try:
-            registered.tool.validate_arguments(step.params())
-        except AIToolValidationError as error:
-            return f"{where}: invalid arguments: {error}"
+    if operations and step.operation not in operations:
+        return (
+            f"{where}: operation {step.operation!r} is not available for {step.tool!r}; "
+            f"use one of: {', '.join(operations)}"
+        )
+    request = CallRequest(tool_name=step.tool, params=step.params(), context=context)
+    try:
+        call = catalog.registry.prepare(request, check_types=not _has_reference(step.arguments))
+    except PermissionDenied as error:
+        return f"{where}: not permitted: {str(error).removeprefix('Permission denied: ')}"
+    except RegistryError as error:
+        return f"{where}: invalid arguments: {error}"
+    step.read_only = bool(call.operation and call.operation.read_only)
+    step.calls_model = Effect.CALLS_MODEL in call.effects
     return None
 
 

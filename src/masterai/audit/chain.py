@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 
-from masterai.security.redaction import redact, scrub_text
+from masterai.security.redaction import redact, scrub_text, storable
 from masterai.store import Database
 from masterai.store.models import AuditRecord, utcnow
 
@@ -49,9 +49,13 @@ class AuditEntry:
     token_id: int | None = None
     client_address: str | None = None
     company_id: str | None = None
+    company_ids: tuple[str, ...] = ()
+    """Every company the call named (a change to several companies is found by each)."""
     request_id: str | None = None
     sensitive_keys: frozenset[str] = frozenset()
     """Parameter names the tool marks sensitive: redacted wherever they appear."""
+    public_keys: frozenset[str] = frozenset()
+    """Parameters declared not secret: kept although their name looks secret."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +90,8 @@ def canonical(record: AuditRecord) -> bytes:
         "company_id": record.company_id,
         "prev_hash": record.prev_hash,
     }
+    if record.company_ids is not None:  # records written before the column keep their hash
+        fields["company_ids"] = record.company_ids
     return json.dumps(
         fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode()
@@ -111,7 +117,13 @@ def _short(value: str | None, limit: int) -> str | None:
     """Fit a value into a bounded column (PostgreSQL also refuses NUL characters)."""
     if value is None:
         return None
-    return value.replace("\x00", "\ufffd")[:limit]
+    return storable(value).replace("\x00", "\ufffd")[:limit]
+
+
+def _companies(entry: AuditEntry) -> str | None:
+    """The companies as stored: a JSON list, only when the call named more than one."""
+    ids = sorted({_short(c, 64) or "" for c in entry.company_ids})
+    return json.dumps(ids, ensure_ascii=False) if len(ids) > 1 else None
 
 
 def _bounded_params(params: Any, max_bytes: int) -> Any:
@@ -142,7 +154,9 @@ class AuditLog:
         """
         if entry.status not in STATUSES:
             raise ValueError(f"Invalid audit status {entry.status!r}. Allowed: {STATUSES}")
-        params = redact(entry.params, sensitive_keys=entry.sensitive_keys)
+        params = redact(
+            entry.params, sensitive_keys=entry.sensitive_keys, public_keys=entry.public_keys
+        )
         record = AuditRecord(
             created_at=utcnow(),
             request_id=_short(entry.request_id, 64),
@@ -158,6 +172,7 @@ class AuditLog:
             duration_ms=round(float(entry.duration_ms), 3),
             client_address=_short(entry.client_address, 64),
             company_id=_short(entry.company_id, 64),
+            company_ids=_companies(entry),
         )
         with self._lock, self.database.session(immediate=True) as s:
             if self.database.dialect == "postgresql":
@@ -223,7 +238,13 @@ class AuditLog:
         if user is not None:
             query = query.where(AuditRecord.user_name == user)
         if company is not None:
-            query = query.where(AuditRecord.company_id == company)
+            quoted = json.dumps(company, ensure_ascii=False)
+            query = query.where(
+                or_(
+                    AuditRecord.company_id == company,
+                    AuditRecord.company_ids.contains(quoted, autoescape=True),
+                )
+            )
         if status is not None:
             query = query.where(AuditRecord.status == status)
         if since is not None:

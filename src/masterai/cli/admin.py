@@ -1,27 +1,37 @@
-"""``masterai init``, ``masterai db ...``, ``masterai user ...``, ``masterai company ...``."""
+"""``masterai init``, ``masterai db ...``, ``masterai user ...``, ``masterai company ...``.
+
+Users, grants, tokens and companies change only through the registry's ``admin`` tool, so
+each change is permission-checked (super admins by default) and audited. ``init`` is the one
+exception to "as a user": it creates the first super admin, through the same tool, acting as
+the built-in ``system`` principal, so even that leaves an audit record.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from masterai.cli.common import console, fail, print_json
-from masterai.cli.context import load_settings, open_db
-
-if TYPE_CHECKING:
-    from masterai.security import UserDirectory, UserInfo
+from masterai.cli.context import (
+    AsOption,
+    JsonOption,
+    call,
+    cli_client_address,
+    open_platform,
+    raise_failure,
+    structured,
+    summary_of,
+)
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 user_app = typer.Typer(
-    help="Users, their roles, company access and permissions.", no_args_is_help=True
+    help="Users, their roles, company access, permissions and tokens.", no_args_is_help=True
 )
 company_app = typer.Typer(help="Companies (tenants).", no_args_is_help=True)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -30,22 +40,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(user_app, name="user")
     app.add_typer(company_app, name="company")
-
-
-def _directory() -> UserDirectory:
-    from masterai.security import UserDirectory
-
-    return UserDirectory(open_db(load_settings()))
-
-
-def _guard(action: Any) -> Any:
-    """Run ``action()``, turning directory errors into one error line."""
-    from masterai.security import DirectoryError
-
-    try:
-        return action()
-    except DirectoryError as e:
-        fail(str(e))
 
 
 def init(
@@ -59,37 +53,52 @@ def init(
     Safe to run again: an existing database is migrated, an existing admin is kept and no new
     token is printed.
     """
-    from sqlalchemy.engine import make_url
+    from masterai.registry import approve_all
+    from masterai.security import SUPER_ADMIN, AuthenticationError, system_principal
 
-    from masterai.security import SUPER_ADMIN, DirectoryError, UserDirectory
-
-    settings = load_settings()
-    database = open_db(settings)
+    current = open_platform()
+    settings = current.settings
     settings.workspace.mkdir(parents=True, exist_ok=True)
     name = admin or settings.registry.local_admin
-    directory = UserDirectory(database)
-    token = None
     try:
-        existing = directory.get_user(name)
-    except DirectoryError:
+        existing = current.principal(name)
+    except AuthenticationError:
         existing = None
+    token = None
     if existing is None:
-        _guard(lambda: directory.add_user(name, SUPER_ADMIN, created_by="masterai init"))
-        token = directory.create_token(name, token_name="init").token
+        context = current.context(
+            system_principal("masterai init"),
+            client_address=cli_client_address(),
+            approver=approve_all,
+        )
+        result = current.call_sync(
+            "admin",
+            {
+                "operation": "add_user",
+                "name": name,
+                "role": SUPER_ADMIN,
+                "issue_token": True,
+                "token_name": "init",
+            },
+            context,
+        )
+        if not result.ok:
+            raise_failure(result)
+        token = structured(result)["token"]
     elif existing.role != SUPER_ADMIN:
         fail(f"User {name!r} exists with role {existing.role!r}, not {SUPER_ADMIN!r}")
-    result = {
+    summary = {
         "home": str(settings.home.resolve()),
-        "database": make_url(database.url).render_as_string(hide_password=True),
+        "database": current.database.display_url,
         "admin": name,
         "created": existing is None,
         "token": token,
     }
     if as_json:
-        print_json(result)
+        print_json(summary)
         return
     if existing is None:
-        console.print(f"Created super admin [bold]{name}[/] in {result['home']}")
+        console.print(f"Created super admin [bold]{name}[/] in {summary['home']}")
         console.print("API token (shown once, store it now):")
         console.print(token, highlight=False, soft_wrap=True)
     else:
@@ -101,46 +110,37 @@ def init(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (creates the database if needed)."""
-    database = open_db(load_settings())
+    database = open_platform().database
     console.print(f"Database at revision {database.current_revision()}")
 
 
 # --- users ---------------------------------------------------------------------------
 
 
-def _parse_companies(values: list[str], default_access: str) -> dict[str, str]:
-    companies = {}
+def _companies(values: list[str]) -> list[dict[str, str]]:
+    """``ID`` or ``ID:read`` / ``ID:write`` options as the admin tool's company access."""
+    access = []
     for value in values:
-        company, _, access = value.partition(":")
-        companies[company] = access or default_access
-    return companies
+        company, _, level = value.partition(":")
+        access.append({"company_id": company, **({"access": level} if level else {})})
+    return access
 
 
-def _show_users(users: list[UserInfo], as_json: bool) -> None:
+def _show_users(users: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
-        print_json(
-            [
-                {
-                    "name": u.name,
-                    "role": u.role,
-                    "email": u.email,
-                    "active": u.is_active,
-                    "companies": u.companies,
-                    "grants": u.grants,
-                    "created_at": u.created_at.isoformat(),
-                }
-                for u in users
-            ]
-        )
+        print_json(users)
         return
     table = Table("name", "role", "active", "companies", "grants")
+    for column in table.columns:
+        column.overflow = "fold"
     for u in users:
         table.add_row(
-            u.name,
-            u.role,
-            "yes" if u.is_active else "no",
-            ", ".join(f"{c}:{a}" for c, a in sorted(u.companies.items())) or "-",
-            escape(", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(u.grants.items()))) or "-",
+            escape(u["name"]),
+            u["role"],
+            "yes" if u["active"] else "no",
+            ", ".join(f"{c}:{a}" for c, a in sorted(u["companies"].items())) or "-",
+            escape(", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(u["grants"].items())))
+            or "-",
         )
     console.print(table)
 
@@ -155,52 +155,53 @@ def user_add(
     ] = None,
     email: Annotated[str | None, typer.Option(help="E-mail address.")] = None,
     token: Annotated[bool, typer.Option("--token", help="Also issue an API token.")] = False,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a user (admins get write access to listed companies, others read)."""
-    directory = _directory()
-    companies = _parse_companies(company or [], "write" if role == "admin" else "read")
-    user = _guard(lambda: directory.add_user(name, role, email=email, companies=companies))
-    issued = directory.create_token(name, token_name="cli").token if token else None
+    params: dict[str, Any] = {"operation": "add_user", "name": name, "role": role}
+    if company:
+        params["companies"] = _companies(company)
+    if email is not None:
+        params["email"] = email
+    if token:
+        params |= {"issue_token": True, "token_name": "cli"}
+    user = structured(call("admin", params, as_user=as_user))
     if as_json:
-        print_json(
-            {"name": user.name, "role": user.role, "companies": user.companies, "token": issued}
-        )
+        print_json({k: user.get(k) for k in ("name", "role", "companies", "token", "token_id")})
         return
-    console.print(f"Added {user.role} [bold]{user.name}[/]")
-    if issued:
+    console.print(f"Added {user['role']} [bold]{escape(user['name'])}[/]")
+    if token:
         console.print("API token (shown once):")
-        console.print(issued, highlight=False, soft_wrap=True)
+        console.print(user["token"], highlight=False, soft_wrap=True)
 
 
 @user_app.command("list")
-def user_list(as_json: JsonOption = False) -> None:
+def user_list(as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """List users with their roles, companies and grants."""
-    _show_users(_directory().list_users(), as_json)
+    _show_users(structured(call("admin", {"operation": "list_users"}, as_user=as_user)), as_json)
 
 
 @user_app.command("show")
 def user_show(
     name: Annotated[str, typer.Argument(help="User name.")],
+    as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a user's effective permissions (role defaults + companies + grants)."""
-    from masterai.security import AuthenticationError, load_principal
-
-    database = open_db(load_settings())
-    try:
-        principal = load_principal(database, name)
-    except AuthenticationError as e:
-        fail(str(e))
-    permissions = principal.permissions.to_dict()
+    """Show a user's effective permissions (role defaults + companies + grants) and tokens."""
+    user = structured(call("admin", {"operation": "show_user", "name": name}, as_user=as_user))
     if as_json:
-        print_json({"name": principal.name, "role": principal.role, "permissions": permissions})
+        print_json(user)
         return
-    table = Table("permission", "value", title=f"{principal.name} ({principal.role})")
-    for section, values in permissions.items():
+    table = Table("permission", "value", title=f"{user['name']} ({user['role']})")
+    table.columns[1].overflow = "fold"
+    for section, values in user["permissions"].items():
         for key, value in values.items():
             table.add_row(f"{section}.{key}", escape(json.dumps(value)))
     console.print(table)
+    for t in user["tokens"]:
+        state = "revoked" if t["revoked_at"] else "active"
+        console.print(f"token {t['id']} {escape(t['name'])} {t['prefix']}... {state}")
 
 
 @user_app.command("grant")
@@ -222,28 +223,30 @@ def user_grant(
         ),
     ] = None,
     role: Annotated[str | None, typer.Option(help="Change the role.")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Let the user act, or not.")
+    ] = None,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change a user's role, company access or permission overrides."""
-    directory = _directory()
-    if not (company or revoke or set_ or role):
-        fail("Nothing to change: give --company, --revoke, --set or --role")
-    overrides = [_parse_override(item) for item in set_ or []]
-    current = _guard(lambda: directory.get_user(name))
-    default_access = "write" if (role or current.role) == "admin" else "read"
-    companies = _parse_companies(company or [], default_access)
-    # one transaction: a bad value anywhere leaves the user as it was
-    user = _guard(
-        lambda: directory.update_user(
-            name,
-            role=role,
-            companies=companies,
-            revoke=revoke,
-            grants=overrides,
-            granted_by="cli",
-        )
-    )
-    _show_users([user], as_json)
+    """Change a user's role, company access, permission overrides or active state.
+
+    Every change is applied in one transaction: a bad value leaves the user as it was.
+    """
+    if not (company or revoke or set_ or role or active is not None):
+        fail("Nothing to change: give --company, --revoke, --set, --role or --active/--inactive")
+    params: dict[str, Any] = {"operation": "update_user", "name": name}
+    if company:
+        params["companies"] = _companies(company)
+    if revoke:
+        params["revoke"] = revoke
+    if set_:
+        params["grants"] = dict(_parse_override(item) for item in set_)
+    if role is not None:
+        params["role"] = role
+    if active is not None:
+        params["active"] = active
+    _show_users([structured(call("admin", params, as_user=as_user))], as_json)
 
 
 def _parse_override(item: str) -> tuple[str, Any]:
@@ -260,11 +263,32 @@ def _parse_override(item: str) -> tuple[str, Any]:
 def user_token(
     name: Annotated[str, typer.Argument(help="User name.")],
     token_name: Annotated[str, typer.Option("--name", help="Label for the token.")] = "cli",
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Issue a new API token for a user (shown once; only its hash is stored)."""
-    directory = _directory()
-    issued = _guard(lambda: directory.create_token(name, token_name=token_name))
-    console.print(issued.token, highlight=False, soft_wrap=True)
+    params = {"operation": "issue_token", "name": name, "token_name": token_name}
+    issued = structured(call("admin", params, as_user=as_user))
+    if as_json:
+        print_json(issued)
+        return
+    console.print(issued["token"], highlight=False, soft_wrap=True)
+
+
+@user_app.command("revoke-token")
+def user_revoke_token(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    token_id: Annotated[int, typer.Argument(help="Token id (see `masterai user show`).")],
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke one of a user's API tokens (it stops working at once)."""
+    params = {"operation": "revoke_token", "name": name, "token_id": token_id}
+    result = call("admin", params, as_user=as_user)
+    if as_json:
+        print_json(structured(result))
+        return
+    console.print(summary_of(result), markup=False, highlight=False)
 
 
 # --- companies -----------------------------------------------------------------------
@@ -274,26 +298,27 @@ def user_token(
 def company_add(
     company_id: Annotated[str, typer.Argument(metavar="ID", help="Slug such as acme.")],
     name: Annotated[str, typer.Option(help="Display name.")],
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Add a company."""
-    directory = _directory()
-    company = _guard(lambda: directory.add_company(company_id, name))
-    console.print(f"Added company [bold]{company.id}[/] ({escape(company.name)})")
+    params = {"operation": "add_company", "company_id": company_id, "company_name": name}
+    result = call("admin", params, as_user=as_user)
+    if as_json:
+        print_json(structured(result))
+        return
+    console.print(summary_of(result), markup=False, highlight=False)
 
 
 @company_app.command("list")
-def company_list(as_json: JsonOption = False) -> None:
+def company_list(as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """List companies."""
-    companies = _directory().list_companies()
+    companies = structured(call("admin", {"operation": "list_companies"}, as_user=as_user))
     if as_json:
-        print_json(
-            [
-                {"id": c.id, "name": c.name, "created_at": c.created_at.isoformat()}
-                for c in companies
-            ]
-        )
+        print_json(companies)
         return
     table = Table("id", "name", "created")
+    table.columns[1].overflow = "fold"
     for c in companies:
-        table.add_row(c.id, escape(c.name), c.created_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(c["id"], escape(c["name"]), c["created_at"][:16].replace("T", " "))
     console.print(table)

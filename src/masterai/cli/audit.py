@@ -1,25 +1,24 @@
-"""``masterai audit verify|tail|search``: inspect and check the hash-chained audit trail."""
+"""``masterai audit verify|tail|search``: inspect and check the hash-chained audit trail.
+
+Reading the audit is itself a registry call (the ``admin`` tool's ``audit_*`` operations,
+super admins by default), so it is permission-checked and leaves a record of its own.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from masterai.cli.common import console, fail, print_json
-from masterai.cli.context import load_settings, open_db, parse_since
-
-if TYPE_CHECKING:
-    from masterai.audit import AuditLog
-    from masterai.store.models import AuditRecord
+from masterai.cli.context import AsOption, JsonOption, call, parse_since, structured
 
 audit_app = typer.Typer(
     help="The tamper-evident audit trail of every tool call.", no_args_is_help=True
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 STATUSES = ("ok", "denied", "invalid", "not_found", "failed", "timeout")
 
 
@@ -28,87 +27,65 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
 
 
-def _log() -> AuditLog:
-    from masterai.audit import AuditLog
-
-    return AuditLog(open_db(load_settings()))
-
-
-def _record_dict(r: AuditRecord) -> dict[str, object]:
-    return {
-        "id": r.id,
-        "created_at": r.created_at.isoformat(),
-        "user": r.user_name,
-        "tool": r.tool,
-        "operation": r.operation,
-        "status": r.status,
-        "company_id": r.company_id,
-        "duration_ms": r.duration_ms,
-        "client_address": r.client_address,
-        "request_id": r.request_id,
-        "params": r.params,
-        "result_summary": r.result_summary,
-        "error": r.error,
-        "hash": r.hash,
-    }
-
-
-def _show(records: list[AuditRecord], as_json: bool) -> None:
+def _show(records: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
-        print_json([_record_dict(r) for r in records])
+        print_json(records)
         return
-    table = Table(
-        "id",
-        "time (UTC)",
-        "user",
-        "tool",
-        "operation",
-        "status",
-        "company",
-        "client",
-        "ms",
-        "error",
-    )
+    # Names are never cut: columns fold; on a narrow screen the lesser columns are left out.
+    wide = console.width >= 120
+    columns = ["id", "time (UTC)", "user", "tool", "operation", "status", "company"]
+    if wide:
+        columns += ["client", "ms", "error"]
+    table = Table(*columns)
+    for column in table.columns:
+        column.overflow = "fold"
     for r in records:
-        style = "green" if r.status == "ok" else "red"
+        style = "green" if r["status"] == "ok" else "red"
+        companies = ", ".join(r["company_ids"] or ([r["company_id"]] if r["company_id"] else []))
         # stored values come from callers (an unknown tool name is recorded as given):
         # escaped so that text like '[/]' prints as is instead of breaking the table
-        table.add_row(
-            str(r.id),
-            r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            escape(r.user_name or "-"),
-            escape(r.tool),
-            escape(r.operation or "-"),
-            f"[{style}]{escape(r.status)}[/]",
-            escape(r.company_id or "-"),
-            escape(r.client_address or "-"),
-            f"{r.duration_ms:.1f}",
-            escape((r.error or "")[:60]),
-        )
+        row = [
+            str(r["id"]),
+            r["created_at"][:19].replace("T", " "),
+            escape(r["user"] or "-"),
+            escape(r["tool"]),
+            escape(r["operation"] or "-"),
+            f"[{style}]{escape(r['status'])}[/]",
+            escape(companies or "-"),
+        ]
+        if wide:
+            row += [
+                escape(r["client_address"] or "-"),
+                f"{r['duration_ms']:.1f}",
+                escape((r["error"] or "")[:60]),
+            ]
+        table.add_row(*row)
     console.print(table)
 
 
 @audit_app.command("verify")
-def verify(as_json: JsonOption = False) -> None:
+def verify(as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """Walk the hash chain; exit 1 naming the first broken record."""
-    report = _log().verify()
+    report = structured(call("admin", {"operation": "audit_verify"}, as_user=as_user))
     if as_json:
-        print_json(report.__dict__)
-        if not report.ok:
+        print_json(report)
+        if not report["ok"]:
             raise typer.Exit(1)
         return
-    if not report.ok:
-        fail(f"audit chain broken at record {report.first_broken_id}: {report.reason}")
-    console.print(f"ok: {report.checked} records verified")
+    if not report["ok"]:
+        fail(f"audit chain broken at record {report['first_broken_id']}: {report['reason']}")
+    console.print(f"ok: {report['checked']} records verified")
 
 
 @audit_app.command("tail")
 def tail(
     n: Annotated[int, typer.Option("-n", "--lines", min=1, max=10_000, help="How many.")] = 20,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the newest records."""
-    _show(_log().recent(n), as_json)
+    """Show the newest records (this command's own call is the last one)."""
+    records = structured(call("admin", {"operation": "audit_tail", "limit": n}, as_user=as_user))
+    _show(records, as_json)
 
 
 @audit_app.command("search")
@@ -121,13 +98,15 @@ def search(
         str | None, typer.Option(help="ISO date/time or an age like 30m, 12h, 7d.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 100,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Find records by tool, user, company, status and time."""
     if status is not None and status not in STATUSES:
         fail(f"Invalid --status {status!r}. Allowed: {', '.join(STATUSES)}")
-    moment = parse_since(since) if since is not None else None
-    records = _log().search(
-        tool=tool, user=user, company=company, status=status, since=moment, limit=limit
-    )
-    _show(records, as_json)
+    params: dict[str, Any] = {"operation": "audit_search", "limit": limit}
+    filters = {"tool_name": tool, "user": user, "company_id": company, "status": status}
+    params |= {k: v for k, v in filters.items() if v is not None}
+    if since is not None:
+        params["since"] = parse_since(since).isoformat()
+    _show(structured(call("admin", params, as_user=as_user)), as_json)

@@ -42,14 +42,6 @@ def register(app: typer.Typer) -> None:
 # --- wiring -------------------------------------------------------------------------
 
 
-def _context(database: Any, settings: Any, as_user: str | None, company: str | None) -> Any:
-    from masterai.cli.context import acting_principal
-    from masterai.registry import ExecutionContext
-
-    principal = acting_principal(database, settings, as_user)
-    return ExecutionContext(principal=principal, company_id=company, client_address="cli")
-
-
 def _agent(
     model_spec: str | None,
     as_user: str | None,
@@ -57,27 +49,18 @@ def _agent(
     approver: Approver,
     on_event: Any,
 ) -> tuple[MasterAI, ExecutionContext]:
-    from masterai.agent import MasterAI
-    from masterai.cli.context import load_settings, open_db
+    from masterai.cli.context import acting_context, open_platform
     from masterai.llm import LLMConfigurationError, build_model
-    from masterai.tools import build_registry
 
-    settings = load_settings()
+    current = open_platform()
     try:
-        model = build_model(settings, model_spec)
+        model = build_model(current.settings, model_spec)
     except LLMConfigurationError as error:
         fail(str(error))
-    database = open_db(settings)
-    context = _context(database, settings, as_user, company)
-    agent = MasterAI(
-        model=model,
-        registry=build_registry(settings, database),
-        approver=approver,
-        database=database,
-        settings=settings.agent,
-        on_event=on_event,
-    )
-    return agent, context
+    # Plan approval is the agent's (the Approver); the registry's approval step is answered
+    # by the agent for the steps the user approved.
+    context = acting_context(as_user, company=company)
+    return current.agent(model=model, approver=approver, on_event=on_event), context
 
 
 # --- rendering ----------------------------------------------------------------------

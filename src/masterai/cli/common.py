@@ -46,6 +46,8 @@ class RootGroup(TyperGroup):
         # multi-line panel; they become one line too (exit status 2, as click's).
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
+        from masterai.cli.context import close_platform
+
         try:
             return super().invoke(ctx)
         except CLIError as exc:
@@ -64,3 +66,5 @@ class RootGroup(TyperGroup):
                 soft_wrap=True,
             )
             raise typer.Exit(exc.exit_code) from exc
+        finally:
+            close_platform()

@@ -1,25 +1,45 @@
-"""Shared plumbing of the platform commands (init, user, company, tool, audit).
+"""How a command acts: one :class:`~masterai.app.Platform`, and every action a registry call.
 
-The CLI is a local client: it opens the database directly and acts as the local super admin
-that ``masterai init`` created (``MASTERAI_REGISTRY__LOCAL_ADMIN``, default ``admin``), or as
-the user named by ``--as``.
+The CLI is a local client: it acts as the local super admin that ``masterai init`` created
+(``MASTERAI_REGISTRY__LOCAL_ADMIN``, default ``admin``), or as the user named by ``--as``.
+Every call is audited with the client address ``cli:LOGIN@HOST``; calls refused before they
+reach the tool (an unknown ``--as`` user, malformed ``--args``) are audited too.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from masterai.cli.common import fail
+import typer
+
+from masterai.cli.common import CLIError, console, fail, print_json
 
 if TYPE_CHECKING:
-    from masterai.security import Principal
+    from masterai.app import Platform
+    from masterai.registry import ApprovalRequest, Approver, ExecutionContext, ToolResult
     from masterai.settings import Settings
-    from masterai.store import Database
 
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Act as this user (default: the local super admin)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+YesOption = Annotated[bool, typer.Option("--yes", help="Approve without asking.")]
+
+EXIT_FAILED = 1
+"""The call ran and failed (tool error, time limit), or what it ran failed (a program, tests)."""
+EXIT_INVALID = 2
+"""Bad input: a usage error, invalid arguments, an unknown tool or company."""
+EXIT_DENIED = 3
+"""Refused: not permitted, an unknown ``--as`` user, or not approved."""
+
+_EXIT_BY_STATUS = {"invalid": EXIT_INVALID, "not_found": EXIT_INVALID, "denied": EXIT_DENIED}
 
 
 def load_settings() -> Settings:
@@ -36,49 +56,34 @@ def load_settings() -> Settings:
         fail(f"Invalid setting {where}: {first['msg']} (value {first.get('input')!r})")
 
 
-def open_db(settings: Settings) -> Database:
-    """The migrated database the settings select (created on first use).
+_current: list[Platform] = []
 
-    Its pooled connections are closed when the object is collected (end of the command).
-    """
-    from masterai.store import StoreError, open_database
 
+def platform() -> Platform:
+    """The platform of the running command (built on first use; the database opens on use)."""
+    if not _current:
+        from masterai.app import Platform
+
+        _current.append(Platform(load_settings()))
+    return _current[0]
+
+
+def close_platform() -> None:
+    """Close the running command's platform (its pooled connections), if it was built."""
+    while _current:
+        _current.pop().close()
+
+
+def open_platform() -> Platform:
+    """:func:`platform` with its database open, failing with one line if it cannot be."""
+    from masterai.store import StoreError
+
+    current = platform()
     try:
-        return open_database(settings)
+        current.database  # noqa: B018 - opening (and migrating) is the point
     except StoreError as e:
         fail(str(e))
-
-
-def acting_principal(database: Database, settings: Settings, as_user: str | None) -> Principal:
-    """The principal the CLI acts as: ``--as USER`` or the local super admin."""
-    from masterai.security import AuthenticationError, load_principal
-
-    name = as_user or settings.registry.local_admin
-    try:
-        return load_principal(database, name)
-    except AuthenticationError as e:
-        if as_user is None:
-            fail(f"No local super admin {name!r}: run `masterai init` first")
-        fail(str(e))
-
-
-def parse_since(value: str) -> datetime:
-    """``--since``: an ISO date/time (UTC if no zone) or a relative age like ``30m``, ``2d``."""
-    match = _RELATIVE.match(value.strip())
-    if match:
-        amount, unit = int(match.group(1)), _UNIT[match.group(2)]
-        try:
-            return datetime.now(UTC) - timedelta(**{unit: amount})
-        except OverflowError:
-            fail(f"Invalid --since {value!r}: that age reaches before the year 1")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        fail(
-            f"Invalid --since {value!r}: use an ISO date/time (2026-01-31, "
-            "2026-01-31T12:00:00+00:00) or an age like 30m, 12h, 7d"
-        )
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return current
 
 
 def cli_client_address() -> str:
@@ -100,25 +105,183 @@ def cli_client_address() -> str:
     return f"{ssh[0]} {local}" if ssh else local
 
 
-def require_company(database: Database, company_id: str) -> None:
-    """Fail with one line unless ``company_id`` names a stored company (``--company``)."""
-    from masterai.store.models import Company
+async def _ask(request: ApprovalRequest) -> bool:
+    """Show what a call will do and ask on the terminal."""
+    console.print(f"{request.reason}.", markup=False, highlight=False)
+    if request.preview:
+        console.print(request.preview, markup=False, highlight=False)
+    effects = ", ".join(sorted(e.replace("_", " ") for e in request.effects))
+    console.print(f"It {effects}.", markup=False, highlight=False)
+    return typer.confirm("Proceed?", default=False)
 
-    with database.session() as s:
-        if s.get(Company, company_id) is None:
-            fail(f"Unknown company {company_id!r} in --company (see `masterai company list`)")
+
+def cli_approver(yes: bool) -> Approver | None:
+    """``--yes`` approves; else a terminal is asked; else nothing is approved."""
+    from masterai.registry import approve_all
+
+    if yes:
+        return approve_all
+    return _ask if sys.stdin.isatty() else None
 
 
-def parse_json_object(value: str, option: str) -> dict[str, Any]:
-    """Decode ``value`` as a JSON object, failing with the option name on error."""
+def acting_context(
+    as_user: str | None, *, company: str | None = None, approver: Approver | None = None
+) -> ExecutionContext:
+    """The context of a call as ``--as USER`` (or the local super admin) from this CLI.
+
+    An unknown or blank ``--as`` is refused with one line and one audit record.
+    """
+    from masterai.registry import CallRequest, PermissionDenied
+    from masterai.security import AuthenticationError, unauthenticated_principal
+
+    current = open_platform()
+    address = cli_client_address()
+    if as_user is not None and not as_user.strip():
+        claimed, problem = repr(as_user), "--as must name a user; it was blank"
+    else:
+        try:
+            principal = current.principal(as_user)
+        except AuthenticationError as e:
+            if as_user is None:
+                fail(
+                    f"No local super admin {current.settings.registry.local_admin!r}: "
+                    "run `masterai init` first"
+                )
+            claimed, problem = as_user, str(e)
+        else:
+            return current.context(
+                principal, company_id=company, client_address=address, approver=approver
+            )
+    context = current.context(unauthenticated_principal(claimed), client_address=address)
+    request = CallRequest(tool_name="(cli)", params={}, context=context)
+    rejected = current.call_rejection(request, PermissionDenied(problem))
+    raise CLIError(f"denied: {problem} (audit record {rejected.audit_id})", exit_code=EXIT_DENIED)
+
+
+def call(
+    tool: str,
+    params: dict[str, Any],
+    *,
+    as_user: str | None,
+    company: str | None = None,
+    yes: bool = False,
+    context: ExecutionContext | None = None,
+    check: bool = True,
+) -> ToolResult:
+    """One registry call from a command.
+
+    With ``check`` (the default) a failed call ends the command with one line and the exit
+    status of :func:`status_code`.
+    """
+    context = context or acting_context(as_user, company=company, approver=cli_approver(yes))
+    result = platform().call_sync(tool, params, context)
+    if check and not result.ok:
+        raise_failure(result, yes=yes)
+    return result
+
+
+def status_code(result: ToolResult) -> int:
+    """The exit status of a failed call: by its status (0 for a successful one)."""
+    if result.ok:
+        return 0
+    return _EXIT_BY_STATUS.get(result.status, EXIT_FAILED)
+
+
+def raise_failure(result: ToolResult, *, yes: bool = False) -> None:
+    """End the command with the failed ``result`` on one line and its exit status."""
+    hint = ""
+    if result.status == "denied" and not yes and "Authorization denied" in (result.error or ""):
+        hint = "; pass --yes to approve it"
+    raise CLIError(
+        f"{result.status}: {result.error} (audit record {result.audit_id}){hint}",
+        exit_code=status_code(result),
+    )
+
+
+def refuse_arguments(tool: str, raw: Any, problem: str, *, as_user: str | None) -> None:
+    """Refuse a call whose arguments could not even be read: one line, one audit record."""
+    from masterai.registry import CallRequest, InvalidArguments
+
+    context = acting_context(as_user)
+    request = CallRequest(tool_name=tool, params={"_raw": raw}, context=context)
+    rejected = platform().call_rejection(request, InvalidArguments(problem))
+    raise CLIError(f"invalid: {problem} (audit record {rejected.audit_id})", exit_code=EXIT_INVALID)
+
+
+def summary_of(result: ToolResult) -> str:
+    """The human summary of a result (``summary`` of Master AI tools, else the text)."""
+    data = result.data
+    summary = data.get("summary") if isinstance(data, dict) else None
+    return summary if isinstance(summary, str) else result.content
+
+
+def structured(result: ToolResult) -> Any:
+    """The structured part of a result (``result`` of Master AI tools, else the data)."""
+    data = result.data
+    if isinstance(data, dict) and "result" in data and "summary" in data:
+        return data["result"]
+    return data if data is not None else result.content
+
+
+def show(result: ToolResult, as_json: bool) -> None:
+    """Print the structured result (``--json``) or the human summary."""
+    if as_json:
+        print_json(structured(result))
+    else:
+        console.print(summary_of(result), markup=False, highlight=False, soft_wrap=True)
+
+
+def parse_since(value: str) -> datetime:
+    """``--since``: an ISO date/time (UTC if no zone) or a relative age like ``30m``, ``2d``."""
+    match = _RELATIVE.match(value.strip())
+    if match:
+        amount, unit = int(match.group(1)), _UNIT[match.group(2)]
+        try:
+            return datetime.now(UTC) - timedelta(**{unit: amount})
+        except OverflowError:
+            fail(f"Invalid --since {value!r}: that age reaches before the year 1")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail(
+            f"Invalid --since {value!r}: use an ISO date/time (2026-01-31, "
+            "2026-01-31T12:00:00+00:00) or an age like 30m, 12h, 7d"
+        )
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice."""
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DuplicateKeyError(f"the key {key!r} appears twice")
+        seen[key] = value
+    return seen
+
+
+def decode_json_object(value: str, option: str) -> dict[str, Any]:
+    """``value`` as a JSON object, or :class:`ValueError` naming ``option`` and the problem.
+
+    Duplicate keys are refused (which one would win is a guess).
+    """
     import json
 
     try:
-        decoded = json.loads(value)
+        decoded = json.loads(value, object_pairs_hook=_refuse_duplicates)
+    except DuplicateKeyError as e:
+        raise ValueError(f"Invalid {option}: {e}") from e
     except json.JSONDecodeError as e:
-        fail(f"Invalid {option}: not JSON ({e.msg} at position {e.pos}): {value[:80]!r}")
-    except RecursionError:
-        fail(f"Invalid {option}: JSON nested too deeply")
+        raise ValueError(
+            f"Invalid {option}: not JSON ({e.msg} at position {e.pos}): {value[:80]!r}"
+        ) from e
+    except RecursionError as e:
+        raise ValueError(f"Invalid {option}: JSON nested too deeply") from e
     if not isinstance(decoded, dict):
-        fail(f"Invalid {option}: expected a JSON object like '{{\"a\": 1}}', got {value[:80]!r}")
+        raise ValueError(
+            f"Invalid {option}: expected a JSON object like '{{\"a\": 1}}', got {value[:80]!r}"
+        )
     return decoded

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from masterai.cli.common import console
+from masterai.cli.context import open_platform
 
 if TYPE_CHECKING:
     from masterai.settings import Settings
-    from masterai.store import Database
 
 
 def register(app: typer.Typer) -> None:
@@ -35,12 +35,12 @@ def start(
 ) -> None:
     """Set up MASTERAI_HOME (database, super admin, demo data) and show what is ready."""
     from masterai.cli.admin import init
-    from masterai.cli.context import load_settings, open_db
+    from masterai.cli.context import call, structured
 
-    settings = load_settings()
     init(admin=None, as_json=False)
-    database = open_db(settings)
-    if demo and _company_count(database) == 0:
+    settings = open_platform().settings
+    companies = structured(call("admin", {"operation": "list_companies"}, as_user=None))
+    if demo and not companies:
         from masterai.cli.data import seed
 
         console.print("First run: seeding the demo data set (masterai demo seed).")
@@ -58,15 +58,6 @@ def start(
         from masterai.cli.chat import chat as chat_command
 
         chat_command(model=None, as_user=None, company=None, resume=None)
-
-
-def _company_count(database: Database) -> int:
-    from sqlalchemy import func, select
-
-    from masterai.store.models import Company
-
-    with database.session() as session:
-        return int(session.scalar(select(func.count()).select_from(Company)) or 0)
 
 
 def _show_status(settings: Settings) -> None:

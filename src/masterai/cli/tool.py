@@ -1,9 +1,8 @@
-"""``masterai tool ...``: list and run registered tools through the audited registry."""
+"""``masterai tool list|show|run``: the registered tools, and one call through the registry."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -11,25 +10,21 @@ from rich.table import Table
 
 from masterai.cli.common import console, fail, print_json
 from masterai.cli.context import (
-    acting_principal,
-    cli_client_address,
-    load_settings,
-    open_db,
-    parse_json_object,
-    require_company,
+    AsOption,
+    JsonOption,
+    acting_context,
+    call,
+    cli_approver,
+    decode_json_object,
+    open_platform,
+    refuse_arguments,
+    summary_of,
 )
 
 if TYPE_CHECKING:
-    from masterai.registry import ToolRegistry
-    from masterai.security import Principal
+    from masterai.registry import ToolListing
 
-tool_app = typer.Typer(help="List and run the registered tools.", no_args_is_help=True)
-
-AsOption = Annotated[
-    str | None,
-    typer.Option("--as", help="Act as this user (default: the local super admin)."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+tool_app = typer.Typer(help="List, describe and run the registered tools.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -37,50 +32,105 @@ def register(app: typer.Typer) -> None:
     app.add_typer(tool_app, name="tool")
 
 
-def _registry(as_user: str | None, company: str | None = None) -> tuple[ToolRegistry, Principal]:
-    from masterai.tools import build_registry
-
-    settings = load_settings()
-    database = open_db(settings)
-    principal = acting_principal(database, settings, as_user)
-    if company is not None:
-        require_company(database, company)
-    return build_registry(settings, database), principal
+def _listing_dict(t: ToolListing) -> dict[str, object]:
+    return {
+        "name": t.name,
+        "category": t.category,
+        "description": t.description,
+        "operations": [o.__dict__ for o in t.operations],
+        "schema": t.schema,
+    }
 
 
 @tool_app.command("list")
 def list_tools(as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """List the tools and operations the acting user may call."""
-    registry, principal = _registry(as_user)
-    listings = registry.list_tools(principal)
+    context = acting_context(as_user)
+    listings = open_platform().registry.list_tools(context.principal)
     if as_json:
-        print_json(
-            [
-                {
-                    "name": t.name,
-                    "category": t.category,
-                    "description": t.description,
-                    "operations": [o.__dict__ for o in t.operations],
-                    "schema": t.schema,
-                }
-                for t in listings
-            ]
-        )
+        print_json([_listing_dict(t) for t in listings])
         return
-    table = Table(
-        "tool", "category", "operations", "description", title=f"Tools for {principal.name}"
-    )
+    table = Table("tool", "operations", title=f"Tools for {context.principal.name}")
+    # Names are never cut: operations wrap, the description is shown only with room for it.
+    table.columns[0].no_wrap = True
+    table.columns[1].overflow = "fold"
+    wide = console.width >= 120
+    if wide:
+        table.add_column("description", overflow="fold", ratio=1)
     for t in listings:
         ops = ", ".join(o.name + ("*" if o.destructive else "") for o in t.operations)
-        table.add_row(escape(t.name), escape(t.category), ops or "-", escape(t.description))
+        row = [escape(t.name), ops or "-"] + ([escape(t.description)] if wide else [])
+        table.add_row(*row)
     console.print(table)
-    console.print("* destructive: needs --yes with `masterai tool run`")
+    console.print("* destructive: asks for approval (--yes with `masterai tool run`)")
+    console.print("Details of a tool: masterai tool show NAME [OPERATION]")
 
 
-async def _approve(
-    tool_name: str, arguments: dict[str, Any], reason: str, context: str | None, destructive: bool
-) -> bool:
-    return True
+@tool_app.command("show")
+def show_tool(
+    name: Annotated[str, typer.Argument(help="Tool name (see `masterai tool list`).")],
+    operation: Annotated[str | None, typer.Argument(help="Only this operation.")] = None,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a tool's operations, their parameters and what a call needs."""
+    from masterai.registry.describe import describe_operations
+
+    context = acting_context(as_user)
+    registry = open_platform().registry
+    registered = registry.get(name)
+    allowed = registry.allowed_operations(context.principal, registered) if registered else []
+    if registered is None or (not allowed and registered.tool.get_operation_definitions()):
+        fail(f"Unknown tool {name!r} (see `masterai tool list`)", exit_code=2)
+    if operation is not None and operation not in allowed:
+        fail(
+            f"Unknown operation {operation!r} of {name!r}. Available: {', '.join(allowed)}",
+            exit_code=2,
+        )
+    described = describe_operations(registered, [operation] if operation else allowed)
+    if as_json:
+        print_json(
+            {
+                "name": name,
+                "category": registered.category,
+                "operations": [d.to_dict() for d in described],
+            }
+        )
+        return
+    console.print(
+        f"[bold]{escape(name)}[/] ({escape(registered.category)}): "
+        f"{escape(registered.tool.get_brief_description())}"
+    )
+    for d in described:
+        needs = [
+            label
+            for flag, label in (
+                (d.needs_approval, "approval"),
+                (d.calls_model, "a model (costs money)"),
+                (d.names_company, "company access"),
+            )
+            if flag
+        ]
+        kind = "read-only" if d.read_only else "changes data"
+        console.print(f"\n[bold]{escape(d.name)}[/] — {escape(d.description)}")
+        console.print(f"  {kind}; needs: {', '.join(needs) or 'nothing more'}")
+        table = Table(
+            "parameter", "type", "required", "role", "description", box=None, pad_edge=False
+        )
+        table.columns[0].no_wrap = True
+        table.columns[4].overflow = "fold"
+        for p in d.parameters:
+            described_text = p.description + (
+                f" (one of: {', '.join(map(str, p.enum))})" if p.enum else ""
+            )
+            table.add_row(
+                escape(p.name),
+                p.type,
+                "yes" if p.required else "no",
+                p.role or "-",
+                escape(described_text),
+            )
+        console.print(table)
 
 
 @tool_app.command("run")
@@ -90,30 +140,49 @@ def run_tool(
     as_user: AsOption = None,
     company: Annotated[str | None, typer.Option(help="Company scope of the call.")] = None,
     yes: Annotated[
-        bool, typer.Option("--yes", help="Approve destructive operations (else they are denied).")
+        bool, typer.Option("--yes", help="Approve an operation that needs approval.")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Run one tool call (permission check, validation, limits, audit) and print the result."""
-    from masterai.registry import ExecutionContext
+    """Run one tool call (permission check, validation, approval, limits, audit).
 
-    params = parse_json_object(args, "--args")
-    registry, principal = _registry(as_user, company)
-    context = ExecutionContext(
-        principal=principal,
-        company_id=company,
-        client_address=cli_client_address(),
-        request_authorization=_approve if yes else None,
-    )
-    result = asyncio.run(registry.execute_tool(name, params, context))
+    Prints the human summary (``--json``: the whole result). The exit status is non-zero when
+    the call did not succeed, or when what it ran failed (a program's exit status, a test run
+    with failures).
+    """
+    try:
+        params = decode_json_object(args, "--args")
+    except ValueError as e:
+        refuse_arguments(name, args, str(e), as_user=as_user)
+        return
+    context = acting_context(as_user, company=company, approver=cli_approver(yes))
+    result = call(name, params, as_user=as_user, yes=yes, context=context, check=not as_json)
     if as_json:
         print_json(result.to_dict())
-        if not result.ok:
-            raise typer.Exit(1)
-        return
+    else:
+        console.print(summary_of(result), highlight=False, markup=False, soft_wrap=True)
+    code = exit_status(result)
+    if code:
+        raise typer.Exit(code)
+
+
+def exit_status(result: object) -> int:
+    """The exit status of a finished call: non-zero when it, or what it ran, failed."""
+    from masterai.cli.context import EXIT_FAILED, status_code
+    from masterai.registry import ToolResult
+
+    assert isinstance(result, ToolResult)
     if not result.ok:
-        hint = ""
-        if result.status == "denied" and not yes and "Authorization denied" in (result.error or ""):
-            hint = "; pass --yes to approve destructive operations"
-        fail(f"{result.status}: {result.error} (audit record {result.audit_id}){hint}")
-    console.print(result.content, highlight=False, markup=False, soft_wrap=True)
+        return status_code(result)
+    data = result.data
+    body = data.get("result") if isinstance(data, dict) else None
+    if isinstance(body, dict):
+        exit_code = body.get("exit_code")
+        if isinstance(exit_code, int) and not isinstance(exit_code, bool) and exit_code:
+            return exit_code if 0 < exit_code < 256 else EXIT_FAILED
+        if body.get("timed_out") or body.get("memory_exceeded"):
+            return EXIT_FAILED
+        failed = body.get("failed")
+        if isinstance(failed, int) and not isinstance(failed, bool) and failed:
+            return EXIT_FAILED
+    return 0

@@ -1,9 +1,23 @@
 """Registry: the one audited way to call tools.
 
-Entry points: :class:`ToolRegistry` (``register``, ``execute_tool``, ``list_tools``),
-:class:`ExecutionContext`, :class:`ToolResult`. See ``README.md`` beside this file.
+Entry points: :class:`ToolRegistry` (``register``, ``register_factory``, ``prepare``,
+``execute_tool``, ``list_tools``), :class:`ExecutionContext`, :class:`ToolResult`,
+:class:`PreparedCall`, and approval (:class:`ApprovalRequest`, :class:`Approver`,
+:class:`Preview`). See ``README.md`` beside this file.
 """
 
+from masterai.registry.approval import (
+    Approval,
+    ApprovalRequest,
+    ApprovedToolCall,
+    Approver,
+    Effect,
+    Preview,
+    PreviewingTool,
+    approve_all,
+    approved_preview,
+)
+from masterai.registry.calls import CallRequest, PreparedCall
 from masterai.registry.context import (
     ExecutionContext,
     OperationInfo,
@@ -15,20 +29,33 @@ from masterai.registry.errors import (
     DuplicateToolError,
     InvalidArguments,
     PermissionDenied,
+    PipelineError,
     RegistryError,
     ToolFailed,
     ToolNotFound,
     ToolTimeout,
+    UndeclaredRoleError,
 )
 from masterai.registry.monitor import ToolMonitor, ToolStats
-from masterai.registry.registry import RegisteredTool, ToolRegistry
+from masterai.registry.registry import MODEL_OPERATIONS, RegisteredTool, ToolRegistry
 
 __all__ = [
+    "MODEL_OPERATIONS",
+    "Approval",
+    "ApprovalRequest",
+    "ApprovedToolCall",
+    "Approver",
+    "CallRequest",
     "DuplicateToolError",
+    "Effect",
     "ExecutionContext",
     "InvalidArguments",
     "OperationInfo",
     "PermissionDenied",
+    "PipelineError",
+    "PreparedCall",
+    "Preview",
+    "PreviewingTool",
     "RegisteredTool",
     "RegistryError",
     "ToolFailed",
@@ -39,5 +66,8 @@ __all__ = [
     "ToolResult",
     "ToolStats",
     "ToolTimeout",
+    "UndeclaredRoleError",
+    "approve_all",
+    "approved_preview",
     "new_request_id",
 ]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ai_tool import AIToolAuthorizationCallback
 from masterai.security import Principal
+
+if TYPE_CHECKING:
+    from masterai.registry.approval import Approver
+    from masterai.registry.calls import PreparedCall
 
 
 def new_request_id() -> str:
@@ -24,9 +27,10 @@ class ExecutionContext:
     """Company scope of the call; checked by the policy like a ``company_id`` argument."""
     request_id: str = field(default_factory=new_request_id)
     client_address: str | None = None
-    request_authorization: AIToolAuthorizationCallback | None = None
-    """Asked before destructive operations (seed 003 callback). ``None`` denies destructive
-    operations and approves the rest (the permission check already allowed them)."""
+    """Where the call comes from (``cli:LOGIN@HOST``, an IP address, ``agent``)."""
+    approver: Approver | None = None
+    """Asked before a call that needs approval (see :mod:`masterai.registry.approval`).
+    ``None`` refuses every such call; calls that need no approval run without asking."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +50,9 @@ class ToolResult:
     duration_ms: float = 0.0
     audit_id: int | None = None
     request_id: str | None = None
+    call: PreparedCall | None = field(default=None, repr=False, compare=False)
+    """The resolved call this result came from (``None`` when the call could not be
+    resolved: unknown tool, malformed arguments)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary of every field."""

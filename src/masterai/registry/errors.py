@@ -8,6 +8,9 @@ RegistryError                 every failure of a call; ``status`` is its audit s
 ├── ToolTimeout               timeout: the call ran past its limit
 └── ToolFailed                failed: the tool reported an error
 DuplicateToolError            register(): a tool of that name is already registered
+UndeclaredRoleError           register(): a parameter looks like a company, URL, ... but
+                              declares no role
+PipelineError                 ToolRegistry(steps=...): the steps are not in a valid order
 ```
 
 Inside :meth:`ToolRegistry.execute_tool` these become a :class:`ToolResult` with ``ok=False``;
@@ -16,11 +19,26 @@ they are raised only by the lower-level steps.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from masterai.registry.calls import PreparedCall
+
 
 class RegistryError(Exception):
-    """A tool call failed; ``status`` is the audit status it is recorded with."""
+    """A tool call failed; ``status`` is the audit status it is recorded with.
+
+    Args:
+        message: what failed.
+        call: the prepared call, when the failure came after preparation (or from the policy),
+            so the audit records its operation and companies.
+    """
 
     status = "failed"
+
+    def __init__(self, message: str, *, call: PreparedCall | None = None) -> None:
+        super().__init__(message)
+        self.call = call
 
 
 class ToolNotFound(RegistryError):
@@ -55,3 +73,11 @@ class ToolFailed(RegistryError):
 
 class DuplicateToolError(ValueError):
     """A tool with the same name is already registered."""
+
+
+class UndeclaredRoleError(ValueError):
+    """A tool parameter looks like it names a company, URL, ... but declares no role."""
+
+
+class PipelineError(ValueError):
+    """The registry's steps are not request steps, ``PREPARE``, then prepared-call steps."""

@@ -1,15 +1,19 @@
 """The steps of a registry call, each a small wrapper around the next one.
 
-A step is ``async (call, next_step) -> ToolResult``. :func:`compose` nests them, outermost
-first, around the final :func:`execute` step. The default order (``ToolRegistry.STEPS``) is::
+A call passes two kinds of step. :class:`RequestStep` wrappers see the raw
+:class:`~masterai.registry.calls.CallRequest` and the final result (audit, monitor, error
+translation, redaction); then :data:`PREPARE` checks the request once into a
+:class:`~masterai.registry.calls.PreparedCall`; :class:`CallStep` wrappers take that prepared
+call (approval, time limit) around the final :func:`execute`. The default order::
 
-    audit -> monitor -> structured_errors -> protect_sensitive -> lookup -> authorize
-          -> validate -> time_limit -> execute
+    audit -> monitor -> structured_errors -> protect_sensitive -> PREPARE -> approve
+          -> time_limit -> execute
 
-so the audit step sees every outcome (after errors became results) and the monitor times the
-whole call. Inner steps signal failure by raising :class:`~masterai.registry.errors.
-RegistryError`; ``structured_errors`` turns those (and the framework's own errors) into
-results. Anything else is a programming error: it is audited as ``failed`` and re-raised.
+:func:`compose` refuses any other shape (a call step before ``PREPARE``, no ``PREPARE``), so
+no order of steps can reach a step without what it needs. Inner steps signal failure by
+raising :class:`~masterai.registry.errors.RegistryError`; ``structured_errors`` turns those
+(and the framework's own errors) into results. Anything else is a programming error: it is
+audited as ``failed`` and re-raised.
 """
 
 from __future__ import annotations
@@ -20,182 +24,229 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Final
 
 from ai_tool import (
     AITool,
+    AIToolAuthorizationCallback,
     AIToolAuthorizationDenied,
     AIToolCall,
     AIToolExecutionError,
-    AIToolOperationDefinition,
     AIToolTimeoutError,
     AIToolValidationError,
 )
 from masterai.audit import AuditEntry
-from masterai.registry.context import ExecutionContext, ToolResult
+from masterai.registry.approval import Approval, ApprovalRequest, ApprovedToolCall, Preview
+from masterai.registry.approval import PreviewingTool as _PreviewingTool
+from masterai.registry.calls import CallRequest, PreparedCall
+from masterai.registry.context import ToolResult
 from masterai.registry.errors import (
     InvalidArguments,
     PermissionDenied,
+    PipelineError,
     RegistryError,
     ToolFailed,
-    ToolNotFound,
     ToolTimeout,
 )
-from masterai.security import ToolAction, decide, redact, scrub_text
-from masterai.security.policy import CODE_CATEGORIES
+from masterai.security import ParameterRole, redact, scrub_text
 
 if TYPE_CHECKING:
-    from masterai.registry.registry import RegisteredTool, ToolRegistry
+    from masterai.registry.registry import ToolRegistry
+
+RequestHandler = Callable[[CallRequest], Awaitable[ToolResult]]
+CallHandler = Callable[[PreparedCall], Awaitable[ToolResult]]
 
 
-@dataclass(kw_only=True)
-class Call:
-    """One call on its way through the steps (filled in as it goes)."""
+@dataclass(frozen=True)
+class RequestStep:
+    """A step around the whole call: it sees the raw request and every outcome."""
 
-    registry: ToolRegistry
-    tool_name: Any
-    params: Any
-    context: ExecutionContext
-    registered: RegisteredTool | None = None
-    operation: AIToolOperationDefinition | None = None
-    started: float = field(default_factory=time.perf_counter)
-
-    @property
-    def operation_name(self) -> str | None:
-        """The requested operation name, if the arguments carry a string one."""
-        if self.operation is not None:
-            return self.operation.name
-        if isinstance(self.params, dict) and isinstance(self.params.get("operation"), str):
-            return str(self.params["operation"])
-        return None
-
-    @property
-    def tool_label(self) -> str:
-        """The tool name as text (for results and audit, even when it was not a string)."""
-        return self.tool_name if isinstance(self.tool_name, str) else repr(self.tool_name)
+    run: Callable[[ToolRegistry, CallRequest, RequestHandler], Awaitable[ToolResult]]
 
 
-Step = Callable[[Call], Awaitable[ToolResult]]
-Wrapper = Callable[[Call, Step], Awaitable[ToolResult]]
+@dataclass(frozen=True)
+class CallStep:
+    """A step around a prepared call."""
+
+    run: Callable[[ToolRegistry, PreparedCall, CallHandler], Awaitable[ToolResult]]
 
 
-def compose(wrappers: Sequence[Wrapper], final: Step) -> Step:
-    """Nest ``wrappers`` (outermost first) around ``final``."""
-    step = final
-    for wrapper in reversed(wrappers):
-        step = functools.partial(wrapper, next_step=step)  # type: ignore[call-arg]
-    return step
+class _Prepare:
+    def __repr__(self) -> str:
+        return "PREPARE"
 
 
-def _failure(call: Call, status: str, error: str) -> ToolResult:
+PREPARE: Final = _Prepare()
+"""The point where a request becomes a prepared call (``ToolRegistry.prepare``)."""
+
+Step = RequestStep | CallStep | _Prepare
+
+
+def compose(registry: ToolRegistry, steps: Sequence[Step]) -> RequestHandler:
+    """Nest ``steps`` (outermost first) around :func:`execute`.
+
+    Raises:
+        PipelineError: not request steps, then exactly one ``PREPARE``, then call steps.
+    """
+    kinds = [type(s) for s in steps]
+    if kinds.count(_Prepare) != 1:
+        raise PipelineError("The steps must contain PREPARE exactly once")
+    cut = kinds.index(_Prepare)
+    outer, inner = steps[:cut], steps[cut + 1 :]
+    misplaced = [s for s in outer if not isinstance(s, RequestStep)] + [
+        s for s in inner if not isinstance(s, CallStep)
+    ]
+    if misplaced:
+        raise PipelineError(
+            f"Misplaced step(s) {misplaced!r}: request steps come before PREPARE, "
+            "steps over the prepared call after it"
+        )
+    call_handler: CallHandler = functools.partial(execute, registry)
+    for step in reversed(inner):
+        assert isinstance(step, CallStep)
+        call_handler = functools.partial(step.run, registry, next_step=call_handler)  # type: ignore[call-arg]
+
+    async def prepare_then(request: CallRequest) -> ToolResult:
+        return await call_handler(registry.prepare(request))
+
+    handler: RequestHandler = prepare_then
+    for step in reversed(outer):
+        assert isinstance(step, RequestStep)
+        handler = functools.partial(step.run, registry, next_step=handler)  # type: ignore[call-arg]
+    return handler
+
+
+def failure(
+    request: CallRequest,
+    error: RegistryError | None,
+    status: str | None = None,
+    text: str | None = None,
+) -> ToolResult:
+    """A failed result for ``request`` (status and text default to ``error``'s)."""
+    call = error.call if error is not None else None
+    if error is not None:
+        status = status or error.status
+        text = text or str(error)
+    assert status is not None and text is not None
     return ToolResult(
         ok=False,
-        tool=call.tool_label,
-        operation=call.operation_name,
+        tool=call.tool.name if call else request.tool_label,
+        operation=call.operation_name if call else request.operation_label,
         status=status,
-        error=error,
-        request_id=call.context.request_id,
+        error=text,
+        request_id=request.context.request_id,
+        call=call,
     )
 
 
-async def audit(call: Call, next_step: Step) -> ToolResult:
+# --- request steps --------------------------------------------------------------------
+
+
+async def _audit(
+    registry: ToolRegistry, request: CallRequest, next_step: RequestHandler
+) -> ToolResult:
     """Write one audit record for the call, whatever happened; add its id to the result."""
     try:
-        result = await next_step(call)
+        result = await next_step(request)
     except BaseException as e:
-        await _append(call, _failure(call, "failed", f"internal error: {type(e).__name__}: {e}"))
+        failed = failure(request, None, "failed", f"internal error: {type(e).__name__}: {e}")
+        await append_audit(registry, request, failed)
         raise
-    record_id = await _append(call, result)
+    record_id = await append_audit(registry, request, result)
     return replace(result, audit_id=record_id)
 
 
-async def _append(call: Call, result: ToolResult) -> int:
-    principal = call.context.principal
-    sensitive = call.registered.sensitive_parameters if call.registered else frozenset()
+async def append_audit(registry: ToolRegistry, request: CallRequest, result: ToolResult) -> int:
+    """Write the audit record of ``request`` ending in ``result``; its id."""
+    principal = request.context.principal
+    call = result.call
+    secrets = call.secret_keys if call else frozenset()
+    if call is not None:
+        params: Any = (
+            {"operation": call.operation_name, **call.arguments}
+            if call.operation
+            else call.arguments
+        )
+        companies = call.companies
+    else:
+        params = (
+            request.params if isinstance(request.params, dict) else {"_raw": repr(request.params)}
+        )
+        companies = registry.companies_named(request)
     entry = AuditEntry(
-        tool=call.tool_label,
+        tool=result.tool,
         operation=result.operation,
-        params=call.params if isinstance(call.params, dict) else {"_raw": repr(call.params)},
+        params=params,
         status=result.status,
-        result_summary=_summary(result, sensitive),
+        result_summary=_summary(result, secrets),
         error=result.error,
-        duration_ms=result.duration_ms or (time.perf_counter() - call.started) * 1000,
+        duration_ms=result.duration_ms or (time.perf_counter() - request.started) * 1000,
         user_id=principal.user_id,
         user_name=principal.name,
         token_id=principal.token_id,
-        client_address=call.context.client_address,
-        company_id=_company_of(call),
-        request_id=call.context.request_id,
-        sensitive_keys=sensitive,
+        client_address=request.context.client_address,
+        company_id=request.context.company_id or (companies[0] if companies else None),
+        company_ids=companies,
+        request_id=request.context.request_id,
+        sensitive_keys=secrets,
+        public_keys=call.tool.public_keys if call else frozenset(),
     )
-    record = await asyncio.to_thread(call.registry.audit_log.append, entry)
+    record = await asyncio.to_thread(registry.audit_log.append, entry)
     return record.id
 
 
-def _summary(result: ToolResult, sensitive: frozenset[str]) -> str | None:
+def _summary(result: ToolResult, secrets: frozenset[str]) -> str | None:
     """The result as stored: JSON results lose secret values, whoever the caller was.
 
     ``protect_sensitive`` only redacts for principals without ``sensitive_data``; the audit
     log is read by others, so it always stores the redacted form (text is scrubbed later).
     """
     if result.data is not None:
-        return json.dumps(redact(result.data, sensitive_keys=sensitive), ensure_ascii=False)
+        return json.dumps(redact(result.data, sensitive_keys=secrets), ensure_ascii=False)
     return result.content or None
 
 
-def _company_of(call: Call) -> str | None:
-    if call.context.company_id is not None:
-        return call.context.company_id
-    if isinstance(call.params, dict):
-        for key in ("company_id", "target_company_id", "source_company_id"):
-            value = call.params.get(key)
-            if isinstance(value, str):
-                return value
-        ids = call.params.get("company_ids")
-        if isinstance(ids, list) and len(ids) == 1 and isinstance(ids[0], str):
-            return ids[0]
-    return None
-
-
-async def monitor(call: Call, next_step: Step) -> ToolResult:
+async def _monitor(
+    registry: ToolRegistry, request: CallRequest, next_step: RequestHandler
+) -> ToolResult:
     """Time the call and count it by tool and status."""
-    result = await next_step(call)
-    duration = round((time.perf_counter() - call.started) * 1000, 3)
-    call.registry.monitor.record(call.tool_label, result.status, duration)
+    result = await next_step(request)
+    duration = round((time.perf_counter() - request.started) * 1000, 3)
+    registry.monitor.record(result.tool, result.status, duration)
     return replace(result, duration_ms=duration)
 
 
-async def structured_errors(call: Call, next_step: Step) -> ToolResult:
+async def _structured_errors(
+    registry: ToolRegistry, request: CallRequest, next_step: RequestHandler
+) -> ToolResult:
     """Turn registry and framework errors into a failed :class:`ToolResult`."""
     try:
-        return await next_step(call)
+        return await next_step(request)
     except RegistryError as e:
-        return _failure(call, e.status, str(e))
+        return failure(request, e, e.status, str(e))
     except AIToolValidationError as e:
-        return _failure(call, "invalid", _validation_message(e))
+        return failure(request, None, "invalid", str(e))
     except AIToolAuthorizationDenied as e:
-        return _failure(call, "denied", str(e))
+        return failure(request, None, "denied", str(e))
     except AIToolTimeoutError as e:
-        return _failure(call, "timeout", str(e))
+        return failure(request, None, "timeout", str(e))
     except AIToolExecutionError as e:
-        return _failure(call, "failed", str(e))
+        return failure(request, None, "failed", str(e))
 
 
-def _validation_message(e: AIToolValidationError) -> str:
-    return f"{e} (at {e.path})" if e.path and e.path not in str(e) else str(e)
-
-
-async def protect_sensitive(call: Call, next_step: Step) -> ToolResult:
+async def _protect_sensitive(
+    registry: ToolRegistry, request: CallRequest, next_step: RequestHandler
+) -> ToolResult:
     """Redact secrets from results for principals without ``data_access.sensitive_data``.
 
-    JSON results lose the values of secret-named keys and of parameters the tool marks
-    sensitive; any text loses credential-looking substrings.
+    JSON results lose the values of secret-named keys and of parameters declared secret; any
+    text loses credential-looking substrings.
     """
-    result = await next_step(call)
-    if call.context.principal.permissions.data_access.sensitive_data or not result.content:
+    result = await next_step(request)
+    if request.context.principal.permissions.data_access.sensitive_data or not result.content:
         return result
-    keys = call.registered.sensitive_parameters if call.registered else frozenset()
+    keys = result.call.secret_keys if result.call else frozenset()
     if result.data is not None:
         data = redact(result.data, sensitive_keys=keys)
         if data == result.data:
@@ -205,144 +256,162 @@ async def protect_sensitive(call: Call, next_step: Step) -> ToolResult:
     return result if content == result.content else replace(result, content=content)
 
 
-async def lookup(call: Call, next_step: Step) -> ToolResult:
-    """Find the tool; unknown names fail with the list of registered tools."""
-    registered = call.registry.get(call.tool_name) if isinstance(call.tool_name, str) else None
-    if registered is None:
-        available = ", ".join(call.registry.names()) or "none"
-        raise ToolNotFound(f"Unknown tool: {call.tool_label}. Available tools: {available}")
-    call.registered = registered
-    return await next_step(call)
+# --- steps over the prepared call ------------------------------------------------------
 
 
-def _resolve_operation(call: Call, tool: AITool) -> AIToolOperationDefinition | None:
-    if not isinstance(call.params, dict):
-        raise InvalidArguments(
-            f"Arguments must be a JSON object, got {type(call.params).__name__}: "
-            f"{repr(call.params)[:100]}"
-        )
-    operations = tool.get_operation_definitions()
-    if not operations:
-        return None
-    # The framework's own wording (seed 003), checked here already because the policy
-    # needs to know the operation.
-    name = call.params.get("operation")
-    if name is None:
-        raise InvalidArguments("No 'operation' argument provided")
-    if not isinstance(name, str):
-        raise InvalidArguments("'operation' must be a string")
-    if name not in operations:
-        raise InvalidArguments(
-            f"Unsupported operation: {name}. Available operations: {', '.join(sorted(operations))}"
-        )
-    return operations[name]
+async def _approve(
+    registry: ToolRegistry, call: PreparedCall, next_step: CallHandler
+) -> ToolResult:
+    """Ask the face's approver before a call that needs approval, with its preview.
 
-
-async def authorize(call: Call, next_step: Step) -> ToolResult:
-    """Ask the policy; deny by default, with the reason."""
-    assert call.registered is not None
-    call.operation = _resolve_operation(call, call.registered.tool)
-    action = ToolAction(
-        tool=call.registered.name,
-        category=call.registered.category,
-        operation=call.operation.name if call.operation else None,
-        read_only=bool(call.operation and call.operation.read_only),
-        arguments=call.params,
-        company_id=call.context.company_id,
+    What was approved is what runs: the prepared call carries the approval (and the tool's
+    previewed plan) into execution.
+    """
+    if not call.needs_approval:
+        return await next_step(call)
+    preview = await _preview(call)
+    kind = "the destructive operation" if call.operation and call.operation.destructive else ""
+    request = ApprovalRequest(
+        tool=call.tool.name,
+        operation=call.operation_name,
+        arguments=call.arguments,
+        reason=f"The {call.tool.name} tool wants to run {kind or 'the operation'} "
+        f"{call.operation_name!r}",
+        preview=preview.text if preview else None,
+        effects=call.effects,
+        companies=call.companies,
     )
-    decision = decide(call.context.principal, action)
-    if not decision.allowed:
-        raise PermissionDenied(f"Permission denied: {decision.reason}")
-    return await next_step(call)
-
-
-async def validate(call: Call, next_step: Step) -> ToolResult:
-    """Check size and JSON-ness of the arguments, then the tool's own parameter checks."""
-    assert call.registered is not None
-    limit = call.registry.settings.max_params_bytes
-    try:
-        size = len(json.dumps(call.params, allow_nan=False).encode())
-    except (TypeError, ValueError) as e:
-        raise InvalidArguments(f"Arguments are not valid JSON: {e}") from e
-    except RecursionError as e:
-        raise InvalidArguments("Arguments are nested too deeply") from e
-    if size > limit:
-        raise InvalidArguments(
-            f"Arguments too large: {size} bytes (the limit is {limit} bytes; "
-            "MASTERAI_REGISTRY__MAX_PARAMS_BYTES)"
+    approver = call.context.approver
+    if approver is None or not await approver(request):
+        raise PermissionDenied(
+            f"Authorization denied for {call.tool.name} operation {call.operation_name!r}",
+            call=call,
         )
-    try:
-        call.registered.tool.validate_arguments(call.params)
-    except AIToolValidationError as e:
-        raise InvalidArguments(_validation_message(e)) from e
-    return await next_step(call)
+    return await next_step(replace(call, approval=Approval(request=request, preview=preview)))
+
+
+async def _preview(call: PreparedCall) -> Preview | None:
+    tool = call.tool.tool
+    if isinstance(tool, _PreviewingTool) and call.checked is not None:
+        try:
+            return await tool.preview_call(call.checked, call.context.principal)
+        except AIToolExecutionError as e:
+            raise ToolFailed(str(e), call=call) from e
+    text = tool.extract_context(_tool_call(call))
+    return Preview(text=text) if text else None
 
 
 CODE_TIMEOUT_GRACE = 15.0
-"""Seconds a code call may run past its own ``timeout`` argument (sandbox set-up, clean-up)."""
+"""Seconds a program may run past its own time limit (sandbox set-up, clean-up)."""
 
 
-def _limit(call: Call) -> float:
-    assert call.registered is not None
+def _limit(registry: ToolRegistry, call: PreparedCall) -> float:
     limit = (
         (call.operation.timeout if call.operation else None)
-        or call.registered.timeout
-        or call.registry.settings.default_timeout
+        or call.tool.timeout
+        or registry.settings.default_timeout
     )
-    # A program's own ``timeout`` (already bounded by the caller's code_execution limit in
+    # A program's own time limit (already bounded by the caller's code_execution limit in
     # the policy) must not be cut short by the registry's shorter default.
-    requested = call.params.get("timeout") if isinstance(call.params, dict) else None
-    if (
-        call.registered.category in CODE_CATEGORIES
-        and isinstance(requested, int | float)
-        and not isinstance(requested, bool)
-        and math.isfinite(requested)
-    ):
-        limit = max(limit, requested + CODE_TIMEOUT_GRACE)
+    for requested in call.values(ParameterRole.TIME_LIMIT):
+        numeric = isinstance(requested, int | float) and not isinstance(requested, bool)
+        if numeric and math.isfinite(requested):
+            limit = max(limit, requested + CODE_TIMEOUT_GRACE)
     return limit
 
 
-async def time_limit(call: Call, next_step: Step) -> ToolResult:
+async def _time_limit(
+    registry: ToolRegistry, call: PreparedCall, next_step: CallHandler
+) -> ToolResult:
     """Cancel the call when it runs past its limit (operation, tool, then registry default).
 
-    Code tools get at least their ``timeout`` argument plus :data:`CODE_TIMEOUT_GRACE`.
+    A call with a declared time limit gets at least that plus :data:`CODE_TIMEOUT_GRACE`.
     """
-    assert call.registered is not None
-    limit = _limit(call)
+    limit = _limit(registry, call)
     try:
         async with asyncio.timeout(limit):
             return await next_step(call)
     except TimeoutError as e:
         raise ToolTimeout(
-            f"{call.registered.name} call timed out after {limit:g}s"
-            + (f" (operation {call.operation.name!r})" if call.operation else "")
+            f"{call.tool.name} call timed out after {limit:g}s"
+            + (f" (operation {call.operation_name!r})" if call.operation else ""),
+            call=call,
         ) from e
 
 
-async def _deny_destructive(
-    tool_name: str, arguments: dict[str, Any], reason: str, context: str | None, destructive: bool
-) -> bool:
-    """Default authorization: approve non-destructive requests, refuse destructive ones."""
-    return not destructive
+def _tool_call(call: PreparedCall) -> ApprovedToolCall:
+    return ApprovedToolCall(
+        id=call.context.request_id,
+        name=call.tool.name,
+        arguments=call.arguments,
+        approval=call.approval,
+    )
 
 
-async def execute(call: Call) -> ToolResult:
-    """Run the tool (the innermost step)."""
-    assert call.registered is not None
-    ctx = call.context
-    tool_call = AIToolCall(id=ctx.request_id, name=call.registered.name, arguments=call.params)
-    authorization = ctx.request_authorization or _deny_destructive
-    result = await call.registered.tool.execute(tool_call, ctx.principal, authorization)
+def _ask_approver(call: PreparedCall) -> AIToolAuthorizationCallback:
+    """The seed's authorization callback for a handler that asks on its own."""
+    approver = call.context.approver
+
+    async def ask(
+        tool_name: str,
+        arguments: dict[str, Any],
+        reason: str,
+        context: str | None,
+        destructive: bool,
+    ) -> bool:
+        if approver is None:
+            return not destructive
+        return await approver(
+            ApprovalRequest(
+                tool=tool_name,
+                operation=call.operation_name,
+                arguments=arguments,
+                reason=reason,
+                preview=context,
+                effects=call.effects,
+                companies=call.companies,
+                destructive=destructive,
+            )
+        )
+
+    return ask
+
+
+async def execute(registry: ToolRegistry, call: PreparedCall) -> ToolResult:
+    """Run the tool on the prepared arguments (the innermost step); nothing is re-checked."""
+    tool = call.tool.tool
+    tool_call = _tool_call(call)
+    ask = _ask_approver(call)
+    principal = call.context.principal
+    try:
+        if call.checked is None or type(tool).execute is not AITool.execute:
+            # A legacy tool (its own execute() checks its arguments).
+            result = await tool.execute(
+                AIToolCall(tool_call.id, tool_call.name, dict(call.arguments)), principal, ask
+            )
+        else:
+            result = await tool.execute_checked(
+                tool_call, call.checked, principal, ask, authorized=call.approval is not None
+            )
+    except AIToolValidationError as e:
+        raise InvalidArguments(str(e), call=call) from e
+    except AIToolAuthorizationDenied as e:
+        raise PermissionDenied(str(e), call=call) from e
+    except AIToolTimeoutError as e:
+        raise ToolTimeout(str(e), call=call) from e
+    except AIToolExecutionError as e:
+        raise ToolFailed(str(e), call=call) from e
     if result.error:
-        raise ToolFailed(result.error)
+        raise ToolFailed(result.error, call=call)
     return ToolResult(
         ok=True,
-        tool=call.registered.name,
+        tool=call.tool.name,
         operation=call.operation_name,
         status="ok",
         content=result.content,
         data=_parse_json(result.content),
-        request_id=ctx.request_id,
+        request_id=call.context.request_id,
+        call=call,
     )
 
 
@@ -354,3 +423,21 @@ def _parse_json(content: str) -> Any:
         return json.loads(content)
     except ValueError:
         return None
+
+
+audit = RequestStep(_audit)
+monitor = RequestStep(_monitor)
+structured_errors = RequestStep(_structured_errors)
+protect_sensitive = RequestStep(_protect_sensitive)
+approve = CallStep(_approve)
+time_limit = CallStep(_time_limit)
+
+DEFAULT_STEPS: tuple[Step, ...] = (
+    audit,
+    monitor,
+    structured_errors,
+    protect_sensitive,
+    PREPARE,
+    approve,
+    time_limit,
+)

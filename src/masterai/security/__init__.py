@@ -1,16 +1,31 @@
 """Security: principals, ``ToolPermissions``, the policy decision, redaction, user directory.
 
-Entry points: :func:`decide` (the one policy function), :class:`Principal`,
+Entry points: :func:`decide` (the one policy function), :class:`ParameterRole` (what a
+declared parameter means to it), :class:`Principal`,
 :func:`load_principal` / :func:`authenticate_token`, :class:`UserDirectory`, :func:`redact`.
 See ``README.md`` beside this file.
 """
 
-from masterai.security.directory import CompanyInfo, IssuedToken, UserDirectory, UserInfo
+from masterai.security.directory import (
+    CompanyInfo,
+    IssuedToken,
+    TokenInfo,
+    UserDirectory,
+    UserInfo,
+)
 from masterai.security.errors import (
     AuthenticationError,
     DirectoryError,
     PermissionSpecError,
     SecurityError,
+)
+from masterai.security.parameters import (
+    COMPANY_ROLES,
+    ParameterRole,
+    RoleBinding,
+    bindings_for,
+    parameter_role,
+    undeclared_roles,
 )
 from masterai.security.permissions import (
     ANY,
@@ -30,8 +45,9 @@ from masterai.security.principals import (
     new_token,
     permissions_for,
     system_principal,
+    unauthenticated_principal,
 )
-from masterai.security.redaction import REDACTED, redact, scrub_text
+from masterai.security.redaction import REDACTED, redact, scrub_text, storable
 from masterai.security.roles import (
     ADMIN,
     ANALYST,
@@ -46,6 +62,7 @@ __all__ = [
     "ANALYST",
     "ANY",
     "BUILT_IN_ROLES",
+    "COMPANY_ROLES",
     "REDACTED",
     "SUPER_ADMIN",
     "VIEWER",
@@ -57,23 +74,31 @@ __all__ = [
     "DirectoryError",
     "IntegrationPermissions",
     "IssuedToken",
+    "ParameterRole",
     "PermissionSpecError",
     "Principal",
+    "RoleBinding",
     "SecurityError",
+    "TokenInfo",
     "ToolAction",
     "ToolPermissions",
     "UserDirectory",
     "UserInfo",
     "apply_override",
     "authenticate_token",
+    "bindings_for",
     "decide",
     "hash_token",
     "load_principal",
     "new_token",
+    "parameter_role",
     "parse_size",
     "permissions_for",
     "redact",
     "role_defaults",
     "scrub_text",
+    "storable",
     "system_principal",
+    "unauthenticated_principal",
+    "undeclared_roles",
 ]

@@ -21,6 +21,7 @@ from masterai.store.models import (
     Role,
     User,
     UserCompany,
+    utcnow,
 )
 
 COMPANY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -62,6 +63,31 @@ class IssuedToken:
     name: str
     token: str
     prefix: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenInfo:
+    """An API token as listed (its secret is never stored, only its first characters)."""
+
+    id: int
+    user: str
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _token_info(user: str, row: ApiToken) -> TokenInfo:
+    return TokenInfo(
+        id=row.id,
+        user=user,
+        name=row.name,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
 
 
 def _user_info(user: User) -> UserInfo:
@@ -226,8 +252,11 @@ class UserDirectory:
         revoke: list[str] | None = None,
         grants: list[tuple[str, Any]] | None = None,
         granted_by: str | None = None,
+        active: bool | None = None,
     ) -> UserInfo:
-        """Change role, company access (``{id: access}``), revocations and overrides at once.
+        """Change role, company access, revocations, overrides and active state at once.
+
+        ``companies`` maps company ids to ``read`` / ``write``.
 
         All changes are applied in one transaction: if any is invalid, none is kept.
 
@@ -239,6 +268,8 @@ class UserDirectory:
             if role is not None:
                 self._check_role(s, role)
                 user.role = role
+            if active is not None:
+                user.is_active = active
             for company_id, access in (companies or {}).items():
                 self._link(s, user, company_id, access)
             s.flush()
@@ -271,6 +302,31 @@ class UserDirectory:
             return IssuedToken(
                 id=row.id, user=name, name=token_name, token=token, prefix=row.prefix
             )
+
+    def list_tokens(self, name: str) -> list[TokenInfo]:
+        """A user's API tokens (never their secrets), oldest first."""
+        with self.database.session() as s:
+            user = self._user(s, name)
+            rows = s.scalars(
+                select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+            )
+            return [_token_info(name, row) for row in rows]
+
+    def revoke_token(self, name: str, token_id: int) -> TokenInfo:
+        """Revoke one of a user's API tokens (it stops authenticating at once).
+
+        Raises:
+            DirectoryError: unknown user, or the user has no such token.
+        """
+        with self.database.session() as s:
+            user = self._user(s, name)
+            row = s.get(ApiToken, token_id)
+            if row is None or row.user_id != user.id:
+                raise DirectoryError(f"User {name!r} has no token {token_id!r}")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+            s.flush()
+            return _token_info(name, row)
 
     # --- helpers -------------------------------------------------------------------
 

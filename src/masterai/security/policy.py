@@ -1,34 +1,33 @@
 """The one policy function: :func:`decide` (principal, tool action) -> :class:`Decision`.
 
-Deny by default. Besides the principal's access to the tool's category, it looks into the
-arguments by name (conventions every tool follows):
+Deny by default. Besides the principal's access to the tool's category, it reads the
+arguments whose role the operation declares (:class:`~masterai.security.parameters.
+ParameterRole`); no argument name means anything here:
 
-- companies: ``company_id``, ``company_ids`` (list), ``target_company_id`` need write access
-  unless the operation is read-only; ``source_company_id`` needs read access; the call's
-  company scope (``ExecutionContext.company_id``) is checked like ``company_id``;
-- sensitive data: a truthy ``include_sensitive`` needs ``data_access.sensitive_data``;
-- code execution (category ``code``/``scripts``/``custom``, or a call with both ``code`` and
-  ``language`` arguments): ``language``, ``timeout`` (seconds), ``memory`` (bytes or
-  ``"512m"``) and ``packages``;
-- integrations: ``url``, ``urls``, ``endpoint`` and ``*_url`` hosts against
-  ``allowed_domains``; ``api`` against ``allowed_apis``; ``to``, ``cc``, ``bcc``, ``email``,
-  ``recipients`` domains against ``email_domains``.
+- ``COMPANY`` values (and the call's company scope) need write access unless the operation is
+  read-only; ``READ_COMPANY`` values need read access;
+- a true ``SENSITIVE_REQUEST`` flag needs ``data_access.sensitive_data``;
+- an operation that runs code (a ``CODE`` parameter, or a tool of category ``code``,
+  ``scripts`` or ``custom``) needs code execution enabled, and its ``LANGUAGE`` and
+  ``PACKAGES`` values allowed; ``TIME_LIMIT`` and ``MEMORY_LIMIT`` values are bounded by the
+  code-execution limits wherever they are declared (so the registry may honour them);
+- ``URL`` hosts must be allowed domains, ``EMAIL`` domains allowed e-mail domains, ``API``
+  names allowed APIs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from masterai.security.errors import PermissionSpecError
+from masterai.security.parameters import ParameterRole, RoleBinding
 from masterai.security.permissions import ToolPermissions, allows, parse_size
 from masterai.security.principals import Principal
 
 CODE_CATEGORIES = frozenset({"code", "scripts", "custom"})
-URL_KEYS = frozenset({"url", "urls", "endpoint"})
-EMAIL_KEYS = frozenset({"to", "cc", "bcc", "email", "recipient", "recipients"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,8 +40,34 @@ class ToolAction:
     operation: str | None
     read_only: bool
     arguments: Mapping[str, Any] = field(default_factory=dict)
+    roles: Sequence[RoleBinding] = ()
+    """The roles the operation declares for its parameters."""
     company_id: str | None = None
     """The call's company scope, if any."""
+
+    @property
+    def runs_code(self) -> bool:
+        """Whether the operation runs code (declares a ``CODE`` parameter, or is a code tool)."""
+        return self.category in CODE_CATEGORIES or any(
+            b.role is ParameterRole.CODE for b in self.roles
+        )
+
+    def values(self, role: ParameterRole) -> Iterator[tuple[RoleBinding, Any]]:
+        """Every (binding, value) of ``role`` in the arguments."""
+        for binding in self.roles:
+            if binding.role is role:
+                for value in binding.values(self.arguments):
+                    yield binding, value
+
+    def companies(self) -> Iterator[tuple[Any, bool]]:
+        """(company id, needs write) pairs named by the arguments and the call's scope."""
+        write = not self.read_only
+        if self.company_id is not None:
+            yield self.company_id, write
+        for _, value in self.values(ParameterRole.COMPANY):
+            yield value, write
+        for _, value in self.values(ParameterRole.READ_COMPANY):
+            yield value, False
 
 
 @dataclass(frozen=True)
@@ -64,7 +89,14 @@ def _what(action: ToolAction) -> str:
 
 def decide(principal: Principal, action: ToolAction) -> Decision:
     """Decide whether ``principal`` may perform ``action``; deny by default."""
-    checks = (_check_tool, _check_companies, _check_sensitive, _check_code, _check_integrations)
+    checks = (
+        _check_tool,
+        _check_companies,
+        _check_sensitive,
+        _check_code,
+        _check_limits,
+        _check_integrations,
+    )
     for check in checks:
         denial = check(principal, action)
         if denial is not None:
@@ -84,29 +116,9 @@ def _check_tool(principal: Principal, action: ToolAction) -> str | None:
     return None
 
 
-def _company_needs(action: ToolAction) -> Iterator[tuple[Any, bool]]:
-    """(company id, needs write) pairs named by the arguments and the call's scope."""
-    write = not action.read_only
-    args = action.arguments
-    if action.company_id is not None:
-        yield action.company_id, write
-    for key in ("company_id", "target_company_id"):
-        if key in args:
-            yield args[key], write
-    if "source_company_id" in args:
-        yield args["source_company_id"], False
-    ids = args.get("company_ids")
-    if isinstance(ids, list):
-        for company in ids:
-            yield company, write
-
-
 def _check_companies(principal: Principal, action: ToolAction) -> str | None:
     data = principal.permissions.data_access
-    ids = action.arguments.get("company_ids")
-    if ids is not None and not isinstance(ids, list):
-        return f"invalid company_ids {ids!r}: must be a list of company ids"
-    for company, write in _company_needs(action):
+    for company, write in action.companies():
         if not isinstance(company, str):
             return f"invalid company id {company!r}: must be a string"
         if write and not data.can_write(company):
@@ -117,81 +129,79 @@ def _check_companies(principal: Principal, action: ToolAction) -> str | None:
 
 
 def _check_sensitive(principal: Principal, action: ToolAction) -> str | None:
-    if action.arguments.get("include_sensitive") and not (
-        principal.permissions.data_access.sensitive_data
-    ):
-        return f"{principal.name!r} may not see sensitive data (include_sensitive)"
+    if principal.permissions.data_access.sensitive_data:
+        return None
+    for binding, value in action.values(ParameterRole.SENSITIVE_REQUEST):
+        if value:
+            return f"{principal.name!r} may not see sensitive data ({binding.label})"
     return None
 
 
 def _check_code(principal: Principal, action: ToolAction) -> str | None:
-    args = action.arguments
-    # A bare ``language`` (say, a reply language in a configuration) is not code execution.
-    if action.category not in CODE_CATEGORIES and not ("language" in args and "code" in args):
+    if not action.runs_code:
         return None
     code = principal.permissions.code_execution
     if not code.enabled:
         return f"code execution is not enabled for {principal.name!r}"
-    language = args.get("language")
-    if language is not None and (
-        not isinstance(language, str) or not allows(code.languages, language)
-    ):
-        allowed = ", ".join(sorted(code.languages)) or "none"
-        return f"language {language!r} is not allowed. Allowed: {allowed}"
-    timeout = args.get("timeout")
-    if timeout is not None:
+    for _, language in action.values(ParameterRole.LANGUAGE):
+        if not isinstance(language, str) or not allows(code.languages, language):
+            allowed = ", ".join(sorted(code.languages)) or "none"
+            return f"language {language!r} is not allowed. Allowed: {allowed}"
+    refused = [
+        repr(p)
+        for _, p in action.values(ParameterRole.PACKAGES)
+        if not isinstance(p, str) or not allows(code.allowed_packages, p)
+    ]
+    if refused:
+        return f"packages not allowed: {', '.join(refused)}"
+    return None
+
+
+def _check_limits(principal: Principal, action: ToolAction) -> str | None:
+    """Declared time and memory limits are bounded by the principal's code limits."""
+    code = principal.permissions.code_execution
+    for binding, timeout in action.values(ParameterRole.TIME_LIMIT):
         if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            return f"invalid timeout {timeout!r}: must be a number of seconds"
+            return f"invalid {binding.label} {timeout!r}: must be a number of seconds"
         if timeout > code.max_execution_time:
-            return f"timeout {timeout!r}s exceeds the limit of {code.max_execution_time:g}s"
-    memory = args.get("memory")
-    if memory is not None:
+            return f"{binding.label} {timeout!r}s exceeds the limit of {code.max_execution_time:g}s"
+    for binding, memory in action.values(ParameterRole.MEMORY_LIMIT):
         try:
             size = parse_size(memory)
         except PermissionSpecError as e:
             return str(e)
         if size > code.max_memory_bytes:
-            return f"memory {memory!r} exceeds the limit of {code.max_memory}"
-    return _check_packages(code.allowed_packages, args.get("packages"))
-
-
-def _check_packages(allowed: frozenset[str], packages: Any) -> str | None:
-    if packages is None:
-        return None
-    if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
-        return f"invalid packages {packages!r}: must be a list of names"
-    refused = [p for p in packages if not allows(allowed, p)]
-    if refused:
-        return f"packages not allowed: {', '.join(map(repr, refused))}"
+            return f"{binding.label} {memory!r} exceeds the limit of {code.max_memory}"
     return None
-
-
-def _values(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def _check_integrations(principal: Principal, action: ToolAction) -> str | None:
     integrations = principal.permissions.integrations
-    for key, value in action.arguments.items():
-        if key in URL_KEYS or key.endswith("_url"):
-            for url in _values(value):
-                host = urlsplit(url).hostname if isinstance(url, str) else None
-                if not host:
-                    return f"invalid URL {url!r} in {key!r}: expected http(s)://host/..."
-                if not integrations.allows_host(host):
-                    return f"domain {host!r} is not in the allowed domains of {principal.name!r}"
-        elif key in EMAIL_KEYS:
-            for address in _values(value):
-                if not isinstance(address, str) or "@" not in address:
-                    return f"invalid e-mail address {address!r} in {key!r}"
-                domain = address.rsplit("@", 1)[1].lower()
-                if not allows(integrations.email_domains, domain):
-                    return f"e-mail domain {domain!r} is not allowed for {principal.name!r}"
-        elif key == "api" and not (
-            isinstance(value, str) and allows(integrations.allowed_apis, value)
-        ):
-            return f"API {value!r} is not in the allowed APIs of {principal.name!r}"
+    for binding, url in action.values(ParameterRole.URL):
+        host = _host(url)
+        if not host:
+            return f"invalid URL {url!r} in {binding.label!r}: expected http(s)://host/..."
+        if not integrations.allows_host(host):
+            return f"domain {host!r} is not in the allowed domains of {principal.name!r}"
+    for binding, address in action.values(ParameterRole.EMAIL):
+        if not isinstance(address, str) or "@" not in address:
+            return f"invalid e-mail address {address!r} in {binding.label!r}"
+        domain = address.rsplit("@", 1)[1].lower()
+        if not allows(integrations.email_domains, domain):
+            return f"e-mail domain {domain!r} is not allowed for {principal.name!r}"
+    for _, api in action.values(ParameterRole.API):
+        if not (isinstance(api, str) and allows(integrations.allowed_apis, api)):
+            return f"API {api!r} is not in the allowed APIs of {principal.name!r}"
     return None
+
+
+def _host(url: Any) -> str | None:
+    if not isinstance(url, str):
+        return None
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return None
 
 
 def permissions_summary(permissions: ToolPermissions) -> dict[str, Any]:

@@ -89,17 +89,17 @@ def _principal(user: User, role: Role | None, token_id: int | None = None) -> Pr
     )
 
 
-def load_principal(database: Database, name: str) -> Principal:
-    """The principal of the active user called ``name``.
+def load_principal(database: Database, name: str, *, active_only: bool = True) -> Principal:
+    """The principal of the user called ``name`` (by default: only an active one).
 
     Raises:
-        AuthenticationError: no such user, or the user is deactivated.
+        AuthenticationError: no such user, or the user is deactivated (``active_only``).
     """
     with database.session() as s:
         user = s.scalars(select(User).where(User.name == name)).one_or_none()
         if user is None:
             raise AuthenticationError(f"Unknown user {name!r}")
-        if not user.is_active:
+        if active_only and not user.is_active:
             raise AuthenticationError(f"User {name!r} is deactivated")
         return _principal(user, s.get(Role, user.role))
 
@@ -126,6 +126,14 @@ def authenticate_token(database: Database, token: str) -> Principal:
         return _principal(user, s.get(Role, user.role), token_id=row.id)
 
 
+def unauthenticated_principal(name: str) -> Principal:
+    """Someone who claimed to be ``name`` but is not a known, active user: may do nothing.
+
+    Faces use it to audit a refused call under the name that was claimed.
+    """
+    return Principal(name=name, role="unauthenticated", permissions=ToolPermissions())
+
+
 def system_principal(name: str = "system") -> Principal:
     """An in-process super admin principal not backed by a user row (tests, maintenance)."""
     return Principal(name=name, role=SUPER_ADMIN, permissions=role_defaults(SUPER_ADMIN))
@@ -141,4 +149,5 @@ __all__ = [
     "new_token",
     "permissions_for",
     "system_principal",
+    "unauthenticated_principal",
 ]

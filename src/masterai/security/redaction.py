@@ -41,14 +41,26 @@ def is_secret_key(key: str) -> bool:
     return bool(_SECRET_KEY.search(_NON_ALNUM.sub("", key.lower())))
 
 
+def storable(text: str) -> str:
+    """``text`` with characters UTF-8 cannot encode (lone surrogates) written as escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def scrub_text(text: str) -> str:
-    """Mask credential-looking substrings of free text."""
+    """Mask credential-looking substrings of free text (escaping text UTF-8 cannot encode)."""
+    text = storable(text)
     for pattern in _SECRET_TEXT:
         text = pattern.sub(REDACTED, text)
     return _URL_PASSWORD.sub(rf"\g<scheme>:{REDACTED}@", text)
 
 
-def redact(value: Any, *, sensitive_keys: Iterable[str] = ()) -> Any:
+def redact(
+    value: Any, *, sensitive_keys: Iterable[str] = (), public_keys: Iterable[str] = ()
+) -> Any:
     """A JSON-ready copy of ``value`` with secrets redacted.
 
     Args:
@@ -56,18 +68,25 @@ def redact(value: Any, *, sensitive_keys: Iterable[str] = ()) -> Any:
             strings, so the result always encodes as strict JSON.
         sensitive_keys: extra key names to redact (parameters a tool marks sensitive),
             at any depth.
+        public_keys: top-level keys declared not secret (a parameter with a declared role):
+            their values are kept although their name looks secret; text in them is still
+            scrubbed.
     """
     extra = frozenset(sensitive_keys)
-    return _redact(value, extra, 0)
+    return _redact(value, extra, 0, frozenset(public_keys) - extra)
 
 
-def _redact(value: Any, extra: frozenset[str], depth: int) -> Any:
+def _redact(
+    value: Any, extra: frozenset[str], depth: int, public: frozenset[str] = frozenset()
+) -> Any:
     if depth > 32:
         return "[TOO DEEP]"
     if isinstance(value, dict):
         return {
-            str(k): REDACTED
-            if (str(k) in extra or is_secret_key(str(k))) and value[k] is not None
+            storable(str(k)): REDACTED
+            if str(k) not in public
+            and (str(k) in extra or is_secret_key(str(k)))
+            and value[k] is not None
             else _redact(value[k], extra, depth + 1)
             for k in value
         }

@@ -3,9 +3,12 @@
 | role | tools | companies | code execution | sensitive data |
 |---|---|---|---|---|
 | ``super_admin`` | every category, writes | all | any language, 300 s, 4g | yes |
-| ``admin`` | every category, writes | listed | python/js/ts/sql/r, 30 s, 512m | no |
+| ``admin`` | every category but ``admin``, writes | listed | python/js/ts/sql/r, 30 s, 512m | no |
 | ``analyst`` | ``analytics``, ``configuration``, ``clock``: read-only | listed | no | no |
-| ``viewer`` | every category except ``code``: read-only | listed | no | no |
+| ``viewer`` | every category but ``code``, ``admin``: read-only | listed | no | no |
+
+The ``admin`` category (users, grants, tokens, companies) is the super admin's alone by
+default; a grant ``tools.admin=write`` opens it to someone else explicitly.
 
 "Listed" companies come from ``user_companies`` (access ``read`` or ``write``).
 """
@@ -25,6 +28,8 @@ ADMIN = "admin"
 ANALYST = "analyst"
 VIEWER = "viewer"
 BUILT_IN_ROLES = (SUPER_ADMIN, ADMIN, ANALYST, VIEWER)
+ADMINISTRATION = "admin"
+"""The tool category of user, grant, token and company management."""
 
 _ALL = frozenset({ANY})
 _LANGUAGES = frozenset({"python", "javascript", "typescript", "sql", "r"})
@@ -58,12 +63,12 @@ def role_defaults(role: str) -> ToolPermissions:
             code_execution=CodeExecutionPermissions(
                 enabled=True, languages=_LANGUAGES, allowed_packages=_ALL
             ),
-            tools={ANY: "write"},
+            tools={ANY: "write", ADMINISTRATION: "none"},
         )
     if role == ANALYST:
         return ToolPermissions(
             tools={"analytics": "read", "configuration": "read", "clock": "read"}
         )
     if role == VIEWER:
-        return ToolPermissions(tools={ANY: "read", "code": "none"})
+        return ToolPermissions(tools={ANY: "read", "code": "none", ADMINISTRATION: "none"})
     return ToolPermissions()

@@ -1,47 +1,90 @@
 """The tools layer: ``AITool`` adapters over the services, and the default registry.
 
-:func:`build_registry` is the one place tools are registered. To add a tool, register it there
+:func:`register_tools` is the one place tools are registered. To add a tool, register it there
 with its role category (``configuration``, ``analytics``, ``code``, ``integration``, ...).
+Tools are built on first use, so a call of one tool never loads another's libraries.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ai_tool import AITool
 from ai_tool.clock import ClockAITool
-from ai_tool.filesystem import FilesystemAITool
 from masterai.registry import ToolRegistry
+from masterai.security import ParameterRole
 from masterai.settings import Settings
 from masterai.store import Database
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# The seed's filesystem tool declares no roles itself; its paths are workspace paths.
+FILESYSTEM_ROLES = {
+    "path": ParameterRole.PATH,
+    "source": ParameterRole.PATH,
+    "destination": ParameterRole.PATH,
+}
+
+
+def register_tools(registry: ToolRegistry, settings: Settings, database: Database) -> None:
+    """Register every built-in tool with ``registry`` (built lazily, on first use)."""
+    registry.register(ClockAITool(), category="clock")
+
+    def filesystem() -> AITool:
+        from ai_tool.filesystem import FilesystemAITool
+
+        settings.workspace.mkdir(parents=True, exist_ok=True)
+        return FilesystemAITool(settings.workspace)
+
+    def admin() -> AITool:
+        from masterai.security import UserDirectory
+        from masterai.tools.admin import AdminTool
+
+        return AdminTool(UserDirectory(database), registry.audit_log)
+
+    def configuration() -> AITool:
+        from masterai.services.configs import ConfigurationService
+        from masterai.tools.evaluation import EvaluatingConfigurationTool
+
+        # configuration plus its model-calling operations (test_configuration, ...)
+        return EvaluatingConfigurationTool(ConfigurationService(database), settings)
+
+    def analytics() -> AITool:
+        from masterai.services.analytics import AnalyticsService
+        from masterai.tools.evaluation import EvaluatingAnalyticsTool
+
+        return EvaluatingAnalyticsTool(
+            AnalyticsService(database, settings), settings.workspace, settings
+        )
+
+    def code() -> AITool:
+        from masterai.sandbox import CodeExecutionEnvironment
+        from masterai.tools.code import CodeTool
+
+        return CodeTool(CodeExecutionEnvironment(settings), settings.workspace)
+
+    factories: dict[str, Callable[[], AITool]] = {
+        "filesystem": filesystem,
+        "admin": admin,
+        "configuration": configuration,
+        "analytics": analytics,
+        "code": code,
+    }
+    for name, factory in factories.items():
+        registry.register_factory(
+            name,
+            factory,
+            category=name,
+            roles=FILESYSTEM_ROLES if name == "filesystem" else None,
+        )
+
 
 def build_registry(settings: Settings, database: Database) -> ToolRegistry:
-    """A :class:`ToolRegistry` with every built-in tool registered.
-
-    The filesystem tool is confined to ``settings.workspace`` (created here if missing).
-    """
+    """A :class:`ToolRegistry` with every built-in tool registered."""
     registry = ToolRegistry(database, settings=settings.registry)
-    registry.register(ClockAITool(), category="clock")
-    settings.workspace.mkdir(parents=True, exist_ok=True)
-    registry.register(FilesystemAITool(settings.workspace), category="filesystem")
-    from masterai.services.analytics import AnalyticsService
-    from masterai.services.configs import ConfigurationService
-
-    # The configuration and analytics tools, plus their model-calling operations
-    # (test_configuration, compare_configurations, optimize_prompt, benchmark_models).
-    from masterai.tools.evaluation import EvaluatingAnalyticsTool, EvaluatingConfigurationTool
-
-    configs = ConfigurationService(database)
-    registry.register(EvaluatingConfigurationTool(configs, settings), category="configuration")
-    analytics = AnalyticsService(database, settings)
-    registry.register(
-        EvaluatingAnalyticsTool(analytics, settings.workspace, settings), category="analytics"
-    )
-    from masterai.sandbox import CodeExecutionEnvironment
-    from masterai.tools.code import CodeTool
-
-    registry.register(
-        CodeTool(CodeExecutionEnvironment(settings), settings.workspace), category="code"
-    )
+    register_tools(registry, settings, database)
     return registry
 
 
-__all__ = ["build_registry"]
+__all__ = ["FILESYSTEM_ROLES", "build_registry", "register_tools"]

@@ -12,16 +12,6 @@ from masterai.services.errors import ServiceError
 
 T = TypeVar("T")
 
-MODEL_OPERATIONS = "model_operations"
-"""Name of the tool attribute (a set of operation names) listing operations that call a
-language model. They may change no data (``read_only``) yet still spend money, so the agent
-never approves them automatically."""
-
-
-def calls_model(tool: object, operation: str | None) -> bool:
-    """Whether ``operation`` of ``tool`` calls a language model (and so costs money)."""
-    return operation is not None and operation in getattr(tool, MODEL_OPERATIONS, frozenset())
-
 
 async def call_service(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a (blocking) service call in a worker thread; service errors become tool errors.

@@ -1,37 +1,38 @@
 """The ``configuration`` tool: versioned AI configurations of companies, and templates.
 
 A thin adapter over :class:`masterai.services.configs.ConfigurationService`. Mutating
-operations are ``destructive``: before the handler runs, the framework asks the authorization
-callback, and the context it shows is the exact per-company diff (computed here as a dry run).
+operations are ``destructive``: before the handler runs, the registry's approval step shows
+the exact per-company diff (:meth:`ConfigurationTool.preview_call`, a dry run computed once).
 The handler then applies that change only if every company is still at the version the diff
 was based on, so the human approves exactly what is written. ``dry_run=true`` returns the diff
 and writes nothing, so it runs without asking (:meth:`ConfigurationTool.requires_authorization`).
+Called outside the registry, the framework asks the seed's authorization callback with the
+diff as context (``extract_context``) and the handler applies a fresh dry run of the call.
 """
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from ai_tool import (
     AITool,
     AIToolAuthorizationCallback,
-    AIToolAuthorizationDenied,
     AIToolCall,
+    AIToolCheckedCall,
     AIToolDefinition,
     AIToolExecutionError,
     AIToolOperationDefinition,
     AIToolParameter,
     AIToolResult,
 )
+from masterai.registry.approval import Preview, approved_preview
+from masterai.security import ParameterRole
 from masterai.services.configs import FIELDS, ChangeSet, ConfigurationService
 from masterai.services.errors import InvalidInputError, ServiceError
 from masterai.tools.adapter import author_of, call_service, tool_result
 
 NAME = "configuration"
-_MAX_PLANS = 64
 
 _COMMON = {"change_note", "dry_run"}
 # operation -> (allowed, required, description)
@@ -69,10 +70,6 @@ _MUTATING: dict[str, tuple[set[str], set[str], str]] = {
 }
 
 
-def _key(arguments: dict[str, Any]) -> str:
-    return json.dumps(arguments, sort_keys=True, default=str)
-
-
 class ConfigurationTool(AITool):
     """Read and change companies' versioned AI configurations and templates.
 
@@ -80,11 +77,10 @@ class ConfigurationTool(AITool):
         service: The configuration service over the store.
     """
 
+    type_check_arguments = True
+
     def __init__(self, service: ConfigurationService) -> None:
         self._service = service
-        # Diffs computed for authorization prompts, by call arguments, so the handler applies
-        # exactly the approved change.
-        self._plans: OrderedDict[str, ChangeSet] = OrderedDict()
 
     def get_definition(self) -> AIToolDefinition:
         """Return the ``configuration`` definition."""
@@ -155,20 +151,30 @@ class ConfigurationTool(AITool):
     def requires_authorization(
         self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
     ) -> bool:
-        """Ask before a change, but not before a dry run: it writes nothing.
+        """Ask before a change, but not before a dry run: it writes nothing."""
+        return operation.destructive and not arguments.get("dry_run", False)
 
-        A change that cannot be made (unknown company or version, ...) fails here with the
-        service's message, before anyone is asked (raised while the framework builds the
-        approval prompt, it would be reported as an unexpected error).
+    async def preview_call(self, checked: AIToolCheckedCall, requester_ref: Any) -> Preview:
+        """The exact change ``checked`` would make, as a diff, computed once as a dry run.
+
+        The payload is the change set; the approved call applies it only if every company is
+        still at the version it was based on.
+
+        Raises:
+            AIToolExecutionError: the change cannot be made (unknown company or version, ...).
         """
-        if not operation.destructive or arguments.get("dry_run", False):
-            return False
-        if operation.extract_context is not None:
-            try:
-                operation.extract_context(arguments)
-            except ServiceError as error:
-                raise AIToolExecutionError(str(error)) from error
-        return True
+        arguments = checked.arguments
+        if checked.operation.name == "save_as_template":
+            text = await call_service(self._template_context, arguments)
+            return Preview(text=text)
+        plan = await call_service(
+            self._run,
+            arguments,
+            author=author_of(requester_ref),
+            change_note=arguments.get("change_note"),
+            dry_run=True,
+        )
+        return Preview(text=plan.diff_text(), payload=plan)
 
     @staticmethod
     def _read_op(
@@ -258,17 +264,17 @@ class ConfigurationTool(AITool):
             return s.rollback(arguments["company_id"], arguments["version"], **options)
         raise AIToolExecutionError(f"Unsupported operation: {op!r}")
 
-    def _diff_context(self, arguments: dict[str, Any]) -> str:
-        """The approval prompt's context: the exact diff (a dry run of this very call)."""
-        plan = self._run(
-            arguments,
-            author="(preview)",
-            change_note=arguments.get("change_note"),
-            dry_run=True,
-        )
-        self._plans[_key(arguments)] = plan
-        while len(self._plans) > _MAX_PLANS:
-            self._plans.popitem(last=False)
+    def _diff_context(self, arguments: dict[str, Any]) -> str | None:
+        """The seed's context text: the diff of this call, or ``None`` if it cannot be made."""
+        try:
+            plan = self._run(
+                arguments,
+                author="(preview)",
+                change_note=arguments.get("change_note"),
+                dry_run=True,
+            )
+        except ServiceError:
+            return None
         prefix = "Dry run: nothing will be changed.\n" if arguments.get("dry_run") else ""
         return prefix + plan.diff_text()
 
@@ -283,19 +289,14 @@ class ConfigurationTool(AITool):
                 self._run, args, author=author, change_note=note, dry_run=True
             )
             return tool_result(tool_call, plan.summary(), plan.to_dict())
-        plan_or_none = self._plans.pop(_key(args), None)
-        if plan_or_none is None:
-            # Not approved with a diff yet (e.g. called outside execute()): ask now, with it.
+        preview = approved_preview(tool_call)
+        if preview is not None and isinstance(preview.payload, ChangeSet):
+            plan = preview.payload  # exactly what the approver saw
+        else:
+            # Called without the registry: the framework asked with _diff_context already.
             plan = await call_service(
                 self._run, args, author=author, change_note=note, dry_run=True
             )
-            approved = await auth(NAME, args, f"Apply {args['operation']}", plan.diff_text(), True)
-            if not approved:
-                raise AIToolAuthorizationDenied(
-                    f"Authorization denied for {NAME} operation {args['operation']!r}"
-                )
-        else:
-            plan = plan_or_none
         result = await call_service(
             self._run,
             args,
@@ -343,10 +344,18 @@ def _targets(arguments: dict[str, Any]) -> list[str]:
 
 _CHANGE_FIELDS = [
     AIToolParameter("provider", "string", "LLM provider, e.g. 'openai'", required=False),
-    AIToolParameter("model", "string", "Model name, e.g. 'gpt-4o-mini'", required=False),
+    AIToolParameter(
+        "model",
+        "string",
+        "Model name, e.g. 'gpt-4o-mini'",
+        required=False,
+        role=ParameterRole.MODEL,
+    ),
     AIToolParameter("system_prompt", "string", "The system prompt", required=False),
     AIToolParameter("temperature", "number", "Sampling temperature, 0 to 2", required=False),
-    AIToolParameter("max_tokens", "integer", "Most tokens per answer", required=False),
+    AIToolParameter(
+        "max_tokens", "integer", "Most tokens per answer", required=False, role=ParameterRole.PLAIN
+    ),
     AIToolParameter(
         "settings",
         "object",
@@ -357,16 +366,35 @@ _CHANGE_FIELDS = [
 assert [p.name for p in _CHANGE_FIELDS] == list(FIELDS)
 
 _PARAMETERS = [
-    AIToolParameter("company_id", "string", "Company id (slug), e.g. 'acme'", required=False),
+    AIToolParameter(
+        "company_id",
+        "string",
+        "Company id (slug), e.g. 'acme'",
+        required=False,
+        role=ParameterRole.COMPANY,
+    ),
     AIToolParameter(
         "company_ids",
         "array",
         "Several company ids",
         required=False,
         items=AIToolParameter("company_id", "string", "Company id"),
+        role=ParameterRole.COMPANY,
     ),
-    AIToolParameter("source_company_id", "string", "Company to copy from", required=False),
-    AIToolParameter("target_company_id", "string", "Company to copy to", required=False),
+    AIToolParameter(
+        "source_company_id",
+        "string",
+        "Company to copy from",
+        required=False,
+        role=ParameterRole.READ_COMPANY,
+    ),
+    AIToolParameter(
+        "target_company_id",
+        "string",
+        "Company to copy to",
+        required=False,
+        role=ParameterRole.COMPANY,
+    ),
     AIToolParameter("prompt", "string", "The new system prompt", required=False),
     AIToolParameter(
         "changes",

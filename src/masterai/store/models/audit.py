@@ -41,5 +41,7 @@ class AuditRecord(Base):
     duration_ms: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     client_address: Mapped[str | None] = mapped_column(String(64))
     company_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    company_ids: Mapped[str | None] = mapped_column(Text)
+    """JSON list of every company a call named, when it named more than one."""
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)

@@ -1,0 +1,121 @@
+"""The composition root: settings -> database -> registry (every tool) -> agent.
+
+Every face (the CLI now; HTTP, MCP and workers next) builds one :class:`Platform` and acts
+only through its registry, so every action is permission-checked, validated once and audited.
+Nothing is opened or imported before it is needed: the database on first use, each tool (and
+its libraries: pandas, DuckDB, the sandbox) on its first call.
+
+Example:
+    >>> platform = Platform(Settings())  # doctest: +SKIP
+    >>> context = platform.context(platform.principal("admin"), client_address="script")
+    >>> result = asyncio.run(platform.call("clock", {"operation": "get_time"}, context))
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from masterai.registry import (
+    Approver,
+    CallRequest,
+    ExecutionContext,
+    RegistryError,
+    ToolRegistry,
+    ToolResult,
+)
+from masterai.security import Principal, load_principal
+from masterai.settings import Settings
+from masterai.store import Database, open_database
+
+if TYPE_CHECKING:
+    from masterai.agent import Approver as PlanApprover
+    from masterai.agent import EventSink, MasterAI
+    from masterai.llm import Model
+
+
+class Platform:
+    """Master AI assembled from one settings object.
+
+    Args:
+        settings: the settings (default: read from the environment, ``MASTERAI_*``).
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+
+    @cached_property
+    def database(self) -> Database:
+        """The database, migrated to the newest schema (opened on first use)."""
+        return open_database(self.settings)
+
+    @cached_property
+    def registry(self) -> ToolRegistry:
+        """The registry with every built-in tool (each built on its first call)."""
+        from masterai.tools import build_registry
+
+        return build_registry(self.settings, self.database)
+
+    def principal(self, name: str | None = None) -> Principal:
+        """The active user ``name`` (default: the local super admin ``masterai init`` made).
+
+        Raises:
+            AuthenticationError: no such active user.
+        """
+        return load_principal(self.database, name or self.settings.registry.local_admin)
+
+    def context(
+        self,
+        principal: Principal,
+        *,
+        company_id: str | None = None,
+        client_address: str | None = None,
+        approver: Approver | None = None,
+    ) -> ExecutionContext:
+        """The context of one call (or of a chat turn's calls)."""
+        return ExecutionContext(
+            principal=principal,
+            company_id=company_id,
+            client_address=client_address,
+            approver=approver,
+        )
+
+    async def call(
+        self, tool: str, params: dict[str, Any], context: ExecutionContext
+    ) -> ToolResult:
+        """One registry call (permission, validation, approval, limits, audit)."""
+        return await self.registry.execute_tool(tool, params, context)
+
+    def call_sync(self, tool: str, params: dict[str, Any], context: ExecutionContext) -> ToolResult:
+        """:meth:`call` for code without an event loop (the CLI)."""
+        return asyncio.run(self.call(tool, params, context))
+
+    def call_rejection(self, request: CallRequest, error: RegistryError) -> ToolResult:
+        """Audit a call a face refused before the registry's steps (see ``registry.reject``)."""
+        return asyncio.run(self.registry.reject(request, error))
+
+    def agent(
+        self,
+        *,
+        model: Model,
+        approver: PlanApprover,
+        on_event: EventSink | None = None,
+    ) -> MasterAI:
+        """The agent over this platform's registry."""
+        from masterai.agent import MasterAI
+
+        return MasterAI(
+            model=model,
+            registry=self.registry,
+            approver=approver,
+            database=self.database,
+            settings=self.settings.agent,
+            on_event=on_event,
+        )
+
+    def close(self) -> None:
+        """Close pooled database connections (if the database was opened)."""
+        database = self.__dict__.get("database")
+        if database is not None:
+            database.dispose()
