@@ -1,9 +1,14 @@
-"""``masterai exec`` and ``masterai sandbox ...`` through Typer's runner, on real backends."""
+"""``masterai exec`` and ``masterai sandbox ...`` through Typer's runner, on real backends.
+
+``masterai exec`` is a call of the ``code`` tool (see ``tests/cli/test_cli_exec_face.py``
+for its audit and permissions); these tests run it on each backend.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,9 +22,15 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def _test_settings(
+    masterai_home: Path, _sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An initialised home (``masterai exec`` acts as its local super admin)."""
+    masterai_home.mkdir(parents=True)
+    shutil.copyfile(_sqlite_template, masterai_home / "masterai.db")
     monkeypatch.setenv("MASTERAI_SANDBOX__RUN_DIR", str(RUN_DIR))
     monkeypatch.setenv("MASTERAI_SANDBOX__CGROUP_PARENT", "masterai-sandbox-tests")
+    assert runner.invoke(app, ["init"]).exit_code == 0
 
 
 def test_exec_json_prints_the_result_and_exits_with_the_programs_status(
@@ -47,19 +58,22 @@ def test_exec_file_prints_output_and_a_status_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "status", "message"),
     [
-        (["-l", "cobol", "--code", "x"], "Unsupported language: 'cobol'. Supported languages:"),
-        (["-l", "python"], "Give exactly one of --code TEXT or --file PATH"),
-        (["-l", "python", "--code", "1", "--memory", "huge"], "Invalid memory: 'huge'"),
-        (["-l", "python", "--code", "1", "--timeout", "99999"], "timeout 99999.0 is above"),
-        (["-l", "python", "--code", "1", "--backend", "vm"], "Invalid --backend: 'vm'"),
-        (["-l", "python", "-f", "/nonexistent.py"], "Cannot read --file '/nonexistent.py'"),
+        (["-l", "cobol", "--code", "x"], 2, "invalid: 'language' must be one of"),
+        (["-l", "python"], 2, "Give exactly one of --code TEXT or --file PATH"),
+        (["-l", "python", "--code", "1", "--memory", "0"], 2, "Invalid memory: '0'"),
+        (["-l", "python", "--code", "1", "--memory", "huge"], 3, "Invalid size 'huge'"),
+        (["-l", "python", "--code", "1", "--timeout", "99999"], 3, "timeout 99999.0s exceeds"),
+        (["-l", "python", "--code", "1", "--backend", "vm"], 2, "'backend' must be one of"),
+        (["-l", "python", "-f", "/nonexistent.py"], 2, "Cannot read --file '/nonexistent.py'"),
     ],
 )
-def test_exec_rejects_bad_input_with_one_clear_line(args: list[str], message: str) -> None:
+def test_exec_refuses_bad_input_with_one_clear_line(
+    args: list[str], status: int, message: str
+) -> None:
     result = runner.invoke(app, ["exec", *args])
-    assert result.exit_code == 1
+    assert result.exit_code == status
     assert result.stderr.startswith("error: ") and message in result.stderr
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,15 @@ def _test_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MASTERAI_SANDBOX__CGROUP_PARENT", "masterai-sandbox-tests")
 
 
+@pytest.fixture
+def initialised_home(masterai_home: Path, _sqlite_template: Path) -> None:
+    """A home after ``masterai init`` (the page's commands act as its local super admin)."""
+    masterai_home.mkdir(parents=True)
+    shutil.copyfile(_sqlite_template, masterai_home / "masterai.db")
+    assert CliRunner().invoke(app, ["init"]).exit_code == 0
+
+
+@pytest.mark.usefixtures("initialised_home")
 @pytest.mark.parametrize(("command", "expected"), console_examples())
 def test_console_example_prints_what_the_docs_show(command: str, expected: str) -> None:
     args = shlex.split(command)

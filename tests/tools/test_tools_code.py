@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,22 +31,35 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def registry(tmp_path: Path, workspace: Path) -> Iterator[ToolRegistry]:
+def environment() -> Iterator[CodeExecutionEnvironment]:
+    """A bubblewrap environment (the configured backend of the tool under test)."""
     require_service(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
-    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    database.upgrade()
     # Run directories must be reachable by the sandbox user, so not under pytest's tmp_path.
     run_dir = Path(tempfile.mkdtemp(prefix="masterai-code-tool-"))
     run_dir.chmod(0o755)
     environment = CodeExecutionEnvironment(SandboxSettings(backend="bubblewrap", run_dir=run_dir))
-    registry = ToolRegistry(database)
-    registry.register(CodeTool(environment, workspace), category="code")
-    yield registry
+    yield environment
     environment.close()
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def payload(content: str) -> dict[str, object]:
+@pytest.fixture
+def tool(environment: CodeExecutionEnvironment, workspace: Path) -> Iterator[CodeTool]:
+    tool = CodeTool(environment, workspace)
+    yield tool
+    tool.close()
+
+
+@pytest.fixture
+def registry(tmp_path: Path, tool: CodeTool) -> ToolRegistry:
+    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    database.upgrade()
+    registry = ToolRegistry(database)
+    registry.register(tool, category="code")
+    return registry
+
+
+def payload(content: str) -> dict[str, Any]:
     value = json.loads(content)
     assert isinstance(value, dict)
     return value
@@ -146,3 +161,102 @@ async def test_unknown_language_is_rejected_with_the_supported_ones(
     assert not result.ok
     assert "cobol" in (result.error or "")
     assert "python" in (result.error or "")
+
+
+def execute(**arguments: object) -> dict[str, object]:
+    return {"operation": "execute_code", **arguments}
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+async def test_inline_files_reach_the_program_and_output_files_come_back_in_base64(
+    registry: ToolRegistry, workspace: Path
+) -> None:
+    code = "data = open('in.bin', 'rb').read()\nopen('out.bin', 'wb').write(data[::-1])\n"
+    arguments = execute(
+        language="python", code=code, files={"in.bin": b64(b"\x00\xffab")}, include_files=True
+    )
+    result = await registry.execute_tool("code", arguments, ROOT)
+    assert result.ok, result.error
+    body = payload(result.content)["result"]
+    assert body["file_contents"] == [{"name": "out.bin", "content_base64": b64(b"ba\xff\x00")}]
+    assert (body["files"], body["backend"], body["language"]) == (
+        {"out.bin": 4},
+        "bubblewrap",
+        "python",
+    )
+    assert list(workspace.iterdir()) == []  # nothing saved without output_dir
+
+
+async def test_output_file_contents_are_left_out_unless_asked_for(
+    registry: ToolRegistry,
+) -> None:
+    arguments = execute(language="bash", code="echo hi > a.txt")
+    result = await registry.execute_tool("code", arguments, ROOT)
+    assert result.ok, result.error
+    body = payload(result.content)["result"]
+    assert body["files"] == {"a.txt": 3}
+    assert "file_contents" not in body
+
+
+async def test_an_inline_file_that_is_not_base64_is_invalid(registry: ToolRegistry) -> None:
+    arguments = execute(language="bash", code="true", files={"a.txt": "not base64!"})
+    result = await registry.execute_tool("code", arguments, ROOT)
+    assert result.status == "invalid"
+    assert "'files.a.txt' must be the file's content encoded as base64" in (result.error or "")
+
+
+async def test_an_inline_file_name_with_a_path_is_invalid(registry: ToolRegistry) -> None:
+    arguments = execute(language="bash", code="true", files={"../x": b64(b"x")})
+    result = await registry.execute_tool("code", arguments, ROOT)
+    assert result.status == "invalid"
+    assert "Invalid input file name: '../x'" in (result.error or "")
+
+
+async def test_a_limit_above_the_sandbox_ceiling_is_invalid(registry: ToolRegistry) -> None:
+    result = await registry.execute_tool(
+        "code", execute(language="bash", code="true", cpus=64), ROOT
+    )
+    assert result.status == "invalid"
+    assert "cpus 64 is above the allowed maximum" in (result.error or "")
+
+
+async def test_a_network_other_than_none_is_invalid(registry: ToolRegistry) -> None:
+    result = await registry.execute_tool(
+        "code", execute(language="bash", code="true", network="host"), ROOT
+    )
+    assert result.status == "invalid"
+    assert "'network' must be one of 'none'" in (result.error or "")
+
+
+def test_the_configured_backend_is_served_by_the_tools_own_environment(
+    tool: CodeTool, environment: CodeExecutionEnvironment
+) -> None:
+    assert tool.environment_for(None) is environment
+    assert tool.environment_for("bubblewrap") is environment
+
+
+def test_another_backend_gets_one_environment_kept_for_later_calls(tool: CodeTool) -> None:
+    docker = tool.environment_for("docker")
+    assert docker.backend.name == "docker"
+    assert tool.environment_for("docker") is docker
+
+
+async def test_a_call_may_choose_the_docker_backend(registry: ToolRegistry, tool: CodeTool) -> None:
+    from masterai.sandbox import SandboxError
+    from masterai.sandbox.images import iter_missing
+
+    docker = tool.environment_for("docker")
+    try:
+        docker.backend.check()
+        missing = list(iter_missing(docker.backend.client, docker.settings))  # type: ignore[attr-defined]
+    except SandboxError as e:
+        missing = [f"backend unavailable: {e}"]
+    require_service(not missing, f"docker sandbox unavailable: {missing}")
+    arguments = execute(language="bash", code="echo hi", backend="docker")
+    result = await registry.execute_tool("code", arguments, ROOT)
+    assert result.ok, result.error
+    body = payload(result.content)["result"]
+    assert (body["output"], body["backend"]) == ("hi\n", "docker")

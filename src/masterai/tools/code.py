@@ -2,13 +2,17 @@
 
 A thin adapter over :class:`masterai.sandbox.CodeExecutionEnvironment`. Input files are read
 from the workspace and output files written back to it, both through the same path resolver
-that confines the filesystem tool, so a program's files never leave the workspace. The
+that confines the filesystem tool, so a program's files never leave the workspace. A caller
+outside the workspace (``masterai exec``) sends its input files inline instead (``files``,
+base64) and asks for the output files' contents in the result (``include_files``). The
 registry's policy checks ``language``, ``timeout`` and ``memory`` against the caller's
 ``ToolPermissions.code_execution`` before this tool runs.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +25,51 @@ from ai_tool import (
     AIToolOperationDefinition,
     AIToolParameter,
     AIToolResult,
+    AIToolValidationError,
 )
 from ai_tool.filesystem import FilesystemPathResolver
 from masterai.sandbox import (
+    BACKENDS,
     LANGUAGES,
     CodeExecutionEnvironment,
     CodeExecutionRequest,
     ExecutionResult,
+    InvalidRequestError,
     SandboxError,
 )
+from masterai.security import ParameterRole
 from masterai.tools.adapter import tool_result
 
 NAME = "code"
 _PREVIEW = 4000
 """Characters of each output stream shown to the model; the full text is in ``data``."""
 _MAX_INPUT_FILES = 20
+"""Input files of one run, workspace and inline together."""
+_EXECUTE_PARAMETERS = {
+    "language",
+    "code",
+    "timeout",
+    "memory",
+    "cpus",
+    "network",
+    "backend",
+    "stdin",
+    "files",
+    "input_files",
+    "output_dir",
+    "include_files",
+}
 
 
 class CodeTool(AITool):
     """Run Python, JavaScript, TypeScript, SQL, R or Bash in the sandbox."""
 
+    type_check_arguments = True
+
     def __init__(self, environment: CodeExecutionEnvironment, workspace: Path) -> None:
         super().__init__()
         self._environment = environment
+        self._other_environments: dict[str, CodeExecutionEnvironment] = {}
         self._paths = FilesystemPathResolver(workspace)
 
     def get_definition(self) -> AIToolDefinition:
@@ -52,29 +78,84 @@ class CodeTool(AITool):
             name=NAME,
             description_prefix=(
                 "Run a program in an isolated sandbox with no network, limited time, memory "
-                "and CPU. Workspace files can be given as inputs; files the program writes "
-                "to its working directory can be saved back to the workspace."
+                "and CPU. Workspace files (or inline contents) can be given as inputs; files "
+                "the program writes to its working directory can be saved back to the "
+                "workspace or returned in the result."
             ),
             additional_parameters=[
-                AIToolParameter("language", "string", "Program language", enum=sorted(LANGUAGES)),
-                AIToolParameter("code", "string", "Source text of the program"),
-                AIToolParameter("timeout", "number", "Wall-clock seconds", required=False),
                 AIToolParameter(
-                    "memory", "string", "Memory limit such as '256m' (swap counted)", False
+                    "language",
+                    "string",
+                    "Program language",
+                    enum=sorted(LANGUAGES),
+                    role=ParameterRole.LANGUAGE,
+                ),
+                AIToolParameter(
+                    "code", "string", "Source text of the program", role=ParameterRole.CODE
+                ),
+                AIToolParameter(
+                    "timeout",
+                    "number",
+                    "Wall-clock seconds",
+                    required=False,
+                    role=ParameterRole.TIME_LIMIT,
+                ),
+                AIToolParameter(
+                    "memory",
+                    "string",
+                    "Memory limit such as '256m' (swap counted)",
+                    False,
+                    role=ParameterRole.MEMORY_LIMIT,
+                ),
+                AIToolParameter("cpus", "number", "CPU quota in cores", required=False),
+                AIToolParameter(
+                    "network",
+                    "string",
+                    "Network of the program: only 'none' (sandboxed programs reach no network)",
+                    required=False,
+                    enum=["none"],
+                    default="none",
+                ),
+                AIToolParameter(
+                    "backend",
+                    "string",
+                    "Sandbox backend (default: the configured one)",
+                    required=False,
+                    enum=list(BACKENDS),
+                    default=self._environment.backend.name,
                 ),
                 AIToolParameter("stdin", "string", "Standard input of the program", False),
+                AIToolParameter(
+                    "files",
+                    "object",
+                    "Input files given inline, put in the program's working directory: "
+                    "plain file name -> content encoded as base64",
+                    required=False,
+                    # Names inside the sandbox's working directory, not workspace paths.
+                    role=ParameterRole.PLAIN,
+                ),
                 AIToolParameter(
                     "input_files",
                     "array",
                     "Workspace paths copied into the program's working directory (by name)",
                     required=False,
                     items=AIToolParameter("path", "string", "Workspace path"),
+                    role=ParameterRole.PATH,
                 ),
                 AIToolParameter(
                     "output_dir",
                     "string",
                     "Workspace directory where the program's output files are saved",
                     required=False,
+                    role=ParameterRole.PATH,
+                ),
+                AIToolParameter(
+                    "include_files",
+                    "boolean",
+                    "Return the content of every output file (base64) in the result",
+                    required=False,
+                    default=False,
+                    role=ParameterRole.PLAIN,
                 ),
             ],
         )
@@ -86,15 +167,7 @@ class CodeTool(AITool):
                 name="execute_code",
                 handler=self._execute_code,
                 extract_context=lambda args: f"{args.get('language')} program",
-                allowed_parameters={
-                    "language",
-                    "code",
-                    "timeout",
-                    "memory",
-                    "stdin",
-                    "input_files",
-                    "output_dir",
-                },
+                allowed_parameters=set(_EXECUTE_PARAMETERS),
                 required_parameters={"language", "code"},
                 description="Run a program in the sandbox and return its output and files",
             ),
@@ -116,7 +189,7 @@ class CodeTool(AITool):
         request_authorization: AIToolAuthorizationCallback,
     ) -> AIToolResult:
         args = tool_call.arguments
-        files = self._read_inputs(args.get("input_files") or [])
+        files = self._input_files(args.get("files") or {}, args.get("input_files") or [])
         output_dir: str = args.get("output_dir") or ""
         target = self._paths.resolve(output_dir, key="output_dir") if output_dir else None
         request = CodeExecutionRequest(
@@ -124,15 +197,42 @@ class CodeTool(AITool):
             language=args["language"],
             timeout=args.get("timeout"),
             memory=args.get("memory"),
+            cpus=args.get("cpus"),
+            network=args.get("network") or "none",
             stdin=args.get("stdin"),
             files=files,
         )
+        environment = self.environment_for(args.get("backend"))
         try:
-            result = await self._environment.execute_code(request)
+            result = await environment.execute_code(request)
+        except InvalidRequestError as e:
+            # Refused before anything ran: a malformed or too large value (the caller's own
+            # limits were checked by the policy already).
+            raise AIToolValidationError(str(e)) from e
         except SandboxError as e:
             raise AIToolExecutionError(str(e)) from e
         saved = self._save_outputs(result, target, output_dir) if target is not None else []
-        return tool_result(tool_call, _summary(result, saved), _data(result, saved))
+        data = _data(result, saved, include_files=bool(args.get("include_files")))
+        return tool_result(tool_call, _summary(result, saved), data)
+
+    def environment_for(self, backend: str | None) -> CodeExecutionEnvironment:
+        """The environment that runs on ``backend`` (``None``: the configured one).
+
+        The configured backend is served by the environment the tool was built with; another
+        backend gets an environment of its own, built on first use and kept for later calls.
+        """
+        if backend is None or backend == self._environment.backend.name:
+            return self._environment
+        if backend not in self._other_environments:
+            self._other_environments[backend] = CodeExecutionEnvironment(
+                self._environment.settings, backend=backend
+            )
+        return self._other_environments[backend]
+
+    def close(self) -> None:
+        """Close every environment this tool runs on (each stays usable after closing)."""
+        for environment in [self._environment, *self._other_environments.values()]:
+            environment.close()
 
     async def _list_languages(
         self,
@@ -143,11 +243,24 @@ class CodeTool(AITool):
         names = sorted(LANGUAGES)
         return tool_result(tool_call, f"Languages: {', '.join(names)}", names)
 
-    def _read_inputs(self, paths: list[str]) -> dict[str, bytes]:
-        if len(paths) > _MAX_INPUT_FILES:
-            raise AIToolExecutionError(
-                f"'input_files' lists {len(paths)} files; at most {_MAX_INPUT_FILES} are allowed"
+    def _input_files(self, inline: dict[str, Any], paths: list[str]) -> dict[str, bytes]:
+        """The run's input files: inline ones (``files``) and workspace ones (``input_files``)."""
+        decoded = _decode_files(inline)
+        if len(decoded) + len(paths) > _MAX_INPUT_FILES:
+            raise AIToolValidationError(
+                f"{len(decoded) + len(paths)} input files ('files' and 'input_files'); at most "
+                f"{_MAX_INPUT_FILES} are allowed",
+                "files" if decoded else "input_files",
             )
+        files = self._read_inputs(paths)
+        clash = sorted(decoded.keys() & files.keys())
+        if clash:
+            raise AIToolValidationError(
+                f"two input files are named {clash[0]!r} (in 'files' and 'input_files')", "files"
+            )
+        return {**files, **decoded}
+
+    def _read_inputs(self, paths: list[str]) -> dict[str, bytes]:
         files: dict[str, bytes] = {}
         for i, path in enumerate(paths):
             real = self._paths.resolve(path, key=f"input_files[{i}]")
@@ -169,6 +282,22 @@ class CodeTool(AITool):
             path.write_bytes(content)
             saved.append(relative)
         return saved
+
+
+def _decode_files(files: dict[str, Any]) -> dict[str, bytes]:
+    """The inline input files, ``name -> base64`` decoded (names are checked by the sandbox)."""
+    decoded: dict[str, bytes] = {}
+    for name, content in files.items():
+        try:
+            if not isinstance(content, str):
+                raise TypeError(type(content).__name__)
+            decoded[name] = base64.b64decode(content, validate=True)
+        except (TypeError, binascii.Error) as e:
+            raise AIToolValidationError(
+                f"'files.{name}' must be the file's content encoded as base64 ({e})",
+                f"files.{name}",
+            ) from e
+    return decoded
 
 
 def _summary(result: ExecutionResult, saved: list[str]) -> str:
@@ -196,15 +325,25 @@ def _preview(text: str) -> str:
     return text[:_PREVIEW] + f"\n... ({len(text) - _PREVIEW} more characters)"
 
 
-def _data(result: ExecutionResult, saved: list[str]) -> dict[str, Any]:
-    return {
+def _data(result: ExecutionResult, saved: list[str], *, include_files: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "output": result.output,
         "error": result.error,
         "exit_code": result.exit_code,
-        "execution_time": round(result.execution_time, 4),
+        "execution_time": round(result.execution_time, 6),
         "timed_out": result.timed_out,
         "memory_exceeded": result.memory_exceeded,
         "output_truncated": result.output_truncated,
         "files": {name: len(content) for name, content in sorted(result.files.items())},
         "saved": saved,
+        "backend": result.backend,
+        "language": result.language,
     }
+    if include_files:
+        # A list, not a name-keyed object: a file called 'token.txt' is not a secret, but as
+        # a key its content would be redacted as one (see masterai.security.redaction).
+        data["file_contents"] = [
+            {"name": name, "content_base64": base64.b64encode(content).decode("ascii")}
+            for name, content in sorted(result.files.items())
+        ]
+    return data
