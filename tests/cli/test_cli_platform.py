@@ -75,29 +75,57 @@ def test_users_companies_and_grants_are_managed_from_the_cli(home: Database) -> 
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (("company", "add", "Not OK", "--name", "x"), "error: Invalid company id 'Not OK'"),
-        (("user", "add", "bob", "--role", "wizard"), "error: Unknown role 'wizard'"),
-        (("user", "grant", "bob", "--role", "viewer"), "error: Unknown user 'bob'"),
-        (("user", "grant", "admin"), "error: Nothing to change"),
-        (("user", "grant", "admin", "--set", "nonsense"), "error: Invalid --set 'nonsense'"),
-        (("tool", "run", "clock", "--args", "{bad"), "error: Invalid --args: not JSON"),
-        (("tool", "run", "clock", "--args", "[]"), "error: Invalid --args: expected a JSON"),
-        (("tool", "run", "clock", "--args", "[" * 100_000), "error: Invalid --args: JSON nested"),
-        (("tool", "run", "nope"), "error: not_found: Unknown tool: nope"),
-        (("tool", "run", "clock", "--company", "ghost"), "error: Unknown company 'ghost'"),
-        (("tool", "list", "--as", "ghost"), "error: Unknown user 'ghost'"),
-        (("audit", "search", "--since", "soon"), "error: Invalid --since 'soon'"),
-        (("audit", "search", "--status", "meh"), "error: Invalid --status 'meh'"),
-        (("audit", "search", "--since", "9" * 12 + "d"), "error: Invalid --since '9999"),
+        (
+            ("company", "add", "Not OK", "--name", "x"),
+            "error: invalid: Invalid company id 'Not OK'",
+            2,
+        ),
+        (("user", "add", "bob", "--role", "wizard"), "error: invalid: Unknown role 'wizard'", 2),
+        (("user", "grant", "bob", "--role", "viewer"), "error: invalid: Unknown user 'bob'", 2),
+        (("user", "grant", "admin"), "error: Nothing to change", 1),
+        (("user", "grant", "admin", "--set", "nonsense"), "error: Invalid --set 'nonsense'", 1),
+        (("tool", "run", "clock", "--args", "{bad"), "error: invalid: Invalid --args: not JSON", 2),
+        (
+            ("tool", "run", "clock", "--args", "[]"),
+            "error: invalid: Invalid --args: expected a JSON",
+            2,
+        ),
+        (
+            ("tool", "run", "clock", "--args", "[" * 100_000),
+            "error: invalid: Invalid --args: JSON nested",
+            2,
+        ),
+        (
+            (
+                "tool",
+                "run",
+                "clock",
+                "--args",
+                '{"operation": "get_time", "format": 1, "format": 2}',
+            ),
+            "error: invalid: Invalid --args: the key 'format' appears twice",
+            2,
+        ),
+        (("tool", "run", "nope"), "error: not_found: Unknown tool: nope", 2),
+        (
+            ("tool", "run", "clock", "--company", "ghost"),
+            "error: invalid: Unknown company 'ghost' in the call's company scope",
+            2,
+        ),
+        (("tool", "list", "--as", "ghost"), "error: denied: Unknown user 'ghost'", 3),
+        (("tool", "run", "clock", "--as", " "), "error: denied: --as must name a user", 3),
+        (("audit", "search", "--since", "soon"), "error: Invalid --since 'soon'", 1),
+        (("audit", "search", "--status", "meh"), "error: Invalid --status 'meh'", 1),
+        (("audit", "search", "--since", "9" * 12 + "d"), "error: Invalid --since '9999", 1),
     ],
 )
 def test_bad_input_is_one_clear_error_line(
-    sqlite_home: Path, args: tuple[str, ...], message: str
+    sqlite_home: Path, args: tuple[str, ...], message: str, code: int
 ) -> None:
     run("init")
-    err = run(*args, code=1)
+    err = run(*args, code=code)
     assert err.startswith(message), err
     assert len(err.strip().splitlines()) == 1
 
@@ -125,8 +153,8 @@ def test_text_that_looks_like_markup_is_printed_as_typed(
 ) -> None:
     monkeypatch.setenv("COLUMNS", "250")
     run("init")
-    assert run("user", "show", "[/]", code=1).startswith("error: Unknown user '[/]'")
-    assert "Unknown tool: [bold]x" in run("tool", "run", "[bold]x", code=1)
+    assert run("user", "show", "[/]", code=2).startswith("error: invalid: Unknown user '[/]'")
+    assert "Unknown tool: [bold]x" in run("tool", "run", "[bold]x", code=2)
     run("company", "add", "odd", "--name", "[/]Odd")
     assert "[/]Odd" in run("company", "list")
     tail = run("audit", "tail")
@@ -148,24 +176,26 @@ def test_tool_run_is_audited_and_destructive_operations_need_yes(home: Database)
         "--args",
         '{"operation": "write_file", "path": "n.txt", "content": "hi"}',
     )
-    assert "pass --yes to approve" in run(*write, code=1)
+    assert "pass --yes to approve" in run(*write, code=3)
     assert "Wrote 2 bytes" in run(*write, "--yes")
     invalid = runner.invoke(
         app, ["tool", "run", "clock", "--args", '{"operation": "nap"}', "--json"]
     )
-    assert invalid.exit_code == 1
+    assert invalid.exit_code == 2
     assert json.loads(invalid.stdout)["status"] == "invalid"
     records = json.loads(run("audit", "tail", "--json"))
-    assert [(r["tool"], r["status"], r["user"]) for r in records] == [
-        ("clock", "ok", "admin"),
-        ("filesystem", "denied", "admin"),
-        ("filesystem", "ok", "admin"),
-        ("clock", "invalid", "admin"),
+    assert [(r["tool"], r["operation"], r["status"], r["user"]) for r in records] == [
+        ("admin", "add_user", "ok", "masterai init"),
+        ("clock", "get_time", "ok", "admin"),
+        ("filesystem", "write_file", "denied", "admin"),
+        ("filesystem", "write_file", "ok", "admin"),
+        ("clock", "nap", "invalid", "admin"),
     ]
     assert [
         r["id"] for r in json.loads(run("audit", "search", "--tool", "filesystem", "--json"))
-    ] == [2, 3]
-    assert "ok: 4 records verified" in run("audit", "verify")
+    ] == [3, 4]
+    # reading the audit is audited too: the tail (6) and the search (7) before this verify
+    assert "ok: 7 records verified" in run("audit", "verify")
 
 
 def test_tool_run_audits_the_client_address_and_company_context(
@@ -180,15 +210,22 @@ def test_tool_run_audits_the_client_address_and_company_context(
     clock = '{"operation": "get_time"}'
     run("tool", "run", "clock", "--args", clock, "--company", "acme", "--as", "ann")
     monkeypatch.setenv("SSH_CLIENT", "203.0.113.7 50123 22")
-    run("tool", "run", "clock", "--args", clock, "--company", "globex", code=1)
+    run("tool", "run", "clock", "--args", clock, "--company", "globex", code=2)
     run("company", "add", "globex", "--name", "Globex")
-    run("tool", "run", "clock", "--args", clock, "--company", "globex", "--as", "ann", code=1)
+    run("tool", "run", "clock", "--args", clock, "--company", "globex", "--as", "ann", code=3)
     local = f"cli:{getpass.getuser()}@{socket.gethostname()}"[:64]
+    remote = f"203.0.113.7 {local}"[:64]
     records = json.loads(run("audit", "tail", "--json"))
-    assert [(r["user"], r["status"], r["company_id"], r["client_address"]) for r in records] == [
-        ("ann", "ok", "acme", local),
-        ("ann", "denied", "globex", f"203.0.113.7 {local}"[:64]),
+    assert [
+        (r["user"], r["tool"], r["status"], r["company_id"], r["client_address"])
+        for r in records
+        if r["tool"] == "clock"
+    ] == [
+        ("ann", "clock", "ok", "acme", local),
+        ("admin", "clock", "invalid", "globex", remote),
+        ("ann", "clock", "denied", "globex", remote),
     ]
+    records = [r for r in records if r["user"] == "ann"]
     found = json.loads(
         run("audit", "search", "--tool", "clock", "--user", "ann", "--company", "acme", "--json")
     )
@@ -217,11 +254,11 @@ def test_the_filesystem_tool_is_confined_to_the_workspace_under_home(
         (str(outside / "escape.txt"), "must be relative"),
         ("out/escape.txt", "outside the filesystem root through a symbolic link"),
     ]:
-        assert reason in write(path, code=1)
+        assert reason in write(path, code=2)
     assert list(outside.iterdir()) == []
     assert not (sqlite_home / "escape.txt").exists()
     statuses = [r["status"] for r in json.loads(run("audit", "tail", "--json"))]
-    assert statuses == ["ok", "invalid", "invalid", "invalid"]
+    assert statuses[-4:] == ["ok", "invalid", "invalid", "invalid"]
 
 
 def test_audit_verify_exits_non_zero_naming_the_tampered_record(home: Database) -> None:
@@ -268,9 +305,9 @@ def test_a_bad_value_in_user_grant_changes_nothing(sqlite_home: Path) -> None:
         "acme",
         "--set",
         "tools.code=x",
-        code=1,
+        code=2,
     )
-    assert err.startswith("error: tools.code must be one of none, read, write, got 'x'")
+    assert err.startswith("error: invalid: tools.code must be one of none, read, write, got 'x'")
     (ann,) = [u for u in json.loads(run("user", "list", "--json")) if u["name"] == "ann"]
     assert (ann["role"], ann["companies"], ann["grants"]) == ("viewer", {}, {})
 
@@ -286,7 +323,7 @@ def test_user_show_prints_effective_permissions(home: Database) -> None:
     assert shown["permissions"]["tools"]["code"] == "read"
     assert shown["permissions"]["code_execution"]["enabled"] is False
     assert "tools.analytics" in run("user", "show", "ann")
-    assert run("user", "show", "nobody", code=1).startswith("error: Unknown user 'nobody'")
+    assert run("user", "show", "nobody", code=2).startswith("error: invalid: Unknown user 'nobody'")
 
 
 def test_an_unreachable_database_is_one_line_without_the_password(

@@ -125,11 +125,16 @@ def cli_approver(yes: bool) -> Approver | None:
 
 
 def acting_context(
-    as_user: str | None, *, company: str | None = None, approver: Approver | None = None
+    as_user: str | None,
+    *,
+    company: str | None = None,
+    approver: Approver | None = None,
+    tool: str = "(cli)",
 ) -> ExecutionContext:
     """The context of a call as ``--as USER`` (or the local super admin) from this CLI.
 
-    An unknown or blank ``--as`` is refused with one line and one audit record.
+    An unknown or blank ``--as`` is refused with one line and one audit record (of ``tool``,
+    the tool the command was about to call).
     """
     from masterai.registry import CallRequest, PermissionDenied
     from masterai.security import AuthenticationError, unauthenticated_principal
@@ -153,7 +158,7 @@ def acting_context(
                 principal, company_id=company, client_address=address, approver=approver
             )
     context = current.context(unauthenticated_principal(claimed), client_address=address)
-    request = CallRequest(tool_name="(cli)", params={}, context=context)
+    request = CallRequest(tool_name=tool, params={}, context=context)
     rejected = current.call_rejection(request, PermissionDenied(problem))
     raise CLIError(f"denied: {problem} (audit record {rejected.audit_id})", exit_code=EXIT_DENIED)
 
@@ -173,7 +178,9 @@ def call(
     With ``check`` (the default) a failed call ends the command with one line and the exit
     status of :func:`status_code`.
     """
-    context = context or acting_context(as_user, company=company, approver=cli_approver(yes))
+    context = context or acting_context(
+        as_user, company=company, approver=cli_approver(yes), tool=tool
+    )
     result = platform().call_sync(tool, params, context)
     if check and not result.ok:
         raise_failure(result, yes=yes)
@@ -202,7 +209,7 @@ def refuse_arguments(tool: str, raw: Any, problem: str, *, as_user: str | None) 
     """Refuse a call whose arguments could not even be read: one line, one audit record."""
     from masterai.registry import CallRequest, InvalidArguments
 
-    context = acting_context(as_user)
+    context = acting_context(as_user, tool=tool)
     request = CallRequest(tool_name=tool, params={"_raw": raw}, context=context)
     rejected = platform().call_rejection(request, InvalidArguments(problem))
     raise CLIError(f"invalid: {problem} (audit record {rejected.audit_id})", exit_code=EXIT_INVALID)

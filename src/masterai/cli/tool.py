@@ -155,7 +155,7 @@ def run_tool(
     except ValueError as e:
         refuse_arguments(name, args, str(e), as_user=as_user)
         return
-    context = acting_context(as_user, company=company, approver=cli_approver(yes))
+    context = acting_context(as_user, company=company, approver=cli_approver(yes), tool=name)
     result = call(name, params, as_user=as_user, yes=yes, context=context, check=not as_json)
     if as_json:
         print_json(result.to_dict())

@@ -24,6 +24,7 @@ from ai_tool import (
     AIToolOperationDefinition,
     AIToolParameter,
     AIToolResult,
+    AIToolValidationError,
 )
 from masterai.audit import STATUSES, AuditLog
 from masterai.security import (
@@ -312,7 +313,8 @@ class AdminTool(AITool):
         try:
             return await asyncio.to_thread(function, *args, **kwargs)
         except (DirectoryError, AuthenticationError) as e:
-            raise AIToolExecutionError(str(e)) from e
+            # A value the directory refuses (malformed id, unknown role or user) is bad input.
+            raise AIToolValidationError(str(e), "") from e
 
     async def _add_user(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
