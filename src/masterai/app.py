@@ -115,7 +115,10 @@ class Platform:
         )
 
     def close(self) -> None:
-        """Close pooled database connections (if the database was opened)."""
+        """Close what was opened: built tools that hold resources, pooled connections."""
+        registry = self.__dict__.get("registry")
+        if registry is not None:
+            registry.close()
         database = self.__dict__.get("database")
         if database is not None:
             database.dispose()

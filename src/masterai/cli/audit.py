@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -31,25 +32,32 @@ def _show(records: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         print_json(records)
         return
-    # Names are never cut: columns fold; on a narrow screen the lesser columns are left out.
+    # Names are never cut: on a narrow screen (80 columns when stdout is not a terminal) the
+    # date, client, duration and error columns are left out (--json has everything).
     wide = console.width >= 120
-    columns = ["id", "time (UTC)", "user", "tool", "operation", "status", "company"]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("id", no_wrap=True, justify="right")
+    table.add_column("time (UTC)" if wide else "time", no_wrap=True)
+    table.add_column("user", overflow="fold")
+    table.add_column("call", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("company", no_wrap=True)
     if wide:
-        columns += ["client", "ms", "error"]
-    table = Table(*columns)
-    for column in table.columns:
-        column.overflow = "fold"
+        table.add_column("client", overflow="fold")
+        table.add_column("ms", no_wrap=True, justify="right")
+        table.add_column("error", overflow="fold", ratio=1)
     for r in records:
         style = "green" if r["status"] == "ok" else "red"
         companies = ", ".join(r["company_ids"] or ([r["company_id"]] if r["company_id"] else []))
+        moment = r["created_at"][:19].replace("T", " ")
+        call = r["tool"] + (f".{r['operation']}" if r["operation"] else "")
         # stored values come from callers (an unknown tool name is recorded as given):
         # escaped so that text like '[/]' prints as is instead of breaking the table
         row = [
             str(r["id"]),
-            r["created_at"][:19].replace("T", " "),
+            moment if wide else moment[11:],
             escape(r["user"] or "-"),
-            escape(r["tool"]),
-            escape(r["operation"] or "-"),
+            escape(call),
             f"[{style}]{escape(r['status'])}[/]",
             escape(companies or "-"),
         ]

@@ -256,6 +256,13 @@ class ToolRegistry:
                     entry.built = _describe(tool, name, entry.category, entry.timeout, entry.roles)
         return entry.built
 
+    def close(self) -> None:
+        """Close the tools built so far that hold resources (a ``close()`` method)."""
+        for entry in list(self._entries.values()):
+            close = getattr(entry.built.tool, "close", None) if entry.built else None
+            if callable(close):
+                close()
+
     def names(self) -> list[str]:
         """Registered tool names, sorted (nothing is built)."""
         return sorted(self._entries)
