@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from masterai.cli import app
+from masterai.cli import app, context
+from masterai.registry import approve_all
 
 runner = CliRunner()
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands ask on the terminal, as when stdin is a TTY (the runner's stdin is not)."""
+    monkeypatch.setattr(context, "cli_approver", lambda yes: approve_all if yes else context._ask)
 
 
 def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
@@ -17,7 +25,11 @@ def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_demo_seed_then_analytics_reports_and_config_changes(masterai_home: Path) -> None:
+def test_demo_seed_then_analytics_reports_and_config_changes(
+    masterai_home: Path, terminal: None
+) -> None:
+    code, out, err = invoke("init")
+    assert code == 0, err
     code, out, err = invoke(
         "demo", "seed", "--conversations", "400", "--end-date", "2024-06-30", "--json"
     )
@@ -37,7 +49,7 @@ def test_demo_seed_then_analytics_reports_and_config_changes(masterai_home: Path
     code, out, _ = invoke("analytics", "failures", "-c", "initech-saas")
     assert code == 0 and "Error: " in out
     code, _, err = invoke("analytics", "costs", "--period", "year")
-    assert code == 1 and "period must be one of day, week, month, got 'year'" in err
+    assert code == 2 and "'period' must be one of 'day', 'week', 'month'; got 'year'" in err
     code, _, err = invoke("analytics", "summary", "-c", "nope")
     assert code == 1 and "unknown company 'nope'" in err
 
@@ -56,8 +68,6 @@ def test_demo_seed_then_analytics_reports_and_config_changes(masterai_home: Path
     assert code == 0, err
     assert report.read_text().startswith("# Company summary: acme-retail")
 
-    code, out, err = invoke("init")
-    assert code == 0, err
     code, out, err = invoke(
         "config",
         "set-prompt",
@@ -68,7 +78,7 @@ def test_demo_seed_then_analytics_reports_and_config_changes(masterai_home: Path
         "cli test",
         input="n\n",
     )
-    assert code == 1 and "denied" in err.lower()
+    assert code == 3 and "denied" in err.lower()
     assert "+Be brief." in out
     # A dry run asks nothing (no input given) and shows the diff; the version below proves
     # it wrote nothing.
@@ -96,6 +106,8 @@ def test_import_reports_bad_lines_and_imports_nothing(masterai_home: Path, tmp_p
         "messages": [{"role": "user", "content": "Hi", "created_at": "2024-05-01T10:00:00Z"}],
     }
     data.write_text(json.dumps(good) + "\n" + '{"id": "a2"}\n')
+    code, _, err = invoke("init")
+    assert code == 0, err
     code, _, err = invoke("conversations", "import", str(data), "--create-companies")
     assert code == 1
     assert "line 2:" in err and "nothing was imported" in err

@@ -334,3 +334,45 @@ def test_an_unreachable_database_is_one_line_without_the_password(
     assert err.startswith("error: Cannot open the database postgresql+psycopg://app:***@")
     assert "hunter2" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_tool_show_describes_parameters_roles_and_needs(sqlite_home: Path) -> None:
+    run("init")
+    shown = json.loads(run("tool", "show", "configuration", "update_prompt", "--json"))
+    (op,) = shown["operations"]
+    assert (op["name"], op["needs_approval"], op["names_company"], op["calls_model"]) == (
+        "update_prompt",
+        True,
+        True,
+        False,
+    )
+    params = {p["name"]: (p["type"], p["required"], p["role"]) for p in op["parameters"]}
+    assert params["company_id"] == ("string", True, "company")
+    assert params["prompt"] == ("string", True, None)
+    text = run("tool", "show", "configuration", "test_configuration")
+    assert "needs: a model (costs money), company access" in text
+    run("user", "add", "vic", "--role", "viewer")
+    err = run("tool", "show", "admin", "--as", "vic", code=2)
+    assert err.startswith("error: Unknown tool 'admin'")
+
+
+def test_tool_run_exits_with_the_status_of_the_program_it_ran(sqlite_home: Path) -> None:
+    require_bwrap()
+    run("init")
+    program = {
+        "operation": "execute_code",
+        "language": "python",
+        "code": "import sys; print('partial'); sys.exit(4)",
+    }
+    result = runner.invoke(app, ["tool", "run", "code", "--args", json.dumps(program)])
+    assert result.exit_code == 4, (result.stdout, result.stderr)
+    assert "Program exit code 4" in result.stdout and "partial" in result.stdout
+    as_json = runner.invoke(app, ["tool", "run", "code", "--args", json.dumps(program), "--json"])
+    assert as_json.exit_code == 4
+    assert json.loads(as_json.stdout)["data"]["result"]["exit_code"] == 4
+
+
+def require_bwrap() -> None:
+    from service_guard import require_service
+
+    require_service(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")

@@ -356,3 +356,35 @@ async def test_a_refusal_by_a_face_is_audited(registry: ToolRegistry) -> None:
     assert (result.status, result.error) == ("invalid", "Invalid --args: not JSON")
     (record,) = registry.audit_log.recent(1)
     assert (record.id, record.tool, record.status) == (result.audit_id, "clock", "invalid")
+
+
+@pytest.mark.parametrize("role", ["admin", "analyst", "viewer"])
+async def test_only_a_super_admin_may_grant_mint_tokens_or_add_companies(
+    database: Database, tmp_path: Any, role: str
+) -> None:
+    from masterai.settings import Settings
+    from masterai.tools import build_registry
+
+    registry = build_registry(Settings(home=tmp_path / "home"), database)
+    permissions = dataclasses.replace(
+        role_defaults(role),
+        data_access=DataAccessPermissions(
+            read_companies=frozenset({"acme"}), write_companies=frozenset({"acme"})
+        ),
+    )
+    someone = ExecutionContext(principal=Principal(name="sam", role=role, permissions=permissions))
+    assert "admin" not in [t.name for t in registry.list_tools(someone.principal)]
+    for params in (
+        {"operation": "update_user", "name": "sam", "role": "super_admin"},
+        {"operation": "issue_token", "name": "sam"},
+        {"operation": "add_company", "company_id": "acme2", "company_name": "A2"},
+        {"operation": "add_user", "name": "x", "role": "super_admin"},
+    ):
+        result = await registry.execute_tool("admin", params, someone)
+        assert result.status == "denied", (role, params, result)
+        assert f"role {role!r} may not use 'admin' tools" in (result.error or "")
+    root = dataclasses.replace(ROOT, approver=None)
+    added = await registry.execute_tool(
+        "admin", {"operation": "add_company", "company_id": "acme2", "company_name": "A2"}, root
+    )
+    assert added.ok, added

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from services_data import small_data_set
 
-from masterai.registry import ExecutionContext, ToolRegistry
+from masterai.registry import ApprovalRequest, Effect, ExecutionContext, ToolRegistry
 from masterai.security import DataAccessPermissions, Principal, role_defaults
 from masterai.services.configs import ConfigurationService
 from masterai.settings import Settings
@@ -33,23 +33,14 @@ def person(role: str, companies: set[str] | None = None) -> Principal:
 
 
 class Approver:
-    """An authorization callback that records what it was shown."""
+    """An approver that records the requests it was shown."""
 
     def __init__(self, answer: bool) -> None:
         self.answer = answer
-        self.calls: list[dict[str, Any]] = []
+        self.calls: list[ApprovalRequest] = []
 
-    async def __call__(
-        self,
-        tool: str,
-        arguments: dict[str, Any],
-        reason: str,
-        context: str | None,
-        destructive: bool,
-    ) -> bool:
-        self.calls.append(
-            {"tool": tool, "reason": reason, "context": context, "destructive": destructive}
-        )
+    async def __call__(self, request: ApprovalRequest) -> bool:
+        self.calls.append(request)
         return self.answer
 
 
@@ -73,7 +64,7 @@ async def run(
     approver: Approver | None = None,
     tool: str = "configuration",
 ) -> Any:
-    context = ExecutionContext(principal=who, request_authorization=approver)
+    context = ExecutionContext(principal=who, approver=approver)
     return await registry.execute_tool(tool, args, context)
 
 
@@ -94,8 +85,10 @@ async def test_update_prompt_asks_once_with_the_exact_diff_then_writes_a_version
     )
     assert result.ok, result.error
     (call,) = approver.calls
-    assert call["destructive"] is True
-    assert "-Be kind." in call["context"] and "+Be brief." in call["context"]
+    assert (call.tool, call.operation, call.destructive) == ("configuration", "update_prompt", True)
+    assert Effect.CHANGES_DATA in call.effects
+    assert call.preview is not None
+    assert "-Be kind." in call.preview and "+Be brief." in call.preview
     assert result.data["result"]["results"][0]["new_version"] == 2
     active = ConfigurationService(database).get_configuration("acme")
     assert (active.system_prompt, active.author, active.change_note) == (
@@ -334,13 +327,12 @@ async def test_a_change_made_while_the_diff_awaits_approval_is_not_overwritten(
 ) -> None:
     configs = ConfigurationService(database)
 
-    async def approve_after_someone_else_changed_it(*args: Any) -> bool:
+    async def approve_after_someone_else_changed_it(request: ApprovalRequest) -> bool:
         configs.update_configuration("acme", {"temperature": 1.5}, author="bob")
         return True
 
     context = ExecutionContext(
-        principal=person("super_admin"),
-        request_authorization=approve_after_someone_else_changed_it,
+        principal=person("super_admin"), approver=approve_after_someone_else_changed_it
     )
     result = await registry.execute_tool(
         "configuration",
@@ -348,7 +340,7 @@ async def test_a_change_made_while_the_diff_awaits_approval_is_not_overwritten(
         context,
     )
     assert (result.ok, result.status) == (False, "failed")
-    assert "changed since the diff was made" in result.error
+    assert "changed since the diff was made" in (result.error or "")
     active = configs.get_configuration("acme")
     assert (active.version, active.system_prompt, active.temperature) == (2, "Be kind.", 1.5)
 

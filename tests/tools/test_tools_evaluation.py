@@ -15,7 +15,6 @@ from masterai.services.configs import ConfigurationService
 from masterai.settings import ModelPrice, Settings
 from masterai.store import Database
 from masterai.store.models import Company
-from masterai.tools.adapter import calls_model
 from masterai.tools.evaluation import EvaluatingAnalyticsTool, EvaluatingConfigurationTool
 
 ROOT = ExecutionContext(principal=system_principal("root"))
@@ -366,7 +365,7 @@ def test_only_the_model_calling_operations_are_marked_as_calling_models(
         for name in ("configuration", "analytics")
         if (entry := registry.get(name)) is not None
         for op in entry.tool.get_operation_definitions()
-        if calls_model(entry.tool, op)
+        if entry.calls_model(op)
     }
     assert marked == {
         ("configuration", "test_configuration"),

@@ -1,21 +1,21 @@
-"""``masterai analytics summary|failures|patterns|satisfaction|costs|forecast``.
+"""``masterai analytics summary|failures|patterns|satisfaction|costs|forecast|refresh``.
 
-Each command prints the readable summary (or ``--json``: the structured result) of one
-analytics operation, computed by the analytics service on its columnar copy of the store.
+Each command is one call of the ``analytics`` tool through the registry (permission check,
+validation, audit record), as the local super admin or ``--as USER``, and prints the
+readable summary (or ``--json``: the structured result).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from masterai.cli.common import console, fail, print_json
-from masterai.cli.context import load_settings, open_db
+from masterai.cli.common import console
+from masterai.cli.context import AsOption, JsonOption, call, show
 
 if TYPE_CHECKING:
-    from masterai.services.analytics import AnalyticsService, Scope
+    from masterai.registry import ToolResult
 
 analytics_app = typer.Typer(
     help="Analyse conversations: metrics, failures, patterns, satisfaction, costs, forecasts.",
@@ -29,7 +29,6 @@ CompanyOpt = Annotated[
 StartOpt = Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD (UTC).")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last day, inclusive.")]
 DaysOpt = Annotated[int | None, typer.Option("--days", help="The last N days up to today.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the structured result as JSON.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -37,32 +36,27 @@ def register(app: typer.Typer) -> None:
     app.add_typer(analytics_app, name="analytics")
 
 
-def run_analysis(
-    companies: list[str] | None,
-    start: str | None,
-    end: str | None,
-    days: int | None,
-    as_json: bool,
-    compute: Callable[[AnalyticsService, Scope], Any],
-) -> None:
-    """Build the service and scope, compute with a spinner, print summary or JSON."""
-    from masterai.services.analytics import AnalyticsService
-    from masterai.services.errors import ServiceError
+def scope_params(
+    companies: list[str] | None, start: str | None, end: str | None, days: int | None
+) -> dict[str, Any]:
+    """The scope options as ``analytics`` arguments (only those given)."""
+    given = {"company_ids": companies or None, "start_date": start, "end_date": end, "days": days}
+    return {k: v for k, v in given.items() if v is not None}
 
-    settings = load_settings()
-    service = AnalyticsService(open_db(settings), settings)
-    try:
-        scope = service.scope(
-            company_ids=companies or None, start_date=start, end_date=end, days=days
-        )
-        with console.status("Analysing conversations...", spinner="dots"):
-            result = compute(service, scope)
-    except ServiceError as e:
-        fail(str(e))
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        console.print(result.summary(), markup=False, highlight=False)
+
+def run_analysis(
+    operation: str,
+    scope: dict[str, Any],
+    as_user: str | None,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Call one analytics ``operation`` with a spinner; print its summary or JSON."""
+    params = {"operation": operation, **scope}
+    params.update({k: v for k, v in options.items() if v is not None})
+    with console.status("Analysing conversations...", spinner="dots"):
+        result = call("analytics", params, as_user=as_user)
+    show(result, as_json)
 
 
 @analytics_app.command("summary")
@@ -71,10 +65,11 @@ def summary(
     start: StartOpt = None,
     end: EndOpt = None,
     days: DaysOpt = None,
-    as_json: JsonOpt = False,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Volume, response times, resolution/escalation/fallback, satisfaction, cost."""
-    run_analysis(company, start, end, days, as_json, lambda s, sc: s.analyze_conversations(sc))
+    run_analysis("analyze_conversations", scope_params(company, start, end, days), as_user, as_json)
 
 
 @analytics_app.command("failures")
@@ -83,12 +78,17 @@ def failures(
     start: StartOpt = None,
     end: EndOpt = None,
     days: DaysOpt = None,
-    as_json: JsonOpt = False,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
     slow_ms: Annotated[int | None, typer.Option(help="Slow-answer threshold (ms).")] = None,
 ) -> None:
     """Escalations, fallbacks, errors, slow answers and low ratings, with examples."""
     run_analysis(
-        company, start, end, days, as_json, lambda s, sc: s.identify_failures(sc, slow_ms=slow_ms)
+        "identify_failures",
+        scope_params(company, start, end, days),
+        as_user,
+        as_json,
+        slow_ms=slow_ms,
     )
 
 
@@ -98,10 +98,11 @@ def patterns(
     start: StartOpt = None,
     end: EndOpt = None,
     days: DaysOpt = None,
-    as_json: JsonOpt = False,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Topics, recurring phrases, peak hours and questions that end badly."""
-    run_analysis(company, start, end, days, as_json, lambda s, sc: s.identify_patterns(sc))
+    run_analysis("identify_patterns", scope_params(company, start, end, days), as_user, as_json)
 
 
 @analytics_app.command("satisfaction")
@@ -110,10 +111,11 @@ def satisfaction(
     start: StartOpt = None,
     end: EndOpt = None,
     days: DaysOpt = None,
-    as_json: JsonOpt = False,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Rating distribution, CSAT and what drives satisfaction."""
-    run_analysis(company, start, end, days, as_json, lambda s, sc: s.measure_satisfaction(sc))
+    run_analysis("measure_satisfaction", scope_params(company, start, end, days), as_user, as_json)
 
 
 @analytics_app.command("costs")
@@ -122,12 +124,13 @@ def costs(
     start: StartOpt = None,
     end: EndOpt = None,
     days: DaysOpt = None,
-    as_json: JsonOpt = False,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
     period: Annotated[str, typer.Option(help="day, week or month.")] = "day",
 ) -> None:
     """Spend by company, model and period against the price table."""
     run_analysis(
-        company, start, end, days, as_json, lambda s, sc: s.analyze_costs(sc, period=period)
+        "analyze_costs", scope_params(company, start, end, days), as_user, as_json, period=period
     )
 
 
@@ -137,38 +140,34 @@ def forecast(
     start: StartOpt = None,
     end: EndOpt = None,
     days: DaysOpt = None,
-    as_json: JsonOpt = False,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
     horizon: Annotated[int, typer.Option(help="Days to forecast.")] = 30,
     interval: Annotated[float, typer.Option(help="Prediction interval coverage.")] = 0.95,
 ) -> None:
     """Forecast daily conversations, tokens and cost with prediction intervals."""
     run_analysis(
-        company,
-        start,
-        end,
-        days,
+        "predict_usage",
+        scope_params(company, start, end, days),
+        as_user,
         as_json,
-        lambda s, sc: s.predict_usage(sc, horizon_days=horizon, interval=interval),
+        horizon_days=horizon,
+        interval=interval,
     )
+
+
+def refresh_copy(as_user: str | None, *, rebuild: bool = False, check: bool = True) -> ToolResult:
+    """``analytics.refresh`` with a spinner: the result (a failed one only if not ``check``)."""
+    params: dict[str, Any] = {"operation": "refresh", "rebuild": rebuild}
+    with console.status("Updating the analytics copy...", spinner="dots"):
+        return call("analytics", params, as_user=as_user, check=check)
 
 
 @analytics_app.command("refresh")
 def refresh(
     rebuild: Annotated[bool, typer.Option(help="Copy everything again.")] = False,
-    as_json: JsonOpt = False,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Bring the columnar analytics copy in step with the store now."""
-    from masterai.services.analytics import AnalyticsService
-
-    settings = load_settings()
-    service = AnalyticsService(open_db(settings), settings)
-    with console.status("Updating the analytics copy...", spinner="dots"):
-        report = service.refresh(rebuild=rebuild)
-    if as_json:
-        print_json(report.__dict__)
-        return
-    console.print(
-        f"{'Rebuilt' if report.rebuilt else 'Updated'} the analytics copy: "
-        f"{report.messages_added} messages added"
-        + (", conversations reloaded." if report.conversations_reloaded else ".")
-    )
+    show(refresh_copy(as_user, rebuild=rebuild), as_json)

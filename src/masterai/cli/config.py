@@ -1,35 +1,44 @@
 """``masterai config show|history|diff|set-prompt|rollback``: versioned AI configurations.
 
-Reads go to the configuration service. Changes go through the tool registry (so they are
-permission-checked and audited like any tool call): the exact diff is shown and must be
-confirmed (or ``--yes``); ``--dry-run`` only shows it.
+Every command is one call of the ``configuration`` tool through the registry (permission
+check, validation, approval, audit record), as the local super admin or ``--as USER``.
+A change (``set-prompt``, ``rollback``) is approved on its exact diff: the registry's approval
+step shows it on a terminal and asks, or ``--yes`` approves it; ``--dry-run`` only prints it.
 """
 
 from __future__ import annotations
 
-import asyncio
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from masterai.cli.common import console, fail, print_json
-from masterai.cli.context import acting_principal, load_settings, open_db
-
-if TYPE_CHECKING:
-    from masterai.services.configs import ConfigurationService
+from masterai.cli.common import console, fail
+from masterai.cli.context import AsOption, JsonOption, YesOption, call, show, structured
 
 config_app = typer.Typer(
     help="Show and change companies' versioned AI configurations.", no_args_is_help=True
 )
 
 Company = Annotated[str, typer.Argument(help="Company id, e.g. acme-retail.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-AsOption = Annotated[str | None, typer.Option("--as", help="Act as this user.")]
-YesOption = Annotated[bool, typer.Option("--yes", help="Apply without asking.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show the diff; change nothing.")]
 Note = Annotated[str | None, typer.Option("--note", help="Why (stored with the version).")]
+
+_SHOWN = (
+    "version",
+    "is_active",
+    "provider",
+    "model",
+    "temperature",
+    "max_tokens",
+    "settings",
+    "author",
+    "change_note",
+    "created_at",
+    "source_version",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -37,74 +46,60 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
 
-def _service() -> ConfigurationService:
-    from masterai.services.configs import ConfigurationService
-
-    return ConfigurationService(open_db(load_settings()))
-
-
-def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
-    from masterai.services.errors import ServiceError
-
-    try:
-        return function(*args, **kwargs)
-    except ServiceError as e:
-        fail(str(e))
+def _present(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` without the options that were not given."""
+    return {k: v for k, v in params.items() if v is not None}
 
 
 @config_app.command("show")
-def show(
+def show_config(
     company: Company,
     version: Annotated[
         int | None, typer.Option(help="A version (default: the active one).")
     ] = None,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show a company's active configuration (or one version)."""
-    config = _call(_service().get_configuration, company, version)
+    params = {"operation": "get_configuration", "company_id": company, "version": version}
+    result = call("configuration", _present(params), as_user=as_user)
     if as_json:
-        print_json(config.to_dict())
+        show(result, as_json=True)
         return
+    config = structured(result)
     table = Table(show_header=False)
-    for key in (
-        "version",
-        "is_active",
-        "provider",
-        "model",
-        "temperature",
-        "max_tokens",
-        "settings",
-        "author",
-        "change_note",
-        "created_at",
-        "source_version",
-    ):
-        table.add_row(key, str(getattr(config, key)))
+    for key in _SHOWN:
+        value = config.get(key)
+        if key == "created_at" and isinstance(value, str):
+            value = datetime.fromisoformat(value)  # shown as before: 2024-06-30 12:00:00+00:00
+        table.add_row(key, str(value))
     console.print(table)
     console.print("[bold]system prompt[/]")
-    console.print(config.system_prompt or "", markup=False, highlight=False)
+    console.print(config.get("system_prompt") or "", markup=False, highlight=False)
 
 
 @config_app.command("history")
 def history(
     company: Company,
     limit: Annotated[int, typer.Option(help="Most versions.")] = 20,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List a company's configuration versions, newest first."""
-    versions = _call(_service().list_versions, company, limit=limit)
+    params = {"operation": "list_versions", "company_id": company, "limit": limit}
+    result = call("configuration", params, as_user=as_user)
     if as_json:
-        print_json([v.to_dict() for v in versions])
+        show(result, as_json=True)
         return
     table = Table("version", "active", "created (UTC)", "author", "model", "note")
-    for v in versions:
+    for v in structured(result):
         table.add_row(
-            str(v.version),
-            "*" if v.is_active else "",
-            f"{v.created_at:%Y-%m-%d %H:%M}",
-            v.author or "",
-            v.model or "",
-            v.change_note or "",
+            str(v["version"]),
+            "*" if v["is_active"] else "",
+            f"{datetime.fromisoformat(v['created_at']):%Y-%m-%d %H:%M}",
+            v["author"] or "",
+            v["model"] or "",
+            v["change_note"] or "",
         )
     console.print(table)
 
@@ -114,39 +109,38 @@ def diff(
     company: Company,
     from_version: Annotated[int, typer.Argument(help="Older version.")],
     to_version: Annotated[int, typer.Argument(help="Newer version.")],
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show what changed between two versions."""
-    change = _call(_service().diff_versions, company, from_version, to_version)
-    console.print(change.diff or "no differences", markup=False, highlight=False)
+    params = {
+        "operation": "diff_versions",
+        "company_id": company,
+        "from_version": from_version,
+        "to_version": to_version,
+    }
+    show(call("configuration", params, as_user=as_user), as_json)
 
 
-def _apply(arguments: dict[str, Any], *, as_user: str | None, yes: bool) -> None:
-    """Run a configuration operation through the registry, asking with the diff."""
-    from masterai.registry import ExecutionContext
-    from masterai.tools import build_registry
+def _change(params: dict[str, Any], *, as_user: str | None, yes: bool, as_json: bool) -> None:
+    """Run a configuration change through the registry and print what it did.
 
-    settings = load_settings()
-    database = open_db(settings)
-    principal = acting_principal(database, settings, as_user)
-    registry = build_registry(settings, database)
-
-    async def approve(
-        tool: str, args: dict[str, Any], reason: str, context: str | None, destructive: bool
-    ) -> bool:
-        console.print(context or reason, markup=False, highlight=False)
-        if yes or args.get("dry_run"):
-            return True
-        return typer.confirm("Apply this change?", default=False)
-
-    context = ExecutionContext(principal=principal, request_authorization=approve)
-    result = asyncio.run(registry.execute_tool("configuration", arguments, context))
-    if not result.ok:
-        fail(result.error or result.status)
-    data = result.data or {}
+    The approval step shows the diff when it asks on a terminal; a dry run (no approval) and
+    a change approved by ``--yes`` print the diff with the result instead.
+    """
+    result = call("configuration", _present(params), as_user=as_user, yes=yes)
+    if as_json:
+        show(result, as_json=True)
+        return
+    data = result.data if isinstance(result.data, dict) else {}
     summary = str(data.get("summary", result.content))
-    # A dry run is not shown for approval (it needs none), so its summary carries the diff.
-    shown = summary if arguments.get("dry_run") else summary.splitlines()[0]
-    console.print(shown, markup=False, highlight=False)
+    asked = not (params.get("dry_run") or yes)
+    console.print(
+        summary.splitlines()[0] if asked else summary,
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @config_app.command("set-prompt")
@@ -158,23 +152,24 @@ def set_prompt(
     dry_run: DryRun = False,
     yes: YesOption = False,
     as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Set a company's system prompt (a new version), after showing the diff."""
     if (prompt is None) == (file is None):
-        fail("give exactly one of --prompt TEXT or --file PATH")
+        fail("give exactly one of --prompt TEXT or --file PATH", exit_code=2)
     if file is not None:
         try:
             prompt = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            fail(f"cannot read prompt file {str(file)!r}: {e}")
-    args = {
+            fail(f"cannot read prompt file {str(file)!r}: {e}", exit_code=2)
+    params = {
         "operation": "update_prompt",
         "company_id": company,
         "prompt": prompt,
         "dry_run": dry_run,
         "change_note": note,
     }
-    _apply({k: v for k, v in args.items() if v is not None}, as_user=as_user, yes=yes)
+    _change(params, as_user=as_user, yes=yes, as_json=as_json)
 
 
 @config_app.command("rollback")
@@ -185,13 +180,14 @@ def rollback(
     dry_run: DryRun = False,
     yes: YesOption = False,
     as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Make an earlier version active again (as a new version), after showing the diff."""
-    args = {
+    params = {
         "operation": "rollback",
         "company_id": company,
         "version": version,
         "dry_run": dry_run,
         "change_note": note,
     }
-    _apply({k: v for k, v in args.items() if v is not None}, as_user=as_user, yes=yes)
+    _change(params, as_user=as_user, yes=yes, as_json=as_json)

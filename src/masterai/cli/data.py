@@ -1,25 +1,38 @@
-"""``masterai conversations import``, ``masterai demo seed``, ``masterai report generate``."""
+"""``masterai conversations import``, ``masterai demo seed``, ``masterai report generate``.
+
+Each is a registry call (``analytics.import_conversations``, ``admin.seed_demo``,
+``analytics.generate_report``), as the local super admin or ``--as USER``. After writing
+conversations, the commands also call ``analytics.refresh``, so the first analysis does not
+pay for bringing the analytics copy in step.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import json
+import os
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from masterai.cli.common import console, fail, print_json
-from masterai.cli.context import load_settings, open_db
-
-if TYPE_CHECKING:
-    from masterai.store import Database
+from masterai.cli.analytics import refresh_copy, scope_params
+from masterai.cli.common import console, err_console, fail, print_json
+from masterai.cli.context import (
+    AsOption,
+    JsonOption,
+    call,
+    open_platform,
+    refuse_arguments,
+    show,
+    structured,
+)
 
 conversations_app = typer.Typer(help="Bring conversation data in.", no_args_is_help=True)
 demo_app = typer.Typer(help="The synthetic demo data set.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports with charts (HTML, Markdown, JSON).", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+_SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
 def register(app: typer.Typer) -> None:
@@ -29,19 +42,70 @@ def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")
 
 
-def _progress_bar(description: str) -> Progress:
+def _refresh_analytics(as_user: str | None) -> None:
+    """Bring the analytics copy in step now, so the first analysis does not pay for it.
 
-    return Progress(
-        TextColumn(description), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    The data is written already, so a refused or failed refresh is a note, not a failure:
+    the first analysis then brings the copy in step itself.
+    """
+    result = refresh_copy(as_user, check=False)
+    if not result.ok:
+        err_console.print(
+            f"note: the analytics copy was not refreshed ({result.status}: {result.error}; "
+            f"audit record {result.audit_id}); the first analysis will do it",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+# --- conversations import ----------------------------------------------------------------
+
+
+def _import_source(
+    file: Path, fmt: str | None, params: dict[str, Any], as_user: str | None
+) -> dict[str, Any]:
+    """Where the tool reads ``file`` from: its workspace ``path``, else its text as ``content``.
+
+    Text larger than the registry's argument limit is refused with one line (and an audit
+    record) naming the limit and the workspace alternative.
+    """
+    current = open_platform()
+    workspace = current.settings.workspace.resolve()
+    real = file.resolve()
+    if real.is_relative_to(workspace):
+        return {**params, "path": real.relative_to(workspace).as_posix()}
+    if not file.is_file():
+        fail(f"no such file: {str(file)!r}", exit_code=2)
+    chosen = fmt or _SUFFIX_FORMATS.get(file.suffix.lower())
+    if chosen is None:
+        fail(
+            f"cannot tell the format of {str(file)!r} (suffix {file.suffix!r}); use a .jsonl "
+            "or .csv file or give --format jsonl|csv",
+            exit_code=2,
+        )
+    limit = current.settings.registry.max_params_bytes
+    size = file.stat().st_size
+    if size <= limit:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            fail(f"{str(file)!r} is not UTF-8 text ({e.reason})", exit_code=2)
+        except OSError as e:
+            fail(f"cannot read {str(file)!r}: {e}", exit_code=2)
+        sent = {**params, "format": chosen, "content": text}
+        # measured as the registry measures arguments
+        size = len(json.dumps(sent, ensure_ascii=False).encode())
+        if size <= limit:
+            return sent
+    problem = (
+        f"{str(file)!r} is too large to send: {size:,} bytes, over the registry's argument "
+        f"limit of {limit:,} bytes (MASTERAI_REGISTRY__MAX_PARAMS_BYTES); copy it into the "
+        f"workspace ({workspace}) and import it from there, or raise the limit"
     )
-
-
-def _refresh_analytics(database: Database) -> None:
-    """Bring the analytics copy in step now, so the first analysis does not pay for it."""
-    from masterai.services.analytics import AnalyticsService
-
-    with console.status("Updating the analytics copy...", spinner="dots"):
-        AnalyticsService(database, load_settings()).refresh()
+    raw = {"operation": params["operation"], "file": str(file), "bytes": size}
+    refuse_arguments("analytics", raw, problem, as_user=as_user)
+    raise AssertionError("refuse_arguments always raises")
 
 
 @conversations_app.command("import")
@@ -54,33 +118,39 @@ def import_file(
         bool, typer.Option("--skip-bad", help="Import the good lines, report the bad ones.")
     ] = False,
     create_companies: Annotated[bool, typer.Option(help="Create unknown companies.")] = False,
-    as_json: JsonOpt = False,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Import conversations and messages; bad lines are reported with line numbers."""
-    from masterai.services.errors import ServiceError
-    from masterai.services.importer import import_conversations
+    """Import conversations and messages; bad lines are reported with line numbers.
 
-    database = open_db(load_settings())
-    with _progress_bar("Importing") as bar:
-        task = bar.add_task("import", total=None)
-        try:
-            report = import_conversations(
-                database,
-                file,
-                fmt=fmt,
-                skip_bad=skip_bad,
-                create_companies=create_companies,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-        except ServiceError as e:
-            fail(str(e))
-    _refresh_analytics(database)
+    A file inside the workspace is read there by the tool; any other file is sent as text
+    (up to MASTERAI_REGISTRY__MAX_PARAMS_BYTES).
+    """
+    params: dict[str, Any] = {
+        "operation": "import_conversations",
+        "skip_bad": skip_bad,
+        "create_companies": create_companies,
+    }
+    if fmt is not None:
+        params["format"] = fmt
+    params = _import_source(file, fmt, params, as_user)
+    with console.status("Importing conversations...", spinner="dots"):
+        result = call("analytics", params, as_user=as_user)
+    _refresh_analytics(as_user)
     if as_json:
-        print_json(report.to_dict())
+        show(result, as_json=True)
         return
-    console.print(f"Imported {report.conversations} conversations, {report.messages} messages.")
-    for bad in report.skipped:
-        console.print(f"skipped line {bad.line}: {bad.message}", markup=False, highlight=False)
+    report = structured(result)
+    console.print(
+        f"Imported {report['conversations']} conversations, {report['messages']} messages."
+    )
+    for bad in report["skipped"]:
+        console.print(
+            f"skipped line {bad['line']}: {bad['message']}", markup=False, highlight=False
+        )
+
+
+# --- demo seed ---------------------------------------------------------------------------
 
 
 @demo_app.command("seed")
@@ -91,42 +161,40 @@ def seed(
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
     end_date: Annotated[str | None, typer.Option(help="Last day (default today, UTC).")] = None,
     replace: Annotated[bool, typer.Option(help="Replace existing demo companies.")] = False,
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
+    as_user: AsOption = None,
 ) -> None:
     """Write a deterministic synthetic data set (same --seed and --end-date: same data)."""
-    from masterai.services.demo import seed_demo
-    from masterai.services.errors import ServiceError
-
-    end = None
+    params: dict[str, Any] = {
+        "operation": "seed_demo",
+        "demo_companies": companies,
+        "conversations": conversations,
+        "days": days,
+        "seed": seed_value,
+        "replace": replace,
+    }
     if end_date is not None:
-        try:
-            end = date.fromisoformat(end_date)
-        except ValueError:
-            fail(f"--end-date must be YYYY-MM-DD, got {end_date!r}")
-    database = open_db(load_settings())
-    with _progress_bar("Seeding") as bar:
-        task = bar.add_task("seed", total=conversations)
-        try:
-            summary = seed_demo(
-                database,
-                companies=companies,
-                conversations=conversations,
-                days=days,
-                seed=seed_value,
-                end_date=end,
-                replace=replace,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-        except ServiceError as e:
-            fail(str(e))
-    _refresh_analytics(database)
-    if as_json:
-        print_json(summary.to_dict())
-        return
-    console.print(
-        f"Seeded {summary.conversations} conversations ({summary.messages} messages) for "
-        f"{', '.join(summary.companies)} from {summary.start_date} to {summary.end_date}."
-    )
+        params["end_date"] = end_date
+    with console.status("Seeding the demo data...", spinner="dots"):
+        result = call("admin", params, as_user=as_user)
+    _refresh_analytics(as_user)
+    show(result, as_json)
+
+
+# --- report generate ---------------------------------------------------------------------
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` through a temporary file, so no half report is left."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".report-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 @report_app.command("generate")
@@ -142,25 +210,39 @@ def generate(
     out: Annotated[
         Path | None, typer.Option(help="Output file (default: the workspace's reports/ folder).")
     ] = None,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Write a report with charts and print where it went."""
-    from masterai.services.analytics import AnalyticsService
-    from masterai.services.analytics.reports import generate_report
-    from masterai.services.errors import ServiceError
+    """Write a report with charts and print where it went.
 
-    settings = load_settings()
-    service = AnalyticsService(open_db(settings), settings)
-    try:
-        scope = service.scope(
-            company_ids=company or None, start_date=start, end_date=end, days=days
-        )
-        with console.status("Building the report...", spinner="dots"):
-            report = generate_report(
-                service, report_type, scope, fmt_=fmt, workspace=settings.workspace, out=out
-            )
-    except ServiceError as e:
-        fail(str(e))
-    except OSError as e:
-        fail(f"cannot write the report: {e}")
-    shown = report.path if out is not None else str(settings.workspace / report.path)
-    console.print(f"Wrote {report.title} ({report.bytes:,} bytes) to {shown}", markup=False)
+    With ``--out`` the report comes back in the result (nothing is written in the workspace)
+    and this command writes it to that file.
+    """
+    params: dict[str, Any] = {
+        "operation": "generate_report",
+        "report_type": report_type,
+        "format": fmt,
+        **scope_params(company, start, end, days),
+    }
+    if out is not None:
+        params["include_content"] = True
+    with console.status("Building the report...", spinner="dots"):
+        result = call("analytics", params, as_user=as_user)
+    report = dict(structured(result))
+    if out is None:
+        shown = str(open_platform().settings.workspace / report["path"])
+    else:
+        try:
+            _write_atomic(out, report.pop("content"))
+        except OSError as e:
+            fail(f"cannot write the report to {str(out)!r}: {e}")
+        report["path"] = shown = str(out)
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"Wrote {report['title']} ({report['bytes']:,} bytes) to {shown}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )

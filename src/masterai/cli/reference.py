@@ -19,6 +19,22 @@ def render_reference(app: typer.Typer) -> str:
         "",
         "Generated from the CLI by `masterai docs cli > docs/cli.md`; a test fails when it drifts.",
         "",
+        "Every command acts through the tool registry: it is permission-checked, validated",
+        "and audited (client address `cli:LOGIN@HOST`), acting as the local super admin or",
+        "`--as USER`. Commands that print data take `--json` (one JSON document on stdout).",
+        "Errors are one `error: ...` line on stderr.",
+        "",
+        "| exit status | meaning |",
+        "|---|---|",
+        "| 0 | success |",
+        "| 1 | the call failed (tool error, time limit), or what it ran failed (a test run with "
+        "failures); also other errors |",
+        "| 2 | bad input: usage, invalid arguments, unknown tool or company; `ask`: no plan was "
+        "completed |",
+        "| 3 | refused: not permitted, unknown `--as` user, not approved |",
+        "| other | `exec` and `tool run` of a program: the program's own exit status (137 when "
+        "killed at a limit) |",
+        "",
     ]
     _render(root, ["masterai"], lines)
     return "\n".join(lines).rstrip() + "\n"

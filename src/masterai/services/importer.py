@@ -1,4 +1,7 @@
-"""``import_conversations``: load conversations and messages from JSONL or CSV files.
+"""``import_conversations``: load conversations and messages from JSONL or CSV files or text.
+
+:func:`import_conversations` reads a file; :func:`import_conversations_text` takes the text
+itself (what a client sends through the registry). Both go through one code path.
 
 Formats (documented with examples in docs/analytics.md):
 
@@ -14,8 +17,9 @@ bad lines are skipped and the rest is written. Everything is written in one tran
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +33,11 @@ from masterai.store import Database
 from masterai.store.models import Company, Conversation, Message
 
 MAX_ERRORS_SHOWN = 20
+FORMATS = ("jsonl", "csv")
 Progress = Callable[[int, int], None]
 """``progress(done, total)`` in conversations."""
+MayWrite = Callable[[str], bool]
+"""``may_write(company_id)``: whether the importing user may add data to that company."""
 
 
 class MessageIn(BaseModel):
@@ -114,14 +121,14 @@ class ImportReport:
 class ImportFileError(InvalidInputError):
     """The file has bad lines (and ``skip_bad`` was not set); nothing was imported."""
 
-    def __init__(self, path: Path, bad: list[BadLine]) -> None:
+    def __init__(self, source: Path | str, bad: list[BadLine]) -> None:
         shown = "\n".join(f"  line {b.line}: {b.message}" for b in bad[:MAX_ERRORS_SHOWN])
         more = (
             f"\n  ... and {len(bad) - MAX_ERRORS_SHOWN} more" if len(bad) > MAX_ERRORS_SHOWN else ""
         )
         super().__init__(
-            f"{path}: {len(bad)} bad line(s); nothing was imported (use --skip-bad to import "
-            f"the good ones):\n{shown}{more}"
+            f"{source}: {len(bad)} bad line(s); nothing was imported (use --skip-bad, or "
+            f"skip_bad, to import the good ones):\n{shown}{more}"
         )
         self.bad = bad
 
@@ -134,20 +141,23 @@ def _explain(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[list[int], dict[str, Any] | BadLine]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield [number], BadLine(line=number, message=f"not valid JSON: {e.msg}")
-                continue
-            if not isinstance(value, dict):
-                yield [number], BadLine(line=number, message="expected a JSON object")
-                continue
-            yield [number], value
+Lines = Iterable[str]
+"""The text being imported, line by line (an open file or a ``StringIO``, ``newline=""``)."""
+
+
+def _read_jsonl(lines: Lines, source: str) -> Iterator[tuple[list[int], dict[str, Any] | BadLine]]:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            yield [number], BadLine(line=number, message=f"not valid JSON: {e.msg}")
+            continue
+        if not isinstance(value, dict):
+            yield [number], BadLine(line=number, message="expected a JSON object")
+            continue
+        yield [number], value
 
 
 _CONVERSATION_COLUMNS = (
@@ -160,33 +170,32 @@ _MESSAGE_COLUMNS = (
 )  # fmt: skip
 
 
-def _read_csv(path: Path) -> Iterator[tuple[list[int], dict[str, Any] | BadLine]]:
+def _read_csv(lines: Lines, source: str) -> Iterator[tuple[list[int], dict[str, Any] | BadLine]]:
     """Group message rows into conversations (line numbers of all their rows kept)."""
     groups: dict[str, tuple[list[int], dict[str, Any]]] = {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        required = {"conversation_id", "company_id", "role", "content", "created_at"}
-        missing = required - set(reader.fieldnames or [])
-        if missing:
-            raise InvalidInputError(
-                f"{path}: missing CSV column(s) {', '.join(sorted(missing))}; required: "
-                f"{', '.join(sorted(required))}"
-            )
-        for row in reader:
-            number = reader.line_num
-            cid = (row.get("conversation_id") or "").strip()
-            if not cid:
-                yield [number], BadLine(line=number, message="conversation_id is empty")
-                continue
-            if cid not in groups:
-                conv = {k: row[k] for k in _CONVERSATION_COLUMNS if row.get(k) not in (None, "")}
-                groups[cid] = ([], {"id": cid, **conv, "messages": []})
-            lines, conv = groups[cid]
-            lines.append(number)
-            message = {k: row[k] for k in _MESSAGE_COLUMNS if row.get(k) not in (None, "")}
-            if row.get("message_model"):
-                message["model"] = row["message_model"]
-            conv["messages"].append(message)
+    reader = csv.DictReader(lines)
+    required = {"conversation_id", "company_id", "role", "content", "created_at"}
+    missing = required - set(reader.fieldnames or [])
+    if missing:
+        raise InvalidInputError(
+            f"{source}: missing CSV column(s) {', '.join(sorted(missing))}; required: "
+            f"{', '.join(sorted(required))}"
+        )
+    for row in reader:
+        number = reader.line_num
+        cid = (row.get("conversation_id") or "").strip()
+        if not cid:
+            yield [number], BadLine(line=number, message="conversation_id is empty")
+            continue
+        if cid not in groups:
+            conv = {k: row[k] for k in _CONVERSATION_COLUMNS if row.get(k) not in (None, "")}
+            groups[cid] = ([], {"id": cid, **conv, "messages": []})
+        numbers, conv = groups[cid]
+        numbers.append(number)
+        message = {k: row[k] for k in _MESSAGE_COLUMNS if row.get(k) not in (None, "")}
+        if row.get("message_model"):
+            message["model"] = row["message_model"]
+        conv["messages"].append(message)
     yield from groups.values()
 
 
@@ -200,32 +209,34 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def _parse(path: Path, fmt: str) -> tuple[list[tuple[list[int], ConversationIn]], list[BadLine]]:
+def _parse(
+    lines: Lines, source: str, fmt: str
+) -> tuple[list[tuple[list[int], ConversationIn]], list[BadLine]]:
     reader = _read_jsonl if fmt == "jsonl" else _read_csv
     good: list[tuple[list[int], ConversationIn]] = []
     bad: list[BadLine] = []
     seen: set[str] = set()
-    for lines, raw in reader(path):
+    for numbers, raw in reader(lines, source):
         if isinstance(raw, BadLine):
             bad.append(raw)
             continue
         if _has_nul(raw):
             # PostgreSQL cannot store NUL in text; analytics cannot query it either.
-            bad.append(BadLine(line=lines[0], message="contains a NUL character"))
+            bad.append(BadLine(line=numbers[0], message="contains a NUL character"))
             continue
         try:
             conv = ConversationIn.model_validate(raw)
         except ValidationError as e:
-            bad.append(BadLine(line=lines[0], message=_explain(e)))
+            bad.append(BadLine(line=numbers[0], message=_explain(e)))
             continue
         if conv.id in seen:
-            bad.append(BadLine(line=lines[0], message=f"duplicate conversation id {conv.id!r}"))
+            bad.append(BadLine(line=numbers[0], message=f"duplicate conversation id {conv.id!r}"))
             continue
         if conv.started_at is None and not conv.messages:
-            bad.append(BadLine(line=lines[0], message="started_at missing and no messages"))
+            bad.append(BadLine(line=numbers[0], message="started_at missing and no messages"))
             continue
         seen.add(conv.id)
-        good.append((lines, conv))
+        good.append((numbers, conv))
     return good, bad
 
 
@@ -248,8 +259,20 @@ def import_conversations(
     skip_bad: bool = False,
     create_companies: bool = False,
     progress: Progress | None = None,
+    may_write: MayWrite | None = None,
+    source: str | None = None,
 ) -> ImportReport:
     """Validate ``path`` and write its conversations and messages in one transaction.
+
+    Args:
+        database: Where to write.
+        path: A ``.jsonl`` or ``.csv`` file (or any file, with ``fmt``).
+        fmt: ``jsonl`` or ``csv`` (default: by the file's suffix).
+        skip_bad: Import the good conversations and report the bad lines.
+        create_companies: Create companies the data names that do not exist.
+        progress: Called with conversations written so far.
+        may_write: When given, conversations of companies it refuses are bad lines.
+        source: How messages name the file (default: ``path``).
 
     Raises:
         ImportFileError: some lines are bad and ``skip_bad`` is false (nothing written).
@@ -257,17 +280,72 @@ def import_conversations(
     """
     fmt = detect_format(path, fmt)
     if not path.is_file():
-        raise InvalidInputError(f"no such file: {str(path)!r}")
+        raise InvalidInputError(f"no such file: {source or str(path)!r}")
+    with path.open(encoding="utf-8", newline="") as handle:
+        return _import(
+            database,
+            handle,
+            source=source or str(path),
+            fmt=fmt,
+            skip_bad=skip_bad,
+            create_companies=create_companies,
+            progress=progress,
+            may_write=may_write,
+        )
+
+
+def import_conversations_text(
+    database: Database,
+    text: str,
+    *,
+    fmt: str,
+    skip_bad: bool = False,
+    create_companies: bool = False,
+    progress: Progress | None = None,
+    may_write: MayWrite | None = None,
+    source: str = "content",
+) -> ImportReport:
+    """:func:`import_conversations` of ``text`` (the contents of a file) in format ``fmt``.
+
+    Raises:
+        ImportFileError: some lines are bad and ``skip_bad`` is false (nothing written).
+        InvalidInputError: ``fmt`` is not ``jsonl`` or ``csv``; CSV columns are missing.
+    """
+    if fmt not in FORMATS:
+        raise InvalidInputError(f"unknown import format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    return _import(
+        database,
+        io.StringIO(text, newline=""),
+        source=source,
+        fmt=fmt,
+        skip_bad=skip_bad,
+        create_companies=create_companies,
+        progress=progress,
+        may_write=may_write,
+    )
+
+
+def _import(
+    database: Database,
+    lines: Lines,
+    *,
+    source: str,
+    fmt: str,
+    skip_bad: bool,
+    create_companies: bool,
+    progress: Progress | None,
+    may_write: MayWrite | None,
+) -> ImportReport:
     try:
-        good, bad = _parse(path, fmt)
+        good, bad = _parse(lines, source, fmt)
     except UnicodeDecodeError as e:
-        raise InvalidInputError(f"{path}: not UTF-8 text ({e.reason})") from None
+        raise InvalidInputError(f"{source}: not UTF-8 text ({e.reason})") from None
     created: list[str] = []
     with database.session(immediate=True) as session:
-        good, more_bad, created = _check_against_store(session, good, create_companies)
+        good, more_bad, created = _check_against_store(session, good, create_companies, may_write)
         bad = sorted(bad + more_bad, key=lambda b: b.line)
         if bad and not skip_bad:
-            raise ImportFileError(path, bad)
+            raise ImportFileError(source, bad)
         for company in created:
             session.add(Company(id=company, name=company))
         session.flush()
@@ -278,8 +356,14 @@ def import_conversations(
 
 
 def _check_against_store(
-    session: Any, good: list[tuple[list[int], ConversationIn]], create_companies: bool
+    session: Any,
+    good: list[tuple[list[int], ConversationIn]],
+    create_companies: bool,
+    may_write: MayWrite | None = None,
 ) -> tuple[list[tuple[list[int], ConversationIn]], list[BadLine], list[str]]:
+    denied: list[BadLine] = []
+    if may_write is not None:
+        good, denied = _without_refused(good, may_write)
     companies = {c.company_id for _, c in good}
     known = set(session.scalars(sa.select(Company.id).where(Company.id.in_(companies))))
     ids = [c.id for _, c in good]
@@ -305,7 +389,26 @@ def _check_against_store(
         else:
             kept.append((lines, conv))
     created = sorted({c.company_id for _, c in kept} - known)
-    return kept, bad, created
+    return kept, denied + bad, created
+
+
+def _without_refused(
+    good: list[tuple[list[int], ConversationIn]], may_write: MayWrite
+) -> tuple[list[tuple[list[int], ConversationIn]], list[BadLine]]:
+    """Split off the conversations of companies the importing user may not change.
+
+    Checked before the store is read, so the report tells nothing about those companies
+    (whether they, or the conversation ids, exist).
+    """
+    allowed = {c.company_id: may_write(c.company_id) for _, c in good}
+    kept, denied = [], []
+    for numbers, conv in good:
+        if allowed[conv.company_id]:
+            kept.append((numbers, conv))
+        else:
+            message = f"you may not add conversations to company {conv.company_id!r}"
+            denied.append(BadLine(line=numbers[0], message=message))
+    return kept, denied
 
 
 def _write(session: Any, conversations: list[ConversationIn], progress: Progress | None) -> int:

@@ -1,13 +1,17 @@
 """The ``analytics`` tool: conversation analytics, costs, forecasts, failures and reports.
 
-A thin adapter over :class:`masterai.services.analytics.AnalyticsService`. Every operation is
-read-only: it changes no platform data (``generate_report`` writes a new file into the
-workspace's ``reports/`` folder and returns its path). Results are JSON with a readable
-``summary`` for the model and the structured ``result``.
+A thin adapter over :class:`masterai.services.analytics.AnalyticsService`. The analyses and
+``generate_report`` are read-only: they change no platform data (``generate_report`` writes a
+new file into the workspace's ``reports/`` folder and returns its path, or with
+``include_content`` returns the report itself and writes nothing). Two operations change
+data: ``import_conversations`` (conversations from JSONL or CSV, sent as ``content`` or read
+from a workspace ``path``) and ``refresh`` (rewrites the columnar analytics copy). Results are
+JSON with a readable ``summary`` for the model and the structured ``result``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,20 +21,41 @@ from ai_tool import (
     AIToolAuthorizationCallback,
     AIToolCall,
     AIToolDefinition,
+    AIToolExecutionError,
     AIToolOperationDefinition,
     AIToolParameter,
     AIToolResult,
+    AIToolValidationError,
 )
+from ai_tool.filesystem.path_resolver import FilesystemPathResolver
+from masterai.security import ParameterRole
 from masterai.services.analytics import AnalyticsService, Scope
 from masterai.services.analytics.forecast import METRICS
-from masterai.services.analytics.reports import FORMATS, REPORT_TYPES, generate_report
+from masterai.services.analytics.reports import (
+    FORMATS,
+    REPORT_TYPES,
+    generate_report,
+    render_report,
+)
 from masterai.services.errors import InvalidInputError
+from masterai.services.importer import (
+    FORMATS as IMPORT_FORMATS,
+)
+from masterai.services.importer import (
+    MAX_ERRORS_SHOWN,
+    ImportReport,
+    import_conversations,
+    import_conversations_text,
+)
 from masterai.tools.adapter import call_service, tool_result
 
 NAME = "analytics"
 _SCOPE = {"company_id", "company_ids", "start_date", "end_date", "days"}
+WRITE_TIMEOUT = 600.0
+"""Seconds ``import_conversations`` and ``refresh`` may run (a large file, a cold copy)."""
 
-# operation -> (extra allowed parameters, required, description)
+# Read-only operations over a scope: operation -> (extra allowed parameters, required,
+# description).
 _OPERATIONS: dict[str, tuple[set[str], set[str], str]] = {
     "analyze_conversations": (
         set(),
@@ -67,21 +92,38 @@ _OPERATIONS: dict[str, tuple[set[str], set[str], str]] = {
         "Forecast daily conversations, tokens and cost with prediction intervals",
     ),
     "generate_report": (
-        {"report_type", "format", "filename"},
+        {"report_type", "format", "filename", "include_content"},
         {"report_type"},
         "Write a report (company_summary, comparison, costs) as html, markdown or json into "
-        "the workspace and return its path",
+        "the workspace and return its path; with include_content, return the report itself "
+        "(content) and write nothing",
+    ),
+}
+# Operations that change data: operation -> (allowed parameters, description).
+_WRITE_OPERATIONS: dict[str, tuple[set[str], str]] = {
+    "import_conversations": (
+        {"content", "path", "format", "skip_bad", "create_companies"},
+        "Import conversations and their messages from JSONL or CSV: the data itself "
+        "(content, with format) or a file in the workspace (path). Every line is checked "
+        "first; bad lines are reported by number and, unless skip_bad, nothing is imported",
+    ),
+    "refresh": (
+        {"rebuild"},
+        "Bring the columnar analytics copy in step with the store now (rebuild: copy "
+        "everything again), so the next analysis does not pay for it",
     ),
 }
 
 
 class AnalyticsTool(AITool):
-    """Analyse conversations of companies; every operation is read-only.
+    """Analyse conversations of companies; import them; refresh the analytics copy.
 
     Args:
         service: The analytics service.
         workspace: Where ``generate_report`` writes (into ``reports/``).
     """
+
+    type_check_arguments = True
 
     def __init__(self, service: AnalyticsService, workspace: Path) -> None:
         self._service = service
@@ -100,7 +142,7 @@ class AnalyticsTool(AITool):
         )
 
     def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
-        """Return the analytics operations (all read-only)."""
+        """Return the analytics operations (the analyses read-only)."""
         handlers: dict[str, Callable[..., Any]] = {
             "analyze_conversations": self._analyze,
             "identify_patterns": self._patterns,
@@ -109,8 +151,10 @@ class AnalyticsTool(AITool):
             "analyze_costs": self._costs,
             "predict_usage": self._forecast,
             "generate_report": self._report,
+            "import_conversations": self._import,
+            "refresh": self._refresh,
         }
-        return {
+        ops = {
             name: AIToolOperationDefinition(
                 name,
                 handlers[name],
@@ -122,6 +166,45 @@ class AnalyticsTool(AITool):
             )
             for name, (extra, required, description) in _OPERATIONS.items()
         }
+        for name, (allowed, description) in _WRITE_OPERATIONS.items():
+            ops[name] = AIToolOperationDefinition(
+                name, handlers[name], None, allowed, set(), description, timeout=WRITE_TIMEOUT
+            )
+        return ops
+
+    def check_operation_arguments(
+        self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
+    ) -> None:
+        """Check what one schema cannot say: ``format`` per operation, exclusive pairs."""
+        fmt = arguments.get("format")
+        if operation.name == "import_conversations":
+            if ("content" in arguments) == ("path" in arguments):
+                raise AIToolValidationError(
+                    "import_conversations needs exactly one of content (the data itself) or "
+                    "path (a file in the workspace)",
+                    "content",
+                )
+            if fmt is not None and fmt not in IMPORT_FORMATS:
+                raise AIToolValidationError(
+                    f"format {fmt!r} cannot be imported; allowed: {', '.join(IMPORT_FORMATS)}",
+                    "format",
+                )
+            if "content" in arguments and fmt is None:
+                raise AIToolValidationError(
+                    f"format is required with content: {', '.join(IMPORT_FORMATS)}", "format"
+                )
+        elif operation.name == "generate_report":
+            if fmt is not None and fmt not in FORMATS:
+                raise AIToolValidationError(
+                    f"format {fmt!r} is not a report format; allowed: {', '.join(FORMATS)}",
+                    "format",
+                )
+            if arguments.get("include_content") and "filename" in arguments:
+                raise AIToolValidationError(
+                    "filename and include_content exclude each other: with include_content "
+                    "the report is returned, not written",
+                    "filename",
+                )
 
     def _scope(self, args: dict[str, Any], requester_ref: Any) -> Scope:
         """The scope of the call, limited to the companies the requester may read.
@@ -213,6 +296,8 @@ class AnalyticsTool(AITool):
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args = tool_call.arguments
+        if args.get("include_content", False):
+            return await self._report_content(tool_call, requester_ref)
 
         def work() -> Any:
             return generate_report(
@@ -228,15 +313,98 @@ class AnalyticsTool(AITool):
         summary = f"Wrote {report.title} to {report.path} ({report.bytes:,} bytes).\n"
         return tool_result(tool_call, summary + report.summary, report.to_dict())
 
+    async def _report_content(self, tool_call: AIToolCall, requester_ref: Any) -> AIToolResult:
+        """The report itself in the result (``content``); nothing is written."""
+        args = tool_call.arguments
+
+        def work() -> Any:
+            return render_report(
+                self._service,
+                args["report_type"],
+                self._scope(args, requester_ref),
+                fmt_=args.get("format", "html"),
+            )
+
+        report = await call_service(work)
+        data = {
+            "report_type": report.report_type,
+            "format": report.format,
+            "title": report.title,
+            "path": None,
+            "bytes": report.bytes,
+            "summary": report.summary,
+            "content": report.text,
+        }
+        summary = f"Built {report.title} ({report.bytes:,} bytes; in content, not written).\n"
+        return tool_result(tool_call, summary + report.summary, data)
+
+    async def _import(
+        self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
+    ) -> AIToolResult:
+        args = tool_call.arguments
+        database = self._service.database
+        data = getattr(getattr(requester_ref, "permissions", None), "data_access", None)
+        options: dict[str, Any] = {
+            "skip_bad": args.get("skip_bad", False),
+            "create_companies": args.get("create_companies", False),
+            # The file names its companies: each must be one the requester may change.
+            "may_write": data.can_write if data is not None else None,
+        }
+        if "path" in args:
+            target = FilesystemPathResolver(self._workspace).resolve(args["path"], key="path")
+            if not target.is_file():
+                raise AIToolExecutionError(
+                    f"'path' {args['path']!r} is not a file in the workspace"
+                )
+            report = await call_service(
+                import_conversations,
+                database,
+                target,
+                fmt=args.get("format"),
+                source=args["path"],
+                **options,
+            )
+        else:
+            report = await call_service(
+                import_conversations_text, database, args["content"], fmt=args["format"], **options
+            )
+        return tool_result(tool_call, _import_summary(report), report.to_dict())
+
+    async def _refresh(
+        self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
+    ) -> AIToolResult:
+        report = await call_service(
+            self._service.refresh, rebuild=tool_call.arguments.get("rebuild", False)
+        )
+        summary = (
+            f"{'Rebuilt' if report.rebuilt else 'Updated'} the analytics copy: "
+            f"{report.messages_added} messages added"
+            + (", conversations reloaded." if report.conversations_reloaded else ".")
+        )
+        return tool_result(tool_call, summary, dataclasses.asdict(report))
+
+
+def _import_summary(report: ImportReport) -> str:
+    lines = [f"Imported {report.conversations} conversations, {report.messages} messages."]
+    if report.created_companies:
+        lines.append(f"Created companies: {', '.join(report.created_companies)}.")
+    lines += [f"skipped line {b.line}: {b.message}" for b in report.skipped[:MAX_ERRORS_SHOWN]]
+    if len(report.skipped) > MAX_ERRORS_SHOWN:
+        lines.append(f"... and {len(report.skipped) - MAX_ERRORS_SHOWN} more skipped lines")
+    return "\n".join(lines)
+
 
 _PARAMETERS = [
-    AIToolParameter("company_id", "string", "One company id (slug)", required=False),
+    AIToolParameter(
+        "company_id", "string", "One company id (slug)", required=False, role=ParameterRole.COMPANY
+    ),
     AIToolParameter(
         "company_ids",
         "array",
         "Several company ids (omit both for all companies)",
         required=False,
         items=AIToolParameter("company_id", "string", "Company id"),
+        role=ParameterRole.COMPANY,
     ),
     AIToolParameter("start_date", "string", "First day, ISO date (UTC)", required=False),
     AIToolParameter("end_date", "string", "Last day, ISO date, inclusive", required=False),
@@ -271,9 +439,55 @@ _PARAMETERS = [
         "report_type", "string", "Report type", required=False, enum=list(REPORT_TYPES)
     ),
     AIToolParameter(
-        "format", "string", "Report format", required=False, enum=list(FORMATS), default="html"
+        "format",
+        "string",
+        "generate_report: html (default), markdown or json; import_conversations: jsonl or "
+        "csv (required with content; default for path: by its suffix)",
+        required=False,
+        enum=[*FORMATS, *IMPORT_FORMATS],
     ),
     AIToolParameter(
-        "filename", "string", "File name inside reports/ (default: generated)", required=False
+        "filename",
+        "string",
+        "File name inside reports/ (default: generated)",
+        required=False,
+        role=ParameterRole.PATH,
+    ),
+    AIToolParameter(
+        "include_content",
+        "boolean",
+        "Return the report itself (content) and write nothing (default false)",
+        required=False,
+    ),
+    AIToolParameter(
+        "content",
+        "string",
+        "The conversations to import: the text of a JSONL or CSV file",
+        required=False,
+        role=ParameterRole.PLAIN,
+    ),
+    AIToolParameter(
+        "path",
+        "string",
+        "A JSONL or CSV file in the workspace to import (relative path)",
+        required=False,
+        role=ParameterRole.PATH,
+    ),
+    AIToolParameter(
+        "skip_bad",
+        "boolean",
+        "Import the good conversations and report the bad lines (default: import nothing "
+        "when any line is bad)",
+        required=False,
+    ),
+    AIToolParameter(
+        "create_companies",
+        "boolean",
+        "Create companies the data names that do not exist yet",
+        required=False,
+        role=ParameterRole.PLAIN,
+    ),
+    AIToolParameter(
+        "rebuild", "boolean", "refresh: copy everything again (default false)", required=False
     ),
 ]

@@ -39,6 +39,7 @@ from masterai.llm.evaluation import (
     parse_test_cases,
     run_suite,
 )
+from masterai.security import ParameterRole
 from masterai.services.analytics import AnalyticsService
 from masterai.services.configs import ConfigurationService, ConfigVersion
 from masterai.settings import Settings
@@ -67,13 +68,18 @@ _EXTRA_CONFIGURATION = [
         items=AIToolParameter("version", "integer", "Version"),
     ),
     AIToolParameter(
-        "judge_model", "string", "provider:model judging rubric assertions", required=False
+        "judge_model",
+        "string",
+        "provider:model judging rubric assertions",
+        required=False,
+        role=ParameterRole.MODEL,
     ),
     AIToolParameter(
         "optimizer_model",
         "string",
         "provider:model rewriting the prompt (default: the configuration's own model)",
         required=False,
+        role=ParameterRole.MODEL,
     ),
     AIToolParameter(
         "rounds", "integer", f"Rewrite rounds, 1 to {MAX_ROUNDS} (default 1)", required=False
@@ -87,10 +93,15 @@ _EXTRA_ANALYTICS = [
         "Models to benchmark, as provider:model[@base_url]",
         required=False,
         items=AIToolParameter("model", "string", "Model spec"),
+        role=ParameterRole.MODEL,
     ),
     AIToolParameter("system_prompt", "string", "System prompt for every model", required=False),
     AIToolParameter(
-        "judge_model", "string", "provider:model judging rubric assertions", required=False
+        "judge_model",
+        "string",
+        "provider:model judging rubric assertions",
+        required=False,
+        role=ParameterRole.MODEL,
     ),
 ]
 

@@ -1,8 +1,9 @@
 """``generate_report``: company summary, cross-company comparison and cost reports.
 
 Each report is built from the analytics results (one data dict), then rendered as HTML with
-inline SVG charts, as Markdown, or as JSON, and written atomically (temporary file, then
-rename) into ``<workspace>/reports/`` unless an explicit output path is given.
+inline SVG charts, as Markdown, or as JSON (:func:`render_report`), and written atomically
+(temporary file, then rename) into ``<workspace>/reports/`` unless an explicit output path is
+given (:func:`generate_report`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,41 @@ def check_report_args(report_type: Any, fmt_: Any) -> tuple[str, str]:
     return str(report_type), str(fmt_)
 
 
+@dataclass(frozen=True, kw_only=True)
+class RenderedReport:
+    """A report built and rendered, not written anywhere yet."""
+
+    report_type: str
+    format: str
+    title: str
+    summary: str
+    text: str
+    """The whole report in ``format``."""
+
+    @property
+    def bytes(self) -> int:
+        """Size of :attr:`text` encoded as UTF-8."""
+        return len(self.text.encode())
+
+
+def render_report(
+    service: AnalyticsService, report_type: str, scope: Scope, *, fmt_: str = "html"
+) -> RenderedReport:
+    """Build a report and render it in ``fmt_``; nothing is written."""
+    report_type, fmt_ = check_report_args(report_type, fmt_)
+    if report_type == "company_summary" and (not scope.company_ids or len(scope.company_ids) != 1):
+        raise InvalidInputError("the company_summary report needs exactly one company_id")
+    builder = {"company_summary": _summary, "comparison": _comparison, "costs": _costs}
+    data = builder[report_type](service, scope)
+    return RenderedReport(
+        report_type=report_type,
+        format=fmt_,
+        title=data["title"],
+        summary=data["summary"],
+        text=_render(data, fmt_),
+    )
+
+
 def generate_report(
     service: AnalyticsService,
     report_type: str,
@@ -77,21 +113,17 @@ def generate_report(
 ) -> ReportFile:
     """Build a report, render it in ``fmt_`` and write it; return where it went."""
     report_type, fmt_ = check_report_args(report_type, fmt_)
-    if report_type == "company_summary" and (not scope.company_ids or len(scope.company_ids) != 1):
-        raise InvalidInputError("the company_summary report needs exactly one company_id")
-    builder = {"company_summary": _summary, "comparison": _comparison, "costs": _costs}
-    data = builder[report_type](service, scope)
-    text = _render(data, fmt_)
-    target = _target(workspace, out, filename, report_type, scope, fmt_)
-    _write_atomic(target, text)
+    target = _target(workspace, out, filename, report_type, scope, fmt_)  # checks filename
+    report = render_report(service, report_type, scope, fmt_=fmt_)
+    _write_atomic(target, report.text)
     shown = target.relative_to(workspace) if target.is_relative_to(workspace) else target
     return ReportFile(
-        report_type=report_type,
-        format=fmt_,
-        title=data["title"],
+        report_type=report.report_type,
+        format=report.format,
+        title=report.title,
         path=str(shown),
-        bytes=len(text.encode()),
-        summary=data["summary"],
+        bytes=report.bytes,
+        summary=report.summary,
     )
 
 
