@@ -115,6 +115,9 @@ class LLMSettings(BaseModel):
     """Upper bound of output tokens per call (Anthropic requires one)."""
     prices: dict[str, ModelPrice] = Field(default_factory=_list_prices)
     """Price table keyed by model name (or ``provider:model``); unknown models cost ``None``."""
+    scripted_dir: Path | None = None
+    """The only directory ``scripted:`` model specs are read from (tests, demos); unset: no
+    scripted models."""
 
 
 class AgentSettings(BaseModel):
@@ -163,6 +166,35 @@ class RegistrySettings(BaseModel):
     """Name of the super admin ``masterai init`` creates; the CLI acts as it by default."""
 
 
+class EgressSettings(BaseModel):
+    """Outbound HTTP to destinations chosen in a call (owned by ``masterai.security.egress``)."""
+
+    allowed_networks: list[str] = Field(default_factory=list)
+    """CIDRs reachable although private, loopback or link-local (``["127.0.0.1/32"]``);
+    ``MASTERAI_EGRESS__ALLOWED_NETWORKS`` as a JSON list."""
+    allowed_ports: list[int] = Field(default_factory=lambda: [80, 443, 8080, 8443])
+    """Destination ports a call may reach (ports of allowed networks are not limited)."""
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    """Redirects followed per request; every hop is checked again."""
+    max_response_bytes: int = Field(default=10 * 1024**2, gt=0)
+    """Largest response body read."""
+    timeout: float = Field(default=30.0, gt=0)
+    """Seconds for one request (connect, each read, total)."""
+
+
+class AuditSettings(BaseModel):
+    """The audit chain's key and checkpoints (owned by ``masterai.audit``)."""
+
+    key: SecretStr | None = None
+    """HMAC key of the chain (``MASTERAI_AUDIT__KEY``, e.g. from a secret manager); default:
+    the key file."""
+    key_file: Path | None = None
+    """Where ``masterai init`` keeps the key (mode 0600); default ``<home>/audit.key``."""
+    checkpoint_file: Path | None = None
+    """Signed head of the chain, written as records are appended; default
+    ``<home>/audit.checkpoint``."""
+
+
 class Settings(BaseSettings):
     """All Master AI settings, read from the environment (``MASTERAI_*``) and a ``.env`` file."""
 
@@ -186,6 +218,8 @@ class Settings(BaseSettings):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    egress: EgressSettings = Field(default_factory=EgressSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @property
     def workspace(self) -> Path:
