@@ -117,8 +117,9 @@ def test_ask_without_approval_flag_rejects_even_read_only_plans(
 def test_ask_with_an_unknown_user_is_one_clear_error(tmp_path: Path, initialised: Path) -> None:
     model = script(tmp_path, {"text": "hi"})
     result = runner.invoke(app, ["ask", "hi", "--model", model, "--as", "nobody"])
-    assert result.exit_code == 1
-    assert "'nobody'" in result.stderr
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: denied: Unknown user 'nobody' (audit record ")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_chat_streams_shows_the_plan_asks_and_runs_the_approved_plan(
