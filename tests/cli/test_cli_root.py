@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -43,4 +44,22 @@ def test_docs_cli_md_matches_the_commands() -> None:
     committed = (REPO / "docs" / "cli.md").read_text()
     assert committed == render_reference(app), (
         "docs/cli.md is out of date: run `masterai docs cli > docs/cli.md`"
+    )
+
+
+def test_a_bug_in_a_command_is_one_error_line_not_a_traceback(
+    masterai_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from masterai.app import Platform
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("the wiring is wrong")
+
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    monkeypatch.setattr(Platform, "call_sync", broken)
+    result = runner.invoke(app, ["tool", "run", "clock", "--args", '{"operation": "get_time"}'])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: internal error: RuntimeError: the wiring is wrong "
+        "(MASTERAI_DEBUG=1 shows the traceback)\n"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, NoReturn
 
@@ -45,6 +46,7 @@ class RootGroup(TyperGroup):
         # Typer's own usage errors (bad option value, missing argument) would be a
         # multi-line panel; they become one line too (exit status 2, as click's).
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
+        from typer.exceptions import TyperException
 
         from masterai.cli.context import close_platform
 
@@ -66,5 +68,18 @@ class RootGroup(TyperGroup):
                 soft_wrap=True,
             )
             raise typer.Exit(exc.exit_code) from exc
+        except (typer.Exit, typer.Abort, TyperException, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            # A bug must not print a traceback at a user; MASTERAI_DEBUG=1 shows it.
+            if os.environ.get("MASTERAI_DEBUG"):
+                raise
+            err_console.print(
+                f"[bold red]error:[/] internal error: {escape(type(exc).__name__)}: "
+                f"{escape(str(exc))} (MASTERAI_DEBUG=1 shows the traceback)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from exc
         finally:
             close_platform()
