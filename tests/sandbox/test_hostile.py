@@ -28,7 +28,7 @@ from masterai.sandbox import (
     InvalidRequestError,
 )
 from masterai.sandbox.bubblewrap import BUILT_AHEAD
-from masterai.sandbox.runtimes import runners_dir
+from masterai.sandbox.runtimes import runners_dir, runtime_dir
 from masterai.sandbox.workspace import RunWorkspace
 
 
@@ -283,6 +283,54 @@ async def test_only_the_runs_own_processes_are_visible(
     assert 0 < len(pids) < 5 and max(pids) < 100  # a fresh pid namespace, not the host's
 
 
+def host_paths(env: CodeExecutionEnvironment) -> list[str]:
+    """Host paths a program must not learn: where the checkout, runs and runtimes live."""
+    repository = Path(__file__).resolve().parents[2]
+    paths = [repository, RUN_DIR, runtime_dir(env.settings), runners_dir()]
+    return [*map(str, paths), "/tmp/masterai-sandbox", "/var/lib/docker"]
+
+
+async def test_command_lines_in_the_sandbox_name_no_host_path(
+    sandbox: CodeExecutionEnvironment,
+) -> None:
+    # bwrap's own process is pid 1 inside: its options (every bind source) were readable there.
+    code = """
+import os
+for pid in sorted(p for p in os.listdir("/proc") if p.isdigit()):
+    print(pid, open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\\0", b" ").decode())
+"""
+    result = await attack(sandbox, code)
+    assert result.output.startswith("1 /usr/bin/"), result.error
+    leaked = [p for p in host_paths(sandbox) if p in result.output]
+    assert leaked == [], result.output
+
+
+VIRTUAL_FILE_SYSTEMS = {
+    *("proc", "sysfs", "cgroup", "cgroup2"),
+    *("tmpfs", "devtmpfs", "devpts", "mqueue"),
+}
+
+
+@pytest.mark.parametrize("path", ["/proc/1/mountinfo", "/proc/self/mountinfo"])
+async def test_mount_table_in_the_sandbox_names_no_host_path(
+    sandbox: CodeExecutionEnvironment, path: str
+) -> None:
+    # mountinfo's fourth field is the directory a mount comes from, within its file system:
+    # a bind mount of a host directory names its host path there.
+    result = await attack(sandbox, f"print(open({path!r}).read(), end='')")
+    mounts = [line.split() for line in result.output.splitlines()]
+    assert {m[4] for m in mounts} >= {"/", "/work", "/sandbox", "/tmp"}, result.error
+    for fields in mounts:
+        root, point, sep = fields[3], fields[4], fields.index("-")
+        fstype = fields[sep + 1]
+        if sandbox.backend.name == "docker" and point == "/":
+            fields = fields[: sep + 3]  # Docker's own overlay names its layers: docs/sandbox.md
+        leaked = [p for p in host_paths(sandbox) if p in " ".join(fields)]
+        assert leaked == [], fields
+        # A directory of a disk is shown as the root of a file system, or where it is.
+        assert root in ("/", point) or fstype in VIRTUAL_FILE_SYSTEMS, fields
+
+
 # --- writing the host -----------------------------------------------------------------------
 
 
@@ -466,6 +514,17 @@ except OSError:
     assert result.output.count("denied") == 3
 
 
+async def test_tiocsti_with_high_bits_set_is_still_refused(
+    sandbox: CodeExecutionEnvironment,
+) -> None:
+    # The kernel reads the request as 32 bits; a 64-bit comparison would let this through
+    # (and, with no terminal here, answer ENOTTY instead).
+    call = 'libc.syscall(16, 0, ctypes.c_long(0x5412 | 1 << 32), b"x")'
+    code = SYSCALLS + f"attempt('tiocsti', {call})"
+    result = await attack(sandbox, code)
+    assert result.output == "tiocsti EPERM\n", result.error
+
+
 async def test_mount_bpf_keyctl_and_perf_syscalls_are_denied(
     sandbox: CodeExecutionEnvironment,
 ) -> None:
@@ -481,6 +540,76 @@ attempt("userfaultfd", libc.syscall(323, 0))
     )
     result = await attack(sandbox, code)
     assert result.output.count("EPERM") == 5, result.output
+
+
+PERF_ATTR = """
+import struct
+attr = ctypes.create_string_buffer(128)  # a task-clock counter of this process, user space only
+struct.pack_into("IIQ", attr, 0, 1, 128, 1)
+struct.pack_into("Q", attr, 40, 1 | 1 << 5 | 1 << 6)
+"""
+NEG = "ctypes.c_long({})".format
+
+# Each call as it would succeed (or fail for want of a valid descriptor) without the filter.
+REFUSED_SYSCALLS = {
+    "io_uring_setup": "libc.syscall(425, 8, ctypes.create_string_buffer(120))",
+    "io_uring_enter": f"libc.syscall(426, {NEG(-1)}, 1, 0, 0, None, 0)",
+    "io_uring_register": f"libc.syscall(427, {NEG(-1)}, 0, None, 0)",
+    "keyctl": f"libc.syscall(250, 0, {NEG(-3)}, 1)",  # the session keyring's id, created
+    "add_key": f'libc.syscall(248, b"user", b"mk", b"x", 1, {NEG(-2)})',
+    "request_key": 'libc.syscall(249, b"user", b"mk", None, 0)',
+    "bpf": "libc.syscall(321, 0, ctypes.create_string_buffer(128), 128)",
+    "userfaultfd": "libc.syscall(323, 0o2000000 | 1)",  # O_CLOEXEC | UFFD_USER_MODE_ONLY
+    "perf_event_open": f"libc.syscall(298, attr, 0, {NEG(-1)}, {NEG(-1)}, 0)",
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED_SYSCALLS))
+async def test_refused_syscall_fails_with_eperm_and_the_program_goes_on(
+    sandbox: CodeExecutionEnvironment, name: str
+) -> None:
+    code = SYSCALLS + PERF_ATTR + f"attempt({name!r}, {REFUSED_SYSCALLS[name]})\nprint('alive')"
+    result = await attack(sandbox, code)
+    assert (result.output, result.exit_code) == (f"{name} EPERM\nalive\n", 0), result.error
+
+
+SOCKET = SYSCALLS + "attempt({label!r}, libc.syscall(41, ctypes.c_long({family}), {kind}, {proto}))"
+
+
+@pytest.mark.parametrize(
+    ("label", "family", "kind", "proto"),
+    [
+        ("netlink-route", 16, 3, 0),
+        ("netlink-audit", 16, 3, 9),
+        ("vsock-stream", 40, 1, 0),
+        ("vsock-dgram", 40, 2, 0),
+        # The kernel reads an int: high bits set must not slip past the filter.
+        ("netlink-high-bits", 16 | 1 << 32, 3, 0),
+        ("vsock-high-bits", 40 | 1 << 32, 1, 0),
+    ],
+)
+async def test_netlink_and_vsock_sockets_are_refused(
+    sandbox: CodeExecutionEnvironment, label: str, family: int, kind: int, proto: int
+) -> None:
+    code = SOCKET.format(label=label, family=family, kind=kind, proto=proto)
+    result = await attack(sandbox, code)
+    assert result.output == f"{label} EPERM\n", result.error
+
+
+async def test_unix_and_internet_sockets_can_still_be_created(
+    sandbox: CodeExecutionEnvironment,
+) -> None:
+    code = """
+import socket
+for family, kind in ((socket.AF_UNIX, socket.SOCK_STREAM), (socket.AF_INET, socket.SOCK_DGRAM),
+                     (socket.AF_INET6, socket.SOCK_STREAM)):
+    socket.socket(family, kind).close()
+a, b = socket.socketpair()
+a.send(b"ok")
+print(b.recv(2).decode())
+"""
+    result = await attack(sandbox, code)
+    assert result.output == "ok\n", result.error
 
 
 async def test_no_privileges_inside(sandbox: CodeExecutionEnvironment) -> None:

@@ -41,6 +41,63 @@ async def test_every_language_runs_a_program_and_returns_its_output(
     assert leftovers(sandbox) == []
 
 
+# Processes, threads, IPC and files, as ordinary programs use them: none needs a call the
+# seccomp filter refuses (io_uring, netlink, vsock, the keyring, bpf, perf, userfaultfd).
+TYPICAL = {
+    "python": (
+        "import multiprocessing, socket, subprocess, threading\n"
+        "with multiprocessing.Pool(2) as pool: squares = pool.map(abs, [-1, -2, -3])\n"
+        "out = subprocess.run(['/bin/echo', 'child'], capture_output=True, text=True).stdout\n"
+        "t = threading.Thread(target=print, args=('thread',)); t.start(); t.join()\n"
+        "a, b = socket.socketpair(); a.send(b'pair'); print(squares, out.strip(), b.recv(4))",
+        "thread\n[1, 2, 3] child b'pair'\n",
+    ),
+    "javascript": (
+        "const cp = require('child_process'), fs = require('fs');\n"
+        "const { Worker } = require('worker_threads');\n"
+        "fs.writeFileSync('a.json', JSON.stringify([1, 2, 3]));\n"
+        "const child = cp.execFileSync('/bin/echo', ['child']).toString().trim();\n"
+        "const w = new Worker(\"require('worker_threads').parentPort.postMessage(42)\", "
+        "{ eval: true });\n"
+        "w.on('message', async (m) => {\n"
+        "  const sum = JSON.parse(await fs.promises.readFile('a.json', 'utf8'))"
+        ".reduce((a, b) => a + b);\n"
+        "  console.log(child, m, sum); w.terminate(); });",
+        "child 42 6\n",
+    ),
+    "typescript": (
+        "class Stack<T> { private items: T[] = [];\n"
+        "  push(x: T): this { this.items.push(x); return this; }\n"
+        "  get size(): number { return this.items.length; } }\n"
+        "console.log(new Stack<number>().push(1).push(2).size);",
+        "2\n",
+    ),
+    "sql": ("SELECT sum(x) OVER () AS total FROM range(4) t(x) LIMIT 1;", "total\n6\n"),
+    "r": (
+        "df <- data.frame(x = 1:10, y = 2 * (1:10) + 1)\n"
+        "write.csv(df, 'd.csv', row.names = FALSE)\n"
+        "fit <- lm(y ~ x, data = read.csv('d.csv'))\n"
+        "cat(round(coef(fit)[['x']]), system('echo child', intern = TRUE), '\\n')",
+        "2 child \n",
+    ),
+    "bash": (
+        "seq 1 5 | sort -rn | head -2 | paste -sd, -\n(sleep 0.01 & wait; echo sub)\n"
+        'year=$(date +%Y); [ "${#year}" -eq 4 ] && echo year',
+        "5,4\nsub\nyear\n",
+    ),
+}
+
+
+async def test_typical_programs_of_every_language_run_under_the_seccomp_filter(
+    sandbox: CodeExecutionEnvironment,
+) -> None:
+    results = await asyncio.gather(
+        *(run(sandbox, code, lang, timeout=30) for lang, (code, _) in TYPICAL.items())
+    )
+    for (lang, (_, expected)), result in zip(TYPICAL.items(), results, strict=True):
+        assert (lang, result.output, result.exit_code) == (lang, expected, 0), result.error
+
+
 async def test_python_has_numpy_pandas_and_matplotlib_and_returns_a_plot_file(
     sandbox: CodeExecutionEnvironment,
 ) -> None:

@@ -2,12 +2,15 @@
 
 Per run: all namespaces unshared (user, pid, net, ipc, uts, cgroup, mount), no further user
 namespaces, ``--die-with-parent``, ``--new-session``, an empty environment, an unprivileged
-uid, no capabilities, the runtimes bound read-only, size-limited tmpfs for ``/work``, ``/tmp``
-and ``/dev/shm``, the seccomp filter of :mod:`masterai.sandbox.seccomp`, a cgroup with the
-memory (swap counted), pids and CPU limits, and rlimits. On timeout, or once the program
-ends, every process left in the run's cgroup is killed. Each run at the default storage size
-takes a sandbox built ahead (:mod:`masterai.sandbox.warm`), used by that run only, so joining
-the cgroup and building the namespaces and mounts are off the clock.
+uid, no capabilities, the runtimes bound read-only (through overlays, so the mount table names
+no host path), size-limited tmpfs for ``/work``, ``/tmp`` and ``/dev/shm``, the seccomp filter
+of :mod:`masterai.sandbox.seccomp`, a cgroup with the memory (swap counted), pids and CPU
+limits, and rlimits. On timeout, or once the program ends, every process left in the run's
+cgroup is killed. Each run at the default storage size takes a sandbox built ahead
+(:mod:`masterai.sandbox.warm`), used by that run only, so joining the cgroup and building the
+namespaces and mounts are off the clock. bwrap reads its options
+from a file descriptor (``--args``), so its command line, which the program can read at
+``/proc/1/cmdline``, names no host path either.
 """
 
 from __future__ import annotations
@@ -84,8 +87,7 @@ def _check_reachable(path: Path, uid: int) -> None:
                 f"The sandbox user (uid {uid}) cannot reach {str(path)!r}: {str(directory)!r} "
                 f"has mode {oct(st.st_mode & 0o777)}. Make it traversable (chmod o+x; "
                 "scripts/setup-sandbox does it when run as root), or put "
-                "the checkout, MASTERAI_SANDBOX__RUNTIME_DIR and MASTERAI_SANDBOX__RUN_DIR "
-                "in directories others can traverse"
+                "MASTERAI_SANDBOX__RUN_DIR in a directory others can traverse"
             )
 
 
@@ -99,7 +101,6 @@ class BubblewrapBackend(SandboxBackend):
         self._layout: CgroupLayout | None = None
         self._filter: bytes | None = None
         self._bwrap: str | None = None
-        self._reachable: set[str] = set()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="masterai-bwrap")
         self._spares: list[Future[WarmProcess]] = []
         """Sandboxes built ahead (default limits), oldest first, for the next runs."""
@@ -150,29 +151,39 @@ class BubblewrapBackend(SandboxBackend):
         # The spare process and its cgroup end with this backend, or with the interpreter.
         weakref.finalize(self, _close_spares, self._spares)
         weakref.finalize(self, _close_spares, self._plain)
-        _check_reachable(runners_dir(), self.settings.sandbox_uid)
+        # bwrap binds the run's directories as the sandbox user; the runtimes and runners
+        # are mounted by this process (see RunWorkspace.view), so their parents may be closed.
         _check_reachable(self.settings.run_dir.parent, self.settings.sandbox_uid)
         self._bwrap = bwrap
 
     def _options(self, spec: RunSpec, seccomp_fd: int) -> list[str]:
         """The bwrap options of one run (its command is fixed: see ``warm.COMMAND``)."""
-        for name in spec.language.runtimes:
-            if name not in self._reachable:
-                _check_reachable(runtime_path(self.settings, name), self.settings.sandbox_uid)
-                self._reachable.add(name)
         return self._sandbox_options(
             storage=spec.limits.storage,
-            runtimes=spec.language.runtimes,
+            views=self._mount_views(spec.workspace, spec.language.runtimes),
             workspace=spec.workspace,
             environment=spec.language.environment,
             seccomp_fd=seccomp_fd,
         )
 
+    def _mount_views(self, workspace: RunWorkspace, runtimes: tuple[str, ...]) -> dict[str, Path]:
+        """Mount read-only views of ``runtimes`` and the runners in ``workspace``.
+
+        Returns:
+            The host path of each view, by its directory in the sandbox.
+
+        Raises:
+            BackendUnavailableError: a runtime is not installed.
+        """
+        sources = {name: runtime_path(self.settings, name) for name in runtimes}
+        sources["runners"] = runners_dir()
+        return {f"{OPT_DIR}/{name}": workspace.view(name, path) for name, path in sources.items()}
+
     def _sandbox_options(
         self,
         *,
         storage: int,
-        runtimes: tuple[str, ...],
+        views: Mapping[str, Path],
         workspace: RunWorkspace,
         environment: Mapping[str, str],
         seccomp_fd: int,
@@ -185,9 +196,8 @@ class BubblewrapBackend(SandboxBackend):
         argv += ["--proc", "/proc", "--dev", "/dev"]
         argv += ["--size", str(storage), "--perms", "1777", "--tmpfs", "/tmp"]
         argv += ["--size", str(storage), "--perms", "1777", "--tmpfs", "/dev/shm"]
-        for name in runtimes:
-            argv += ["--ro-bind", str(runtime_path(self.settings, name)), f"{OPT_DIR}/{name}"]
-        argv += ["--ro-bind", str(runners_dir()), f"{OPT_DIR}/runners"]
+        for target, source in views.items():
+            argv += ["--ro-bind", str(source), target]
         argv += ["--ro-bind", str(workspace.code_dir), CODE_DIR]
         argv += ["--bind", str(workspace.work_dir), WORK_DIR, "--chdir", WORK_DIR]
         argv += ["--remount-ro", "/"]  # the root tmpfs bwrap builds: nothing new at the top
@@ -196,13 +206,11 @@ class BubblewrapBackend(SandboxBackend):
         return [*argv, "--seccomp", str(seccomp_fd)]
 
     def _installed_runtimes(self) -> tuple[str, ...]:
-        """The curated runtimes a sandbox built ahead binds: those installed and reachable."""
+        """The curated runtimes a sandbox built ahead binds: those installed."""
         found = []
         for name in RUNTIME_NAMES:
             try:
-                if name not in self._reachable:
-                    _check_reachable(runtime_path(self.settings, name), self.settings.sandbox_uid)
-                    self._reachable.add(name)
+                runtime_path(self.settings, name)
             except BackendUnavailableError:
                 continue
             found.append(name)
@@ -225,14 +233,14 @@ class BubblewrapBackend(SandboxBackend):
         s = self.settings
         runtimes = self._installed_runtimes()
         workspace = RunWorkspace.prepare(s.run_dir, storage=s.default_storage, uid=s.sandbox_uid)
-        options = functools.partial(
-            self._sandbox_options,
-            storage=s.default_storage,
-            runtimes=runtimes,
-            workspace=workspace,
-            environment=BASE_ENV,
-        )
         try:
+            options = functools.partial(
+                self._sandbox_options,
+                storage=s.default_storage,
+                views=self._mount_views(workspace, runtimes),
+                workspace=workspace,
+                environment=BASE_ENV,
+            )
             warm = WarmProcess.spawn(
                 bwrap=self._bwrap,
                 layout=self._layout,

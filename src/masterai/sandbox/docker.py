@@ -7,6 +7,13 @@ size-limited tmpfs on the host) bound at ``/work``, all capabilities dropped,
 ``no-new-privileges``, the bubblewrap backend's seccomp rules
 (:func:`masterai.sandbox.seccomp.docker_profile`), the unprivileged sandbox user, no log
 kept by the engine. The container is always removed, whatever happened.
+
+What the program can read of its mounts names no host path of ours: the program's directory
+and ``/etc/hosts``, ``/etc/hostname`` and ``/etc/resolv.conf`` come from the run's own tmpfs
+(:mod:`masterai.sandbox.workspace`), not from the engine's directory (which would name the
+container's directory, and copy the host's DNS servers), and the container has a cgroup
+namespace of its own. Docker's storage driver still names its image layers
+(``/var/lib/docker/overlay2/...``) in the options of the root mount: see docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -35,6 +42,13 @@ RUN_DIR_LABEL = "org.masterai.sandbox.run_dir"
 _STALE_FILTER = {"label": RUN_LABEL, "status": ["exited", "dead"]}
 _STALE_AFTER = 120  # seconds since a container ended before it counts as abandoned
 _STDIN_WRAPPER = ("/bin/sh", "-c", f'exec "$@" < {CODE_DIR}/stdin', "sh")
+ETC_FILES = {
+    "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    "hostname": "sandbox\n",
+    "resolv.conf": "",  # no network: no name server
+}
+"""Bound at ``/etc``: the engine's own copies live in its directory for the container, whose
+path the mount table would show (and its resolv.conf lists the host's name servers)."""
 
 
 def _probe_unix_socket() -> None:
@@ -141,6 +155,7 @@ class DockerBackend(SandboxBackend):
         from docker.types import LogConfig, Ulimit
 
         limits, ws, uid = spec.limits, spec.workspace, self.settings.sandbox_uid
+        etc = ws.add_files(ETC_FILES).items()
         return self.client.containers.create(
             self._image(spec.language.name),
             # The container ends itself past its time even if this process dies mid-run
@@ -164,7 +179,9 @@ class DockerBackend(SandboxBackend):
             volumes={
                 str(ws.code_dir): {"bind": CODE_DIR, "mode": "ro"},
                 str(ws.work_dir): {"bind": WORK_DIR, "mode": "rw"},
+                **{str(path): {"bind": f"/etc/{name}", "mode": "ro"} for name, path in etc},
             },
+            cgroupns="private",
             cap_drop=["ALL"],
             security_opt=["no-new-privileges", f"seccomp={self._seccomp}"],
             ulimits=[

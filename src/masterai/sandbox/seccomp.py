@@ -2,11 +2,17 @@
 
 bubblewrap loads it (``--seccomp FD``) just before it executes the program, after setting
 ``no_new_privs``. It denies with ``EPERM`` what a program never needs and an escape often
-does: ptrace, mounting, bpf, perf events, the kernel keyring, userfaultfd, module and kexec
-loading, new namespaces (``unshare``, ``setns``, ``clone`` with ``CLONE_NEW*`` flags) and the
+does: ptrace, mounting, bpf, perf events, the kernel keyring (``keyctl``, ``add_key``,
+``request_key``), userfaultfd, io_uring (whose requests run file and socket operations that no
+syscall filter sees), module and kexec loading, new namespaces (``unshare``, ``setns``,
+``clone`` with ``CLONE_NEW*`` flags), sockets of the ``AF_NETLINK`` (the kernel's
+configuration interfaces) and ``AF_VSOCK`` (host and hypervisor) families, and the
 ``TIOCSTI``/``TIOCLINUX`` ioctls that push input into a terminal. ``clone3`` gets ``ENOSYS``,
 since its flags live in memory a filter cannot read: libc then falls back to ``clone``, which
 the filter does check. Any other architecture or the x32 ABI is killed.
+
+Arguments are compared on their low 32 bits, the only bits the kernel reads of an ``int``
+(socket family) or ``unsigned int`` (ioctl request): setting high bits cannot slip past.
 
 The program is written out here rather than with libseccomp so the host process needs no
 native binding; :func:`build_filter` is small enough to read against ``seccomp(2)``.
@@ -41,6 +47,10 @@ def _off_arg(i: int) -> int:
 
 TIOCSTI = 0x5412
 TIOCLINUX = 0x541C
+AF_NETLINK = 16
+AF_VSOCK = 40
+DENIED_SOCKET_FAMILIES = (AF_NETLINK, AF_VSOCK)
+"""Socket families refused: no runtime of the sandbox opens one (see docs/sandbox.md)."""
 CLONE_NEW_FLAGS = 0x7E020000  # NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
 
 #: x86_64 numbers of the syscalls denied outright.
@@ -81,9 +91,13 @@ DENIED_X86_64: dict[str, int] = {
     "fsconfig": 431,
     "fsmount": 432,
     "fspick": 433,
+    "io_uring_setup": 425,
+    "io_uring_enter": 426,
+    "io_uring_register": 427,
     "mount_setattr": 442,
 }
-_IOCTL, _CLONE, _CLONE3 = 16, 56, 435
+_IOCTL, _SOCKET, _CLONE, _CLONE3 = 16, 41, 56, 435
+_LOW_32_BITS = 0xFFFFFFFF
 
 
 def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
@@ -110,6 +124,7 @@ def build_filter() -> bytes:
         (_JGE_K, _X32_SYSCALL_BIT, "kill", 0),
         (_JEQ_K, _CLONE3, "enosys", 0),
         (_JEQ_K, _IOCTL, "ioctl", 0),
+        (_JEQ_K, _SOCKET, "socket", 0),
         (_JEQ_K, _CLONE, "clone", 0),
     ]
     body += [(_JEQ_K, nr, "eperm", 0) for nr in sorted(DENIED_X86_64.values())]
@@ -122,6 +137,10 @@ def build_filter() -> bytes:
         (_JEQ_K, TIOCLINUX, "eperm", 0),
         (_RET_K, _RET_ALLOW, 0, 0),
     ]
+    labels["socket"] = len(body)
+    body.append((_LD_W_ABS, _off_arg(0), 0, 0))
+    body += [(_JEQ_K, family, "eperm", 0) for family in DENIED_SOCKET_FAMILIES]
+    body.append((_RET_K, _RET_ALLOW, 0, 0))
     labels["clone"] = len(body)
     body += [(_LD_W_ABS, _off_arg(0), 0, 0), (_JSET_K, CLONE_NEW_FLAGS, "eperm", 0)]
     body.append((_RET_K, _RET_ALLOW, 0, 0))
@@ -184,14 +203,22 @@ def docker_profile() -> str:
         },
         {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.ENOSYS},
     ]
+    # libseccomp compares all 64 bits with SCMP_CMP_EQ, the kernel reads only the low 32 of
+    # these arguments: compare the low 32 bits, as the bubblewrap filter does.
     rules += [
         {
-            "names": ["ioctl"],
+            "names": [name],
             "action": "SCMP_ACT_ERRNO",
             "errnoRet": errno.EPERM,
-            "args": [{"index": 1, "value": request, "op": "SCMP_CMP_EQ"}],
+            "args": [
+                {"index": index, "value": _LOW_32_BITS, "valueTwo": v, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
         }
-        for request in (TIOCSTI, TIOCLINUX)
+        for name, index, values in (
+            ("ioctl", 1, (TIOCSTI, TIOCLINUX)),
+            ("socket", 0, DENIED_SOCKET_FAMILIES),
+        )
+        for v in values
     ]
     rules += [
         {

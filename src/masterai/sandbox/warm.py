@@ -15,6 +15,10 @@ A run the built sandbox cannot serve (another storage size) takes the older kind
 ``bwrap --args FD``, in its cgroup and blocked reading its options, which the run writes
 (:meth:`WarmProcess.start`); only then does bwrap build the sandbox.
 
+Both kinds take their options from a file descriptor (``--args``), never from the command
+line: bwrap's own process is pid 1 in the sandbox, and a program reads its command line at
+``/proc/1/cmdline``. Only ``bwrap --args N`` and the launcher show there.
+
 A ready process that is never used exits by itself when its pipes close (the host process
 ended), besides ``--die-with-parent``.
 """
@@ -111,8 +115,9 @@ class WarmProcess:
         """Start one (blocking: call it in a worker thread).
 
         Without ``options``, bwrap waits for them on a pipe (:meth:`start`). With them
-        (given the seccomp descriptor's number, they return bwrap's options), bwrap builds
-        the sandbox at once, around ``workspace``, and waits for :meth:`go`.
+        (given the seccomp descriptor's number, they return bwrap's options), bwrap reads
+        them from a memory file, builds the sandbox at once, around ``workspace``, and
+        waits for :meth:`go`.
 
         Raises:
             ExecutionFailedError: bwrap could not be started.
@@ -123,8 +128,11 @@ class WarmProcess:
             if options is None:  # bwrap reads its options from a pipe, later
                 read_end, write_end = os.pipe()
                 argv = [bwrap, "--args", str(read_end), *COMMAND]
-            else:
-                argv = [bwrap, *options(memfd), *PREBUILT_COMMAND]
+            else:  # from a memory file: no size limit, nothing to block on
+                read_end = os.memfd_create("masterai-args", 0)
+                _write_all(read_end, _args_bytes(options(memfd)))
+                os.lseek(read_end, 0, os.SEEK_SET)
+                argv = [bwrap, "--args", str(read_end), *PREBUILT_COMMAND]
             os.write(memfd, seccomp)
             os.lseek(memfd, 0, os.SEEK_SET)
             cgroup = layout.create(f"run-{uuid.uuid4().hex[:16]}", limits)
@@ -139,7 +147,7 @@ class WarmProcess:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                pass_fds=(memfd,) if read_end < 0 else (read_end, memfd),
+                pass_fds=(read_end, memfd),
                 env=BWRAP_ENV,
                 preexec_fn=_preexec(cgroup.procs_files, uid, os.geteuid() == 0, ceilings),
             )
@@ -165,11 +173,8 @@ class WarmProcess:
     def start(self, argv: list[str], limits: Limits) -> None:
         """Give the cgroup its limits and bwrap its arguments: the run starts now."""
         self.cgroup.apply(limits)
-        data = b"".join(os.fsencode(a) + b"\0" for a in argv)
-        try:
-            view = memoryview(data)
-            while view:  # bwrap reads until EOF, so a long command line cannot block us
-                view = view[os.write(self.args_fd, view) :]
+        try:  # bwrap reads until EOF, so a long command line cannot block us
+            _write_all(self.args_fd, _args_bytes(argv))
         finally:
             os.close(self.args_fd)
             self.args_fd = -1
@@ -204,6 +209,17 @@ class WarmProcess:
             self.stop()
         finally:
             self.cgroup.remove()
+
+
+def _args_bytes(argv: list[str]) -> bytes:
+    """Options as ``bwrap --args`` reads them: each followed by a NUL byte."""
+    return b"".join(os.fsencode(a) + b"\0" for a in argv)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 async def wait_exit(popen: subprocess.Popen[bytes]) -> int:

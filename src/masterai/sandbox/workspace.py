@@ -2,10 +2,18 @@
 
 Layout under ``settings.run_dir`` (root-owned, closed to other users)::
 
-    <run-id>/code/main.<ext>   the program, bound read-only at /sandbox
-    <run-id>/code/stdin        its standard input
-    <run-id>/work/             a tmpfs of ``storage`` bytes owned by the sandbox user,
+    <run-id>/                  a tmpfs of the run's own (mode 0711), holding:
+        owner                  the pid of the process that made it (for the sweep)
+        code/main.<ext>        the program, bound read-only at /sandbox
+        code/stdin             its standard input
+        etc/                   files a backend binds besides the program (:meth:`add_files`)
+        work/                  a tmpfs of ``storage`` bytes owned by the sandbox user,
                                bound read-write at /work (input and output files)
+        opt/<name>/            read-only overlays of host directories (:meth:`RunWorkspace.view`)
+
+Everything a sandbox binds is the root of a file system or lies on the run's own tmpfs, so
+the mount table a program reads (``/proc/self/mountinfo`` names the directory each mount
+comes from) shows no host path: not the run directory, not the repository.
 
 The working directory is a tmpfs mounted on the host, not inside the sandbox, so output
 files can be collected after every process of the run is gone (nothing can race the
@@ -29,7 +37,7 @@ from masterai.sandbox.errors import ExecutionFailedError, InvalidRequestError
 from masterai.sandbox.models import Limits
 
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]{0,127}$")
-_MS_NOSUID, _MS_NODEV = 2, 4
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV = 1, 2, 4
 _MNT_DETACH = 2
 _MAX_ENTRIES = 2000  # directory entries walked when collecting output files
 _MAX_DEPTH = 4
@@ -64,14 +72,12 @@ def validate_files(files: Mapping[str, bytes | str]) -> dict[str, bytes]:
     return out
 
 
-def _mount_tmpfs(target: Path, *, size: int, uid: int) -> None:
-    opts = f"size={size},mode=0700,uid={uid},gid={uid},nr_inodes=16384".encode()
-    flags = _MS_NOSUID | _MS_NODEV
-    if _libc.mount(b"tmpfs", os.fsencode(target), b"tmpfs", flags, opts) != 0:
+def _mount(source: bytes, target: Path, fstype: bytes, flags: int, options: str) -> None:
+    if _libc.mount(source, os.fsencode(target), fstype, flags, options.encode()) != 0:
         err = ctypes.get_errno()
         raise ExecutionFailedError(
-            f"Cannot mount the run's tmpfs on {target}: {os.strerror(err)} (the sandbox needs "
-            "root on the host to mount a size-limited working directory)"
+            f"Cannot mount the run's {fstype.decode()} on {str(target)!r}: {os.strerror(err)} "
+            "(the sandbox needs root on the host, and tmpfs and overlay file systems)"
         )
 
 
@@ -79,6 +85,20 @@ def _umount(target: Path) -> None:
     # A plain unmount first: a lazy one makes the rmdir that follows wait for the kernel.
     if _libc.umount2(os.fsencode(target), 0) != 0:
         _libc.umount2(os.fsencode(target), _MNT_DETACH)
+
+
+def _mounts_under(root: Path) -> list[Path]:
+    """Mount points at or below ``root`` in this mount namespace, parents before children."""
+    found = []
+    prefix = str(root) + "/"
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            # Field 5 is the mount point, with space, tab, newline and backslash as \ooo.
+            point = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), line.split()[4])
+            path = os.fsdecode(point)
+            if path == str(root) or path.startswith(prefix):
+                found.append(Path(path))
+    return sorted(found, key=lambda p: len(p.parts))  # stable: stacked mounts keep their order
 
 
 @dataclass(kw_only=True)
@@ -89,7 +109,8 @@ class RunWorkspace:
     code_dir: Path
     work_dir: Path
     inputs: dict[str, bytes] = field(default_factory=dict)
-    mounted: bool = False
+    mounts: list[Path] = field(default_factory=list)
+    """File systems mounted for the run, in order (unmounted in reverse by :meth:`cleanup`)."""
 
     release: Callable[[], None] | None = None
     """Called first by :meth:`cleanup`: ends a sandbox built ahead around this workspace."""
@@ -124,15 +145,60 @@ class RunWorkspace:
         root.mkdir(mode=0o711)
         ws = cls(root=root, code_dir=root / "code", work_dir=root / "work")
         try:
+            # No size: only this process writes here (the sandbox binds it read-only).
+            ws._mount(b"tmpfs", root, b"tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0711")
             (root / "owner").write_text(str(os.getpid()))
             ws.code_dir.mkdir(mode=0o755)
             ws.work_dir.mkdir(mode=0o700)
-            _mount_tmpfs(ws.work_dir, size=storage, uid=uid)
-            ws.mounted = True
+            opts = f"size={storage},mode=0700,uid={uid},gid={uid},nr_inodes=16384"
+            ws._mount(b"tmpfs", ws.work_dir, b"tmpfs", _MS_NOSUID | _MS_NODEV, opts)
         except BaseException:
             ws.cleanup()
             raise
         return ws
+
+    def _mount(self, source: bytes, target: Path, fstype: bytes, flags: int, opts: str) -> None:
+        _mount(source, target, fstype, flags, opts)
+        self.mounts.append(target)
+
+    def add_files(self, files: Mapping[str, str]) -> dict[str, Path]:
+        """Write read-only files for a backend to bind, on the run's tmpfs, outside ``code``.
+
+        Returns:
+            The host path of each file, by name.
+        """
+        directory = self.root / "etc"
+        directory.mkdir(mode=0o755, exist_ok=True)
+        paths = {name: directory / name for name in files}
+        for name, content in files.items():
+            paths[name].write_text(content)
+            paths[name].chmod(0o644)
+        return paths
+
+    def view(self, name: str, source: Path) -> Path:
+        """A read-only view of the host directory ``source``, at ``opt/<name>`` in the run.
+
+        A bind mount of ``source`` would show its host path in the sandbox's mount table; an
+        overlay of it is a file system of its own, rooted at ``/``, whose layers are named
+        ``/proc/self/fd/N`` (an overlay without an upper layer needs two lower ones: the
+        second is an empty directory). The mount is made as root, so ``source``'s parents
+        need not be open to the sandbox user.
+
+        Raises:
+            ExecutionFailedError: the overlay could not be mounted.
+        """
+        target = self.root / "opt" / name
+        target.mkdir(parents=True, mode=0o755)
+        empty = self.root / "opt" / ".empty"
+        empty.mkdir(mode=0o555, exist_ok=True)
+        layers = [os.open(p, os.O_PATH | os.O_DIRECTORY) for p in (source, empty)]
+        try:
+            opts = "lowerdir=" + ":".join(f"/proc/self/fd/{fd}" for fd in layers)
+            self._mount(b"masterai", target, b"overlay", _MS_RDONLY | _MS_NOSUID | _MS_NODEV, opts)
+        finally:
+            for fd in layers:
+                os.close(fd)
+        return target
 
     def fill(
         self, *, source_name: str, code: str, stdin: bytes, files: dict[str, bytes], uid: int
@@ -237,7 +303,7 @@ class RunWorkspace:
                 root=root.parent,
                 code_dir=root.parent / "code",
                 work_dir=root.parent / "work",
-                mounted=os.path.ismount(root.parent / "work"),
+                mounts=_mounts_under(root.parent),
             )
             ws.cleanup()
             removed.append(ws.root)
@@ -247,7 +313,6 @@ class RunWorkspace:
         """End the sandbox built around the run, if any, then remove its directories."""
         if self.release is not None:
             self.release()
-        if self.mounted:
-            _umount(self.work_dir)
-            self.mounted = False
+        while self.mounts:
+            _umount(self.mounts.pop())
         shutil.rmtree(self.root, ignore_errors=True)
