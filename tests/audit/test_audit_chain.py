@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from masterai.audit import GENESIS_HASH, AuditEntry, AuditLog
+from masterai.audit import GENESIS_HASH, AuditEntry, AuditLog, MemoryCheckpoints, MemoryKeys
 from masterai.security import REDACTED
 from masterai.store import Database
 from masterai.store.models import utcnow
@@ -72,7 +72,10 @@ def test_verify_names_the_first_changed_deleted_or_reordered_record(
     assert reason in (report.reason or "")
 
 
-def test_recomputing_a_changed_records_hash_breaks_the_next_link(database: Database) -> None:
+def test_recomputing_a_changed_records_hash_with_the_key_breaks_the_next_link(
+    database: Database,
+) -> None:
+    # even someone holding the key cannot change one record without rewriting the rest
     from masterai.audit import record_hash
     from masterai.store.models import AuditRecord
 
@@ -82,7 +85,7 @@ def test_recomputing_a_changed_records_hash_breaks_the_next_link(database: Datab
         record = s.get(AuditRecord, 2)
         assert record is not None
         record.status = "denied"
-        record.hash = record_hash(record)
+        record.hash = record_hash(record, log.ensure_key())
     report = log.verify()
     assert report.first_broken_id == 3
     assert "does not link to record 2" in (report.reason or "")
@@ -92,9 +95,14 @@ def test_concurrent_appenders_with_separate_engines_never_fork_the_chain(
     database: Database,
 ) -> None:
     # Two Database objects = two connection pools and two AuditLog locks: only the database's
-    # own locking (BEGIN IMMEDIATE / advisory lock) keeps the ids and links consistent.
+    # own locking (BEGIN IMMEDIATE / advisory lock) keeps the ids and links consistent. They
+    # share the key and the checkpoint, as two processes of one installation do.
     other = Database(database.url)
-    logs = [AuditLog(database), AuditLog(other)]
+    keys, checkpoints = MemoryKeys(), [MemoryCheckpoints()]
+    logs = [
+        AuditLog(database, keys=keys, checkpoints=checkpoints),
+        AuditLog(other, keys=keys, checkpoints=checkpoints),
+    ]
     errors: list[BaseException] = []
 
     def work(log: AuditLog) -> None:
@@ -111,7 +119,7 @@ def test_concurrent_appenders_with_separate_engines_never_fork_the_chain(
     other.dispose()
     assert errors == []
     report = logs[0].verify()
-    assert (report.ok, report.checked) == (True, 100)
+    assert (report.ok, report.checked, report.checkpoint_last_id) == (True, 100, 100)
 
 
 def test_secrets_are_redacted_and_long_text_clipped_before_storage(database: Database) -> None:

@@ -7,8 +7,18 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from masterai.audit import AuditEntry, AuditLog
+from masterai.audit import AuditEntry, AuditLog, MemoryCheckpoints, MemoryKeys
 from masterai.store import Database
+
+# Hypothesis runs many examples on one database: they share its key and checkpoint, as the
+# processes of one installation do.
+_SHARED: dict[str, tuple[MemoryKeys, list[MemoryCheckpoints]]] = {}
+
+
+def log_of(database: Database) -> AuditLog:
+    keys, checkpoints = _SHARED.setdefault(database.url, (MemoryKeys(), [MemoryCheckpoints()]))
+    return AuditLog(database, keys=keys, checkpoints=checkpoints)
+
 
 json_values = st.recursive(
     st.none()
@@ -32,7 +42,7 @@ json_values = st.recursive(
 def test_any_params_and_text_verify_after_being_stored(
     database: Database, params: dict[str, Any], text: str
 ) -> None:
-    log = AuditLog(database)
+    log = log_of(database)
     log.append(
         AuditEntry(
             tool="t",

@@ -1,33 +1,49 @@
-"""The append-only, hash-chained audit log: :class:`AuditLog` (append, verify, query).
+"""The append-only, keyed audit chain: :class:`AuditLog` (append, verify, query, keys).
 
-Each record's ``hash`` is SHA-256 over ``prev_hash`` and the canonical JSON encoding of its
-other fields (sorted keys, no whitespace, UTC timestamp with microseconds). ``id`` is the
-position in the chain, assigned under a lock (``BEGIN IMMEDIATE`` on SQLite, a transaction-
-scoped advisory lock on PostgreSQL, plus an in-process lock), so concurrent appends from
-threads or processes never fork the chain and a deleted record leaves a visible gap.
+Each record is signed: its ``hash`` is HMAC-SHA256, under the secret of the current key
+epoch, over ``prev_hash`` and the canonical JSON of its other fields (see
+:mod:`masterai.audit.record`). The secret lives outside the database (a
+:class:`~masterai.audit.base.KeyStore`), so write access to the database is not enough to
+change a record and recompute the later hashes, or to append a forged one.
 
-Known limit: deleting the *newest* records leaves a valid, shorter chain. Export the head
-hash (``AuditLog.head()``) elsewhere if truncation must be detectable.
+``id`` is the position in the chain, assigned under a lock (``BEGIN IMMEDIATE`` on SQLite, a
+transaction-scoped advisory lock on PostgreSQL, plus an in-process lock), so concurrent
+appends from threads or processes never fork the chain and a deleted record leaves a
+visible gap. After each append the signed head is written to every
+:class:`~masterai.audit.base.CheckpointStore`, so deleting the newest records is detected too.
 """
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import json
+import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select, text
 
+from masterai.audit import rows
+from masterai.audit.base import CheckpointStore, KeyStore
+from masterai.audit.checkpoint import Checkpoint, CheckpointFile, MemoryCheckpoints
+from masterai.audit.errors import AuditKeyError, CheckpointError
+from masterai.audit.keys import KeyFile, Keyring, MemoryKeys, SettingKey
+from masterai.audit.record import GENESIS_HASH, STATUSES, record_hash
+from masterai.audit.verify import Break, NamedCheckpoint, VerifyReport, verify_chain
 from masterai.security.redaction import redact, scrub_text, storable
 from masterai.store import Database
 from masterai.store.models import AuditRecord, utcnow
 
-GENESIS_HASH = "0" * 64
-STATUSES = ("ok", "denied", "invalid", "not_found", "failed", "timeout")
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from masterai.settings import AuditSettings
+
+_log = logging.getLogger(__name__)
 _PG_LOCK_KEY = 0x6D61_6175  # "maau": the advisory lock that serialises audit appends
 _MAX_TEXT = 2000
 
@@ -58,50 +74,6 @@ class AuditEntry:
     """Parameters declared not secret: kept although their name looks secret."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class VerifyReport:
-    """The outcome of :meth:`AuditLog.verify`."""
-
-    ok: bool
-    checked: int
-    """Records walked."""
-    first_broken_id: int | None = None
-    reason: str | None = None
-
-
-def canonical(record: AuditRecord) -> bytes:
-    """The canonical encoding of a record's hashed fields (everything except ``hash``)."""
-    created = record.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    fields = {
-        "id": record.id,
-        "created_at": created,
-        "request_id": record.request_id,
-        "user_id": record.user_id,
-        "user_name": record.user_name,
-        "token_id": record.token_id,
-        "tool": record.tool,
-        "operation": record.operation,
-        "params": record.params,
-        "status": record.status,
-        "result_summary": record.result_summary,
-        "error": record.error,
-        "duration_ms": record.duration_ms,
-        "client_address": record.client_address,
-        "company_id": record.company_id,
-        "prev_hash": record.prev_hash,
-    }
-    if record.company_ids is not None:  # records written before the column keep their hash
-        fields["company_ids"] = record.company_ids
-    return json.dumps(
-        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
-
-
-def record_hash(record: AuditRecord) -> str:
-    """SHA-256 (hex) chaining ``record`` to its predecessor."""
-    return hashlib.sha256(canonical(record)).hexdigest()
-
-
 def _clip(value: str | None, limit: int = _MAX_TEXT) -> str | None:
     if value is None:
         return None
@@ -127,6 +99,8 @@ def _companies(entry: AuditEntry) -> str | None:
 
 
 def _bounded_params(params: Any, max_bytes: int) -> Any:
+    if params is None:  # stored NULL reads as malformed; "no arguments" is {}
+        return {}
     encoded = json.dumps(params, sort_keys=True, ensure_ascii=False)
     if len(encoded.encode()) <= max_bytes:
         return params
@@ -134,30 +108,215 @@ def _bounded_params(params: Any, max_bytes: int) -> Any:
 
 
 class AuditLog:
-    """The audit trail in a :class:`~masterai.store.Database`.
+    """The audit trail in a :class:`~masterai.store.Database`, signed with a key kept elsewhere.
+
+    Construction does no I/O: the key is loaded (or, for a log without signed records,
+    created) on first use.
 
     Args:
         database: where ``audit_log`` lives.
+        keys: where the key lives. Default: :meth:`MemoryKeys.throwaway()
+            <masterai.audit.keys.MemoryKeys.throwaway>`, a random key only this object holds,
+            so what it signs verifies only through it (tests, throwaway scripts); the
+            platform passes the configured one (:meth:`from_settings`).
+        checkpoints: where the signed head is written after each append and read by
+            :meth:`verify`. Default: one in-memory store (this object only).
         max_params_bytes: redacted params larger than this are stored as a truncated preview.
     """
 
-    def __init__(self, database: Database, *, max_params_bytes: int = 16_384) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        keys: KeyStore | None = None,
+        checkpoints: Sequence[CheckpointStore] | None = None,
+        max_params_bytes: int = 16_384,
+    ) -> None:
         self.database = database
+        self.keys: KeyStore = keys if keys is not None else MemoryKeys.throwaway()
+        self.checkpoints: tuple[CheckpointStore, ...] = (
+            tuple(checkpoints) if checkpoints is not None else (MemoryCheckpoints(),)
+        )
         self.max_params_bytes = max_params_bytes
         self._lock = threading.Lock()
+        self._key_lock = threading.Lock()
+        self._keyring: Keyring | None = None
+        self._first_signed: int | None = None
+        """Id of the first signed record (found once; records are never removed)."""
+        self._warned: set[str] = set()
+
+    @classmethod
+    def from_settings(
+        cls,
+        database: Database,
+        settings: AuditSettings,
+        *,
+        home: Path,
+        max_params_bytes: int = 16_384,
+        checkpoints: Sequence[CheckpointStore] = (),
+    ) -> AuditLog:
+        """The audit log as configured: key setting or key file, and the checkpoint file.
+
+        The key is ``MASTERAI_AUDIT__KEY`` when set, else the key file; checkpoints go to the
+        checkpoint file plus any further ``checkpoints``.
+
+        Args:
+            database: where ``audit_log`` lives.
+            settings: the ``audit`` settings section.
+            home: ``MASTERAI_HOME``, where the key and checkpoint files live by default.
+            max_params_bytes: see the class.
+            checkpoints: further checkpoint stores, written and checked beside the file.
+        """
+        keys: KeyStore
+        if settings.key is not None:
+            keys = SettingKey(settings.key.get_secret_value())
+        else:
+            keys = KeyFile((settings.key_file or home / "audit.key").absolute())
+        checkpoint_file = (settings.checkpoint_file or home / "audit.checkpoint").absolute()
+        return cls(
+            database,
+            keys=keys,
+            checkpoints=(CheckpointFile(checkpoint_file), *checkpoints),
+            max_params_bytes=max_params_bytes,
+        )
+
+    # --- keys ---------------------------------------------------------------------------
+
+    @property
+    def key_source(self) -> str:
+        """Where the key lives (``the audit key file /srv/masterai/audit.key``)."""
+        return self.keys.source
+
+    def ensure_key(self) -> Keyring:
+        """The keyring; created when missing, but only for a log without signed records.
+
+        Raises:
+            AuditKeyError: the key is missing although records are signed or a checkpoint
+                exists (a new key would leave them unverifiable), or it cannot be read.
+        """
+        with self._key_lock:
+            if self._keyring is None:
+                self._keyring = self._load_key() or self.keys.create()
+            return self._keyring
+
+    def _load_key(self) -> Keyring | None:
+        """The stored keyring; None only when it is missing and nothing was signed yet.
+
+        Raises:
+            AuditKeyError: the key is missing although records are signed.
+        """
+        keyring = self.keys.load()
+        if keyring is not None:
+            return keyring
+        try:
+            self._refuse_missing_key()
+        except AuditKeyError:
+            # Another process may have created the key and signed since we looked: a key
+            # always exists before the first record it signs.
+            keyring = self.keys.load()
+            if keyring is None:
+                raise
+        return keyring
+
+    def rotate_key(self) -> Keyring:
+        """Start a new key epoch: records from now on are signed with a new secret.
+
+        Earlier epochs stay in the keyring, so their records still verify.
+
+        Raises:
+            AuditKeyError: the key is missing, or its store cannot rotate (a key from
+                ``MASTERAI_AUDIT__KEY`` is rotated where that secret is kept).
+        """
+        self.ensure_key()
+        with self._key_lock:
+            self._keyring = self.keys.rotate()
+            return self._keyring
+
+    def _refuse_missing_key(self) -> None:
+        with self.database.session() as s:
+            first = s.execute(
+                select(AuditRecord.id, AuditRecord.key_epoch)
+                .where(AuditRecord.key_epoch.is_not(None))
+                .order_by(AuditRecord.id)
+                .limit(1)
+            ).first()
+        evidence = []
+        if first is not None:
+            evidence.append(
+                f"records are signed from record {first.id} on (key epoch {first.key_epoch})"
+            )
+        for store in self.checkpoints:
+            try:
+                present = store.read() is not None
+            except CheckpointError:
+                present = True
+            if present:
+                evidence.append(f"{store.name} exists")
+        if evidence:
+            raise AuditKeyError(
+                f"The audit key is missing: {self.keys.source} does not exist, but "
+                f"{' and '.join(evidence)}. A new key would leave them unverifiable: restore "
+                "the key file from its backup, or give the keyring in MASTERAI_AUDIT__KEY "
+                "(docs/platform.md, Audit trail)"
+            )
+
+    def _catch_up(self, epoch: int) -> Keyring:
+        """A keyring at ``epoch`` or later: another process rotated the key."""
+        with self._key_lock:
+            fresh = self.keys.load()
+            if fresh is None or fresh.current < epoch:
+                at = "no key" if fresh is None else f"epoch {fresh.current}"
+                raise AuditKeyError(
+                    f"The audit log is already signed with key epoch {epoch}, but "
+                    f"{self.keys.source} is at {at}: this process has an outdated key "
+                    "(give it the rotated keyring and restart it)"
+                )
+            self._keyring = fresh
+            return fresh
+
+    # --- writing --------------------------------------------------------------------------
 
     def append(self, entry: AuditEntry) -> AuditRecord:
-        """Redact ``entry``, chain it to the newest record and store it. Thread-safe.
+        """Redact ``entry``, chain and sign it, store it, then write the checkpoint.
+
+        Thread- and process-safe.
 
         Raises:
             ValueError: ``entry.status`` is not one of :data:`STATUSES`.
+            AuditKeyError: the key is missing for a log with signed records, or older than
+                the newest record's epoch.
+            CheckpointError: a checkpoint could not be written (the record is stored).
         """
         if entry.status not in STATUSES:
             raise ValueError(f"Invalid audit status {entry.status!r}. Allowed: {STATUSES}")
+        keyring = self.ensure_key()
+        record = self._record(entry)
+        with self._lock:
+            with self.database.session(immediate=True) as s:
+                if self.database.dialect == "postgresql":
+                    s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+                last = rows.newest(s, self.database.dialect)
+                if last is not None and last.key_epoch and last.key_epoch > keyring.current:
+                    keyring = self._catch_up(last.key_epoch)
+                record.id = 1 if last is None else last.id + 1
+                if self._first_signed is None:
+                    self._first_signed = (
+                        record.id if last is None or last.key_epoch is None else _first_signed(s)
+                    )
+                # after a malformed newest row: link to nothing (verify reports that row)
+                record.prev_hash = GENESIS_HASH if last is None else last.hash or ""
+                record.key_epoch = keyring.current
+                record.hash = record_hash(record, keyring)
+                s.add(record)
+            # still under the in-process lock, so this process never sets a checkpoint back
+            self._write_checkpoint(record, keyring)
+        return record
+
+    def _record(self, entry: AuditEntry) -> AuditRecord:
         params = redact(
             entry.params, sensitive_keys=entry.sensitive_keys, public_keys=entry.public_keys
         )
-        record = AuditRecord(
+        return AuditRecord(
             created_at=utcnow(),
             request_id=_short(entry.request_id, 64),
             user_id=entry.user_id,
@@ -174,52 +333,117 @@ class AuditLog:
             company_id=_short(entry.company_id, 64),
             company_ids=_companies(entry),
         )
-        with self._lock, self.database.session(immediate=True) as s:
-            if self.database.dialect == "postgresql":
-                s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-            last = s.execute(
-                select(AuditRecord.id, AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1)
-            ).first()
-            record.id = 1 if last is None else last.id + 1
-            record.prev_hash = GENESIS_HASH if last is None else last.hash
-            record.hash = record_hash(record)
-            s.add(record)
-        return record
+
+    def _write_checkpoint(self, record: AuditRecord, keyring: Keyring) -> None:
+        checkpoint = Checkpoint(
+            count=record.id,
+            last_id=record.id,
+            last_hash=record.hash,
+            time=utcnow(),
+            key_epoch=keyring.current,
+            first_signed_id=self._first_signed,
+        ).signed(keyring)
+        for store in self.checkpoints:
+            if self._extends(store, record, keyring):
+                store.write(checkpoint)
+
+    def _extends(self, store: CheckpointStore, record: AuditRecord, keyring: Keyring) -> bool:
+        """Whether ``store``'s checkpoint should move to ``record``.
+
+        Only along the same chain: if the checkpointed head is no longer in the chain (the
+        newest records were deleted, records rewritten) or the checkpoint is not signed by
+        the key, moving it would erase the evidence. It then stays as it is, and ``verify``
+        keeps reporting, until an operator removes it.
+        """
+        try:
+            current = store.read()
+        except CheckpointError:
+            current, intact = None, False
+        else:
+            if current is None:
+                return True
+            intact = current.is_signed_by(keyring) and hmac.compare_digest(
+                current.last_hash, self._hash_at(current.last_id, record)
+            )
+        if not intact:
+            if store.name not in self._warned:
+                self._warned.add(store.name)
+                _log.warning(
+                    "Audit checkpoint not moved: %s %s. Run `masterai audit verify`.",
+                    store.name,
+                    "no longer matches the chain" if current else "cannot be read",
+                )
+            return False
+        return current is not None and current.last_id < record.id  # else: a writer is ahead
+
+    def _hash_at(self, record_id: int, appended: AuditRecord) -> str:
+        """The stored hash of record ``record_id`` (``""``: none).
+
+        No query for the record just appended and its predecessor (the usual case).
+        """
+        if record_id == appended.id:
+            return appended.hash
+        if record_id == appended.id - 1:
+            return appended.prev_hash
+        with self.database.session() as s:
+            found = rows.at(s, self.database.dialect, record_id)
+        return (found.hash or "") if found is not None else ""
+
+    # --- verifying ------------------------------------------------------------------------
+
+    def verify(self) -> VerifyReport:
+        """Walk the chain from the first record and check it against every checkpoint.
+
+        Never raises for what is stored: malformed rows, forged records and checkpoints
+        are reported (``first_broken_id``, ``problem``, ``reason``).
+
+        Raises:
+            AuditKeyError: the key is missing although records are signed, or unreadable.
+        """
+        keyring = self._load_key()
+        named: list[NamedCheckpoint] = []
+        for store in self.checkpoints:  # read before walking: appends meanwhile only extend
+            try:
+                checkpoint = store.read()
+            except CheckpointError as e:
+                return _bad_checkpoint(store.name, str(e))
+            if checkpoint is not None and (keyring is None or not checkpoint.is_signed_by(keyring)):
+                return _bad_checkpoint(
+                    store.name,
+                    f"{store.name} is not signed by {self.keys.source}: it was forged or "
+                    f"altered (it claims {checkpoint.describe()}, key epoch "
+                    f"{checkpoint.key_epoch})",
+                )
+            named.append((store.name, checkpoint))
+        return verify_chain(self._walk(), keyring=keyring, checkpoints=named)
+
+    def _walk(self, batch: int = 1000) -> Iterator[AuditRecord]:
+        last_id = 0
+        query = rows.select_raw(self.database.dialect)
+        while True:
+            with self.database.session() as s:
+                page = rows.read(
+                    s, query.where(AuditRecord.id > last_id).order_by(AuditRecord.id).limit(batch)
+                )
+            yield from page
+            if len(page) < batch or page[-1].id is None:
+                return
+            last_id = page[-1].id
+
+    # --- reading --------------------------------------------------------------------------
 
     def head(self) -> tuple[int, str] | None:
         """``(id, hash)`` of the newest record, or None when the log is empty."""
         with self.database.session() as s:
-            row = s.execute(
-                select(AuditRecord.id, AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1)
-            ).first()
-            return None if row is None else (row.id, row.hash)
-
-    def _walk(self, batch: int = 1000) -> Iterator[AuditRecord]:
-        last_id = 0
-        while True:
-            with self.database.session() as s:
-                rows = list(
-                    s.scalars(
-                        select(AuditRecord)
-                        .where(AuditRecord.id > last_id)
-                        .order_by(AuditRecord.id)
-                        .limit(batch)
-                    )
-                )
-            if not rows:
-                return
-            yield from rows
-            last_id = rows[-1].id
-
-    def verify(self) -> VerifyReport:
-        """Walk the chain from the first record; report the first broken one by id."""
-        return verify_chain(self._walk())
+            last = rows.newest(s, self.database.dialect)
+        return None if last is None else (last.id, last.hash or "")
 
     def recent(self, limit: int = 20) -> list[AuditRecord]:
-        """The newest ``limit`` records, oldest first."""
+        """The newest ``limit`` records, oldest first (malformed rows marked, see ``problems``)."""
+        query = rows.select_raw(self.database.dialect)
         with self.database.session() as s:
-            rows = s.scalars(select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit))
-            return list(reversed(list(rows)))
+            found = rows.read(s, query.order_by(AuditRecord.id.desc()).limit(limit))
+        return list(reversed(found))
 
     def search(
         self,
@@ -231,8 +455,11 @@ class AuditLog:
         since: datetime | None = None,
         limit: int = 100,
     ) -> list[AuditRecord]:
-        """Records matching every given filter, oldest first (at most ``limit``, newest)."""
-        query = select(AuditRecord)
+        """Records matching every given filter, oldest first (at most ``limit``, newest).
+
+        Malformed rows that match are returned marked (see ``AuditRecord.problems``).
+        """
+        query = rows.select_raw(self.database.dialect)
         if tool is not None:
             query = query.where(AuditRecord.tool == tool)
         if user is not None:
@@ -250,8 +477,8 @@ class AuditLog:
         if since is not None:
             query = query.where(AuditRecord.created_at >= since)
         with self.database.session() as s:
-            rows = s.scalars(query.order_by(AuditRecord.id.desc()).limit(limit))
-            return list(reversed(list(rows)))
+            found = rows.read(s, query.order_by(AuditRecord.id.desc()).limit(limit))
+        return list(reversed(found))
 
     def count(self) -> int:
         """Number of stored records."""
@@ -259,42 +486,13 @@ class AuditLog:
             return s.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
 
 
-def verify_chain(records: Iterable[AuditRecord]) -> VerifyReport:
-    """Check ids are consecutive from 1, each ``prev_hash`` links, and each hash recomputes."""
-    expected_id = 1
-    prev_hash = GENESIS_HASH
-    checked = 0
-    for record in records:
-        if record.id != expected_id:
-            return VerifyReport(
-                ok=False,
-                checked=checked,
-                first_broken_id=expected_id,
-                reason=(
-                    f"record {expected_id} is missing (record {expected_id - 1} is followed "
-                    f"by record {record.id})"
-                    if record.id > expected_id
-                    else f"record {record.id} is out of order (expected {expected_id})"
-                ),
-            )
-        if record.prev_hash != prev_hash:
-            return VerifyReport(
-                ok=False,
-                checked=checked,
-                first_broken_id=record.id,
-                reason=(
-                    f"record {record.id} does not link to record {record.id - 1} "
-                    "(prev_hash differs: a record was changed, replaced or reordered)"
-                ),
-            )
-        if record_hash(record) != record.hash:
-            return VerifyReport(
-                ok=False,
-                checked=checked,
-                first_broken_id=record.id,
-                reason=f"record {record.id} was modified (its hash does not match its content)",
-            )
-        checked += 1
-        expected_id += 1
-        prev_hash = record.hash
-    return VerifyReport(ok=True, checked=checked)
+def _first_signed(session: Session) -> int | None:
+    return session.execute(
+        select(func.min(AuditRecord.id)).where(AuditRecord.key_epoch.is_not(None))
+    ).scalar_one_or_none()
+
+
+def _bad_checkpoint(name: str, reason: str) -> VerifyReport:
+    return VerifyReport(
+        ok=False, checked=0, reason=reason, problem=Break.CHECKPOINT_INVALID, checkpoint=name
+    )

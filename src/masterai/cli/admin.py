@@ -48,17 +48,23 @@ def init(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create the database and the first super admin; print its API token once.
+    """Create the database, the audit key and the first super admin; print its token once.
 
-    Safe to run again: an existing database is migrated, an existing admin is kept and no new
-    token is printed.
+    Safe to run again: an existing database is migrated, an existing key and admin are kept
+    and no new token is printed. A missing key for an audit log that has signed records is
+    an error, never a new key.
     """
+    from masterai.audit import AuditError
     from masterai.registry import approve_all
     from masterai.security import SUPER_ADMIN, AuthenticationError, system_principal
 
     current = open_platform()
     settings = current.settings
     settings.workspace.mkdir(parents=True, exist_ok=True)
+    try:
+        audit_key = current.ensure_audit_key()
+    except AuditError as e:
+        fail(str(e))
     name = admin or settings.registry.local_admin
     try:
         existing = current.principal(name)
@@ -93,6 +99,7 @@ def init(
         "admin": name,
         "created": existing is None,
         "token": token,
+        "audit_key": audit_key,
     }
     if as_json:
         print_json(summary)
@@ -105,6 +112,8 @@ def init(
         console.print(
             f"Already initialised: super admin [bold]{name}[/] exists; database up to date."
         )
+    # the key is as precious as the database: without it signed records cannot be verified
+    console.print(f"Audit records are signed with {escape(audit_key)} (back it up).")
 
 
 @db_app.command("upgrade")

@@ -1,12 +1,13 @@
-"""``masterai audit verify|tail|search``: inspect and check the hash-chained audit trail.
+"""``masterai audit verify|tail|search|rotate-key``: inspect, check and re-key the audit trail.
 
-Reading the audit is itself a registry call (the ``admin`` tool's ``audit_*`` operations,
-super admins by default), so it is permission-checked and leaves a record of its own.
+Each is a registry call (the ``admin`` tool's ``audit_*`` operations, super admins by
+default), so it is permission-checked and leaves a record of its own. A missing or unusable
+audit key ends the command with one line (nothing can be audited without it).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -14,7 +15,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from masterai.cli.common import console, fail, print_json
-from masterai.cli.context import AsOption, JsonOption, call, parse_since, structured
+from masterai.cli.context import (
+    AsOption,
+    JsonOption,
+    call,
+    parse_since,
+    structured,
+    summary_of,
+)
+
+if TYPE_CHECKING:
+    from masterai.registry import ToolResult
 
 audit_app = typer.Typer(
     help="The tamper-evident audit trail of every tool call.", no_args_is_help=True
@@ -26,6 +37,16 @@ STATUSES = ("ok", "denied", "invalid", "not_found", "failed", "timeout")
 def register(app: typer.Typer) -> None:
     """Add the ``audit`` command group to ``app``."""
     app.add_typer(audit_app, name="audit")
+
+
+def _call(params: dict[str, Any], as_user: str | None) -> ToolResult:
+    """The ``admin`` call of a command; an audit that cannot be written ends it in one line."""
+    from masterai.audit import AuditError
+
+    try:
+        return call("admin", params, as_user=as_user)
+    except AuditError as e:
+        fail(str(e))
 
 
 def _show(records: list[dict[str, Any]], as_json: bool) -> None:
@@ -47,25 +68,28 @@ def _show(records: list[dict[str, Any]], as_json: bool) -> None:
         table.add_column("ms", no_wrap=True, justify="right")
         table.add_column("error", overflow="fold", ratio=1)
     for r in records:
-        style = "green" if r["status"] == "ok" else "red"
+        # not a call status: a stored row that is not a readable record ("malformed")
+        style = "green" if r["status"] == "ok" else "red" if r["status"] in STATUSES else "yellow"
         companies = ", ".join(r["company_ids"] or ([r["company_id"]] if r["company_id"] else []))
-        moment = r["created_at"][:19].replace("T", " ")
-        call = r["tool"] + (f".{r['operation']}" if r["operation"] else "")
+        moment = (r["created_at"] or "?")[:19].replace("T", " ")
+        call = (r["tool"] or "?") + (f".{r['operation']}" if r["operation"] else "")
         # stored values come from callers (an unknown tool name is recorded as given):
         # escaped so that text like '[/]' prints as is instead of breaking the table
         row = [
             str(r["id"]),
-            moment if wide else moment[11:],
+            moment if wide else moment[11:] or "?",
             escape(r["user"] or "-"),
             escape(call),
             f"[{style}]{escape(r['status'])}[/]",
             escape(companies or "-"),
         ]
         if wide:
+            # a malformed row shows what is wrong with it where the error would be
+            problem = "; ".join(r.get("problems") or []) or r["error"] or ""
             row += [
                 escape(r["client_address"] or "-"),
-                f"{r['duration_ms']:.1f}",
-                escape((r["error"] or "")[:60]),
+                "-" if r["duration_ms"] is None else f"{r['duration_ms']:.1f}",
+                escape(problem[:60]),
             ]
         table.add_row(*row)
     console.print(table)
@@ -73,15 +97,20 @@ def _show(records: list[dict[str, Any]], as_json: bool) -> None:
 
 @audit_app.command("verify")
 def verify(as_user: AsOption = None, as_json: JsonOption = False) -> None:
-    """Walk the hash chain; exit 1 naming the first broken record."""
-    report = structured(call("admin", {"operation": "audit_verify"}, as_user=as_user))
+    """Check the keyed chain against the newest checkpoint; exit 1 naming the first break.
+
+    With --json: ok, checked, first_broken_id, problem (a code such as modified,
+    truncated, malformed), reason, checkpoint.
+    """
+    report = structured(_call({"operation": "audit_verify"}, as_user))
     if as_json:
         print_json(report)
         if not report["ok"]:
             raise typer.Exit(1)
         return
     if not report["ok"]:
-        fail(f"audit chain broken at record {report['first_broken_id']}: {report['reason']}")
+        where = report["first_broken_id"]
+        fail(f"audit chain broken{f' at record {where}' if where else ''}: {report['reason']}")
     console.print(f"ok: {report['checked']} records verified")
 
 
@@ -92,7 +121,7 @@ def tail(
     as_json: JsonOption = False,
 ) -> None:
     """Show the newest records (this command's own call is the last one)."""
-    records = structured(call("admin", {"operation": "audit_tail", "limit": n}, as_user=as_user))
+    records = structured(_call({"operation": "audit_tail", "limit": n}, as_user))
     _show(records, as_json)
 
 
@@ -117,4 +146,17 @@ def search(
     params |= {k: v for k, v in filters.items() if v is not None}
     if since is not None:
         params["since"] = parse_since(since).isoformat()
-    _show(structured(call("admin", params, as_user=as_user)), as_json)
+    _show(structured(_call(params, as_user)), as_json)
+
+
+@audit_app.command("rotate-key")
+def rotate_key(as_user: AsOption = None, as_json: JsonOption = False) -> None:
+    """Start a new key epoch: new records are signed with a new secret; old ones still verify.
+
+    Rotates the key file; a key given by MASTERAI_AUDIT__KEY is rotated where it is kept.
+    """
+    result = _call({"operation": "audit_rotate_key"}, as_user)
+    if as_json:
+        print_json(structured(result))
+        return
+    console.print(summary_of(result), markup=False, highlight=False, soft_wrap=True)

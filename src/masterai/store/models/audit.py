@@ -15,12 +15,15 @@ class AuditRecord(Base):
     """One registry call (allowed, denied, invalid, failed or timed out).
 
     ``id`` is the position in the chain (1, 2, ...), assigned by the appender under a lock, so a
-    missing id is a deleted record. ``hash`` is SHA-256 over ``prev_hash`` and the canonical
-    encoding of the other fields (see ``masterai.audit``). There are deliberately no foreign
-    keys: deleting a user or company must never break or rewrite the chain.
+    missing id is a deleted record. ``hash`` is HMAC-SHA256, under the secret of key epoch
+    ``key_epoch``, over ``prev_hash`` and the canonical encoding of the other fields (plain
+    SHA-256 for records written before keys; see ``masterai.audit``). There are deliberately
+    no foreign keys: deleting a user or company must never break or rewrite the chain.
     """
 
     __tablename__ = "audit_log"
+    # ``problems`` below is a plain attribute set when a row is read, never a column
+    __allow_unmapped__ = True
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     created_at: Mapped[datetime] = mapped_column(
@@ -45,3 +48,10 @@ class AuditRecord(Base):
     """JSON list of every company a call named, when it named more than one."""
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    key_epoch: Mapped[int | None] = mapped_column(Integer)
+    """Epoch of the audit key whose secret signed ``hash``; NULL for a record written before
+    keys (plain SHA-256, accepted only before the first signed record)."""
+
+    problems: tuple[str, ...] = ()
+    """What is wrong with the stored row, filled in when it is read by ``masterai.audit``
+    (empty for a well-formed row). Not stored."""
