@@ -52,8 +52,9 @@ async def test_a_plan_streamed_by_a_provider_is_approved_run_and_answered(
                 dialect.stream_text(["Added ", "the note [1]."], usage=(300, 8)),
             ]
         )
-        settings = Settings(_env_file=None, llm=LLMSettings(api_key=SecretStr("k")))  # type: ignore[call-arg]
-        model = build_model(settings, dialect.spec(server.url))
+        spec = dialect.spec(server.url)
+        settings = Settings(_env_file=None, llm=LLMSettings(model=spec, api_key=SecretStr("k")))  # type: ignore[call-arg]
+        model = build_model(settings, spec)
         agent = MasterAI(
             model=model,
             registry=registry,

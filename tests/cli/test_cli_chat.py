@@ -42,9 +42,10 @@ def write(path: str, content: str) -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def no_model(masterai_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def no_model(masterai_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     for name in ("MASTERAI_MODEL", "MASTERAI_LLM__MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MASTERAI_LLM__SCRIPTED_DIR", str(tmp_path))  # where script() writes
     monkeypatch.chdir(masterai_home.parent)  # no stray .env
     return masterai_home
 
@@ -74,13 +75,13 @@ def test_ask_runs_a_read_only_plan_and_prints_json(tmp_path: Path, initialised: 
 
 
 def test_ask_never_runs_a_mutating_plan(tmp_path: Path, initialised: Path) -> None:
-    model = script(tmp_path, plan(write("a.txt", "x")))
+    model = script(tmp_path, plan(write("shared/a.txt", "x")))
     result = runner.invoke(app, ["ask", "write", "--model", model, "--yes-read-only", "--json"])
     assert result.exit_code == 2
     data = json.loads(result.stdout)
     assert data["status"] == "rejected"
     assert "filesystem.write_file" in data["text"]
-    assert not (initialised / "workspace" / "a.txt").exists()
+    assert not (initialised / "workspace" / "shared" / "a.txt").exists()
 
 
 def test_ask_never_runs_a_plan_that_spends_money_on_model_calls(
@@ -128,8 +129,8 @@ def test_chat_streams_shows_the_plan_asks_and_runs_the_approved_plan(
     model = script(
         tmp_path,
         {"text": "Hello there."},
-        plan(write("notes/a.txt", "hi")),
-        {"text": "Wrote notes/a.txt [1]."},
+        plan(write("shared/notes/a.txt", "hi")),
+        {"text": "Wrote shared/notes/a.txt [1]."},
     )
     result = runner.invoke(app, ["chat", "--model", model], input="hello\nwrite a note\na\nexit\n")
     assert result.exit_code == 0, result.output
@@ -137,17 +138,17 @@ def test_chat_streams_shows_the_plan_asks_and_runs_the_approved_plan(
     assert "Hello there." in out
     assert "filesystem.write_file" in out and "changes data" in out
     assert "Approve?" in out
-    assert "Wrote notes/a.txt [1]." in out
+    assert "Wrote shared/notes/a.txt [1]." in out
     assert "completed · 1 step(s) run" in out
-    assert (initialised / "workspace" / "notes" / "a.txt").read_text() == "hi"
+    assert (initialised / "workspace" / "shared" / "notes" / "a.txt").read_text() == "hi"
 
 
 def test_chat_rejecting_at_the_prompt_writes_nothing(tmp_path: Path, initialised: Path) -> None:
-    model = script(tmp_path, plan(write("b.txt", "x")))
+    model = script(tmp_path, plan(write("shared/b.txt", "x")))
     result = runner.invoke(app, ["chat", "--model", model], input="write\nr\n")
     assert result.exit_code == 0, result.output
     assert "Plan rejected; nothing was run." in result.stdout
-    assert not (initialised / "workspace" / "b.txt").exists()
+    assert not (initialised / "workspace" / "shared" / "b.txt").exists()
 
 
 def test_chat_asks_before_a_step_that_calls_a_model_and_says_it_costs_money(
@@ -177,12 +178,12 @@ def test_chat_asks_before_a_step_that_calls_a_model_and_says_it_costs_money(
 def test_chat_edit_takes_json_arguments_and_refuses_bad_json(
     tmp_path: Path, initialised: Path
 ) -> None:
-    model = script(tmp_path, plan(write("c.txt", "draft")), {"text": "ok"})
-    keys = 'write\ne\n1\n{not json\ne\n1\n{"path": "c.txt", "content": "final"}\na\nexit\n'
+    model = script(tmp_path, plan(write("shared/c.txt", "draft")), {"text": "ok"})
+    keys = 'write\ne\n1\n{not json\ne\n1\n{"path": "shared/c.txt", "content": "final"}\na\nexit\n'
     result = runner.invoke(app, ["chat", "--model", model], input=keys)
     assert result.exit_code == 0, result.output
     assert "not JSON" in result.stdout
-    assert (initialised / "workspace" / "c.txt").read_text() == "final"
+    assert (initialised / "workspace" / "shared" / "c.txt").read_text() == "final"
 
 
 def test_without_masterai_init_the_local_admin_is_missing_and_says_so(tmp_path: Path) -> None:
@@ -213,20 +214,20 @@ def test_an_interrupted_plan_is_announced_and_resumed_with_resume(
                 position=1,
                 tool="filesystem",
                 operation="write_file",
-                arguments={"path": "r.txt", "content": "resumed"},
+                arguments={"path": "shared/r.txt", "content": "resumed"},
                 purpose="save",
                 status="approved",
             )
         ],
     )
     repository.save_plan(plan)
-    model = script(tmp_path, {"text": "Saved r.txt [1]."})
+    model = script(tmp_path, {"text": "Saved shared/r.txt [1]."})
     hint = runner.invoke(app, ["chat", "--model", model], input="exit\n")
     assert f"masterai chat --resume {plan.id}" in hint.stdout
     result = runner.invoke(app, ["chat", "--model", model, "--resume", plan.id], input="exit\n")
     assert result.exit_code == 0, result.output
-    assert "Saved r.txt [1]." in result.stdout
-    assert (initialised / "workspace" / "r.txt").read_text() == "resumed"
+    assert "Saved shared/r.txt [1]." in result.stdout
+    assert (initialised / "workspace" / "shared" / "r.txt").read_text() == "resumed"
     assert repository.resumable("admin") == []
 
 
@@ -244,8 +245,8 @@ def test_model_text_in_the_plan_table_cannot_inject_markup(
 def test_input_ending_at_the_approval_prompt_leaves_a_resumable_plan(
     tmp_path: Path, initialised: Path
 ) -> None:
-    model = script(tmp_path, plan(write("d.txt", "x")))
+    model = script(tmp_path, plan(write("shared/d.txt", "x")))
     result = runner.invoke(app, ["chat", "--model", model], input="write\n")
     assert result.exit_code == 0, result.output
     assert "interrupted; resume with `masterai chat --resume " in result.stdout
-    assert not (initialised / "workspace" / "d.txt").exists()
+    assert not (initialised / "workspace" / "shared" / "d.txt").exists()

@@ -24,8 +24,8 @@ async def test_a_suite_runs_through_the_openai_adapter_with_prompt_and_costs(
     fake_server.replies.extend(
         [dialect.text("Bonjour!", usage=(100, 10)), dialect.error(400, "bad input")]
     )
-    settings = Settings(_env_file=None, llm=LLMSettings(api_key=SecretStr("k"), max_retries=0))  # type: ignore[call-arg]
-    model = build_model(settings, dialect.spec(fake_server.url))
+    llm = LLMSettings(model=dialect.spec(fake_server.url), api_key=SecretStr("k"), max_retries=0)
+    model = build_model(Settings(_env_file=None, llm=llm))  # type: ignore[call-arg]
     subject = Subject(label="fr", model=model, system_prompt="Answer in French.", temperature=0.1)
     cases = parse_test_cases(
         [

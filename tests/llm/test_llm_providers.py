@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from masterai.llm import (
     LLMAuthenticationError,
+    LLMEgressError,
     LLMModelNotFoundError,
     LLMQuotaError,
     LLMRateLimitError,
@@ -26,7 +27,7 @@ from masterai.llm import (
     ToolSpec,
     build_model,
 )
-from masterai.settings import LLMSettings, Settings
+from masterai.settings import EgressSettings, LLMSettings, Settings
 
 CLOCK = ToolSpec(
     name="clock",
@@ -57,13 +58,18 @@ def sleeps() -> SleepRecorder:
 async def model(
     fake_server: FakeServer, dialect: Dialect, sleeps: SleepRecorder
 ) -> AsyncIterator[Model]:
+    # The operator configured this endpoint (MASTERAI_MODEL), so it gets the key.
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         llm=LLMSettings(
-            api_key=SecretStr("sk-test"), max_retries=2, retry_base_delay=0.01, timeout=2
+            model=dialect.spec(fake_server.url),
+            api_key=SecretStr("sk-test"),
+            max_retries=2,
+            retry_base_delay=0.01,
+            timeout=2,
         ),
     )
-    built = build_model(settings, dialect.spec(fake_server.url), sleep=sleeps)
+    built = build_model(settings, sleep=sleeps)
     yield built
     await built.aclose()
 
@@ -224,8 +230,8 @@ async def test_exhausted_quota_is_reported_as_quota_and_not_retried(
     fake_server: FakeServer, sleeps: SleepRecorder
 ) -> None:
     dialect = OpenAIDialect()
-    settings = Settings(_env_file=None, llm=LLMSettings(api_key=SecretStr("k")))  # type: ignore[call-arg]
-    model = build_model(settings, dialect.spec(fake_server.url), sleep=sleeps)
+    llm = LLMSettings(model=dialect.spec(fake_server.url), api_key=SecretStr("k"))
+    model = build_model(Settings(_env_file=None, llm=llm), sleep=sleeps)  # type: ignore[call-arg]
     fake_server.replies.append(dialect.error(429, "You exceeded your quota", "insufficient_quota"))
     with pytest.raises(LLMQuotaError, match="quota"):
         await model.complete(ask())
@@ -239,9 +245,11 @@ async def test_a_hanging_provider_times_out_with_a_readable_error(
 ) -> None:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        llm=LLMSettings(api_key=SecretStr("k"), timeout=0.3, max_retries=0),
+        llm=LLMSettings(
+            model=dialect.spec(fake_server.url), api_key=SecretStr("k"), timeout=0.3, max_retries=0
+        ),
     )
-    model = build_model(settings, dialect.spec(fake_server.url))
+    model = build_model(settings)
     fake_server.replies.append(Reply(hang=True))
     with pytest.raises(LLMTimeoutError, match="within the timeout"):
         await model.complete(ask())
@@ -291,3 +299,54 @@ async def test_framework_exported_tool_schemas_reach_the_provider_unchanged(
     assert sent["properties"]["operation"]["enum"] == ["get_time"]
     (call,) = response.tool_calls
     assert clock.validate_arguments(dict(call.arguments)) is not None
+
+
+# --- every adapter's HTTP goes through the egress guard ------------------------------------
+
+
+async def test_a_refused_endpoint_is_an_egress_error_and_is_not_retried(
+    fake_server: FakeServer, dialect: Dialect, sleeps: SleepRecorder
+) -> None:
+    # Chosen in a call (not the operator's endpoint) and on loopback, which is not allowed.
+    settings = Settings(_env_file=None, llm=LLMSettings(max_retries=3))  # type: ignore[call-arg]
+    model = build_model(settings, dialect.spec(fake_server.url), environ={}, sleep=sleeps)
+    with pytest.raises(LLMEgressError, match="which is loopback"):
+        await model.complete(ask())
+    with pytest.raises(LLMEgressError, match="which is loopback"):
+        await collect(model, ask())
+    await model.aclose()
+    assert sleeps.delays == []
+    assert fake_server.requests == []
+
+
+async def test_a_chosen_endpoint_in_an_allowed_network_is_called_without_the_operators_key(
+    fake_server: FakeServer, dialect: Dialect
+) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        llm=LLMSettings(api_key=SecretStr("sk-settings"), model="openai:gpt-4o-mini"),
+        egress=EgressSettings(allowed_networks=["127.0.0.1/32"]),
+    )
+    environ = {"OPENAI_API_KEY": "sk-env", "ANTHROPIC_API_KEY": "sk-env"}
+    model = build_model(settings, dialect.spec(fake_server.url), environ=environ)
+    fake_server.replies.append(dialect.text("hi"))
+    assert (await model.complete(ask())).text == "hi"
+    await model.aclose()
+    headers = fake_server.requests[0].headers
+    assert "authorization" not in headers and "x-api-key" not in headers
+    assert "sk-" not in json.dumps(headers)
+
+
+async def test_an_answer_over_the_egress_size_limit_is_cut(
+    fake_server: FakeServer, dialect: Dialect
+) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        llm=LLMSettings(model=dialect.spec(fake_server.url), api_key=SecretStr("k")),
+        egress=EgressSettings(max_response_bytes=1000),
+    )
+    model = build_model(settings)
+    fake_server.replies.append(dialect.text("x" * 2000))
+    with pytest.raises(LLMEgressError, match="larger than 1000 bytes"):
+        await model.complete(ask())
+    await model.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
@@ -53,10 +54,14 @@ DECLARED = {
     "timeout": ParameterRole.TIME_LIMIT,
     "memory": ParameterRole.MEMORY_LIMIT,
     "packages": ParameterRole.PACKAGES,
+    "model": ParameterRole.MODEL,
+    "models": ParameterRole.MODEL,
 }
 
 
-def action(tool: str, *, read_only: bool = True, **arguments: Any) -> ToolAction:
+def action(
+    tool: str, *, read_only: bool = True, calls_model: bool = False, **arguments: Any
+) -> ToolAction:
     roles = tuple(RoleBinding(path=(k,), role=DECLARED[k]) for k in arguments if k in DECLARED)
     return ToolAction(
         tool=tool,
@@ -65,6 +70,7 @@ def action(tool: str, *, read_only: bool = True, **arguments: Any) -> ToolAction
         read_only=read_only,
         arguments=arguments,
         roles=roles,
+        calls_model=calls_model,
     )
 
 
@@ -155,12 +161,16 @@ def test_super_admin_may_do_anything() -> None:
         ("code_execution.languages", "python", "must be a list of names, got 'python'"),
         ("code_execution.max_execution_time", -1, "must be a positive number, got -1"),
         ("code_execution.max_memory", "big", "Invalid size 'big'"),
+        ("model_calls.enabled", "yes", "must be true or false, got 'yes'"),
+        ("model_calls.max_cost_usd", -1, "must be a number of USD (0 or more), got -1"),
+        ("model_calls.max_cost_usd", float("nan"), "must be a number of USD"),
+        ("model_calls.max_cost_usd", "5", "must be a number of USD (0 or more), got '5'"),
     ],
 )
 def test_malformed_overrides_are_rejected_with_the_value(
     key: str, value: Any, message: str
 ) -> None:
-    with pytest.raises(PermissionSpecError, match=message.replace("(", r"\(")):
+    with pytest.raises(PermissionSpecError, match=re.escape(message)):
         apply_override(ToolPermissions(), key, value)
 
 
@@ -262,3 +272,91 @@ def test_a_time_limit_is_bounded_wherever_it_is_declared() -> None:
     analyst = principal("analyst")
     limited = action("analytics", timeout=3600)
     assert decide(analyst, limited).reason == "timeout 3600s exceeds the limit of 30s"
+
+
+# --- model calls and model endpoints ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [("super_admin", True), ("admin", True), ("analyst", False), ("viewer", False)],
+)
+def test_calling_models_is_a_permission_of_its_own(role: str, allowed: bool) -> None:
+    assert role_defaults(role).model_calls.enabled is allowed
+    decision = decide(principal(role), action("analytics", calls_model=True))
+    assert decision.allowed is allowed
+    if not allowed:
+        assert decision.reason == (
+            f"{role!r} may not call language models: operation 'op' of tool 'analytics' calls "
+            "a model and costs money (grant model_calls.enabled)"
+        )
+
+
+def test_a_grant_opens_model_calls_and_records_a_budget() -> None:
+    viewer = principal("viewer", model_calls__enabled=True, model_calls__max_cost_usd=5)
+    assert decide(viewer, action("analytics", calls_model=True))
+    assert viewer.permissions.model_calls.max_cost_usd == 5.0
+    assert viewer.permissions.to_dict()["model_calls"] == {"enabled": True, "max_cost_usd": 5.0}
+    assert decide(principal("viewer"), action("analytics", calls_model=False))
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        (
+            "openai:gpt-4o@http://127.0.0.1:9/v1",
+            "model endpoint '127.0.0.1' (model) is not in the allowed domains of 'admin'",
+        ),
+        (
+            "openai:gpt-4o@http://allowed.example@evil.example/v1",
+            "model endpoint 'evil.example' (model)",
+        ),
+        ("openai:x@http://", "invalid base URL 'http://' of model 'openai:x@http://'"),
+        (7, "invalid model 7 in 'model'"),
+    ],
+)
+def test_a_model_specs_base_url_must_be_an_allowed_domain(spec: Any, reason: str) -> None:
+    admin = principal("admin", integrations__allowed_domains=["allowed.example"])
+    decision = decide(admin, action("analytics", model=spec))
+    assert not decision.allowed
+    assert reason in decision.reason
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "openai:gpt-4o-mini",
+        "gpt-4o-mini",
+        "claude-3-5-sonnet@20240620",
+        "openai:m@https://api.allowed.example/v1",
+    ],
+)
+def test_model_specs_without_a_destination_or_on_allowed_domains_pass(spec: str) -> None:
+    admin = principal("admin", integrations__allowed_domains=["allowed.example"])
+    assert decide(admin, action("analytics", models=[spec])).allowed
+
+
+@pytest.mark.parametrize(
+    ("patterns", "host", "allowed"),
+    [
+        (["10.0.0.0/8"], "10.1.2.3", True),
+        (["10.0.0.0/8"], "11.0.0.1", False),
+        (["192.168.1.5"], "192.168.1.5", True),
+        (["192.168.1.5"], "192.168.1.6", False),
+        (["fd00::/8"], "[fd00::1]", True),
+        (["10.0.0.0/8"], "::ffff:10.0.0.1", True),
+        (["10.0.0.0/8"], "ten.example", False),
+        (["example.com"], "10.0.0.1", False),
+        (["*.example.com"], "api.example.com", True),
+        (["example.com"], "API.Example.COM.", True),
+        (["example.com"], "example.com.evil.net", False),
+        (["example.com"], "notexample.com", False),
+        (["*"], "anything.at.all", True),
+        ([], "example.com", False),
+    ],
+)
+def test_allowed_domains_admit_names_with_subdomains_addresses_and_cidr_blocks(
+    patterns: list[str], host: str, allowed: bool
+) -> None:
+    integrations = IntegrationPermissions(allowed_domains=frozenset(patterns))
+    assert integrations.allows_host(host) is allowed

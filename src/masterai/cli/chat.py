@@ -54,7 +54,8 @@ def _agent(
 
     current = open_platform()
     try:
-        model = build_model(current.settings, model_spec)
+        # --model on the command line is the operator's own choice, like MASTERAI_MODEL.
+        model = build_model(current.settings, model_spec, operator_chosen=True)
     except LLMConfigurationError as error:
         fail(str(error))
     # Plan approval is the agent's (the Approver); the registry's approval step is answered

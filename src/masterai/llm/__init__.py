@@ -13,6 +13,7 @@ from masterai.llm.errors import (
     LLMBadRequestError,
     LLMConfigurationError,
     LLMConnectionError,
+    LLMEgressError,
     LLMError,
     LLMModelNotFoundError,
     LLMProviderError,
@@ -24,10 +25,14 @@ from masterai.llm.errors import (
 from masterai.llm.scripted import ScriptedModel, ScriptExhaustedError
 from masterai.llm.selection import (
     NO_MODEL_MESSAGE,
+    Endpoint,
     ModelSpec,
     build_model,
     configured_model,
+    operator_endpoints,
     parse_model_spec,
+    resolve_endpoint,
+    scripted_path,
 )
 from masterai.llm.tools import tool_spec
 from masterai.llm.types import (
@@ -68,10 +73,12 @@ __all__ = [
     "NO_MODEL_MESSAGE",
     "AnthropicModel",
     "AnthropicProvider",
+    "Endpoint",
     "LLMAuthenticationError",
     "LLMBadRequestError",
     "LLMConfigurationError",
     "LLMConnectionError",
+    "LLMEgressError",
     "LLMError",
     "LLMModelNotFoundError",
     "LLMProviderError",
@@ -97,6 +104,9 @@ __all__ = [
     "Usage",
     "build_model",
     "configured_model",
+    "operator_endpoints",
     "parse_model_spec",
+    "resolve_endpoint",
+    "scripted_path",
     "tool_spec",
 ]

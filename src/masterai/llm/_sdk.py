@@ -15,13 +15,15 @@ from masterai.llm.errors import (
     LLMAuthenticationError,
     LLMBadRequestError,
     LLMConnectionError,
+    LLMEgressError,
+    LLMError,
     LLMModelNotFoundError,
-    LLMProviderError,
     LLMQuotaError,
     LLMRateLimitError,
     LLMServerError,
     LLMTimeoutError,
 )
+from masterai.security.egress import EgressError
 
 _QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "quota_exceeded"})
 
@@ -60,10 +62,23 @@ def _error_fields(body: Any) -> tuple[str, str]:
     return "", ""
 
 
-def translate(
-    error: Exception, sdk: SDKErrors, *, model: str, endpoint: str
-) -> LLMProviderError | None:
+def egress_cause(error: BaseException) -> EgressError | None:
+    """The egress guard's refusal behind ``error`` (the SDKs wrap it as a connection error)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, EgressError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def translate(error: Exception, sdk: SDKErrors, *, model: str, endpoint: str) -> LLMError | None:
     """Our error for an SDK ``error`` (``None`` if it is not an API error at all)."""
+    refused = egress_cause(error)
+    if refused is not None:
+        return LLMEgressError(f"{model}: {endpoint}: {refused}")
     if isinstance(error, sdk.timeout):
         return LLMTimeoutError(f"{model}: no answer from {endpoint} within the timeout")
     if isinstance(error, sdk.connection):

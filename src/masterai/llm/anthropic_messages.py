@@ -23,6 +23,7 @@ from masterai.llm.types import (
     ToolCall,
     Usage,
 )
+from masterai.security.egress import EgressError
 
 _ERRORS = SDKErrors(
     status=anthropic.APIStatusError,
@@ -101,7 +102,7 @@ class AnthropicModel(SDKModel[AnthropicProvider]):
     def _translated(self) -> Iterator[None]:
         try:
             yield
-        except anthropic.AnthropicError as error:
+        except (anthropic.AnthropicError, EgressError) as error:
             ours = translate(error, _ERRORS, model=self.name, endpoint=self.provider.base_url)
             if ours is None:
                 raise

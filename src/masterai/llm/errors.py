@@ -3,6 +3,7 @@
 ```
 LLMError                        root of everything this package raises
 ├── LLMConfigurationError       no model configured, bad model spec, missing API key
+├── LLMEgressError              the egress guard refused the endpoint or cut its answer
 └── LLMProviderError            the provider refused or failed a call
     ├── LLMAuthenticationError  401/403: key rejected
     ├── LLMModelNotFoundError   404: unknown model
@@ -25,6 +26,13 @@ class LLMError(Exception):
 
 class LLMConfigurationError(LLMError):
     """The model cannot be used as configured (no model, bad spec, missing key)."""
+
+
+class LLMEgressError(LLMError):
+    """The egress guard refused the endpoint (address, port, host) or cut an oversized answer.
+
+    Not retried: the same request would be refused again.
+    """
 
 
 class LLMProviderError(LLMError):

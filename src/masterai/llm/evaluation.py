@@ -25,7 +25,7 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from masterai.llm.base import Model
-from masterai.llm.errors import LLMError
+from masterai.llm.errors import LLMEgressError, LLMError
 from masterai.llm.types import Message, ModelRequest
 
 MAX_CASES = 200
@@ -225,6 +225,8 @@ async def run_case(subject: Subject, case: TestCase, index: int, judge: Model | 
     started = time.perf_counter()
     try:
         response = await subject.model.complete(request)
+    except LLMEgressError:
+        raise  # a refused endpoint is not an answer to grade: every case would be refused
     except LLMError as error:
         return CaseResult(name=name, input=case.input, output="", passed=False, error=str(error))
     latency = (time.perf_counter() - started) * 1000
@@ -249,14 +251,25 @@ async def run_case(subject: Subject, case: TestCase, index: int, judge: Model | 
 async def run_suite(
     subject: Subject, cases: Sequence[TestCase], *, judge: Model | None = None, concurrency: int = 4
 ) -> SuiteResult:
-    """Every case on ``subject``, at most ``concurrency`` at a time, results in case order."""
+    """Every case on ``subject``, at most ``concurrency`` at a time, results in case order.
+
+    Raises:
+        LLMEgressError: the egress guard refused the model's endpoint.
+    """
     gate = asyncio.Semaphore(concurrency)
 
     async def one(index: int, case: TestCase) -> CaseResult:
         async with gate:
             return await run_case(subject, case, index, judge)
 
-    results = await asyncio.gather(*(one(i, c) for i, c in enumerate(cases)))
+    outcomes = await asyncio.gather(
+        *(one(i, c) for i, c in enumerate(cases)), return_exceptions=True
+    )
+    results = []
+    for outcome in outcomes:  # every case has finished: nothing is left running
+        if isinstance(outcome, BaseException):
+            raise outcome
+        results.append(outcome)
     return SuiteResult(label=subject.label, model=subject.model.name, cases=tuple(results))
 
 

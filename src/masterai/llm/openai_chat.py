@@ -22,6 +22,7 @@ from masterai.llm.types import (
     ToolCall,
     Usage,
 )
+from masterai.security.egress import EgressError
 
 _ERRORS = SDKErrors(
     status=openai.APIStatusError,
@@ -102,7 +103,7 @@ class OpenAIChatModel(SDKModel[OpenAICompatibleProvider]):
     def _translated(self) -> Iterator[None]:
         try:
             yield
-        except openai.OpenAIError as error:
+        except (openai.OpenAIError, EgressError) as error:
             ours = translate(error, _ERRORS, model=self.name, endpoint=self.provider.base_url)
             if ours is None:
                 raise

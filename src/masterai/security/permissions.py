@@ -1,14 +1,16 @@
 """``ToolPermissions`` in the shape of seed 000, plus the per-category tool access of a role.
 
 ``"*"`` in a set means "any". Every record is immutable; :func:`apply_override` returns a new
-one with one dotted field replaced (``code_execution.languages``, ``tools.code``, ...).
+one with one dotted field replaced (``code_execution.languages``, ``model_calls.enabled``,
+``tools.code``, ...).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +47,59 @@ def parse_size(value: str | int) -> int:
 def allows(values: frozenset[str], item: str) -> bool:
     """Whether ``values`` contains ``item`` or the wildcard ``"*"``."""
     return ANY in values or item in values
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address(text: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _network(text: str) -> IPNetwork | None:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def _in_network(address: IPAddress, network: IPNetwork) -> bool:
+    if address.version == network.version and address in network:
+        return True
+    # ::ffff:10.0.0.1 is 10.0.0.1 to a dual-stack socket.
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return mapped is not None and network.version == 4 and mapped in network
+
+
+def host_allowed(patterns: Iterable[str], host: str) -> bool:
+    """Whether ``host`` matches one of ``patterns``.
+
+    A pattern is ``"*"`` (any host), a host name (it also admits its subdomains; a leading
+    ``*.`` means the same), an IP address, or a CIDR block. Names match names only, and
+    addresses and blocks match hosts written as IP addresses (``[::1]`` brackets allowed), so
+    ``10.0.0.0/8`` admits ``http://10.1.2.3/`` but not a name that resolves there.
+    """
+    host = host.strip().lower().rstrip(".")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    address = _address(host)
+    for raw in patterns:
+        pattern = raw.strip().lower().rstrip(".")
+        if pattern == ANY:
+            return True
+        if address is not None:
+            network = _network(pattern)
+            if network is not None and _in_network(address, network):
+                return True
+            continue
+        pattern = pattern.removeprefix("*.")
+        if pattern and (host == pattern or host.endswith("." + pattern)):
+            return True
+    return False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,16 +144,25 @@ class IntegrationPermissions:
     """Where integrations may reach."""
 
     allowed_domains: frozenset[str] = frozenset()
-    """Host names; an entry also allows its subdomains."""
+    """Hosts a call may name (URLs, a model's ``@base_url``): host names (an entry also allows
+    its subdomains), IP addresses and CIDR blocks; see :func:`host_allowed`."""
     allowed_apis: frozenset[str] = frozenset()
     email_domains: frozenset[str] = frozenset()
 
     def allows_host(self, host: str) -> bool:
-        """Whether ``host`` (or a parent domain of it) is allowed."""
-        host = host.lower().rstrip(".")
-        if ANY in self.allowed_domains:
-            return True
-        return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+        """Whether ``host`` is allowed (a listed name or a parent domain, address or block)."""
+        return host_allowed(self.allowed_domains, host)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelCallPermissions:
+    """Whether a principal may run operations that call language models (they cost money)."""
+
+    enabled: bool = False
+    max_cost_usd: float | None = None
+    """Spend budget in USD. Recorded for the budget ledger but **not yet enforced**: spend is
+    not yet recorded per principal (the agent's per-turn ``max_cost_usd`` is the enforced
+    limit today)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +172,7 @@ class ToolPermissions:
     code_execution: CodeExecutionPermissions = field(default_factory=CodeExecutionPermissions)
     data_access: DataAccessPermissions = field(default_factory=DataAccessPermissions)
     integrations: IntegrationPermissions = field(default_factory=IntegrationPermissions)
+    model_calls: ModelCallPermissions = field(default_factory=ModelCallPermissions)
     tools: Mapping[str, str] = field(default_factory=dict)
     """Access level (``none``/``read``/``write``) per tool category; key ``"*"`` is the
     default for categories not listed."""
@@ -128,11 +193,11 @@ class ToolPermissions:
 
         return {
             section: {k: plain(v) for k, v in dataclasses.asdict(getattr(self, section)).items()}
-            for section in ("code_execution", "data_access", "integrations")
+            for section in _SECTIONS
         } | {"tools": plain(self.tools)}
 
 
-_SECTIONS = ("code_execution", "data_access", "integrations")
+_SECTIONS = ("code_execution", "data_access", "integrations", "model_calls")
 
 
 def override_keys() -> list[str]:
@@ -147,6 +212,10 @@ def override_keys() -> list[str]:
 
 
 def _coerce(key: str, current: Any, value: Any) -> Any:
+    if key.endswith("max_cost_usd"):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e12:
+            raise PermissionSpecError(f"{key} must be a number of USD (0 or more), got {value!r}")
+        return float(value)
     if isinstance(current, bool):
         if not isinstance(value, bool):
             raise PermissionSpecError(f"{key} must be true or false, got {value!r}")

@@ -11,8 +11,14 @@ ParameterRole`); no argument name means anything here:
   ``scripts`` or ``custom``) needs code execution enabled, and its ``LANGUAGE`` and
   ``PACKAGES`` values allowed; ``TIME_LIMIT`` and ``MEMORY_LIMIT`` values are bounded by the
   code-execution limits wherever they are declared (so the registry may honour them);
-- ``URL`` hosts must be allowed domains, ``EMAIL`` domains allowed e-mail domains, ``API``
-  names allowed APIs.
+- an operation that calls a language model (``ToolAction.calls_model``; it costs money) needs
+  ``model_calls.enabled``;
+- ``URL`` hosts, and the host of a ``MODEL`` spec's ``@base_url``
+  (``openai:gpt-4o@https://host/v1``), must be allowed domains (names, addresses or CIDR
+  blocks); ``EMAIL`` domains allowed e-mail domains, ``API`` names allowed APIs.
+
+The egress guard (:mod:`masterai.security.egress`) checks the same hosts again when it
+connects, and refuses private, loopback and metadata addresses whatever the domains say.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ class ToolAction:
     """The roles the operation declares for its parameters."""
     company_id: str | None = None
     """The call's company scope, if any."""
+    calls_model: bool = False
+    """The operation calls a language model (it costs money): needs ``model_calls.enabled``."""
 
     @property
     def runs_code(self) -> bool:
@@ -91,6 +99,7 @@ def decide(principal: Principal, action: ToolAction) -> Decision:
     """Decide whether ``principal`` may perform ``action``; deny by default."""
     checks = (
         _check_tool,
+        _check_model_calls,
         _check_companies,
         _check_sensitive,
         _check_code,
@@ -112,6 +121,15 @@ def _check_tool(principal: Principal, action: ToolAction) -> str | None:
         return (
             f"role {principal.role!r} has read-only access to {action.category!r} tools and "
             f"{_what(action)} changes data"
+        )
+    return None
+
+
+def _check_model_calls(principal: Principal, action: ToolAction) -> str | None:
+    if action.calls_model and not principal.permissions.model_calls.enabled:
+        return (
+            f"{principal.name!r} may not call language models: {_what(action)} calls a model "
+            "and costs money (grant model_calls.enabled)"
         )
     return None
 
@@ -183,6 +201,9 @@ def _check_integrations(principal: Principal, action: ToolAction) -> str | None:
             return f"invalid URL {url!r} in {binding.label!r}: expected http(s)://host/..."
         if not integrations.allows_host(host):
             return f"domain {host!r} is not in the allowed domains of {principal.name!r}"
+    denial = _check_model_endpoints(principal, action)
+    if denial is not None:
+        return denial
     for binding, address in action.values(ParameterRole.EMAIL):
         if not isinstance(address, str) or "@" not in address:
             return f"invalid e-mail address {address!r} in {binding.label!r}"
@@ -192,6 +213,34 @@ def _check_integrations(principal: Principal, action: ToolAction) -> str | None:
     for _, api in action.values(ParameterRole.API):
         if not (isinstance(api, str) and allows(integrations.allowed_apis, api)):
             return f"API {api!r} is not in the allowed APIs of {principal.name!r}"
+    return None
+
+
+def model_base_url(spec: str) -> str | None:
+    """The ``@base_url`` of a model spec ``provider:model@base_url``, if it names one.
+
+    Text after ``@`` without ``://`` is not a destination (a model name such as
+    ``claude-3-5-sonnet@20240620``); the model layer refuses such a spec itself.
+    """
+    _, at, base = spec.partition("@")
+    return base if at and "://" in base else None
+
+
+def _check_model_endpoints(principal: Principal, action: ToolAction) -> str | None:
+    for binding, spec in action.values(ParameterRole.MODEL):
+        if not isinstance(spec, str):
+            return f"invalid model {spec!r} in {binding.label!r}: expected provider:model"
+        base = model_base_url(spec)
+        if base is None:
+            continue
+        host = _host(base)
+        if not host:
+            return f"invalid base URL {base!r} of model {spec!r} in {binding.label!r}"
+        if not principal.permissions.integrations.allows_host(host):
+            return (
+                f"model endpoint {host!r} ({binding.label}) is not in the allowed domains of "
+                f"{principal.name!r}"
+            )
     return None
 
 

@@ -1,11 +1,16 @@
 """The built-in roles and their default :class:`ToolPermissions`.
 
-| role | tools | companies | code execution | sensitive data |
-|---|---|---|---|---|
-| ``super_admin`` | every category, writes | all | any language, 300 s, 4g | yes |
-| ``admin`` | every category but ``admin``, writes | listed | python/js/ts/sql/r, 30 s, 512m | no |
-| ``analyst`` | ``analytics``, ``configuration``, ``clock``: read-only | listed | no | no |
-| ``viewer`` | every category but ``code``, ``admin``: read-only | listed | no | no |
+| role | tools | companies | code execution | sensitive data | model calls |
+|---|---|---|---|---|---|
+| ``super_admin`` | every category, writes | all | any language, 300 s, 4g | yes | yes |
+| ``admin`` | all but ``admin``, writes | listed | python/js/ts/sql/r, 30 s, 512m | no | yes |
+| ``analyst`` | ``analytics``, ``configuration``, ``clock``: read-only | listed | no | no | no |
+| ``viewer`` | every category but ``code``, ``admin``: read-only | listed | no | no | no |
+
+Model calls (operations that call a language model, such as ``analytics.benchmark_models``)
+cost money, so they are a permission of their own (``model_calls.enabled``), granted to
+analysts or viewers only explicitly. Integration domains: a super admin's are ``*``; everyone
+else starts with none.
 
 The ``admin`` category (users, grants, tokens, companies) is the super admin's alone by
 default; a grant ``tools.admin=write`` opens it to someone else explicitly.
@@ -20,6 +25,7 @@ from masterai.security.permissions import (
     CodeExecutionPermissions,
     DataAccessPermissions,
     IntegrationPermissions,
+    ModelCallPermissions,
     ToolPermissions,
 )
 
@@ -56,6 +62,7 @@ def role_defaults(role: str) -> ToolPermissions:
             integrations=IntegrationPermissions(
                 allowed_domains=_ALL, allowed_apis=_ALL, email_domains=_ALL
             ),
+            model_calls=ModelCallPermissions(enabled=True),
             tools={ANY: "write"},
         )
     if role == ADMIN:
@@ -63,6 +70,7 @@ def role_defaults(role: str) -> ToolPermissions:
             code_execution=CodeExecutionPermissions(
                 enabled=True, languages=_LANGUAGES, allowed_packages=_ALL
             ),
+            model_calls=ModelCallPermissions(enabled=True),
             tools={ANY: "write", ADMINISTRATION: "none"},
         )
     if role == ANALYST:

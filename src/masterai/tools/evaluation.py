@@ -9,7 +9,13 @@ the failures; each candidate is measured; nothing is applied). ``analytics``:
 their names, categories and every other operation.
 All four are read-only (they change no data) but do call models, which costs money: they are
 listed in ``model_operations`` (see :func:`masterai.tools.adapter.calls_model`), so the agent
-always asks before running them.
+always asks before running them, and the policy lets only principals with
+``model_calls.enabled`` run them.
+
+Models are built per call for the calling principal: a ``@base_url`` the operator did not
+configure (in an argument, or in a stored configuration's ``settings.base_url``) must be one
+of the principal's allowed domains, gets no operator credential, and goes through the egress
+guard (see :func:`masterai.llm.build_model`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from ai_tool import (
     AIToolParameter,
     AIToolResult,
 )
-from masterai.llm import LLMConfigurationError, LLMError, Model, build_model
+from masterai.llm import LLMConfigurationError, LLMEgressError, LLMError, Model, build_model
 from masterai.llm.evaluation import (
     MAX_ROUNDS,
     EvaluationInputError,
@@ -39,7 +45,7 @@ from masterai.llm.evaluation import (
     parse_test_cases,
     run_suite,
 )
-from masterai.security import ParameterRole
+from masterai.security import ParameterRole, Principal
 from masterai.services.analytics import AnalyticsService
 from masterai.services.configs import ConfigurationService, ConfigVersion
 from masterai.settings import Settings
@@ -117,12 +123,22 @@ def _with_parameters(
 class _Models:
     """Builds models from specs, translating configuration errors into tool errors."""
 
-    def __init__(self, settings: Settings, factory: ModelFactory | None) -> None:
-        self._factory = factory or (lambda spec: build_model(settings, spec))
+    def __init__(self, build: ModelFactory) -> None:
+        self._build = build
+
+    @classmethod
+    def for_call(
+        cls, settings: Settings, factory: ModelFactory | None, requester_ref: Any
+    ) -> _Models:
+        """The models of one call: ``factory`` if given, else built for the calling principal."""
+        if factory is not None:
+            return cls(factory)
+        domains = _allowed_domains(requester_ref)
+        return cls(lambda spec: build_model(settings, spec, allowed_hosts=domains))
 
     def get(self, spec: str) -> Model:
         try:
-            return self._factory(spec)
+            return self._build(spec)
         except LLMConfigurationError as error:
             raise AIToolExecutionError(str(error)) from error
 
@@ -147,6 +163,13 @@ class _Models:
             temperature=config.temperature,
             max_tokens=config.max_tokens,
         )
+
+
+def _allowed_domains(requester_ref: Any) -> frozenset[str]:
+    """The domains a model endpoint chosen by the caller may be on (none for a non-principal)."""
+    if isinstance(requester_ref, Principal):
+        return requester_ref.permissions.integrations.allowed_domains
+    return frozenset()
 
 
 def _cases(arguments: dict[str, Any]) -> Any:
@@ -195,7 +218,8 @@ class EvaluatingConfigurationTool(ConfigurationTool):
     ) -> None:
         super().__init__(service)
         self._config_service = service
-        self._models = _Models(settings, model_factory)
+        self._settings = settings
+        self._model_factory = model_factory
 
     def get_definition(self) -> AIToolDefinition:
         """The configuration definition with the evaluation parameters."""
@@ -244,13 +268,16 @@ class EvaluatingConfigurationTool(ConfigurationTool):
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args = tool_call.arguments
+        models = _Models.for_call(self._settings, self._model_factory, requester_ref)
         cases = _cases(args)
         config = await call_service(
             self._config_service.get_configuration, args["company_id"], args.get("version")
         )
-        subject, judge = self._models.for_config(config), self._models.judge(args)
+        subject, judge = models.for_config(config), models.judge(args)
         try:
             suite = await run_suite(subject, cases, judge=judge)
+        except LLMEgressError as error:
+            raise AIToolExecutionError(f"test_configuration: {error}") from error
         finally:
             await _close(subject.model, judge)
         return tool_result(tool_call, _suite_line(suite), suite.to_dict(), cost_usd=_spent(suite))
@@ -271,11 +298,14 @@ class EvaluatingConfigurationTool(ConfigurationTool):
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args = tool_call.arguments
+        models = _Models.for_call(self._settings, self._model_factory, requester_ref)
         cases = _cases(args)
-        subjects = [self._models.for_config(c) for c in await self._pair(args)]
-        judge = self._models.judge(args)
+        subjects = [models.for_config(c) for c in await self._pair(args)]
+        judge = models.judge(args)
         try:
             suites = [await run_suite(s, cases, judge=judge) for s in subjects]
+        except LLMEgressError as error:
+            raise AIToolExecutionError(f"compare_configurations: {error}") from error
         finally:
             await _close(*(s.model for s in subjects), judge)
         summary = "\n".join(_suite_line(s) for s in suites)
@@ -285,6 +315,7 @@ class EvaluatingConfigurationTool(ConfigurationTool):
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args = tool_call.arguments
+        models = _Models.for_call(self._settings, self._model_factory, requester_ref)
         cases = _cases(args)
         rounds = args.get("rounds", 1)
         if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= MAX_ROUNDS:
@@ -292,8 +323,8 @@ class EvaluatingConfigurationTool(ConfigurationTool):
         config = await call_service(
             self._config_service.get_configuration, args["company_id"], args.get("version")
         )
-        subject, judge = self._models.for_config(config), self._models.judge(args)
-        optimizer = self._models.get(args.get("optimizer_model") or self._models.spec_of(config))
+        subject, judge = models.for_config(config), models.judge(args)
+        optimizer = models.get(args.get("optimizer_model") or models.spec_of(config))
         try:
             result = await optimize_prompt(
                 subject, cases, optimizer=optimizer, judge=judge, rounds=rounds
@@ -336,7 +367,8 @@ class EvaluatingAnalyticsTool(AnalyticsTool):
         model_factory: ModelFactory | None = None,
     ) -> None:
         super().__init__(service, workspace)
-        self._models = _Models(settings, model_factory)
+        self._settings = settings
+        self._model_factory = model_factory
 
     def get_definition(self) -> AIToolDefinition:
         """The analytics definition with the benchmark parameters."""
@@ -362,6 +394,7 @@ class EvaluatingAnalyticsTool(AnalyticsTool):
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args = tool_call.arguments
+        models = _Models.for_call(self._settings, self._model_factory, requester_ref)
         cases = _cases(args)
         specs = args["models"]
         if not specs or len(specs) > MAX_MODELS or len(set(specs)) != len(specs):
@@ -369,14 +402,14 @@ class EvaluatingAnalyticsTool(AnalyticsTool):
                 f"models must list 1 to {MAX_MODELS} distinct provider:model specs, got {specs!r}"
             )
         subjects = [
-            Subject(
-                label=spec, model=self._models.get(spec), system_prompt=args.get("system_prompt")
-            )
+            Subject(label=spec, model=models.get(spec), system_prompt=args.get("system_prompt"))
             for spec in specs
         ]
-        judge = self._models.judge(args)
+        judge = models.judge(args)
         try:
             suites = [await run_suite(s, cases, judge=judge) for s in subjects]
+        except LLMEgressError as error:
+            raise AIToolExecutionError(f"benchmark_models: {error}") from error
         finally:
             await _close(*(s.model for s in subjects), judge)
         ranked = sorted(suites, key=lambda s: -s.pass_rate)
