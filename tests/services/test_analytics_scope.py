@@ -57,3 +57,38 @@ def test_settings_merge_then_diff_reports_exactly_what_changed(
     changes, text = diff_fields(old, new)
     assert [c.field for c in changes] == ([] if expected == current else ["settings"])
     assert bool(text) == (expected != current)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01", "9999-12-31"),
+        ("2024-01-01", "9999-12-31"),
+        ("1969-12-31", "2024-01-01"),
+        (None, "2100-01-01"),
+    ],
+)
+def test_dates_outside_the_supported_range_are_refused_not_a_crash(
+    start: str | None, end: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=r"outside the supported range 1970-01-01\.\."):
+        Scope.parse(start_date=start, end_date=end)
+
+
+def test_the_edges_of_the_supported_range_are_accepted() -> None:
+    scope = Scope.parse(start_date="1970-01-01", end_date="2099-12-31")
+    assert scope.to_dict() == {
+        "company_ids": None,
+        "start_date": "1970-01-01",
+        "end_date": "2099-12-31",
+    }
+
+
+@pytest.mark.parametrize("company", ["ACME", "acme.retail", "acme\n", "*", "../etc", " acme"])
+def test_a_scope_takes_company_ids_by_the_rule_of_company_add(company: str) -> None:
+    with pytest.raises(InvalidInputError, match="must be a company id"):
+        Scope.parse(company_id=company)
+    assert Scope.parse(company_ids=["acme-retail", "globex_2"]).company_ids == (
+        "acme-retail",
+        "globex_2",
+    )

@@ -151,3 +151,13 @@ def test_malformed_changes_are_rejected(
 ) -> None:
     with pytest.raises(InvalidInputError, match=message):
         configs.update_configuration("acme", changes, author="ann")
+
+
+@pytest.mark.parametrize("version", [99999999999999999999, 2**31, 0, -1])
+def test_a_version_outside_the_column_is_invalid_input_not_a_crash(
+    configs: ConfigurationService, version: int
+) -> None:
+    with pytest.raises(InvalidInputError, match="version must be an integer from 1 to 2147483647"):
+        configs.get_configuration("acme", version)
+    with pytest.raises(InvalidInputError, match="version must be an integer from 1 to"):
+        configs.diff_versions("acme", 1, version)

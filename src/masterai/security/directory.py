@@ -24,10 +24,22 @@ from masterai.store.models import (
     utcnow,
 )
 
-COMPANY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+COMPANY_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""The company id rule (matched as a whole string): see :func:`is_company_id`."""
+COMPANY_ID_RULE = "1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit"
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 ACCESS = ("read", "write")
+
+
+def is_company_id(value: object) -> bool:
+    """Whether ``value`` is a valid company id: the one rule for every place that takes one.
+
+    Lowercase letters, digits, ``-`` and ``_`` (1-64, starting with a letter or digit): no
+    whitespace, no path or wildcard characters, so an id is safe as a path component and can
+    never be the wildcard ``*`` that grants every company.
+    """
+    return isinstance(value, str) and COMPANY_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,11 +129,8 @@ class UserDirectory:
         Raises:
             DirectoryError: malformed id, empty name, or the id is taken.
         """
-        if not COMPANY_ID.match(company_id):
-            raise DirectoryError(
-                f"Invalid company id {company_id!r}: use 1-64 lowercase letters, digits, "
-                "'-' or '_', starting with a letter or digit"
-            )
+        if not is_company_id(company_id):
+            raise DirectoryError(f"Invalid company id {company_id!r}: use {COMPANY_ID_RULE}")
         if not name.strip():
             raise DirectoryError(f"Invalid company name {name!r}: must not be empty")
         try:
@@ -376,6 +385,10 @@ class UserDirectory:
     def _link(s: Any, user: User, company_id: str, access: str) -> None:
         if access not in ACCESS:
             raise DirectoryError(f"Invalid access {access!r}: use read or write")
+        if not is_company_id(company_id):
+            # A row with such an id (imported before the rule held everywhere) is never
+            # linked: '*' would read as "every company".
+            raise DirectoryError(f"Invalid company id {company_id!r}: use {COMPANY_ID_RULE}")
         if s.get(Company, company_id) is None:
             raise DirectoryError(f"Unknown company {company_id!r}")
         link = s.get(UserCompany, (user.id, company_id))

@@ -644,9 +644,15 @@ class ConfigurationService:
             )
 
 
+MAX_VERSION = 2**31 - 1
+"""The largest version number the store can hold (an ``integer`` column)."""
+
+
 def _check_version(version: Any) -> int:
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise InvalidInputError(f"version must be a positive integer, got {version!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+        raise InvalidInputError(
+            f"version must be an integer from 1 to {MAX_VERSION}, got {version!r}"
+        )
     return int(version)
 
 

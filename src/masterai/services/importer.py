@@ -9,9 +9,16 @@ Formats (documented with examples in docs/analytics.md):
 - **CSV**: one message per row; conversation columns repeat on each row of a conversation
   (the first row of a conversation supplies them), ``message_model`` is the message's model.
 
-Every line is validated first. Bad lines are reported with their line numbers; unless
-``skip_bad`` is set, nothing is written when any line is bad. Otherwise the conversations of
-bad lines are skipped and the rest is written. Everything is written in one transaction.
+Every line is validated first. Bad lines are reported with their line numbers, one error
+per line; unless ``skip_bad`` is set, nothing is written when any line is bad. Otherwise the
+conversations of bad lines are skipped and the rest is written. Everything is written in one
+transaction.
+
+What a line must satisfy (docs/analytics.md, "Import rules"): company ids by the rule of
+``company add`` (:func:`masterai.security.directory.is_company_id`), numbers finite and within
+their columns (:data:`MAX_INT`, :data:`MAX_COST_USD`), timestamps within the days analytics
+supports (``FIRST_DAY``..``LAST_DAY`` of :mod:`masterai.services.analytics.scope`),
+``seq`` unique within a conversation, and the CSV rows of one conversation naming one company.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from masterai.security.directory import COMPANY_ID_RULE, is_company_id
+from masterai.services.analytics.scope import FIRST_DAY, LAST_DAY
 from masterai.services.errors import InvalidInputError
 from masterai.store import Database
 from masterai.store.models import Company, Conversation, Message
@@ -40,6 +49,26 @@ MayWrite = Callable[[str], bool]
 """``may_write(company_id)``: whether the importing user may add data to that company."""
 
 
+MAX_INT = 2**31 - 1
+"""The largest value of an integer column (PostgreSQL ``integer``)."""
+MAX_COST_USD = 1_000_000.0
+"""The largest cost of one message (sums of costs stay finite)."""
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """``value`` in UTC (naive: read as UTC), refused outside the supported days."""
+    if value is None:
+        return None
+    supported = f"the supported range {FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}"
+    try:
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 has no UTC form
+        raise ValueError(f"{value.isoformat()} is outside {supported}") from None
+    if not FIRST_DAY <= utc.date() <= LAST_DAY:
+        raise ValueError(f"{utc.date().isoformat()} is outside {supported}")
+    return utc
+
+
 class MessageIn(BaseModel):
     """One message of an imported conversation."""
 
@@ -48,19 +77,21 @@ class MessageIn(BaseModel):
     role: Literal["user", "assistant", "system", "tool"]
     content: str
     created_at: datetime
-    seq: int | None = Field(default=None, ge=0)
-    latency_ms: int | None = Field(default=None, ge=0)
-    prompt_tokens: int = Field(default=0, ge=0)
-    completion_tokens: int = Field(default=0, ge=0)
-    cost_usd: float = Field(default=0.0, ge=0)
+    seq: int | None = Field(default=None, ge=0, le=MAX_INT)
+    latency_ms: int | None = Field(default=None, ge=0, le=MAX_INT)
+    prompt_tokens: int = Field(default=0, ge=0, le=MAX_INT)
+    completion_tokens: int = Field(default=0, ge=0, le=MAX_INT)
+    cost_usd: float = Field(default=0.0, ge=0, le=MAX_COST_USD, allow_inf_nan=False)
     model: str | None = None
     is_fallback: bool = False
     error: str | None = None
 
     @field_validator("created_at")
     @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    def _created_utc(cls, value: datetime) -> datetime:
+        utc = _utc(value)
+        assert utc is not None
+        return utc
 
 
 class ConversationIn(BaseModel):
@@ -69,13 +100,14 @@ class ConversationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=128)
-    company_id: str = Field(min_length=1, max_length=64)
+    company_id: str
+    """A company id by the rule of ``company add`` (lowercase, no whitespace or wildcards)."""
     started_at: datetime | None = None
     """Default: the first message's time."""
     ended_at: datetime | None = None
     channel: str | None = None
     model: str | None = None
-    config_version: int | None = Field(default=None, ge=1)
+    config_version: int | None = Field(default=None, ge=1, le=MAX_INT)
     resolved: bool = False
     escalated: bool = False
     satisfaction: int | None = Field(default=None, ge=1, le=5)
@@ -83,12 +115,24 @@ class ConversationIn(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     messages: list[MessageIn] = Field(default_factory=list)
 
+    @field_validator("company_id")
+    @classmethod
+    def _company(cls, value: str) -> str:
+        if not is_company_id(value):
+            raise ValueError(f"not a valid company id: use {COMPANY_ID_RULE}")
+        return value
+
     @field_validator("started_at", "ended_at")
     @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    def _times_utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
+    def ordered_messages(self) -> list[tuple[int, MessageIn]]:
+        """``(seq, message)`` as stored: by ``seq``, else by position."""
+        ordered = sorted(
+            enumerate(self.messages), key=lambda p: p[1].seq if p[1].seq is not None else p[0]
+        )
+        return [(m.seq if m.seq is not None else i, m) for i, (_, m) in enumerate(ordered)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,16 +177,36 @@ class ImportFileError(InvalidInputError):
         self.bad = bad
 
 
-def _explain(error: ValidationError) -> str:
+def _explain(errors: list[Any]) -> str:
     parts = []
-    for item in error.errors()[:3]:
+    for item in errors[:3]:
         where = ".".join(str(p) for p in item["loc"]) or "line"
         parts.append(f"{where}: {item['msg']} (got {item.get('input')!r})"[:300])
     return "; ".join(parts)
 
 
+def _bad_lines(error: ValidationError, numbers: list[int]) -> list[BadLine]:
+    """One bad line per line with errors: a message's own CSV row, else the first line."""
+    by_line: dict[int, list[Any]] = {}
+    for item in error.errors():
+        loc = item["loc"]
+        line = numbers[0]
+        if len(loc) > 1 and loc[0] == "messages" and isinstance(loc[1], int):
+            line = numbers[loc[1]] if loc[1] < len(numbers) else numbers[0]
+        by_line.setdefault(line, []).append(item)
+    return [BadLine(line=line, message=_explain(items)) for line, items in by_line.items()]
+
+
 Lines = Iterable[str]
 """The text being imported, line by line (an open file or a ``StringIO``, ``newline=""``)."""
+
+
+class _NotFinite(ValueError):
+    """``NaN`` or ``Infinity`` in a line (Python's JSON reader accepts them)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotFinite(f"{name} is not a number JSON allows (numbers must be finite)")
 
 
 def _read_jsonl(lines: Lines, source: str) -> Iterator[tuple[list[int], dict[str, Any] | BadLine]]:
@@ -150,9 +214,18 @@ def _read_jsonl(lines: Lines, source: str) -> Iterator[tuple[list[int], dict[str
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = json.loads(line, parse_constant=_refuse_constant)
         except json.JSONDecodeError as e:
             yield [number], BadLine(line=number, message=f"not valid JSON: {e.msg}")
+            continue
+        except _NotFinite as e:
+            yield [number], BadLine(line=number, message=f"not valid JSON: {e}")
+            continue
+        except ValueError:  # Python refuses integers of more than 4300 digits
+            yield [number], BadLine(line=number, message="a number has too many digits")
+            continue
+        except RecursionError:
+            yield [number], BadLine(line=number, message="not valid JSON: nested too deeply")
             continue
         if not isinstance(value, dict):
             yield [number], BadLine(line=number, message="expected a JSON object")
@@ -181,22 +254,36 @@ def _read_csv(lines: Lines, source: str) -> Iterator[tuple[list[int], dict[str, 
             f"{source}: missing CSV column(s) {', '.join(sorted(missing))}; required: "
             f"{', '.join(sorted(required))}"
         )
+    companies: dict[str, str] = {}
+    refused: set[str] = set()
     for row in reader:
         number = reader.line_num
         cid = (row.get("conversation_id") or "").strip()
         if not cid:
             yield [number], BadLine(line=number, message="conversation_id is empty")
             continue
+        company = row.get("company_id") or ""
         if cid not in groups:
             conv = {k: row[k] for k in _CONVERSATION_COLUMNS if row.get(k) not in (None, "")}
             groups[cid] = ([], {"id": cid, **conv, "messages": []})
+            companies[cid] = company
         numbers, conv = groups[cid]
+        if company != companies[cid]:
+            # Rows of one conversation naming another company are never merged.
+            refused.add(cid)
+            message = (
+                f"conversation {cid!r} names company {company!r} here but "
+                f"{companies[cid]!r} on line {numbers[0]}; the rows of one conversation "
+                "must agree on the company"
+            )
+            yield [number], BadLine(line=number, message=message)
+            continue
         numbers.append(number)
-        message = {k: row[k] for k in _MESSAGE_COLUMNS if row.get(k) not in (None, "")}
+        message_row = {k: row[k] for k in _MESSAGE_COLUMNS if row.get(k) not in (None, "")}
         if row.get("message_model"):
-            message["model"] = row["message_model"]
-        conv["messages"].append(message)
-    yield from groups.values()
+            message_row["model"] = row["message_model"]
+        conv["messages"].append(message_row)
+    yield from (group for cid, group in groups.items() if cid not in refused)
 
 
 def _has_nul(value: Any) -> bool:
@@ -207,6 +294,16 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
     return False
+
+
+def _repeated_seq(conv: ConversationIn) -> int | None:
+    """A ``seq`` two messages would share (the store keeps one message per seq)."""
+    seen: set[int] = set()
+    for seq, _ in conv.ordered_messages():
+        if seq in seen:
+            return seq
+        seen.add(seq)
+    return None
 
 
 def _parse(
@@ -227,7 +324,12 @@ def _parse(
         try:
             conv = ConversationIn.model_validate(raw)
         except ValidationError as e:
-            bad.append(BadLine(line=numbers[0], message=_explain(e)))
+            bad.extend(_bad_lines(e, numbers))
+            continue
+        repeated = _repeated_seq(conv)
+        if repeated is not None:
+            message = f"two messages of conversation {conv.id!r} have seq {repeated}"
+            bad.append(BadLine(line=numbers[0], message=message))
             continue
         if conv.id in seen:
             bad.append(BadLine(line=numbers[0], message=f"duplicate conversation id {conv.id!r}"))
@@ -418,9 +520,7 @@ def _write(session: Any, conversations: list[ConversationIn], progress: Progress
         conv_rows: list[dict[str, Any]] = []
         msg_rows: list[dict[str, Any]] = []
         for conv in chunk:
-            ordered = sorted(
-                enumerate(conv.messages), key=lambda p: p[1].seq if p[1].seq is not None else p[0]
-            )
+            ordered = conv.ordered_messages()
             first = ordered[0][1].created_at if ordered else None
             conv_rows.append(
                 {
@@ -439,12 +539,8 @@ def _write(session: Any, conversations: list[ConversationIn], progress: Progress
                 }
             )
             msg_rows.extend(
-                {
-                    **m.model_dump(exclude={"seq"}),
-                    "conversation_id": conv.id,
-                    "seq": m.seq if m.seq is not None else i,
-                }
-                for i, (_, m) in enumerate(ordered)
+                {**m.model_dump(exclude={"seq"}), "conversation_id": conv.id, "seq": seq}
+                for seq, m in ordered
             )
         session.execute(sa.insert(Conversation), conv_rows)
         if msg_rows:

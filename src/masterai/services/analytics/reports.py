@@ -1,13 +1,18 @@
 """``generate_report``: company summary, cross-company comparison and cost reports.
 
 Each report is built from the analytics results (one data dict), then rendered as HTML with
-inline SVG charts, as Markdown, or as JSON (:func:`render_report`), and written atomically
-(temporary file, then rename) into ``<workspace>/reports/`` unless an explicit output path is
-given (:func:`generate_report`).
+inline SVG charts, as Markdown, or as JSON (:func:`render_report`). Text taken from
+conversations and names is escaped in HTML and Markdown alike, so a message holding raw HTML
+shows as text. :func:`report_name` checks a requested file name (a whole-string match) or
+makes one. The ``analytics`` tool writes reports through the company-isolated workspace
+(``companies/<id>/reports/``, ``users/<name>/reports/``; see ``docs/workspace.md``);
+:func:`generate_report` is the library's direct writer (temporary file, then rename) into
+``<workspace>/reports/`` or an explicit output path.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -35,7 +40,8 @@ from masterai.store.models import Company
 
 REPORT_TYPES = ("company_summary", "comparison", "costs")
 FORMATS = {"html": "html", "markdown": "md", "json": "json"}
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}")
+"""A report file name, matched as a whole string (``fullmatch``: no trailing newline)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +133,33 @@ def generate_report(
     )
 
 
+def check_filename(filename: Any) -> str:
+    """``filename`` if it is a plain report file name (the whole string is checked).
+
+    Raises:
+        InvalidInputError: not letters, digits, ``-``, ``_`` and ``.`` starting with a letter
+            or digit, or holding ``..``.
+    """
+    if not isinstance(filename, str) or not _NAME_RE.fullmatch(filename) or ".." in filename:
+        raise InvalidInputError(
+            f"filename must be a plain file name (letters, digits, '-', '_', '.'), got {filename!r}"
+        )
+    return filename
+
+
+def report_name(report_type: str, scope: Scope, fmt_: str, filename: str | None = None) -> str:
+    """The file name of a report: ``filename`` checked, else ``<type>-<companies>-<time>.<ext>``.
+
+    Raises:
+        InvalidInputError: ``filename`` is not a plain file name.
+    """
+    if filename is not None:
+        return check_filename(filename)
+    who = "-".join(scope.company_ids) if scope.company_ids else "all"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{report_type}-{who[:60]}-{stamp}.{FORMATS[fmt_]}"
+
+
 def _target(
     workspace: Path,
     out: Path | None,
@@ -137,16 +170,7 @@ def _target(
 ) -> Path:
     if out is not None:
         return out
-    if filename is not None:
-        if not isinstance(filename, str) or not _NAME_RE.match(filename) or ".." in filename:
-            raise InvalidInputError(
-                f"filename must be a plain file name (letters, digits, '-', '_', '.'), "
-                f"got {filename!r}"
-            )
-        return workspace / "reports" / filename
-    who = "-".join(scope.company_ids) if scope.company_ids else "all"
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    return workspace / "reports" / f"{report_type}-{who[:60]}-{stamp}.{FORMATS[fmt_]}"
+    return workspace / "reports" / report_name(report_type, scope, fmt_, filename)
 
 
 def _write_atomic(target: Path, text: str) -> None:
@@ -401,17 +425,27 @@ def _render(data: dict[str, Any], fmt_: str) -> str:
     )
 
 
+def _text(value: str) -> str:
+    """Markdown text with raw HTML shown as text (``<script>`` becomes ``&lt;script&gt;``).
+
+    Conversation text and company names reach reports; Markdown passes raw HTML through to
+    whatever renders it, so ``<``, ``>`` and ``&`` are escaped as entities.
+    """
+    return html.escape(value, quote=False)
+
+
 def _cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")
+    return _text(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _markdown(data: dict[str, Any], generated: str) -> str:
-    lines = [f"# {data['title']}", "", f"_Generated {generated}_", "", data["summary"], ""]
+    title, summary = _text(data["title"]), _text(data["summary"])
+    lines = [f"# {title}", "", f"_Generated {generated}_", "", summary, ""]
     lines += ["| Figure | Value |", "|---|---|"]
-    lines += [f"| {k} | {_cell(v)} |" for k, v in data["figures"].items()]
+    lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in data["figures"].items()]
     for table in data["tables"]:
-        lines += ["", f"## {table['title']}", ""]
-        lines.append("| " + " | ".join(table["header"]) + " |")
+        lines += ["", f"## {_text(table['title'])}", ""]
+        lines.append("| " + " | ".join(_cell(h) for h in table["header"]) + " |")
         lines.append("|" + "---|" * len(table["header"]))
         lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in table["rows"]]
     return "\n".join(lines) + "\n"

@@ -11,33 +11,48 @@ from typing import Any
 
 import duckdb
 
+from masterai.security.directory import COMPANY_ID_RULE, is_company_id
 from masterai.services.errors import InvalidInputError
 
-_COMPANY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_DAYS = 3660
+FIRST_DAY = date(1970, 1, 1)
+"""The first day conversation data and analysis ranges may name."""
+LAST_DAY = date(2099, 12, 31)
+"""The last day conversation data and analysis ranges may name (a far-future date would make
+daily series millions of days long)."""
+
+
+def day_in_range(day: date, name: str) -> date:
+    """``day`` when it is within the supported range (:data:`FIRST_DAY`..:data:`LAST_DAY`)."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInputError(
+            f"{name} {day.isoformat()!r} is outside the supported range "
+            f"{FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}"
+        )
+    return day
 
 
 def parse_day(value: Any, name: str) -> date:
-    """Parse an ISO date (``2024-05-31``) or datetime string; reject anything else clearly."""
+    """Parse an ISO date (``2024-05-31``) or datetime string within the supported range."""
     if isinstance(value, datetime):
-        return value.date()
+        return day_in_range(value.date(), name)
     if isinstance(value, date):
-        return value
+        return day_in_range(value, name)
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value.strip()[:10])
+            day = date.fromisoformat(value.strip()[:10])
         except ValueError:
             pass
+        else:
+            return day_in_range(day, name)
     raise InvalidInputError(f"{name} must be an ISO date such as '2024-05-31', got {value!r}")
 
 
 def check_company_id(value: Any, name: str = "company_id") -> str:
-    """Return ``value`` when it is a well-formed company id (a slug), else raise."""
-    if not isinstance(value, str) or not _COMPANY_RE.match(value):
-        raise InvalidInputError(
-            f"{name} must be a company id (letters, digits, '-', '_', '.'; at most 64), "
-            f"got {value!r}"
-        )
+    """Return ``value`` when it is a valid company id (the rule of ``company add``), else raise."""
+    if not is_company_id(value):
+        raise InvalidInputError(f"{name} must be a company id ({COMPANY_ID_RULE}), got {value!r}")
+    assert isinstance(value, str)
     return value
 
 
