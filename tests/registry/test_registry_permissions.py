@@ -1,4 +1,8 @@
-"""Permission matrix: every role x every tool operation x own/other company, each audited."""
+"""Permission matrix: every role x every tool operation x own/other company, each audited.
+
+The workspace areas are part of it: every role reads and writes a file of its own company,
+of the other company, of the shared area, of its own user folder and of another user's.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,14 @@ import pytest
 from platform_tools import AnalyticsTool, ConfigurationTool
 
 from ai_tool.clock import ClockAITool
-from ai_tool.filesystem import FilesystemAITool
-from masterai.registry import ApprovalRequest, ExecutionContext, ToolRegistry
+from masterai.registry import ApprovalRequest, ExecutionContext, ToolRegistry, approve_all
 from masterai.sandbox import CodeExecutionEnvironment
 from masterai.security import Principal, UserDirectory, load_principal
+from masterai.security.workspace import WorkspaceService
 from masterai.settings import SandboxSettings
 from masterai.store import Database
-from masterai.tools import FILESYSTEM_ROLES
 from masterai.tools.code import CodeTool
+from masterai.tools.files import FilesystemTool
 from service_guard import require_service
 
 OWN, OTHER = "acme", "globex"
@@ -73,7 +77,7 @@ def registry(database: Database, tmp_path: Path) -> Iterator[ToolRegistry]:
     registry.register(AnalyticsTool())
     registry.register(CodeTool(environment, workspace), category="code")
     registry.register(ClockAITool())
-    registry.register(FilesystemAITool(workspace), roles=FILESYSTEM_ROLES)
+    registry.register(FilesystemTool(WorkspaceService(workspace)))
     yield registry
     environment.close()
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -101,7 +105,7 @@ def call_for(op: tuple[str, str], company: str, n: int) -> tuple[dict[str, Any],
     if op == ("code", "execute_code"):
         params |= {"language": "python", "code": f"print({n} * 2)"}
     if op == ("filesystem", "create_directory"):
-        params["path"] = f"dir{n}"
+        params["path"] = f"companies/{company}/dir{n}"
     return params, company if style == "scope" else None
 
 
@@ -260,10 +264,85 @@ async def test_every_operation_of_every_built_in_tool_follows_the_role_table(
                 )
                 assert (record.company_id, record.status) == (company, result.status)
                 policy_denied = (result.error or "").startswith("Permission denied")
-                expected = spec_allows(role, registered.category, definition.read_only, company)
+                # model calls are their own permission: super admins and admins only
+                expected = spec_allows(
+                    role, registered.category, definition.read_only, company
+                ) and (role in {"super_admin", "admin"} or not registered.calls_model(op))
                 if policy_denied == expected:
                     mismatches.append((role, name, op, company, result.status, result.error))
     assert mismatches == []
     assert "code" in registry.names()
     assert calls >= 8 * len(registry.names())
     assert registry.audit_log.verify().ok
+
+
+# --- the workspace areas ------------------------------------------------------------------
+
+AREAS = ("own company", "other company", "shared", "own user folder", "other user's folder")
+
+
+def area_path(area: str, role: str) -> str:
+    """The folder of ``area`` as seen by the user called ``role``."""
+    return {
+        "own company": f"companies/{OWN}",
+        "other company": f"companies/{OTHER}",
+        "shared": "shared",
+        "own user folder": f"users/{role}",
+        "other user's folder": "users/nobody",
+    }[area]
+
+
+def workspace_allows(role: str, area: str, write: bool) -> bool:
+    """The rules of docs/workspace.md, written out independently of the service."""
+    access = ROLE_ACCESS[role]
+    level = access.get("filesystem", access.get("*", "none"))
+    if level == "none" or (write and level != "write"):
+        return False
+    if area == "own company":
+        return role == "super_admin" or not write or role == "admin"
+    if area == "other company":
+        return role == "super_admin"
+    if area == "shared":
+        return not write or role == "super_admin"
+    return area == "own user folder"
+
+
+async def test_every_role_reads_and_writes_the_workspace_areas_as_the_rules_say(
+    registry: ToolRegistry, principals: dict[str, Principal], tmp_path: Path
+) -> None:
+    workspace = tmp_path / "workspace"
+    for role in (*ROLES, "nobody"):
+        for area in AREAS:
+            directory = workspace / area_path(area, role)
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / "data.txt").write_text(f"data of {directory.name}")
+    log = registry.audit_log
+    mismatches = []
+    cases = itertools.product(ROLES, AREAS, (False, True))
+    for n, (role, area, write) in enumerate(cases):
+        folder = area_path(area, role)
+        if write:
+            params = {"operation": "write_file", "path": f"{folder}/new{n}.txt", "content": "x"}
+        else:
+            params = {"operation": "read_file", "path": f"{folder}/data.txt"}
+        context = ExecutionContext(principal=principals[role], approver=approve_all)
+        before = log.count()
+        result = await registry.execute_tool("filesystem", params, context)
+        allowed = workspace_allows(role, area, write)
+        if result.status != ("ok" if allowed else "denied"):
+            mismatches.append((role, area, "write" if write else "read", result.error))
+        assert log.count() == before + 1
+        (record,) = log.recent(1)
+        assert (record.id, record.user_name, record.status) == (
+            result.audit_id,
+            role,
+            result.status,
+        )
+        assert (workspace / folder / f"new{n}.txt").exists() == (write and allowed)
+        if not allowed:
+            assert (result.error or "").startswith("Permission denied"), result.error
+            assert "data of" not in result.content
+        elif not write:
+            assert result.content == f"data of {Path(folder).name}"
+    assert mismatches == []
+    assert log.verify().ok

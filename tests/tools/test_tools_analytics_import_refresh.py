@@ -93,15 +93,15 @@ async def test_import_of_content_writes_conversations_without_asking(
 async def test_import_of_a_workspace_csv_file_by_path(
     registry: ToolRegistry, workspace: Path
 ) -> None:
-    (workspace / "in").mkdir(parents=True)
-    (workspace / "in" / "m.csv").write_text(
+    (workspace / "companies" / "globex" / "uploads").mkdir(parents=True)
+    (workspace / "companies" / "globex" / "uploads" / "m.csv").write_text(
         "conversation_id,company_id,role,content,created_at\n"
         "p1,globex,user,Hello,2024-05-04 09:00:00\n"
     )
     result = await run(
         registry,
         person("super_admin"),
-        {"operation": "import_conversations", "path": "in/m.csv"},
+        {"operation": "import_conversations", "path": "companies/globex/uploads/m.csv"},
     )
     assert result.ok, result.error
     assert result.data["result"]["conversations"] == 1
@@ -117,7 +117,8 @@ async def test_import_path_outside_the_workspace_is_refused(
     result = await run(
         registry, person("super_admin"), {"operation": "import_conversations", "path": path}
     )
-    assert (result.ok, result.status) == (False, "failed")
+    # refused as malformed before anything runs (the workspace's rules: docs/workspace.md)
+    assert (result.ok, result.status) == (False, "invalid")
     assert repr(path) in (result.error or "")
     assert await conversations(registry, "acme") == 3
 

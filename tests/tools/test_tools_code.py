@@ -68,8 +68,8 @@ def payload(content: str) -> dict[str, Any]:
 async def test_program_reads_a_workspace_file_and_its_output_is_saved_back(
     registry: ToolRegistry, workspace: Path
 ) -> None:
-    (workspace / "data").mkdir()
-    (workspace / "data" / "numbers.csv").write_text("n\n1\n2\n3\n")
+    (workspace / "companies" / "acme" / "data").mkdir(parents=True)
+    (workspace / "companies" / "acme" / "data" / "numbers.csv").write_text("n\n1\n2\n3\n")
     code = (
         "import csv\n"
         "rows = [int(r['n']) for r in csv.DictReader(open('numbers.csv'))]\n"
@@ -82,8 +82,8 @@ async def test_program_reads_a_workspace_file_and_its_output_is_saved_back(
             "operation": "execute_code",
             "language": "python",
             "code": code,
-            "input_files": ["data/numbers.csv"],
-            "output_dir": "out",
+            "input_files": ["companies/acme/data/numbers.csv"],
+            "output_dir": "companies/acme/out",
         },
         ROOT,
     )
@@ -91,8 +91,8 @@ async def test_program_reads_a_workspace_file_and_its_output_is_saved_back(
     body = payload(result.content)
     assert body["result"]["output"] == "6\n"
     assert body["result"]["exit_code"] == 0
-    assert body["result"]["saved"] == ["out/total.txt"]
-    assert (workspace / "out" / "total.txt").read_text() == "60"
+    assert body["result"]["saved"] == ["companies/acme/out/total.txt"]
+    assert (workspace / "companies" / "acme" / "out" / "total.txt").read_text() == "60"
     assert "exit code 0" in body["summary"]
 
 

@@ -280,8 +280,8 @@ async def test_generate_report_writes_html_with_charts_into_the_workspace(
         tool="analytics",
     )
     assert result.ok, result.error
-    assert result.data["result"]["path"] == "reports/acme.html"
-    html = (tmp_path / "home" / "workspace" / "reports" / "acme.html").read_text()
+    assert result.data["result"]["path"] == "companies/acme/reports/acme.html"
+    html = (tmp_path / "home" / "workspace" / "companies/acme/reports/acme.html").read_text()
     assert "<svg" in html and "Company summary" in html and "Resolution rate" in html
     escape = await run(
         registry,

@@ -19,7 +19,8 @@ from masterai.store import Database
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-# The seed's filesystem tool declares no roles itself; its paths are workspace paths.
+# The seed's filesystem tool declares no roles itself; its paths are workspace paths (for a
+# registry that registers it; the built-in ``filesystem`` is masterai.tools.files).
 FILESYSTEM_ROLES = {
     "path": ParameterRole.PATH,
     "source": ParameterRole.PATH,
@@ -32,10 +33,12 @@ def register_tools(registry: ToolRegistry, settings: Settings, database: Databas
     registry.register(ClockAITool(), category="clock")
 
     def filesystem() -> AITool:
-        from ai_tool.filesystem import FilesystemAITool
+        from masterai.security.workspace import WorkspaceService
+        from masterai.tools.files import FilesystemTool
 
-        settings.workspace.mkdir(parents=True, exist_ok=True)
-        return FilesystemAITool(settings.workspace)
+        # The company-isolated workspace (docs/workspace.md); the seed's FilesystemAITool
+        # stays for library users and declares its roles with FILESYSTEM_ROLES.
+        return FilesystemTool(WorkspaceService(settings.workspace))
 
     def admin() -> AITool:
         from masterai.security import UserDirectory
@@ -72,17 +75,20 @@ def register_tools(registry: ToolRegistry, settings: Settings, database: Databas
         "code": code,
     }
     for name, factory in factories.items():
-        registry.register_factory(
-            name,
-            factory,
-            category=name,
-            roles=FILESYSTEM_ROLES if name == "filesystem" else None,
-        )
+        registry.register_factory(name, factory, category=name)
 
 
 def build_registry(settings: Settings, database: Database) -> ToolRegistry:
     """A :class:`ToolRegistry` with every built-in tool registered."""
-    registry = ToolRegistry(database, settings=settings.registry)
+    from masterai.audit import AuditLog
+
+    audit_log = AuditLog.from_settings(
+        database,
+        settings.audit,
+        home=settings.home,
+        max_params_bytes=settings.registry.audit_params_bytes,
+    )
+    registry = ToolRegistry(database, settings=settings.registry, audit_log=audit_log)
     register_tools(registry, settings, database)
     return registry
 

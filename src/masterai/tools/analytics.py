@@ -1,12 +1,17 @@
 """The ``analytics`` tool: conversation analytics, costs, forecasts, failures and reports.
 
 A thin adapter over :class:`masterai.services.analytics.AnalyticsService`. The analyses and
-``generate_report`` are read-only: they change no platform data (``generate_report`` writes a
-new file into the workspace's ``reports/`` folder and returns its path, or with
-``include_content`` returns the report itself and writes nothing). Two operations change
-data: ``import_conversations`` (conversations from JSONL or CSV, sent as ``content`` or read
-from a workspace ``path``) and ``refresh`` (rewrites the columnar analytics copy). Results are
-JSON with a readable ``summary`` for the model and the structured ``result``.
+``generate_report`` are read-only: they change no platform data. ``generate_report`` writes a
+report file through the company-isolated workspace and returns its path (with
+``include_content`` it returns the report itself and writes nothing): a report of one company
+goes to ``companies/<id>/reports/`` when the caller may change that company, every other one
+(several or all companies, or a company the caller may only read) to the caller's private
+``users/<name>/reports/`` — never to ``shared/``, which everyone reads. A ``filename`` naming
+an existing report replaces it only if the approver agrees, as ``filesystem.write_file``
+needs. Two operations change data: ``import_conversations`` (conversations from JSONL or CSV,
+sent as ``content`` or read from a workspace ``path`` the caller may read) and ``refresh``
+(rewrites the columnar analytics copy). Results are JSON with a readable ``summary`` for the
+model and the structured ``result``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 from ai_tool import (
     AITool,
     AIToolAuthorizationCallback,
+    AIToolAuthorizationDenied,
     AIToolCall,
     AIToolDefinition,
     AIToolExecutionError,
@@ -27,15 +33,21 @@ from ai_tool import (
     AIToolResult,
     AIToolValidationError,
 )
-from ai_tool.filesystem.path_resolver import FilesystemPathResolver
-from masterai.security import ParameterRole
+from masterai.security.parameters import ParameterRole
+from masterai.security.principals import Principal
+from masterai.security.workspace import (
+    WorkspaceFileExists,
+    WorkspaceService,
+)
 from masterai.services.analytics import AnalyticsService, Scope
 from masterai.services.analytics.forecast import METRICS
 from masterai.services.analytics.reports import (
     FORMATS,
     REPORT_TYPES,
-    generate_report,
+    RenderedReport,
+    check_filename,
     render_report,
+    report_name,
 )
 from masterai.services.errors import InvalidInputError
 from masterai.services.importer import (
@@ -44,10 +56,11 @@ from masterai.services.importer import (
 from masterai.services.importer import (
     MAX_ERRORS_SHOWN,
     ImportReport,
-    import_conversations,
+    detect_format,
     import_conversations_text,
 )
 from masterai.tools.adapter import call_service, tool_result
+from masterai.tools.files import check_workspace_path, in_workspace, principal_of
 
 NAME = "analytics"
 _SCOPE = {"company_id", "company_ids", "start_date", "end_date", "days"}
@@ -120,14 +133,17 @@ class AnalyticsTool(AITool):
 
     Args:
         service: The analytics service.
-        workspace: Where ``generate_report`` writes (into ``reports/``).
+        workspace: The workspace (a directory, or its service) reports are written into and
+            imports read from.
     """
 
     type_check_arguments = True
 
-    def __init__(self, service: AnalyticsService, workspace: Path) -> None:
+    def __init__(self, service: AnalyticsService, workspace: Path | WorkspaceService) -> None:
         self._service = service
-        self._workspace = workspace
+        self._files = (
+            workspace if isinstance(workspace, WorkspaceService) else WorkspaceService(workspace)
+        )
 
     def get_definition(self) -> AIToolDefinition:
         """Return the ``analytics`` definition."""
@@ -175,36 +191,18 @@ class AnalyticsTool(AITool):
     def check_operation_arguments(
         self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
     ) -> None:
-        """Check what one schema cannot say: ``format`` per operation, exclusive pairs."""
-        fmt = arguments.get("format")
+        """Check what one schema cannot say: ``format`` per operation, exclusive pairs, paths."""
         if operation.name == "import_conversations":
-            if ("content" in arguments) == ("path" in arguments):
-                raise AIToolValidationError(
-                    "import_conversations needs exactly one of content (the data itself) or "
-                    "path (a file in the workspace)",
-                    "content",
-                )
-            if fmt is not None and fmt not in IMPORT_FORMATS:
-                raise AIToolValidationError(
-                    f"format {fmt!r} cannot be imported; allowed: {', '.join(IMPORT_FORMATS)}",
-                    "format",
-                )
-            if "content" in arguments and fmt is None:
-                raise AIToolValidationError(
-                    f"format is required with content: {', '.join(IMPORT_FORMATS)}", "format"
-                )
+            _check_import(arguments)
         elif operation.name == "generate_report":
-            if fmt is not None and fmt not in FORMATS:
-                raise AIToolValidationError(
-                    f"format {fmt!r} is not a report format; allowed: {', '.join(FORMATS)}",
-                    "format",
-                )
-            if arguments.get("include_content") and "filename" in arguments:
-                raise AIToolValidationError(
-                    "filename and include_content exclude each other: with include_content "
-                    "the report is returned, not written",
-                    "filename",
-                )
+            _check_report(arguments)
+        if "path" in arguments:
+            check_workspace_path(self._files, arguments["path"], "path")
+        if "filename" in arguments:
+            try:
+                check_filename(arguments["filename"])
+            except InvalidInputError as e:
+                raise AIToolValidationError(str(e), "filename") from None
 
     def _scope(self, args: dict[str, Any], requester_ref: Any) -> Scope:
         """The scope of the call, limited to the companies the requester may read.
@@ -298,20 +296,43 @@ class AnalyticsTool(AITool):
         args = tool_call.arguments
         if args.get("include_content", False):
             return await self._report_content(tool_call, requester_ref)
+        principal = principal_of(requester_ref)
 
-        def work() -> Any:
-            return generate_report(
-                self._service,
-                args["report_type"],
-                self._scope(args, requester_ref),
-                fmt_=args.get("format", "html"),
-                workspace=self._workspace,
-                filename=args.get("filename"),
-            )
+        def work() -> tuple[RenderedReport, str]:
+            scope = self._scope(args, requester_ref)
+            fmt_ = args.get("format", "html")
+            name = report_name(args["report_type"], scope, fmt_, args.get("filename"))
+            report = render_report(self._service, args["report_type"], scope, fmt_=fmt_)
+            return report, f"{_report_folder(principal, scope)}/{name}"
 
-        report = await call_service(work)
-        summary = f"Wrote {report.title} to {report.path} ({report.bytes:,} bytes).\n"
-        return tool_result(tool_call, summary + report.summary, report.to_dict())
+        report, path = await call_service(work)
+        data = report.text.encode()
+        if not await in_workspace(self._write_new, principal, path, data):
+            reason = "The analytics tool wants to replace an existing report"
+            if not await auth(NAME, args, reason, f"Replaces {path!r}", True):
+                raise AIToolAuthorizationDenied(
+                    f"Authorization denied for analytics generate_report: {path!r} exists "
+                    "and would be replaced"
+                )
+            await in_workspace(self._files.write_bytes, principal, path, data, replace=True)
+        written = {
+            "report_type": report.report_type,
+            "format": report.format,
+            "title": report.title,
+            "path": path,
+            "bytes": report.bytes,
+            "summary": report.summary,
+        }
+        summary = f"Wrote {report.title} to {path} ({report.bytes:,} bytes).\n"
+        return tool_result(tool_call, summary + report.summary, written)
+
+    def _write_new(self, principal: Principal, path: str, data: bytes) -> bool:
+        """Write a report that does not exist yet; ``False`` (nothing written) if it does."""
+        try:
+            self._files.write_bytes(principal, path, data, replace=False)
+        except WorkspaceFileExists:
+            return False
+        return True
 
     async def _report_content(self, tool_call: AIToolCall, requester_ref: Any) -> AIToolResult:
         """The report itself in the result (``content``); nothing is written."""
@@ -351,18 +372,18 @@ class AnalyticsTool(AITool):
             "may_write": data.can_write if data is not None else None,
         }
         if "path" in args:
-            target = FilesystemPathResolver(self._workspace).resolve(args["path"], key="path")
-            if not target.is_file():
-                raise AIToolExecutionError(
-                    f"'path' {args['path']!r} is not a file in the workspace"
-                )
+            path = args["path"]
+            try:
+                fmt_ = detect_format(Path(path), args.get("format"))
+            except InvalidInputError as e:
+                raise AIToolExecutionError(str(e)) from e
+            raw = await in_workspace(self._files.read_bytes, principal_of(requester_ref), path)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise AIToolExecutionError(f"{path}: not UTF-8 text ({e.reason})") from None
             report = await call_service(
-                import_conversations,
-                database,
-                target,
-                fmt=args.get("format"),
-                source=args["path"],
-                **options,
+                import_conversations_text, database, text, fmt=fmt_, source=path, **options
             )
         else:
             report = await call_service(
@@ -382,6 +403,53 @@ class AnalyticsTool(AITool):
             + (", conversations reloaded." if report.conversations_reloaded else ".")
         )
         return tool_result(tool_call, summary, dataclasses.asdict(report))
+
+
+def _check_import(arguments: dict[str, Any]) -> None:
+    fmt = arguments.get("format")
+    if ("content" in arguments) == ("path" in arguments):
+        raise AIToolValidationError(
+            "import_conversations needs exactly one of content (the data itself) or "
+            "path (a file in the workspace)",
+            "content",
+        )
+    if fmt is not None and fmt not in IMPORT_FORMATS:
+        raise AIToolValidationError(
+            f"format {fmt!r} cannot be imported; allowed: {', '.join(IMPORT_FORMATS)}",
+            "format",
+        )
+    if "content" in arguments and fmt is None:
+        raise AIToolValidationError(
+            f"format is required with content: {', '.join(IMPORT_FORMATS)}", "format"
+        )
+
+
+def _check_report(arguments: dict[str, Any]) -> None:
+    fmt = arguments.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        raise AIToolValidationError(
+            f"format {fmt!r} is not a report format; allowed: {', '.join(FORMATS)}",
+            "format",
+        )
+    if arguments.get("include_content") and "filename" in arguments:
+        raise AIToolValidationError(
+            "filename and include_content exclude each other: with include_content "
+            "the report is returned, not written",
+            "filename",
+        )
+
+
+def _report_folder(principal: Principal, scope: Scope) -> str:
+    """Where a report of ``scope`` written by ``principal`` goes (see the module docstring).
+
+    Only a one-company report the caller may change goes to that company's folder; every
+    other report (several or all companies, which may mix what different readers may see;
+    a company the caller only reads) stays private to the caller.
+    """
+    companies = scope.company_ids or ()
+    if len(companies) == 1 and principal.permissions.data_access.can_write(companies[0]):
+        return f"companies/{companies[0]}/reports"
+    return f"users/{principal.name}/reports"
 
 
 def _import_summary(report: ImportReport) -> str:
@@ -449,7 +517,8 @@ _PARAMETERS = [
     AIToolParameter(
         "filename",
         "string",
-        "File name inside reports/ (default: generated)",
+        "Plain file name of the report, inside companies/<id>/reports/ or "
+        "users/<your name>/reports/ (default: generated)",
         required=False,
         role=ParameterRole.PATH,
     ),

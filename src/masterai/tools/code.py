@@ -1,11 +1,17 @@
 """The ``code`` tool: run a program in the sandbox (seed 000, "Code Execution Tools").
 
-A thin adapter over :class:`masterai.sandbox.CodeExecutionEnvironment`. Input files are read
-from the workspace and output files written back to it, both through the same path resolver
-that confines the filesystem tool, so a program's files never leave the workspace. A caller
-outside the workspace (``masterai exec``) sends its input files inline instead (``files``,
-base64) and asks for the output files' contents in the result (``include_files``). The
-registry's policy checks ``language``, ``timeout`` and ``memory`` against the caller's
+A thin adapter over :class:`masterai.sandbox.CodeExecutionEnvironment`. Input files
+(``input_files``) are read from the workspace and output files saved back into it
+(``output_dir``), both through :class:`masterai.security.workspace.WorkspaceService`: the
+caller must be allowed to read each input and to write the output directory (checked before
+the program runs), and no link is followed. Saving over existing files needs approval, as
+``filesystem.write_file`` does: a call whose ``output_dir`` already holds files is approved
+before it runs (:meth:`CodeTool.requires_authorization`, with the files listed by
+:meth:`CodeTool.preview_call`); without that approval an output that would replace a file is
+asked about when it is saved, and refused if nobody approves. A caller outside the workspace
+(``masterai exec``) sends its input files inline instead (``files``, base64) and asks for the
+output files' contents in the result (``include_files``). The registry's policy checks
+``language``, ``timeout`` and ``memory`` against the caller's
 ``ToolPermissions.code_execution`` before this tool runs.
 """
 
@@ -19,7 +25,9 @@ from typing import Any
 from ai_tool import (
     AITool,
     AIToolAuthorizationCallback,
+    AIToolAuthorizationDenied,
     AIToolCall,
+    AIToolCheckedCall,
     AIToolDefinition,
     AIToolExecutionError,
     AIToolOperationDefinition,
@@ -27,7 +35,7 @@ from ai_tool import (
     AIToolResult,
     AIToolValidationError,
 )
-from ai_tool.filesystem import FilesystemPathResolver
+from masterai.registry.approval import ApprovedToolCall, Preview
 from masterai.sandbox import (
     BACKENDS,
     LANGUAGES,
@@ -37,14 +45,19 @@ from masterai.sandbox import (
     InvalidRequestError,
     SandboxError,
 )
-from masterai.security import ParameterRole
+from masterai.security.parameters import ParameterRole
+from masterai.security.principals import Principal
+from masterai.security.workspace import Access, WorkspaceService
 from masterai.tools.adapter import tool_result
+from masterai.tools.files import check_workspace_path, in_workspace, principal_of
 
 NAME = "code"
 _PREVIEW = 4000
 """Characters of each output stream shown to the model; the full text is in ``data``."""
 _MAX_INPUT_FILES = 20
 """Input files of one run, workspace and inline together."""
+_PREVIEW_NAMES = 20
+"""Files of ``output_dir`` named in an approval request."""
 _EXECUTE_PARAMETERS = {
     "language",
     "code",
@@ -66,11 +79,15 @@ class CodeTool(AITool):
 
     type_check_arguments = True
 
-    def __init__(self, environment: CodeExecutionEnvironment, workspace: Path) -> None:
+    def __init__(
+        self, environment: CodeExecutionEnvironment, workspace: Path | WorkspaceService
+    ) -> None:
         super().__init__()
         self._environment = environment
         self._other_environments: dict[str, CodeExecutionEnvironment] = {}
-        self._paths = FilesystemPathResolver(workspace)
+        self._files = (
+            workspace if isinstance(workspace, WorkspaceService) else WorkspaceService(workspace)
+        )
 
     def get_definition(self) -> AIToolDefinition:
         """The tool definition built from the operations."""
@@ -182,6 +199,46 @@ class CodeTool(AITool):
             ),
         }
 
+    def requires_authorization(
+        self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
+    ) -> bool:
+        """Ask before a run whose ``output_dir`` already holds files: they may be replaced."""
+        output_dir = arguments.get("output_dir")
+        if operation.name == "execute_code" and isinstance(output_dir, str):
+            return self._files.has_entries(output_dir)
+        return operation.destructive
+
+    async def preview_call(self, checked: AIToolCheckedCall, requester_ref: Any) -> Preview:
+        """What an approved run may replace: the files already in its ``output_dir``.
+
+        Raises:
+            AIToolAuthorizationDenied: the caller may not write ``output_dir``.
+            AIToolExecutionError: ``output_dir`` cannot be listed.
+        """
+        args = checked.arguments
+        text = f"Run a {args.get('language')} program in the sandbox"
+        output_dir = args.get("output_dir")
+        if checked.operation.name != "execute_code" or not isinstance(output_dir, str):
+            return Preview(text=text)
+        principal = principal_of(requester_ref)
+        names = await in_workspace(self._present, principal, output_dir)
+        shown = ", ".join(names[:_PREVIEW_NAMES])
+        if len(names) > _PREVIEW_NAMES:
+            shown += f" and {len(names) - _PREVIEW_NAMES} more"
+        return Preview(
+            text=f"{text} and save its output files into {output_dir!r}, replacing files of "
+            f"the same name. Already there: {shown or 'nothing'}"
+        )
+
+    def check_operation_arguments(
+        self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
+    ) -> None:
+        """Refuse malformed workspace paths before anything runs."""
+        for i, path in enumerate(arguments.get("input_files") or []):
+            check_workspace_path(self._files, path, f"input_files[{i}]")
+        if "output_dir" in arguments:
+            check_workspace_path(self._files, arguments["output_dir"], "output_dir")
+
     async def _execute_code(
         self,
         tool_call: AIToolCall,
@@ -189,9 +246,15 @@ class CodeTool(AITool):
         request_authorization: AIToolAuthorizationCallback,
     ) -> AIToolResult:
         args = tool_call.arguments
-        files = self._input_files(args.get("files") or {}, args.get("input_files") or [])
-        output_dir: str = args.get("output_dir") or ""
-        target = self._paths.resolve(output_dir, key="output_dir") if output_dir else None
+        paths: list[str] = args.get("input_files") or []
+        output_dir: str | None = args.get("output_dir")
+        # Workspace files need a principal allowed to use them, checked before anything runs.
+        principal = principal_of(requester_ref) if paths or output_dir else None
+        files = await self._input_files(principal, args.get("files") or {}, paths)
+        if principal is not None and output_dir is not None:
+            await in_workspace(
+                self._files.check_directory, principal, output_dir, Access.WRITE, key="output_dir"
+            )
         request = CodeExecutionRequest(
             code=args["code"],
             language=args["language"],
@@ -211,7 +274,11 @@ class CodeTool(AITool):
             raise AIToolValidationError(str(e)) from e
         except SandboxError as e:
             raise AIToolExecutionError(str(e)) from e
-        saved = self._save_outputs(result, target, output_dir) if target is not None else []
+        saved: list[str] = []
+        if principal is not None and output_dir is not None:
+            saved = await self._save_outputs(
+                principal, result, output_dir, tool_call, request_authorization
+            )
         data = _data(result, saved, include_files=bool(args.get("include_files")))
         return tool_result(tool_call, _summary(result, saved), data)
 
@@ -243,7 +310,9 @@ class CodeTool(AITool):
         names = sorted(LANGUAGES)
         return tool_result(tool_call, f"Languages: {', '.join(names)}", names)
 
-    def _input_files(self, inline: dict[str, Any], paths: list[str]) -> dict[str, bytes]:
+    async def _input_files(
+        self, principal: Principal | None, inline: dict[str, Any], paths: list[str]
+    ) -> dict[str, bytes]:
         """The run's input files: inline ones (``files``) and workspace ones (``input_files``)."""
         decoded = _decode_files(inline)
         if len(decoded) + len(paths) > _MAX_INPUT_FILES:
@@ -252,7 +321,7 @@ class CodeTool(AITool):
                 f"{_MAX_INPUT_FILES} are allowed",
                 "files" if decoded else "input_files",
             )
-        files = self._read_inputs(paths)
+        files = await in_workspace(self._read_inputs, principal, paths) if paths else {}
         clash = sorted(decoded.keys() & files.keys())
         if clash:
             raise AIToolValidationError(
@@ -260,28 +329,64 @@ class CodeTool(AITool):
             )
         return {**files, **decoded}
 
-    def _read_inputs(self, paths: list[str]) -> dict[str, bytes]:
+    def _read_inputs(self, principal: Principal, paths: list[str]) -> dict[str, bytes]:
         files: dict[str, bytes] = {}
         for i, path in enumerate(paths):
-            real = self._paths.resolve(path, key=f"input_files[{i}]")
-            if not real.is_file():
-                raise AIToolExecutionError(f"input file {path!r} is not a file in the workspace")
-            if real.name in files:
-                raise AIToolExecutionError(f"two input files are named {real.name!r}")
-            files[real.name] = real.read_bytes()
+            key = f"input_files[{i}]"
+            name = self._files.parse(path, key=key).name
+            if name in files:
+                raise AIToolExecutionError(f"two input files are named {name!r}")
+            # Nothing larger than a run's largest working directory could be copied into it.
+            limit = self._environment.settings.max_storage
+            files[name] = self._files.read_bytes(principal, path, max_bytes=limit, key=key)
         return files
 
-    def _save_outputs(self, result: ExecutionResult, target: Path, shown: str) -> list[str]:
-        target.mkdir(parents=True, exist_ok=True)
-        saved = []
-        for name, content in sorted(result.files.items()):
-            # Names come from inside the sandbox: resolve each under the target again.
-            relative = f"{shown.rstrip('/')}/{name}"
-            path = self._paths.resolve(relative, key="output file")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            saved.append(relative)
-        return saved
+    def _present(self, principal: Principal, output_dir: str) -> list[str]:
+        """Names already in ``output_dir`` (none if it does not exist yet)."""
+        self._files.check_directory(principal, output_dir, Access.WRITE, key="output_dir")
+        if not self._files.exists(principal, output_dir, key="output_dir"):
+            return []
+        return [e.name for e in self._files.list_directory(principal, output_dir)]
+
+    async def _save_outputs(
+        self,
+        principal: Principal,
+        result: ExecutionResult,
+        output_dir: str,
+        tool_call: AIToolCall,
+        ask: AIToolAuthorizationCallback,
+    ) -> list[str]:
+        """Save the output files under ``output_dir``; replacing a file needs approval.
+
+        A call approved before it ran (its ``output_dir`` held files) may replace; otherwise
+        the approver is asked now, naming the files, and a refusal saves nothing.
+        """
+        base = self._files.parse(output_dir, key="output_dir").text
+        # Names come from inside the sandbox: each is checked again as a workspace path.
+        targets = {f"{base}/{name}": data for name, data in sorted(result.files.items())}
+        approved = isinstance(tool_call, ApprovedToolCall) and tool_call.approval is not None
+        if targets and not approved:
+            existing = await in_workspace(self._existing, principal, list(targets))
+            if existing:
+                shown = ", ".join(repr(p) for p in existing)
+                reason = "The code tool wants to save the program's output over existing files"
+                if not await ask(NAME, tool_call.arguments, reason, f"Replaces {shown}", True):
+                    raise AIToolAuthorizationDenied(
+                        f"Authorization denied for code execute_code: saving the output would "
+                        f"replace {shown}"
+                    )
+                approved = True
+        await in_workspace(self._write_outputs, principal, targets, approved)
+        return list(targets)
+
+    def _existing(self, principal: Principal, paths: list[str]) -> list[str]:
+        return [p for p in paths if self._files.exists(principal, p, key="output file")]
+
+    def _write_outputs(
+        self, principal: Principal, targets: dict[str, bytes], replace: bool
+    ) -> None:
+        for path, data in targets.items():
+            self._files.write_bytes(principal, path, data, replace=replace, key="output file")
 
 
 def _decode_files(files: dict[str, Any]) -> dict[str, bytes]:
