@@ -195,6 +195,22 @@ class AuditSettings(BaseModel):
     ``<home>/audit.checkpoint``."""
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API and web console of ``masterai serve`` (owned by ``masterai.api``)."""
+
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses (or CIDRs) of reverse proxies whose ``X-Forwarded-For`` is believed; the
+    audit's client address is otherwise the TCP peer."""
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    """Largest request body; bigger ones are refused with 413 (and audited)."""
+    session_hours: float = Field(default=12.0, gt=0)
+    """How long a console session lasts without activity."""
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+    """Failed console logins allowed per client address per minute."""
+    secure_cookies: bool = False
+    """Mark cookies ``Secure`` (set it when the console is served over TLS)."""
+
+
 class Settings(BaseSettings):
     """All Master AI settings, read from the environment (``MASTERAI_*``) and a ``.env`` file."""
 
@@ -220,6 +236,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     egress: EgressSettings = Field(default_factory=EgressSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @property
     def workspace(self) -> Path:

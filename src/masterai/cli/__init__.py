@@ -27,6 +27,7 @@ app = typer.Typer(
 # Command-group modules, in the order their commands appear in --help.
 _GROUPS = (
     "start",
+    "serve",
     "admin",
     "tool",
     "audit",

@@ -257,38 +257,16 @@ def parse_since(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class DuplicateKeyError(ValueError):
-    """A JSON object names the same key twice."""
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise DuplicateKeyError(f"the key {key!r} appears twice")
-        seen[key] = value
-    return seen
-
-
 def decode_json_object(value: str, option: str) -> dict[str, Any]:
     """``value`` as a JSON object, or :class:`ValueError` naming ``option`` and the problem.
 
-    Duplicate keys are refused (which one would win is a guess).
+    The registry's own decoding (:func:`masterai.registry.arguments.decode_arguments`): a
+    duplicate key, ``NaN`` or anything but an object is refused.
     """
-    import json
+    from masterai.registry.arguments import decode_arguments
+    from masterai.registry.errors import InvalidArguments
 
     try:
-        decoded = json.loads(value, object_pairs_hook=_refuse_duplicates)
-    except DuplicateKeyError as e:
-        raise ValueError(f"Invalid {option}: {e}") from e
-    except json.JSONDecodeError as e:
-        raise ValueError(
-            f"Invalid {option}: not JSON ({e.msg} at position {e.pos}): {value[:80]!r}"
-        ) from e
-    except RecursionError as e:
-        raise ValueError(f"Invalid {option}: JSON nested too deeply") from e
-    if not isinstance(decoded, dict):
-        raise ValueError(
-            f"Invalid {option}: expected a JSON object like '{{\"a\": 1}}', got {value[:80]!r}"
-        )
-    return decoded
+        return decode_arguments(value, option)
+    except InvalidArguments as e:
+        raise ValueError(str(e)) from e

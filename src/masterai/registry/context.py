@@ -47,6 +47,8 @@ class ToolResult:
     data: Any = None
     """``content`` parsed as JSON when it is JSON, else None."""
     error: str | None = None
+    error_path: str | None = None
+    """The parameter an ``invalid`` result is about (``changes.temperature``), if known."""
     duration_ms: float = 0.0
     audit_id: int | None = None
     request_id: str | None = None
@@ -64,6 +66,7 @@ class ToolResult:
             "content": self.content,
             "data": self.data,
             "error": self.error,
+            "error_path": self.error_path,
             "duration_ms": self.duration_ms,
             "audit_id": self.audit_id,
             "request_id": self.request_id,

@@ -36,9 +36,13 @@ class RegistryError(Exception):
 
     status = "failed"
 
-    def __init__(self, message: str, *, call: PreparedCall | None = None) -> None:
+    def __init__(
+        self, message: str, *, call: PreparedCall | None = None, path: str | None = None
+    ) -> None:
         super().__init__(message)
         self.call = call
+        self.path = path
+        """The offending parameter's path (``changes.temperature``), when one is known."""
 
 
 class ToolNotFound(RegistryError):

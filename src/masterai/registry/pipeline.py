@@ -135,6 +135,7 @@ def failure(
         operation=call.operation_name if call else request.operation_label,
         status=status,
         error=text,
+        error_path=error.path if error is not None else None,
         request_id=request.context.request_id,
         call=call,
     )
@@ -241,10 +242,21 @@ async def _protect_sensitive(
     """Redact secrets from results for principals without ``data_access.sensitive_data``.
 
     JSON results lose the values of secret-named keys and of parameters declared secret; any
-    text loses credential-looking substrings.
+    text, error text included, loses credential-looking substrings.
     """
-    result = await next_step(request)
-    if request.context.principal.permissions.data_access.sensitive_data or not result.content:
+    if request.context.principal.permissions.data_access.sensitive_data:
+        return await next_step(request)
+    try:
+        result = await next_step(request)
+    except RegistryError as e:
+        # An error message may quote what failed (a URL with a password, a configuration).
+        text = scrub_text(str(e))
+        if text == str(e):
+            raise
+        return failure(request, e, e.status, text)
+    if result.error:
+        result = replace(result, error=scrub_text(result.error))
+    if not result.content:
         return result
     keys = result.call.secret_keys if result.call else frozenset()
     if result.data is not None:
@@ -394,7 +406,7 @@ async def execute(registry: ToolRegistry, call: PreparedCall) -> ToolResult:
                 tool_call, call.checked, principal, ask, authorized=call.approval is not None
             )
     except AIToolValidationError as e:
-        raise InvalidArguments(str(e), call=call) from e
+        raise InvalidArguments(str(e), call=call, path=e.path or None) from e
     except AIToolAuthorizationDenied as e:
         raise PermissionDenied(str(e), call=call) from e
     except AIToolTimeoutError as e:

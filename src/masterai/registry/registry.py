@@ -148,6 +148,9 @@ class ToolRegistry:
     Args:
         database: where the audit trail is written.
         settings: limits (``RegistrySettings``); defaults apply when omitted.
+        audit_log: the audit trail (the platform passes ``AuditLog.from_settings``, keyed
+            by the configured key). Default: one over ``database`` with a key held only in
+            memory by this registry (tests, scripts).
         steps: the steps of a call, outermost first (default :attr:`STEPS`); request steps,
             then :data:`pipeline.PREPARE`, then steps over the prepared call.
 
@@ -162,11 +165,16 @@ class ToolRegistry:
         database: Database,
         *,
         settings: RegistrySettings | None = None,
+        audit_log: AuditLog | None = None,
         steps: Sequence[pipeline.Step] | None = None,
     ) -> None:
         self.database = database
         self.settings = settings or RegistrySettings()
-        self.audit_log = AuditLog(database, max_params_bytes=self.settings.audit_params_bytes)
+        self.audit_log = (
+            audit_log
+            if audit_log is not None
+            else AuditLog(database, max_params_bytes=self.settings.audit_params_bytes)
+        )
         self.monitor = ToolMonitor()
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
@@ -314,7 +322,7 @@ class ToolRegistry:
         try:
             checked = registered.tool.check_call(params, check_types=check_types)
         except AIToolValidationError as e:
-            raise InvalidArguments(_validation_message(e)) from e
+            raise InvalidArguments(_validation_message(e), path=e.path or None) from e
         operation = checked.operation if checked else None
         arguments = checked.arguments if checked else params
         op_name = operation.name if operation else None
@@ -327,6 +335,7 @@ class ToolRegistry:
             arguments=arguments,
             roles=roles,
             company_id=request.context.company_id,
+            calls_model=registered.calls_model(op_name),
         )
         decision = decide(request.context.principal, action)
         call = PreparedCall(
@@ -365,6 +374,7 @@ class ToolRegistry:
             read_only=bool(op and op.read_only),
             roles=registered.roles_of(op.name if op else None),
             company_id=request.context.company_id,
+            calls_model=registered.calls_model(op.name if op else None),
         )
         decision = decide(request.context.principal, action)
         if not decision.allowed:
@@ -420,6 +430,7 @@ class ToolRegistry:
                     operation=name,
                     read_only=op.read_only,
                     roles=registered.roles_of(name),
+                    calls_model=registered.calls_model(name),
                 ),
             )
         ]

@@ -1,0 +1,77 @@
+"""Who is calling over HTTP, and from where.
+
+API clients send ``Authorization: Bearer <token>`` (tokens from ``masterai user token``,
+stored hashed, with expiry and revocation). The audit's client address is the TCP peer, or
+the first address in ``X-Forwarded-For`` that is not a trusted proxy when the peer is one
+(``MASTERAI_API__TRUSTED_PROXIES``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from fastapi import Request
+
+from masterai.app import Platform
+from masterai.security import AuthenticationError, Principal, authenticate_token
+
+BEARER = "bearer "
+
+
+class Unauthenticated(Exception):
+    """The request carries no valid credentials (answered 401)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _networks(entries: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
+
+
+def client_address(request: Request, trusted_proxies: list[str]) -> str:
+    """The caller's address for the audit (``X-Forwarded-For`` only through trusted proxies)."""
+    peer = request.client.host if request.client else "unknown"
+    if not trusted_proxies:
+        return peer
+    trusted = _networks(trusted_proxies)
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    if not is_trusted(peer):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    # The nearest untrusted hop, walking back from our own proxy.
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            return hop[:64]
+    return peer
+
+
+def bearer_token(request: Request) -> str | None:
+    """The bearer token of the request, if it sends one."""
+    header = request.headers.get("authorization", "")
+    if header[: len(BEARER)].lower() != BEARER:
+        return None
+    return header[len(BEARER) :].strip() or None
+
+
+def principal_of(platform: Platform, request: Request) -> Principal:
+    """The principal a request authenticates as.
+
+    Raises:
+        Unauthenticated: no token, or an unknown, revoked or expired one.
+    """
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthenticated("Missing credentials: send 'Authorization: Bearer <token>'")
+    try:
+        return authenticate_token(platform.database, token)
+    except AuthenticationError as e:
+        raise Unauthenticated(str(e)) from e
