@@ -81,10 +81,29 @@ class Platform:
             approver=approver,
         )
 
+    def ensure_audit_key(self) -> str:
+        """Load the audit key, creating it for a log without signed records; where it lives.
+
+        ``masterai init`` calls it; every call does too, so nothing runs that could not be
+        audited.
+
+        Raises:
+            AuditKeyError: the key is missing although records are signed, or unreadable.
+        """
+        audit_log = self.registry.audit_log
+        audit_log.ensure_key()
+        return audit_log.key_source
+
     async def call(
         self, tool: str, params: dict[str, Any], context: ExecutionContext
     ) -> ToolResult:
-        """One registry call (permission, validation, approval, limits, audit)."""
+        """One registry call (permission, validation, approval, limits, audit).
+
+        Raises:
+            AuditKeyError: the audit key is missing or unusable (checked before the call
+                runs, so no action goes unaudited).
+        """
+        await asyncio.to_thread(self.ensure_audit_key)
         return await self.registry.execute_tool(tool, params, context)
 
     def call_sync(self, tool: str, params: dict[str, Any], context: ExecutionContext) -> ToolResult:

@@ -220,14 +220,15 @@ def test_import_of_a_file_outside_the_workspace_sends_its_text(
 
 
 def test_import_of_a_workspace_file_sends_its_path(home: Database, masterai_home: Path) -> None:
-    folder = masterai_home / "workspace" / "in"
+    folder = masterai_home / "workspace" / "shared" / "uploads"
     folder.mkdir(parents=True)
     (folder / "c.jsonl").write_text(json.dumps(CONVERSATION) + "\n")
     before = last_id(home)
     out = run("conversations", "import", str(folder / "c.jsonl"), "--create-companies").stdout
     assert out == "Imported 1 conversations, 2 messages.\n"
     imported, refreshed = records_after(home, before)
-    assert imported.params["path"] == "in/c.jsonl" and "content" not in imported.params
+    assert imported.params["path"] == "shared/uploads/c.jsonl"
+    assert "content" not in imported.params
     assert (imported.status, refreshed.operation, refreshed.status) == ("ok", "refresh", "ok")
     assert json.loads(run("analytics", "refresh", "--json").stdout)["messages_added"] == 0
 
@@ -286,7 +287,8 @@ def test_report_generate_without_out_writes_into_the_workspace(
     seeded: Database, masterai_home: Path
 ) -> None:
     out = run("report", "generate", "comparison", "--format", "markdown").stdout
-    (written,) = (masterai_home / "workspace" / "reports").iterdir()
+    # a report of several companies is private to its author (docs/workspace.md)
+    (written,) = (masterai_home / "workspace" / "users" / "admin" / "reports").iterdir()
     assert out.startswith("Wrote Cross-company comparison") and written.name in out
     assert written.read_text().startswith("# Cross-company comparison")
 
@@ -308,3 +310,33 @@ def test_demo_seed_as_an_analyst_is_denied(seeded: Database) -> None:
     run("demo", "seed", "--replace", "--as", "ann", code=3)
     (record,) = records_after(seeded, before)
     assert what(record) == ("ann", "admin", "seed_demo", "denied", None)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["config", "show", "acme-retail", "--version", "99999999999999999999"],
+            "version must be an integer from 1 to 2147483647, got 99999999999999999999",
+            id="config-version",
+        ),
+        pytest.param(
+            ["analytics", "summary", "--start", "0001-01-01", "--end", "9999-12-31"],
+            "start_date '0001-01-01' is outside the supported range 1970-01-01..2099-12-31",
+            id="analytics-dates",
+        ),
+        pytest.param(
+            ["analytics", "summary", "--end", "9999-12-31"],
+            "end_date '9999-12-31' is outside the supported range",
+            id="analytics-end",
+        ),
+    ],
+)
+def test_an_out_of_range_value_is_one_error_line(
+    seeded: Database, args: list[str], message: str
+) -> None:
+    result = run(*args, code=1)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in result.output

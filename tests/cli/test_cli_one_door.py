@@ -79,6 +79,7 @@ WALKS: dict[str, Walk] = {
     "tool run": Walk(("tool", "run", "clock", "--args", '{"operation": "get_time"}'), "clock"),
     "audit verify": Walk(("audit", "verify"), "admin", None, ("audit", "verify")),
     "audit tail": Walk(("audit", "tail"), "admin", None, ("audit", "tail")),
+    "audit rotate-key": Walk(("audit", "rotate-key"), "admin", None, ("audit", "rotate-key")),
     "audit search": Walk(("audit", "search", "--company", OWN), "admin", OWN, ("audit", "search")),
     "config show": Walk(("config", "show", OWN), "configuration", OWN, ("config", "show", OTHER)),
     "config history": Walk(
@@ -149,6 +150,7 @@ NO_DATA = {
     "sandbox build-images": "builds the sandbox images of this machine",
     "sandbox doctor": "checks this machine's sandbox set-up",
     "docs cli": "prints the command reference",
+    "serve": "serves the HTTP API, whose endpoints are registry calls (tests/api)",
 }
 
 

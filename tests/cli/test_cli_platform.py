@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -174,7 +175,7 @@ def test_tool_run_is_audited_and_destructive_operations_need_yes(home: Database)
         "run",
         "filesystem",
         "--args",
-        '{"operation": "write_file", "path": "n.txt", "content": "hi"}',
+        '{"operation": "write_file", "path": "shared/n.txt", "content": "hi"}',
     )
     assert "pass --yes to approve" in run(*write, code=3)
     assert "Wrote 2 bytes" in run(*write, "--yes")
@@ -244,21 +245,23 @@ def test_the_filesystem_tool_is_confined_to_the_workspace_under_home(
         args = json.dumps({"operation": "write_file", "path": path, "content": "hi"})
         return run("tool", "run", "filesystem", "--args", args, "--yes", code=code)
 
-    write("notes/n.txt")
-    assert (sqlite_home / "workspace" / "notes" / "n.txt").read_text() == "hi"
+    write("shared/notes/n.txt")
+    assert (sqlite_home / "workspace" / "shared" / "notes" / "n.txt").read_text() == "hi"
     outside = tmp_path / "outside"
     outside.mkdir()
-    (sqlite_home / "workspace" / "out").symlink_to(outside)
-    for path, reason in [
-        ("../escape.txt", "must not contain '..'"),
-        (str(outside / "escape.txt"), "must be relative"),
-        ("out/escape.txt", "outside the filesystem root through a symbolic link"),
+    (sqlite_home / "workspace" / "shared" / "out").symlink_to(outside)
+    for path, reason, code in [
+        ("../escape.txt", "must not contain '..'", 2),
+        (str(outside / "escape.txt"), "must be relative", 2),
+        ("notes/n.txt", "outside the workspace areas", 2),
+        # a link is never followed: refused when the path is opened (docs/workspace.md)
+        ("shared/out/escape.txt", "is a symbolic link", 1),
     ]:
-        assert reason in write(path, code=2)
+        assert reason in write(path, code=code)
     assert list(outside.iterdir()) == []
     assert not (sqlite_home / "escape.txt").exists()
     statuses = [r["status"] for r in json.loads(run("audit", "tail", "--json"))]
-    assert statuses[-4:] == ["ok", "invalid", "invalid", "invalid"]
+    assert statuses[-5:] == ["ok", "invalid", "invalid", "invalid", "failed"]
 
 
 def test_audit_verify_exits_non_zero_naming_the_tampered_record(home: Database) -> None:
@@ -271,6 +274,145 @@ def test_audit_verify_exits_non_zero_naming_the_tampered_record(home: Database) 
     report = runner.invoke(app, ["audit", "verify", "--json"])
     assert report.exit_code == 1
     assert json.loads(report.stdout)["first_broken_id"] == 2
+    assert json.loads(report.stdout)["problem"] == "modified"
+
+
+CLOCK = '{"operation": "get_time"}'
+
+
+def one_error_line(*args: str) -> str:
+    """Run a command that must fail with exit status 1 and exactly one stderr line."""
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
+
+
+def test_init_creates_a_private_audit_key_that_signs_every_record(
+    home: Database, masterai_home: Path
+) -> None:
+    import stat
+
+    summary = json.loads(run("init", "--json"))
+    key_file = masterai_home / "audit.key"
+    assert summary["audit_key"] == f"the audit key file {key_file.absolute()}"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "Audit records are signed with the audit key file" in run("init")
+    run("tool", "run", "clock", "--args", CLOCK)
+    assert {r["key_epoch"] for r in json.loads(run("audit", "tail", "--json"))} == {1}
+    # the head after init's add_user, the run and the tail, signed outside the database
+    checkpoint = json.loads((masterai_home / "audit.checkpoint").read_text())
+    assert (checkpoint["last_id"], checkpoint["key_epoch"]) == (3, 1)
+    assert "ok: 3 records verified" in run("audit", "verify")
+
+
+def test_audit_verify_names_the_checkpoint_when_the_newest_records_are_deleted(
+    home: Database, masterai_home: Path
+) -> None:
+    run("init")
+    for _ in range(4):
+        run("tool", "run", "clock", "--args", CLOCK)
+    with home.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE id > 3"))
+    checkpoint = masterai_home.absolute() / "audit.checkpoint"
+    assert one_error_line("audit", "verify").startswith(
+        f"error: audit chain broken at record 4: records 4 to 5 are missing: the checkpoint "
+        f"file {checkpoint} records 5 records"
+    )
+    report = runner.invoke(app, ["audit", "verify", "--json"])
+    assert report.exit_code == 1
+    assert {k: json.loads(report.stdout)[k] for k in ("problem", "checkpoint")} == {
+        "problem": "truncated",
+        "checkpoint": f"the checkpoint file {checkpoint}",
+    }
+
+
+def test_a_malformed_row_is_one_line_from_verify_and_marked_by_tail_and_search(
+    home: Database,
+) -> None:
+    run("init")
+    for _ in range(2):
+        run("tool", "run", "clock", "--args", CLOCK)
+    with home.engine.begin() as conn:  # the one malformation both databases can store
+        conn.execute(text("UPDATE audit_log SET company_ids = '[\"acme\",' WHERE id = 2"))
+    assert one_error_line("audit", "verify").startswith(
+        "error: audit chain broken at record 2: record 2 is malformed: company_ids is not a "
+        "JSON list of company ids"
+    )
+    report = runner.invoke(app, ["audit", "verify", "--json"])
+    assert report.exit_code == 1
+    assert json.loads(report.stdout)["problem"] == "malformed"
+    for args in (("audit", "tail", "--json"), ("audit", "search", "--tool", "clock", "--json")):
+        (marked,) = [r for r in json.loads(run(*args)) if r["id"] == 2]
+        assert marked["status"] == "malformed"
+        assert marked["problems"][0].startswith("company_ids is not a JSON list")
+    assert re.search(r"^\s*2 .*clock\.get_time\s+malformed", run("audit", "tail"), re.M)
+
+
+def test_rows_with_bad_json_and_bad_timestamps_never_give_a_traceback(
+    sqlite_home: Path,
+) -> None:
+    run("init")
+    for _ in range(3):
+        run("tool", "run", "clock", "--args", CLOCK)
+    database = Database(f"sqlite:///{sqlite_home / 'masterai.db'}")
+    with database.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET params = '{oops' WHERE id = 3"))
+        conn.execute(text("UPDATE audit_log SET created_at = 'soon' WHERE id = 4"))
+    database.dispose()
+    assert "record 3 is malformed: params is not valid JSON: '{oops'" in one_error_line(
+        "audit", "verify"
+    )
+    records = {r["id"]: r for r in json.loads(run("audit", "tail", "--json"))}
+    assert (records[3]["status"], records[3]["params"]) == ("malformed", None)
+    assert (records[4]["status"], records[4]["created_at"]) == ("malformed", None)
+    assert records[5]["status"] == "ok"
+    table = run("audit", "tail")
+    assert re.search(r"^\s*4\s+\?\s+admin\s+clock\.get_time\s+malformed", table, re.M), table
+
+
+def test_rotate_key_starts_a_new_epoch_and_earlier_records_still_verify(
+    home: Database, masterai_home: Path
+) -> None:
+    run("init")
+    run("tool", "run", "clock", "--args", CLOCK)
+    rotated = json.loads(run("audit", "rotate-key", "--json"))
+    assert (rotated["key_epoch"], rotated["epochs"]) == (2, [1, 2])
+    assert "Started audit key epoch 3" in run("audit", "rotate-key")
+    run("tool", "run", "clock", "--args", CLOCK)
+    epochs = [r["key_epoch"] for r in json.loads(run("audit", "tail", "--json"))]
+    assert epochs == [1, 1, 2, 3, 3]  # each rotation's own record is the new epoch's first
+    assert "ok: 6 records verified" in run("audit", "verify")
+    assert list(json.loads((masterai_home / "audit.key").read_text())["keys"]) == ["1", "2", "3"]
+
+
+def test_a_missing_key_file_for_signed_records_is_one_error_line(
+    home: Database, masterai_home: Path
+) -> None:
+    run("init")
+    run("tool", "run", "clock", "--args", CLOCK)
+    key_file = masterai_home / "audit.key"
+    key_file.unlink()
+    for args in (("audit", "verify"), ("audit", "tail"), ("init",)):
+        message = one_error_line(*args)
+        assert message.startswith(
+            f"error: The audit key is missing: the audit key file {key_file.absolute()} does "
+            "not exist, but records are signed from record 1 on"
+        ), message
+    assert not key_file.exists()
+
+
+def test_a_key_given_by_the_setting_is_not_rotated_by_the_cli(
+    home: Database, masterai_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MASTERAI_AUDIT__KEY", "k" * 40)
+    assert json.loads(run("init", "--json"))["audit_key"] == "the setting MASTERAI_AUDIT__KEY"
+    assert not (masterai_home / "audit.key").exists()
+    message = one_error_line("audit", "rotate-key")
+    assert message.startswith("error: failed: The audit key comes from MASTERAI_AUDIT__KEY")
+    assert "k" * 40 not in message
+    assert "ok: 2 records verified" in run("audit", "verify")  # init's and the refusal
 
 
 def test_db_upgrade_creates_and_migrates_the_embedded_database(masterai_home: Path) -> None:

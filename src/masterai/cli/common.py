@@ -48,6 +48,7 @@ class RootGroup(TyperGroup):
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
         from typer.exceptions import TyperException
 
+        from masterai.audit import AuditError
         from masterai.cli.context import close_platform
 
         try:
@@ -70,6 +71,12 @@ class RootGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from exc
         except (typer.Exit, typer.Abort, TyperException, KeyboardInterrupt):
             raise
+        except AuditError as exc:
+            # The audit cannot be written (a missing or unusable key): nothing may run.
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(1) from exc
         except Exception as exc:
             # A bug must not print a traceback at a user; MASTERAI_DEBUG=1 shows it.
             if os.environ.get("MASTERAI_DEBUG"):

@@ -208,7 +208,11 @@ def generate(
     days: Annotated[int | None, typer.Option(help="The last N days.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="html, markdown or json.")] = "html",
     out: Annotated[
-        Path | None, typer.Option(help="Output file (default: the workspace's reports/ folder).")
+        Path | None,
+        typer.Option(
+            help="Output file (default: the workspace, in companies/ID/reports/ or "
+            "users/YOU/reports/; see docs/workspace.md)."
+        ),
     ] = None,
     as_user: AsOption = None,
     as_json: JsonOption = False,

@@ -26,7 +26,7 @@ from ai_tool import (
     AIToolResult,
     AIToolValidationError,
 )
-from masterai.audit import STATUSES, AuditLog
+from masterai.audit import STATUSES, AuditError, AuditLog
 from masterai.security import (
     DirectoryError,
     ParameterRole,
@@ -294,8 +294,17 @@ class AdminTool(AITool):
                 self._audit_verify,
                 set(),
                 set(),
-                "Walk the audit hash chain and report the first broken record",
+                "Check the keyed audit chain against the newest signed checkpoint and report "
+                "the first broken record and why",
                 read_only=True,
+            ),
+            "audit_rotate_key": op(
+                "audit_rotate_key",
+                self._audit_rotate_key,
+                set(),
+                set(),
+                "Start a new audit key epoch: records from now on are signed with a new "
+                "secret; earlier epochs keep verifying",
             ),
             "seed_demo": op(
                 "seed_demo",
@@ -517,13 +526,34 @@ class AdminTool(AITool):
     async def _audit_verify(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
-        report = await asyncio.to_thread(self._audit.verify)
+        try:
+            report = await asyncio.to_thread(self._audit.verify)
+        except AuditError as e:  # no usable key: nothing can be checked
+            raise AIToolExecutionError(str(e)) from e
+        if report.ok:
+            text = f"ok: {report.checked} records verified"
+        elif report.first_broken_id is not None:
+            text = f"audit chain broken at record {report.first_broken_id}: {report.reason}"
+        else:
+            text = f"audit chain broken: {report.reason}"
+        return tool_result(tool_call, text, report.to_dict())
+
+    async def _audit_rotate_key(
+        self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
+    ) -> AIToolResult:
+        try:
+            keyring = await asyncio.to_thread(self._audit.rotate_key)
+        except AuditError as e:
+            raise AIToolExecutionError(str(e)) from e
+        data = {"key_epoch": keyring.current, "epochs": keyring.epochs, "key": keyring.source}
         text = (
-            f"ok: {report.checked} records verified"
-            if report.ok
-            else f"audit chain broken at record {report.first_broken_id}: {report.reason}"
+            f"Started audit key epoch {keyring.current} ({keyring.source}): records from now "
+            "on are signed with it"
         )
-        return tool_result(tool_call, text, report.__dict__)
+        earlier = [e for e in keyring.epochs if e != keyring.current]
+        if earlier:
+            text += f"; records of epoch {', '.join(map(str, earlier))} still verify"
+        return tool_result(tool_call, text, data)
 
 
 def _bounded(value: int, name: str, most: int) -> int:
@@ -532,15 +562,24 @@ def _bounded(value: int, name: str, most: int) -> int:
     return value
 
 
+MALFORMED = "malformed"
+"""The ``status`` shown for a stored row that cannot be read as a record (its
+``problems`` say why; ``audit verify`` reports it as broken)."""
+
+
 def record_dict(r: AuditRecord) -> dict[str, Any]:
-    """An audit record as JSON (what ``audit_tail`` and ``audit_search`` return)."""
+    """An audit record as JSON (what ``audit_tail`` and ``audit_search`` return).
+
+    A malformed stored row has ``status`` ``"malformed"`` and its ``problems`` listed; the
+    fields that could not be read are null.
+    """
     return {
         "id": r.id,
-        "created_at": r.created_at.isoformat(),
+        "created_at": r.created_at.isoformat() if r.created_at is not None else None,
         "user": r.user_name,
         "tool": r.tool,
         "operation": r.operation,
-        "status": r.status,
+        "status": MALFORMED if r.problems else r.status,
         "company_id": r.company_id,
         "company_ids": json.loads(r.company_ids) if r.company_ids else None,
         "duration_ms": r.duration_ms,
@@ -550,15 +589,20 @@ def record_dict(r: AuditRecord) -> dict[str, Any]:
         "result_summary": r.result_summary,
         "error": r.error,
         "hash": r.hash,
+        "key_epoch": r.key_epoch,
+        "problems": list(r.problems),
     }
 
 
+def _record_line(r: AuditRecord) -> str:
+    moment = f"{r.created_at:%Y-%m-%d %H:%M:%S}" if r.created_at is not None else "?"
+    call = f"{r.tool}{'.' + r.operation if r.operation else ''}"
+    status = f"{MALFORMED} ({'; '.join(r.problems)})" if r.problems else r.status
+    return f"{r.id} {moment} {r.user_name} {call} {status}"
+
+
 def _records_result(tool_call: AIToolCall, records: list[AuditRecord]) -> AIToolResult:
-    lines = [
-        f"{r.id} {r.created_at:%Y-%m-%d %H:%M:%S} {r.user_name} {r.tool}"
-        f"{'.' + r.operation if r.operation else ''} {r.status}"
-        for r in records
-    ]
+    lines = [_record_line(r) for r in records]
     return tool_result(
         tool_call, "\n".join(lines) or "no audit records", [record_dict(r) for r in records]
     )
