@@ -10,6 +10,7 @@ from masterai.store.models.base import Base, UTCDateTime, utcnow
 from masterai.store.models.conversation import Conversation, Message
 from masterai.store.models.identity import ApiToken, PermissionGrant, Role, User, UserCompany
 from masterai.store.models.tenancy import AIConfiguration, Company, ConfigTemplate
+from masterai.store.models.web import ConsoleSession, LoginLink, PendingApproval
 
 __all__ = [
     "AIConfiguration",
@@ -18,9 +19,12 @@ __all__ = [
     "Base",
     "Company",
     "ConfigTemplate",
+    "ConsoleSession",
     "Conversation",
     "CustomTool",
+    "LoginLink",
     "Message",
+    "PendingApproval",
     "PermissionGrant",
     "Role",
     "Script",

@@ -66,6 +66,8 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    auto_approve: Mapped[bool] = flag()
+    """A request with this token may approve its own call (``?approve=true``); off by default."""
 
 
 class UserCompany(Base):
