@@ -10,6 +10,7 @@ from rich.table import Table
 
 from masterai.cli.common import console, fail, print_json
 from masterai.cli.context import (
+    EXIT_FAILED,
     AsOption,
     JsonOption,
     acting_context,
@@ -18,11 +19,12 @@ from masterai.cli.context import (
     decode_json_object,
     open_platform,
     refuse_arguments,
+    status_code,
     summary_of,
 )
 
 if TYPE_CHECKING:
-    from masterai.registry import ToolListing
+    from masterai.registry import ToolListing, ToolResult
 
 tool_app = typer.Typer(help="List, describe and run the registered tools.", no_args_is_help=True)
 
@@ -166,12 +168,8 @@ def run_tool(
         raise typer.Exit(code)
 
 
-def exit_status(result: object) -> int:
+def exit_status(result: ToolResult) -> int:
     """The exit status of a finished call: non-zero when it, or what it ran, failed."""
-    from masterai.cli.context import EXIT_FAILED, status_code
-    from masterai.registry import ToolResult
-
-    assert isinstance(result, ToolResult)
     if not result.ok:
         return status_code(result)
     data = result.data
