@@ -171,7 +171,13 @@ async def test_environment_queue_refuses_requests_beyond_its_size(
     )
     refused = [r for r in results if isinstance(r, QueueFullError)]
     done = [r for r in results if isinstance(r, ExecutionResult) and r.output == "done\n"]
-    assert (len(refused), len(done)) == (1, 2), results
+    shown = [
+        (type(r).__name__, r.output, r.error[-500:], r.exit_code, r.timed_out)
+        if isinstance(r, ExecutionResult)
+        else repr(r)
+        for r in results
+    ]
+    assert (len(refused), len(done)) == (1, 2), shown
     assert leftovers(env) == []
 
 
