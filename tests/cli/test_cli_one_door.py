@@ -79,6 +79,7 @@ WALKS: dict[str, Walk] = {
     "tool run": Walk(("tool", "run", "clock", "--args", '{"operation": "get_time"}'), "clock"),
     "audit verify": Walk(("audit", "verify"), "admin", None, ("audit", "verify")),
     "audit tail": Walk(("audit", "tail"), "admin", None, ("audit", "tail")),
+    "login-link": Walk(("login-link",), "admin", None, ("login-link",)),
     "audit rotate-key": Walk(("audit", "rotate-key"), "admin", None, ("audit", "rotate-key")),
     "audit search": Walk(("audit", "search", "--company", OWN), "admin", OWN, ("audit", "search")),
     "config show": Walk(("config", "show", OWN), "configuration", OWN, ("config", "show", OTHER)),

@@ -1,9 +1,13 @@
 """How a human (or a policy) approves plans: the ``Approver`` protocol and two stock ones.
 
-The CLI, tests and (later) the HTTP API each plug in their own ``Approver``. The agent never
+The CLI, tests and the HTTP API each plug in their own ``Approver``. The agent never
 runs a mutating step without an approver's decision; only read-only steps that call no model
 may be approved automatically, and only when ``MASTERAI_AGENT__AUTO_APPROVE_READ_ONLY`` is on.
 (Operations such as ``test_configuration`` change nothing but spend money on model calls.)
+
+An approver whose human answers later, in another request (the HTTP API), raises
+:class:`DecisionDeferred`: the agent stores the plan as waiting and ends the turn, and
+``MasterAI.resume`` carries on with the decision when it comes.
 """
 
 from __future__ import annotations
@@ -59,8 +63,20 @@ class Feedback:
     """Passed to the model for the remaining work and the final answer."""
 
 
+class DecisionDeferred(Exception):
+    """Raised by an approver method when the decision will come in a later request.
+
+    The agent stores the plan as waiting — ``proposed`` when the plan itself awaits a
+    decision, ``paused`` when a step or a step's feedback does — and ends the turn with
+    status ``awaiting_approval`` or ``awaiting_feedback``. Nothing else is run or asked.
+    """
+
+
 class Approver(Protocol):
-    """Decides on plans and steps, and gives intermediate feedback."""
+    """Decides on plans and steps, and gives intermediate feedback.
+
+    Any method may raise :class:`DecisionDeferred` to leave the decision for later.
+    """
 
     async def review_plan(self, plan: Plan) -> PlanDecision:
         """Approve all, go step by step, or reject ``plan`` (optionally editing arguments)."""

@@ -7,20 +7,22 @@ process_request(message, context)
   -> failed step: re-plan (max_replans) or stop -> intermediate feedback -> synthesis
 ```
 Every plan, step result and approval is stored as it happens, so ``resume(plan_id)`` can
-carry on after a restart.
+carry on after a restart, or when a decision an approver deferred (``DecisionDeferred``:
+the HTTP API's approver answers in a later request) arrives.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from masterai.agent.approval import Approver
+from masterai.agent.approval import Approver, DecisionDeferred
 from masterai.agent.budget import Budget
-from masterai.agent.plan import AgentResponse, Plan, PlanStep, StepResult
+from masterai.agent.errors import AgentError, AgentNotFoundError, PlanStateError
+from masterai.agent.plan import AgentResponse, Plan, PlanStep, ResponseStatus, StepResult
 from masterai.agent.planner import (
     Catalog,
     ReferenceResolutionError,
@@ -54,10 +56,6 @@ from masterai.tools.adapter import reported_cost
 EventKind = Literal["text", "plan", "step_started", "step_finished", "notice"]
 
 
-class AgentError(Exception):
-    """A request the agent cannot take (empty message, unknown or finished plan)."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class AgentEvent:
     """Progress of a turn, for live rendering (CLI, HTTP stream)."""
@@ -82,6 +80,10 @@ class _Turn:
     plans: list[Plan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     replans: int = 0
+    feedback_due: int | None = None
+    """A step whose feedback was deferred: asked first when the plan resumes."""
+    waiting: tuple[ResponseStatus, str] | None = None
+    """Why the turn ends waiting (set where an approver deferred its decision)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,20 +168,47 @@ class MasterAI:
             return self._answer(turn, proposal, "answered", plan=None)
         return await self._run(turn, proposal, needs_approval=True)
 
-    async def resume(self, plan_id: str, context: ExecutionContext) -> AgentResponse:
-        """Carry on with an interrupted plan (after a restart); approved steps are not re-asked.
+    async def resume(
+        self,
+        plan_id: str,
+        context: ExecutionContext,
+        *,
+        statuses: Collection[str] = RESUMABLE,
+    ) -> AgentResponse:
+        """Carry on with a waiting or interrupted plan; approved steps are not re-asked.
+
+        A ``proposed`` plan is reviewed by the approver; a ``paused`` one first asks the
+        feedback it was waiting for (if any), then goes on. The plan is claimed first (one
+        conditional update), so two requests deciding on the same plan never both run it.
+
+        Args:
+            plan_id: the plan.
+            context: the plan's principal (only its owner may resume it).
+            statuses: the statuses the caller expects the plan in (default: any resumable).
 
         Raises:
-            AgentError: no such plan, another principal's plan, or a finished plan.
+            AgentNotFoundError: no such plan, or another principal's plan.
+            PlanStateError: the plan is finished, not in ``statuses``, or being handled by
+                another request.
         """
         plan = self.repository.load_plan(plan_id)
         if plan is None or plan.principal != context.principal.name:
-            raise AgentError(f"no plan {plan_id!r} of {context.principal.name!r} to resume")
-        if plan.status not in RESUMABLE:
-            raise AgentError(
-                f"plan {plan_id!r} is {plan.status}; only {', '.join(RESUMABLE)} plans resume"
+            raise AgentNotFoundError(f"no plan {plan_id!r} of {context.principal.name!r} to resume")
+        allowed = [s for s in RESUMABLE if s in statuses]
+        if plan.status not in allowed:
+            raise PlanStateError(
+                f"plan {plan_id!r} is {plan.status}; only {', '.join(allowed)} plans resume here"
             )
+        waiting = plan.status
+        if not self.repository.claim(plan_id, waiting):
+            raise PlanStateError(
+                f"plan {plan_id!r} is being handled by another request; see its status first"
+            )
+        # Read again as claimed: a step skipped while the plan waited is skipped.
+        plan = self.repository.load_plan(plan_id)
+        assert plan is not None
         turn = self._new_turn(context, plan.conversation_id, plan.request)
+        turn.feedback_due = self.repository.feedback_due(plan)
         for step in plan.steps:
             # Re-checking also restores calls_model, which the store does not keep.
             problem = (
@@ -189,7 +218,7 @@ class MasterAI:
             )
             if problem and step.status == "approved":
                 step.status = "pending"  # permissions changed since approval: ask again
-        return await self._run(turn, plan, needs_approval=plan.status == "proposed")
+        return await self._run(turn, plan, needs_approval=waiting == "proposed")
 
     # --- model calls ------------------------------------------------------------------
 
@@ -257,9 +286,12 @@ class MasterAI:
             turn.plans.append(plan)
             self.repository.save_plan(plan)
             self._emit("plan", plan=plan)
-            if needs_approval and not await self._approve(turn, plan):
-                return self._rejected(turn, plan)
-            outcome = await self._execute(turn, plan)
+            try:
+                if needs_approval and not await self._approve(turn, plan):
+                    return self._rejected(turn, plan)
+                outcome = await self._execute(turn, plan)
+            except DecisionDeferred:
+                return self._waiting(turn, plan)
             if outcome.kind != "failed" or turn.replans >= self.settings.max_replans:
                 return await self._finish(turn, plan, outcome)
             if turn.budget.exhausted():
@@ -290,7 +322,12 @@ class MasterAI:
             self.repository.record_approval(plan.id, "auto", actor="policy:read_only")
             self.repository.save_plan(plan)
             return True
-        decision = await self.approver.review_plan(plan)
+        try:
+            decision = await self.approver.review_plan(plan)
+        except DecisionDeferred:
+            plan.status = "proposed"
+            turn.waiting = ("awaiting_approval", "The plan waits for approval.")
+            raise
         if decision.kind == "reject":
             self.repository.record_approval(plan.id, "reject", actor=actor, note=decision.note)
             turn.notes.append(decision.note or "The user rejected the plan.")
@@ -332,6 +369,13 @@ class MasterAI:
             )
         return problem
 
+    def _waiting(self, turn: _Turn, plan: Plan) -> AgentResponse:
+        """End the turn with the plan stored as waiting for a deferred decision."""
+        assert turn.waiting is not None, "set where the decision was deferred"
+        status, text = turn.waiting
+        self.repository.save_plan(plan)
+        return self._answer(turn, text, status, plan=plan)
+
     def _rejected(self, turn: _Turn, plan: Plan) -> AgentResponse:
         plan.status = "rejected"
         self.repository.save_plan(plan)
@@ -344,6 +388,10 @@ class MasterAI:
     async def _execute(self, turn: _Turn, plan: Plan) -> _Outcome:
         plan.status = "running"
         self.repository.save_plan(plan)
+        if turn.feedback_due is not None:
+            asked, turn.feedback_due = plan.step(turn.feedback_due), None
+            if not await self._feedback(turn, plan, asked):
+                return _Outcome(kind="stopped", reason=f"stopped after step {asked.position}")
         for step in plan.steps:
             if step.status in ("succeeded", "skipped", "failed"):
                 continue
@@ -373,7 +421,15 @@ class MasterAI:
             )
             step.status = "approved"
             return True
-        decision = await self.approver.review_step(plan, step)
+        try:
+            decision = await self.approver.review_step(plan, step)
+        except DecisionDeferred:
+            plan.status = "paused"
+            turn.waiting = (
+                "awaiting_approval",
+                f"Step {step.position} ({step.label}) waits for approval.",
+            )
+            raise
         if decision.kind == "edit" and decision.arguments is not None:
             problem = self._edit(turn, plan, step, dict(decision.arguments))
             if problem:
@@ -427,7 +483,16 @@ class MasterAI:
         self._emit("step_finished", plan=plan, step=step)
 
     async def _feedback(self, turn: _Turn, plan: Plan, step: PlanStep) -> bool:
-        feedback = await self.approver.feedback(plan, step)
+        try:
+            feedback = await self.approver.feedback(plan, step)
+        except DecisionDeferred:
+            plan.status = "paused"
+            turn.waiting = (
+                "awaiting_feedback",
+                f"Step {step.position} ({step.label}) is done and waits for feedback before "
+                "the plan goes on.",
+            )
+            raise
         self.repository.record_approval(
             plan.id,
             "feedback",
@@ -469,7 +534,7 @@ class MasterAI:
         self,
         turn: _Turn,
         text: str,
-        status: Literal["answered", "completed", "rejected", "failed", "stopped", "budget"],
+        status: ResponseStatus,
         *,
         plan: Plan | None,
     ) -> AgentResponse:

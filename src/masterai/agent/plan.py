@@ -13,6 +13,7 @@ PlanStatus = Literal[
     "proposed",
     "approved",
     "running",
+    "paused",
     "completed",
     "rejected",
     "failed",
@@ -20,7 +21,20 @@ PlanStatus = Literal[
     "replanned",
     "budget",
 ]
-ResponseStatus = Literal["answered", "completed", "rejected", "failed", "stopped", "budget"]
+"""Where a plan is. ``proposed``: waits for the plan decision; ``paused``: waits for a decision
+on a step or for feedback after one (an approver deferred it); ``running`` also while a face
+is handling a decision on it."""
+ResponseStatus = Literal[
+    "answered",
+    "completed",
+    "rejected",
+    "failed",
+    "stopped",
+    "budget",
+    "awaiting_approval",
+    "awaiting_feedback",
+]
+"""How a turn ended; ``awaiting_*``: the plan is stored and waits (see ``DecisionDeferred``)."""
 
 
 def new_id() -> str:

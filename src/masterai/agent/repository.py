@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from masterai.agent.plan import Plan, PlanStep, StepResult, new_id
+from masterai.agent.errors import AgentNotFoundError, PlanStateError
+from masterai.agent.plan import Plan, PlanStatus, PlanStep, StepResult, new_id
 from masterai.llm import Usage
 from masterai.store import Database
 from masterai.store.models import utcnow
@@ -19,7 +20,9 @@ from masterai.store.models.agent import (
     AgentStep,
 )
 
-RESUMABLE = ("proposed", "approved", "running")
+RESUMABLE: tuple[PlanStatus, ...] = ("proposed", "approved", "running", "paused")
+WAITING: tuple[PlanStatus, ...] = ("proposed", "paused")
+"""Plans that wait for a human: their pending steps may still be skipped."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,23 +37,42 @@ class ApprovalRecord:
 
 
 class AgentRepository:
-    """Reads and writes the agent's state; every method is one short transaction."""
+    """Reads and writes the agent's state; every method is one short transaction.
+
+    A method that reads and then writes takes the write lock first (``immediate``): on SQLite
+    a read transaction cannot become a write one while another connection writes, so
+    concurrent requests (several HTTP workers) would fail instead of waiting.
+    """
 
     def __init__(self, database: Database) -> None:
         self.database = database
 
     def ensure_conversation(self, conversation_id: str | None, principal: str, model: str) -> str:
-        """The id of an existing conversation of ``principal``, or of a new one."""
-        with self.database.session() as session:
+        """The id of an existing conversation of ``principal``, or of a new one.
+
+        Raises:
+            AgentNotFoundError: ``conversation_id`` is another principal's conversation.
+        """
+        with self.database.session(immediate=True) as session:
             if conversation_id is not None:
                 row = session.get(AgentConversation, conversation_id)
-                if row is not None and row.principal == principal:
+                if row is not None:
+                    if row.principal != principal:
+                        raise AgentNotFoundError(
+                            f"no conversation {conversation_id!r} of {principal!r}"
+                        )
                     return row.id
             row = AgentConversation(
                 id=conversation_id or new_id(), principal=principal, model=model
             )
             session.add(row)
             return row.id
+
+    def conversation_principal(self, conversation_id: str) -> str | None:
+        """Whose conversation ``conversation_id`` is (``None``: no such conversation)."""
+        with self.database.session() as session:
+            row = session.get(AgentConversation, conversation_id)
+            return row.principal if row is not None else None
 
     def history(self, conversation_id: str, *, limit: int = 20) -> list[tuple[str, str]]:
         """The last ``limit`` ``(role, content)`` turns, oldest first."""
@@ -101,7 +123,7 @@ class AgentRepository:
 
     def save_plan(self, plan: Plan, *, answer: str | None = None, error: str | None = None) -> None:
         """Insert or update ``plan`` and all its steps."""
-        with self.database.session() as session:
+        with self.database.session(immediate=True) as session:
             row = session.get(AgentPlan, plan.id)
             if row is None:
                 row = AgentPlan(
@@ -129,7 +151,7 @@ class AgentRepository:
 
     def save_step(self, plan_id: str, step: PlanStep) -> None:
         """Update one step of a stored plan (cheaper than :meth:`save_plan` per step)."""
-        with self.database.session() as session:
+        with self.database.session(immediate=True) as session:
             row = session.scalars(
                 select(AgentStep).where(
                     AgentStep.plan_id == plan_id, AgentStep.position == step.position
@@ -157,7 +179,7 @@ class AgentRepository:
 
     def charge_plan(self, plan_id: str, usage: Usage, cost_usd: float) -> None:
         """Add model usage spent on ``plan_id``."""
-        with self.database.session() as session:
+        with self.database.session(immediate=True) as session:
             row = session.get(AgentPlan, plan_id)
             if row is not None:
                 row.input_tokens += usage.input_tokens
@@ -187,6 +209,56 @@ class AgentRepository:
                 )
             )
 
+    def claim(self, plan_id: str, status: str) -> bool:
+        """Mark ``plan_id`` running if it is still ``status``; whether this call did.
+
+        One conditional update, so of several requests (or workers) deciding on the same
+        waiting plan at once, exactly one goes on.
+        """
+        with self.database.session() as session:
+            result = session.execute(
+                update(AgentPlan)
+                .where(AgentPlan.id == plan_id, AgentPlan.status == status)
+                .values(status="running", updated_at=utcnow())
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    def skip_step(self, plan_id: str, position: int, *, principal: str, actor: str) -> Plan:
+        """Skip step ``position`` of ``principal``'s waiting plan before it runs; the plan.
+
+        Raises:
+            AgentNotFoundError: no such plan of ``principal``, or no such step.
+            PlanStateError: the plan does not wait for a decision (running, finished), or the
+                step already ran or was skipped.
+        """
+        with self.database.session(immediate=True) as session:
+            row = session.get(AgentPlan, plan_id, with_for_update=True)
+            if row is None or row.principal != principal:
+                raise AgentNotFoundError(f"no plan {plan_id!r} of {principal!r}")
+            if row.status not in WAITING:
+                raise PlanStateError(
+                    f"plan {plan_id!r} is {row.status}; steps are skipped only while it waits "
+                    f"for a decision ({', '.join(WAITING)})"
+                )
+            step = next((s for s in row.steps if s.position == position), None)
+            if step is None:
+                raise AgentNotFoundError(
+                    f"plan {plan_id!r} has no step {position}; steps: 1-{len(row.steps)}"
+                )
+            if step.status not in ("pending", "approved"):
+                raise PlanStateError(
+                    f"step {position} of plan {plan_id!r} is {step.status}; only pending or "
+                    "approved steps can be skipped"
+                )
+            step.status = "skipped"
+            row.updated_at = utcnow()
+            session.add(
+                AgentApproval(plan_id=plan_id, step_position=position, decision="skip", actor=actor)
+            )
+        plan = self.load_plan(plan_id)
+        assert plan is not None
+        return plan
+
     def approvals(self, plan_id: str) -> list[ApprovalRecord]:
         """Every decision on ``plan_id``, in order."""
         with self.database.session() as session:
@@ -205,6 +277,19 @@ class AgentRepository:
                 )
                 for r in rows
             ]
+
+    def feedback_due(self, plan: Plan) -> int | None:
+        """The step of ``plan`` waiting for feedback (``None`` if none).
+
+        The last finished step that asked for feedback and has none recorded.
+        """
+        given = {r.step_position for r in self.approvals(plan.id) if r.decision == "feedback"}
+        due = [
+            s.position
+            for s in plan.steps
+            if s.needs_feedback and s.status == "succeeded" and s.position not in given
+        ]
+        return due[-1] if due else None
 
     def load_plan(self, plan_id: str) -> Plan | None:
         """The stored plan ``plan_id`` with its steps, or ``None``."""

@@ -3,51 +3,64 @@
 :func:`create_app` builds the app over one :class:`~masterai.app.Platform`. Each endpoint
 that acts makes registry calls with the caller's principal and address, so HTTP calls are
 permission-checked, validated once and audited exactly like CLI calls. Refusals before the
-registry (no or bad credentials, an oversized or malformed body) are audited too.
+registry (no or bad credentials, an oversized or malformed body) are audited too. A call
+that needs approval waits for one (:mod:`masterai.api.approvals`); chat and plans are in
+:mod:`masterai.api.chat`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 
-from masterai.api.auth import Unauthenticated, client_address, principal_of
+from masterai.api.approvals import Approvals, approvals_router
+from masterai.api.auth import Unauthenticated
+from masterai.api.chat import Chat, chat_router
+from masterai.api.common import (
+    API,
+    ERRORS,
+    STATUS_CODES,
+    Api,
+    ApiError,
+    BodyRefused,
+    error_response,
+    errors,
+    result_response,
+)
+from masterai.api.console import console_router
 from masterai.api.models import (
-    ErrorBody,
     Health,
+    PendingApprovalAnswer,
     ToolCallResult,
     ToolDetail,
     ToolModel,
 )
 from masterai.app import Platform
-from masterai.registry import (
-    CallRequest,
-    ExecutionContext,
-    InvalidArguments,
-    PermissionDenied,
-    RegistryError,
-    ToolResult,
-)
-from masterai.registry.arguments import decode_arguments
+from masterai.audit import STATUSES
 from masterai.registry.describe import describe_operations
-from masterai.security import Principal, unauthenticated_principal
 
-API = "/api/v1"
-STATUS_CODES = {
-    "ok": 200,
-    "invalid": 400,
-    "denied": 403,
-    "not_found": 404,
-    "timeout": 408,
-    "failed": 422,
-}
-"""HTTP status of a registry result by its audit status (``failed``: the tool ran and
-reported an error)."""
+__all__ = [
+    "API",
+    "ERRORS",
+    "STATUS_CODES",
+    "Api",
+    "ApiError",
+    "BodyRefused",
+    "create_app",
+    "error_response",
+    "result_response",
+]
 
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -59,113 +72,19 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
 }
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
-        400: "invalid arguments or body",
-        401: "missing or bad credentials",
-        403: "not permitted",
-        404: "unknown tool",
-        408: "the call ran past its time limit",
-        413: "body too large",
-        422: "the tool reported an error",
-    }.items()
-}
-
-
-def error_response(status: str, message: str, code: int, path: str | None = None) -> JSONResponse:
-    """``{"error": {"status", "message", "path"}}`` with HTTP status ``code``."""
-    headers = {"www-authenticate": "Bearer"} if code == 401 else None
-    body = {"error": {"status": status, "message": message, "path": path}}
-    return JSONResponse(body, status_code=code, headers=headers)
-
-
-def result_response(result: ToolResult) -> JSONResponse:
-    """A registry result as the API answers it (the error as an object)."""
-    body = result.to_dict()
-    body.pop("error_path")
-    body["error"] = (
-        {"status": result.status, "message": result.error, "path": result.error_path}
-        if not result.ok
-        else None
-    )
-    return JSONResponse(body, status_code=STATUS_CODES.get(result.status, 500))
-
-
-class Api:
-    """The endpoints' shared plumbing: principals, contexts, audited refusals."""
-
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
-
-    def address(self, request: Request) -> str:
-        """The audit's client address of ``request``."""
-        return client_address(request, self.platform.settings.api.trusted_proxies)
-
-    async def principal(self, request: Request, tool: str) -> Principal:
-        """The caller, or :class:`Unauthenticated` after auditing the refusal."""
-        try:
-            return await asyncio.to_thread(principal_of, self.platform, request)
-        except Unauthenticated as e:
-            claimed = unauthenticated_principal("(bearer token)")
-            await self.refuse(request, claimed, tool, {}, PermissionDenied(e.message))
-            raise
-
-    def context(self, request: Request, principal: Principal) -> ExecutionContext:
-        """The context of a call made for ``request``."""
-        return self.platform.context(principal, client_address=self.address(request))
-
-    async def refuse(
-        self,
-        request: Request,
-        principal: Principal,
-        tool: str,
-        params: Any,
-        error: RegistryError,
-    ) -> ToolResult:
-        """Audit a call refused before the registry's steps."""
-        context = self.platform.context(principal, client_address=self.address(request))
-        call = CallRequest(tool_name=tool, params=params, context=context)
-        return await self.platform.registry.reject(call, error)
-
-    async def body(self, request: Request, principal: Principal, tool: str) -> dict[str, Any]:
-        """The request body as a JSON object of arguments (size-limited), or an audited 400/413."""
-        limit = self.platform.settings.api.max_body_bytes
-        raw = await request.body()
-        if len(raw) > limit:
-            error = InvalidArguments(
-                f"Request body too large: {len(raw)} bytes (the limit is {limit}; "
-                "MASTERAI_API__MAX_BODY_BYTES)"
-            )
-            await self.refuse(request, principal, tool, {"_raw_bytes": len(raw)}, error)
-            raise BodyRefused(error, 413)
-        try:
-            return decode_arguments(raw or b"{}", "request body")
-        except InvalidArguments as e:
-            preview = raw[:200].decode("utf-8", "replace")
-            await self.refuse(request, principal, tool, {"_raw": preview}, e)
-            raise BodyRefused(e, 400) from e
-
-    async def call(
-        self, request: Request, principal: Principal, tool: str, params: dict[str, Any]
-    ) -> ToolResult:
-        """One registry call for ``request``."""
-        return await self.platform.call(tool, params, self.context(request, principal))
-
-
-class BodyRefused(Exception):
-    """A body refused before the registry (already audited)."""
-
-    def __init__(self, error: RegistryError, code: int) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.code = code
-
 
 def create_app(platform: Platform | None = None) -> FastAPI:
     """The HTTP API (``/api/v1``), health endpoints and OpenAPI document over ``platform``."""
     platform = platform or Platform()
     api = Api(platform)
+    approvals = Approvals(api)
+    chat = Chat(api)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await chat.close()
+
     app = FastAPI(
         title="Master AI",
         version="1",
@@ -173,9 +92,12 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.platform = platform
     app.state.api = api
+    app.state.approvals = approvals
+    app.state.chat = chat
 
     @app.middleware("http")
     async def security_headers(
@@ -192,14 +114,76 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
         return error_response("unauthenticated", exc.message, 401)
 
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
     @app.exception_handler(BodyRefused)
     async def body_refused(request: Request, exc: BodyRefused) -> JSONResponse:
-        return error_response(exc.error.status, str(exc.error), exc.code)
+        return error_response(exc.error.status, str(exc.error), exc.code, exc.error.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_parameter(request: Request, exc: RequestValidationError) -> Response:
+        if not request.url.path.startswith(API):
+            return await request_validation_exception_handler(request, exc)
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where, *path = [str(part) for part in first.get("loc", ())] or ["request"]
+        name = ".".join(path) or None
+        message = f"Invalid {where} parameter {name!r}: {first.get('msg')}"
+        return error_response("invalid", message, 400, name)
 
     app.include_router(_health(platform))
-    app.include_router(_tools(api), prefix=API)
+    app.include_router(_tools(api, approvals), prefix=API)
     app.include_router(_audit(api), prefix=API)
+    app.include_router(approvals_router(approvals), prefix=API)
+    app.include_router(chat_router(chat), prefix=API)
+    app.include_router(console_router(api, chat))  # the web console at /, /static
+    _document_errors(app)
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Document the ``/api/v1`` answers as they are: errors are JSON ``ErrorBody``.
+
+    FastAPI documents bad path or query parameters as its own 422 shape (here they are 400
+    with every error's shape), and the errors of a streaming endpoint in the stream's media
+    type (they are JSON, sent before any stream starts). Every ``/api/v1`` endpoint takes
+    ``Authorization: Bearer <token>``.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        for path, methods in schema.get("paths", {}).items():
+            if path.startswith(API):
+                for operation in methods.values():
+                    _document_operation(operation)
+        components = schema.setdefault("components", {})
+        if "HTTPValidationError" not in json.dumps(schema.get("paths", {})):
+            for unused in ("HTTPValidationError", "ValidationError"):
+                components.get("schemas", {}).pop(unused, None)
+        components["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "masterai user token"}
+        }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_operation(operation: dict[str, Any]) -> None:
+    responses = operation.get("responses", {})
+    for code, response in responses.items():
+        content = response.get("content", {})
+        if not code.startswith("2") and "text/event-stream" in content:
+            content["application/json"] = content.pop("text/event-stream")
+    if "HTTPValidationError" in str(responses.get("422", "")):
+        del responses["422"]
+        error = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+        responses.setdefault(
+            "400",
+            {"description": ERRORS[400]["description"], "content": {"application/json": error}},
+        )
+    operation["security"] = [{"bearer": []}]
 
 
 def _health(platform: Platform) -> APIRouter:
@@ -232,7 +216,7 @@ def _health(platform: Platform) -> APIRouter:
     return router
 
 
-def _tools(api: Api) -> APIRouter:
+def _tools(api: Api, approvals: Approvals) -> APIRouter:
     router = APIRouter(tags=["tools"])
 
     @router.get("/tools", response_model=list[ToolModel], responses={401: ERRORS[401]})
@@ -274,7 +258,13 @@ def _tools(api: Api) -> APIRouter:
     @router.post(
         "/tools/{name}",
         response_model=ToolCallResult,
-        responses=ERRORS,
+        responses={
+            202: {
+                "model": PendingApprovalAnswer,
+                "description": "the call needs approval: it waits, stored, and did not run",
+            },
+            **errors(400, 401, 403, 404, 408, 413, 422),
+        },
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -289,13 +279,37 @@ def _tools(api: Api) -> APIRouter:
             }
         },
     )
-    async def call_tool(name: str, request: Request) -> JSONResponse:
-        """Call a tool with the body as its arguments; answers the registry's result."""
+    async def call_tool(
+        name: str,
+        request: Request,
+        approve: Annotated[
+            bool,
+            Query(
+                description="Approve this call yourself if it needs approval; counts only "
+                "for a token granted auto-approval (`masterai user token --auto-approve`)"
+            ),
+        ] = False,
+    ) -> JSONResponse:
+        """Call a tool with the body as its arguments; answers the registry's result.
+
+        A call that needs approval (a destructive operation) is not run: it is stored and
+        answered 202 with a pending approval to decide with ``POST /api/v1/approvals/{id}``.
+        """
         principal = await api.principal(request, name)
         params = await api.body(request, principal, name)
-        return result_response(await api.call(request, principal, name, params))
+        return await approvals.call(request, principal, name, params, approve=approve)
 
     return router
+
+
+RFC_3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
+
+
+def _rfc3339(value: object) -> object:
+    """Only an RFC 3339 date-time with its offset (no bare numbers taken as timestamps)."""
+    if value is not None and not (isinstance(value, str) and RFC_3339.fullmatch(value)):
+        raise ValueError("expected an RFC 3339 date-time such as 2026-12-01T00:00:00Z")
+    return value
 
 
 def _audit(api: Api) -> APIRouter:
@@ -311,8 +325,12 @@ def _audit(api: Api) -> APIRouter:
         tool: str | None = None,
         user: str | None = None,
         company: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
+        status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
+        since: Annotated[
+            datetime | None,
+            BeforeValidator(_rfc3339),
+            Query(description="RFC 3339 date-time, e.g. 2026-12-01T00:00:00Z"),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 100,
     ) -> JSONResponse:
         """Audit records by tool, user, company, status and time (an ``admin`` tool call)."""

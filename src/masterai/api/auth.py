@@ -14,6 +14,7 @@ from fastapi import Request
 
 from masterai.app import Platform
 from masterai.security import AuthenticationError, Principal, authenticate_token
+from masterai.store.models import ApiToken
 
 BEARER = "bearer "
 
@@ -75,3 +76,15 @@ def principal_of(platform: Platform, request: Request) -> Principal:
         return authenticate_token(platform.database, token)
     except AuthenticationError as e:
         raise Unauthenticated(str(e)) from e
+
+
+def token_auto_approves(platform: Platform, principal: Principal) -> bool:
+    """Whether ``principal`` called with a token granted auto-approval (``--auto-approve``).
+
+    Only such a request's own ``?approve=true`` approves a call that needs approval.
+    """
+    if principal.token_id is None:
+        return False
+    with platform.database.session() as session:
+        row = session.get(ApiToken, principal.token_id)
+        return bool(row is not None and row.auto_approve and row.revoked_at is None)

@@ -210,6 +210,8 @@ def user_show(
     console.print(table)
     for t in user["tokens"]:
         state = "revoked" if t["revoked_at"] else "active"
+        if t.get("auto_approve"):
+            state += ", auto-approves its own calls"
         console.print(f"token {t['id']} {escape(t['name'])} {t['prefix']}... {state}")
 
 
@@ -272,11 +274,21 @@ def _parse_override(item: str) -> tuple[str, Any]:
 def user_token(
     name: Annotated[str, typer.Argument(help="User name.")],
     token_name: Annotated[str, typer.Option("--name", help="Label for the token.")] = "cli",
+    auto_approve: Annotated[
+        bool,
+        typer.Option(
+            "--auto-approve",
+            help="Requests with this token may approve their own calls that need approval "
+            "(HTTP: ?approve=true). Off by default: such calls wait for a decision.",
+        ),
+    ] = False,
     as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Issue a new API token for a user (shown once; only its hash is stored)."""
-    params = {"operation": "issue_token", "name": name, "token_name": token_name}
+    params: dict[str, Any] = {"operation": "issue_token", "name": name, "token_name": token_name}
+    if auto_approve:
+        params["auto_approve"] = True
     issued = structured(call("admin", params, as_user=as_user))
     if as_json:
         print_json(issued)

@@ -88,6 +88,7 @@ class TokenInfo:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    auto_approve: bool = False
 
 
 def _token_info(user: str, row: ApiToken) -> TokenInfo:
@@ -99,6 +100,7 @@ def _token_info(user: str, row: ApiToken) -> TokenInfo:
         created_at=row.created_at,
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
+        auto_approve=row.auto_approve,
     )
 
 
@@ -293,9 +295,21 @@ class UserDirectory:
     # --- tokens --------------------------------------------------------------------
 
     def create_token(
-        self, name: str, *, token_name: str = "default", expires_at: datetime | None = None
+        self,
+        name: str,
+        *,
+        token_name: str = "default",
+        expires_at: datetime | None = None,
+        auto_approve: bool = False,
     ) -> IssuedToken:
-        """Issue an API token for a user; only its hash is stored."""
+        """Issue an API token for a user; only its hash is stored.
+
+        Args:
+            name: the user.
+            token_name: a label shown in listings.
+            expires_at: when it stops working (never by default).
+            auto_approve: requests with it may approve their own calls (``?approve=true``).
+        """
         token = new_token()
         with self.database.session() as s:
             user = self._user(s, name)
@@ -305,6 +319,7 @@ class UserDirectory:
                 token_hash=hash_token(token),
                 prefix=token[:12],
                 expires_at=expires_at,
+                auto_approve=auto_approve,
             )
             s.add(row)
             s.flush()

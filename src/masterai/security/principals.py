@@ -11,8 +11,9 @@ import dataclasses
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from masterai.security.errors import AuthenticationError
 from masterai.security.permissions import (
@@ -104,8 +105,17 @@ def load_principal(database: Database, name: str, *, active_only: bool = True) -
         return _principal(user, s.get(Role, user.role))
 
 
+LAST_USE_RESOLUTION = timedelta(minutes=1)
+"""A token's recorded last use is refreshed at most this often (one write per token a minute,
+not one per request)."""
+
+
 def authenticate_token(database: Database, token: str) -> Principal:
-    """The principal an API token belongs to; records its last use.
+    """The principal an API token belongs to; records its last use (to the minute).
+
+    The check only reads; the last-use write, when due, is its own short transaction that
+    takes the write lock first, so concurrent requests wait for each other instead of failing
+    on SQLite's lock upgrade.
 
     Raises:
         AuthenticationError: unknown, revoked or expired token, or inactive user.
@@ -122,8 +132,13 @@ def authenticate_token(database: Database, token: str) -> Principal:
         user = s.get(User, row.user_id)
         if user is None or not user.is_active:
             raise AuthenticationError("The API token's user is deactivated")
-        row.last_used_at = now
-        return _principal(user, s.get(Role, user.role), token_id=row.id)
+        principal = _principal(user, s.get(Role, user.role), token_id=row.id)
+        stale = row.last_used_at is None or now - row.last_used_at >= LAST_USE_RESOLUTION
+        token_id = row.id
+    if stale:
+        with database.session(immediate=True) as s:
+            s.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    return principal
 
 
 def unauthenticated_principal(name: str) -> Principal:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from sqlalchemy import select
 
 from ai_tool import (
     AITool,
@@ -32,13 +35,16 @@ from masterai.security import (
     ParameterRole,
     UserDirectory,
     UserInfo,
+    hash_token,
     load_principal,
 )
 from masterai.security.errors import AuthenticationError
-from masterai.store.models import AuditRecord
+from masterai.store.models import AuditRecord, LoginLink, User, utcnow
 from masterai.tools.adapter import author_of, tool_result
 
 NAME = "admin"
+LOGIN_LINK_MINUTES = 15
+"""How long a console login link works by default (``issue_login_link``)."""
 
 Handler = Callable[[AIToolCall, Any, AIToolAuthorizationCallback], Awaitable[AIToolResult]]
 
@@ -101,6 +107,20 @@ _PARAMETERS = [
     ),
     AIToolParameter(
         "token_id", "integer", "Id of the token to revoke", required=False, role=ParameterRole.PLAIN
+    ),
+    AIToolParameter(
+        "auto_approve",
+        "boolean",
+        "The issued token may approve its own calls that need approval (HTTP ?approve=true)",
+        required=False,
+        role=ParameterRole.PLAIN,
+    ),
+    AIToolParameter(
+        "valid_minutes",
+        "integer",
+        "Minutes a login link may be used in (1-1440, default 15)",
+        required=False,
+        role=ParameterRole.PLAIN,
     ),
     AIToolParameter(
         "company_id", "string", "Company id (slug)", required=False, role=ParameterRole.COMPANY
@@ -235,9 +255,18 @@ class AdminTool(AITool):
             "issue_token": op(
                 "issue_token",
                 self._issue_token,
-                {"name", "token_name"},
+                {"name", "token_name", "auto_approve"},
                 {"name"},
-                "Issue an API token for a user (shown once; only its hash is kept)",
+                "Issue an API token for a user (shown once; only its hash is kept); "
+                "auto_approve lets requests with it approve their own calls",
+            ),
+            "issue_login_link": op(
+                "issue_login_link",
+                self._issue_login_link,
+                {"name", "valid_minutes"},
+                {"name"},
+                "Issue a one-time web console login link for a user (its secret is shown "
+                "once; only its hash is kept; it works once, within valid_minutes)",
             ),
             "revoke_token": op(
                 "revoke_token",
@@ -387,19 +416,59 @@ class AdminTool(AITool):
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args = tool_call.arguments
+        auto_approve = bool(args.get("auto_approve", False))
         issued = await self._run(
-            self._directory.create_token, args["name"], token_name=args.get("token_name", "cli")
+            self._directory.create_token,
+            args["name"],
+            token_name=args.get("token_name", "cli"),
+            auto_approve=auto_approve,
         )
+        kind = "auto-approving API token" if auto_approve else "API token"
         return tool_result(
             tool_call,
-            f"API token {issued.id} for {issued.user} (shown once): {issued.token}",
+            f"{kind} {issued.id} for {issued.user} (shown once): {issued.token}",
             {
                 "user": issued.user,
                 "token_id": issued.id,
                 "name": issued.name,
                 "token": issued.token,
+                "auto_approve": auto_approve,
             },
         )
+
+    async def _issue_login_link(
+        self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
+    ) -> AIToolResult:
+        args = tool_call.arguments
+        minutes = _bounded(args.get("valid_minutes", LOGIN_LINK_MINUTES), "valid_minutes", 1440)
+        user = await self._run(self._directory.get_user, args["name"])
+        if not user.is_active:
+            raise AIToolValidationError(f"User {user.name!r} is deactivated", "name")
+        secret, expires = await asyncio.to_thread(self._new_login_link, user.name, minutes)
+        # The secret is under a secret-named key, so the audit stores it redacted; the
+        # summary never contains it.
+        return tool_result(
+            tool_call,
+            f"One-time console login link for {user.name}, valid until "
+            f"{expires:%Y-%m-%d %H:%M} UTC (its secret is shown once, in the result)",
+            {
+                "user": user.name,
+                "secret": secret,
+                "path": "/login/<secret>",
+                "expires_at": expires.isoformat(),
+            },
+        )
+
+    def _new_login_link(self, name: str, minutes: int) -> tuple[str, datetime]:
+        secret = secrets.token_urlsafe(32)
+        now = utcnow()
+        expires = now + timedelta(minutes=minutes)
+        with self._directory.database.session() as session:
+            user = session.scalars(select(User).where(User.name == name)).one()
+            link = LoginLink(id=hash_token(secret), user_id=user.id, expires_at=expires)
+            link.created_at = now
+            session.add(link)
+        return secret, expires
 
     async def _revoke_token(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
