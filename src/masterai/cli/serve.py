@@ -1,4 +1,4 @@
-"""``masterai serve``: the HTTP API (and later the web console) on uvicorn."""
+"""``masterai serve``: the web console and the HTTP API on uvicorn."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the HTTP API under /api/v1 (OpenAPI at /openapi.json, docs at /docs).
+    """Serve the web console at / and the HTTP API under /api/v1 (OpenAPI at /openapi.json).
 
     Every request acts through the tool registry as the user whose API token it sends
     (`masterai user token NAME`). Ctrl-C stops the server cleanly.
@@ -30,7 +30,9 @@ def serve(
 
     open_platform()  # migrate (and fail with one line) before the workers start
     base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-    console.print(f"Master AI API on {base}/api/v1 — docs {base}/docs", highlight=False)
+    console.print(
+        f"Master AI on {base}/ (console), API {base}/api/v1, docs {base}/docs", highlight=False
+    )
     uvicorn.run(
         "masterai.api.server:app",
         factory=True,
