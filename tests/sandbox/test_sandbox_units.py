@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -227,3 +229,38 @@ def test_cgroup_v2_limits_are_written_to_the_unified_files(tmp_path: Path) -> No
     }
     (tmp_path / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
     assert RunCgroup(version=2, dirs=(tmp_path,)).oom_killed()
+
+
+def test_a_new_backend_sweeps_only_cgroups_of_ended_processes() -> None:
+    # An empty cgroup of a live process is about to be joined by a sandbox being built (in
+    # this process, or another): sweeping it made that launch fail ("Exception occurred in
+    # preexec_fn"). One named after a process that ended is a leftover and goes.
+    import shutil
+
+    from sandbox_helpers import CGROUP_PARENT
+
+    from masterai.sandbox.cgroups import CgroupLayout
+    from service_guard import require_service
+
+    require_service(shutil.which("bwrap") is not None, "bubblewrap is not installed")
+
+    settings = make_settings()
+    layout = CgroupLayout.detect(CGROUP_PARENT)
+    request = CodeExecutionRequest(code="print(1)", language="python")
+    limits = resolve_limits(request, settings)
+    mine = layout.create(f"run-{os.getpid()}-joiningsoon", limits)
+    dead_pid = _a_pid_that_ended()
+    stale = layout.create(f"run-{dead_pid}-leftover", limits)
+    try:
+        create_backend("bubblewrap", settings).check()
+        assert all(d.exists() for d in mine.dirs)
+        assert not any(d.exists() for d in stale.dirs)
+    finally:
+        mine.remove()
+        stale.remove()
+
+
+def _a_pid_that_ended() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

@@ -24,6 +24,20 @@ _V1_CONTROLLERS = ("memory", "pids", "cpu")
 _CFS_PERIOD_US = 100_000
 
 
+def _creator_alive(name: str) -> bool:
+    """Whether the process a ``run-<pid>-<id>`` cgroup is named after is alive."""
+    pid = name.split("-")[1] if name.count("-") >= 2 else ""
+    if not pid.isdigit():
+        return False  # an older name without a pid: only emptiness protects it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _write(path: Path, value: str) -> None:
     try:
         path.write_text(value)
@@ -107,10 +121,17 @@ class CgroupLayout:
         return cls(version=2, parents={"unified": parent})
 
     def remove_stale(self) -> None:
-        """Remove empty run cgroups left by a process that ended without cleaning up."""
+        """Remove empty run cgroups left by a process that ended without cleaning up.
+
+        A run cgroup is named ``run-<pid>-<id>`` after the process that created it; those of
+        live processes are left alone, even when empty: a cgroup is empty between its
+        creation and the moment the new sandbox process joins it.
+        """
         for parent in self.parents.values():
             for d in parent.glob("run-*"):
-                with contextlib.suppress(OSError):  # not empty: a live run of another process
+                if _creator_alive(d.name):
+                    continue
+                with contextlib.suppress(OSError):  # not empty: a run still going
                     d.rmdir()
 
     def create(self, name: str, limits: Limits) -> RunCgroup:

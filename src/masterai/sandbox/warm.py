@@ -135,7 +135,9 @@ class WarmProcess:
                 argv = [bwrap, "--args", str(read_end), *PREBUILT_COMMAND]
             os.write(memfd, seccomp)
             os.lseek(memfd, 0, os.SEEK_SET)
-            cgroup = layout.create(f"run-{uuid.uuid4().hex[:16]}", limits)
+            # The creating process's pid in the name: only its own death makes the cgroup
+            # stale (another backend's sweep must not take one that is about to be joined).
+            cgroup = layout.create(f"run-{os.getpid()}-{uuid.uuid4().hex[:16]}", limits)
         except BaseException:
             for fd in (memfd, read_end, write_end):
                 if fd >= 0:
