@@ -45,3 +45,9 @@ class AIToolOperationDefinition:
     """The operation changes nothing (MCP ``readOnlyHint``)."""
     destructive: bool = field(default=False, kw_only=True)
     """The operation may destroy data: ``execute()`` asks the authorization callback first."""
+    idempotent: bool = field(default=False, kw_only=True)
+    """Calling it again with the same arguments changes nothing more (MCP ``idempotentHint``;
+    a read-only operation is idempotent whatever this says)."""
+    output_schema: dict[str, Any] | None = field(default=None, kw_only=True)
+    """JSON Schema (2020-12) of the JSON object a successful call returns, if the operation
+    promises one (MCP ``outputSchema``)."""

@@ -277,8 +277,9 @@ def to_gemini_tool(tool: AITool, *, operations: Collection[str] | None = None) -
 def to_mcp_tool(tool: AITool, *, operations: Collection[str] | None = None) -> Schema:
     """Return the tool as an MCP ``Tool`` (for ``tools/list``).
 
-    ``annotations.readOnlyHint`` and ``destructiveHint`` are set from the operations'
-    ``read_only`` and ``destructive`` flags when all exported operations agree.
+    ``annotations.readOnlyHint``, ``destructiveHint`` and ``idempotentHint`` are set from the
+    operations' ``read_only``, ``destructive`` and ``idempotent`` flags when all exported
+    operations agree.
     """
     definition, ops = _select(tool, operations)
     out: Schema = {
@@ -290,6 +291,7 @@ def to_mcp_tool(tool: AITool, *, operations: Collection[str] | None = None) -> S
     for hint, values in (
         ("readOnlyHint", {op.read_only for op in ops.values()}),
         ("destructiveHint", {op.destructive for op in ops.values()}),
+        ("idempotentHint", {op.read_only or op.idempotent for op in ops.values()}),
     ):
         if len(values) == 1:
             annotations[hint] = values.pop()

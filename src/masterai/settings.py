@@ -211,6 +211,28 @@ class ApiSettings(BaseModel):
     """Mark cookies ``Secure`` (set it when the console is served over TLS)."""
 
 
+class McpSettings(BaseModel):
+    """The MCP server: ``masterai mcp`` (stdio) and ``/mcp`` on ``masterai serve``."""
+
+    resource_url: str | None = None
+    """Public URL of the ``/mcp`` endpoint, named in the protected-resource metadata and in
+    401 answers (``masterai serve`` sets it from ``--host``/``--port`` when unset)."""
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    )
+    """``Host`` headers ``/mcp`` answers (DNS-rebinding protection); ``name:*`` for any
+    port. Add the public host name when serving beyond loopback."""
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    )
+    """``Origin`` headers ``/mcp`` accepts from browsers (requests without one pass)."""
+    watch_seconds: float = Field(default=2.0, gt=0)
+    """How often a connected caller's tool set is compared with what it was last shown
+    (a changed one is announced with ``notifications/tools/list_changed``)."""
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    """Largest ``/mcp`` request body."""
+
+
 class Settings(BaseSettings):
     """All Master AI settings, read from the environment (``MASTERAI_*``) and a ``.env`` file."""
 
@@ -237,6 +259,7 @@ class Settings(BaseSettings):
     egress: EgressSettings = Field(default_factory=EgressSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
 
     @property
     def workspace(self) -> Path:

@@ -174,10 +174,12 @@ def test_mcp_annotations_appear_only_when_the_exported_operations_agree():
     assert to_mcp_tool(fs, operations=["read_file", "search"])["annotations"] == {
         "readOnlyHint": True,
         "destructiveHint": False,
+        "idempotentHint": True,  # read-only operations are idempotent
     }
     assert to_mcp_tool(fs, operations=["delete", "move"])["annotations"] == {
         "readOnlyHint": False,
         "destructiveHint": True,
+        "idempotentHint": False,
     }
     assert "annotations" not in to_mcp_tool(fs)  # mixed flags: no claim
     assert to_mcp_tool(ClockAITool())["annotations"]["readOnlyHint"] is True

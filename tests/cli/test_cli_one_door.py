@@ -152,6 +152,8 @@ NO_DATA = {
     "sandbox doctor": "checks this machine's sandbox set-up",
     "docs cli": "prints the command reference",
     "serve": "serves the HTTP API, whose endpoints are registry calls (tests/api)",
+    "mcp": "serves MCP on stdio; every tool call and resource read is a registry call "
+    "(tests/mcp_face)",
 }
 
 

@@ -48,6 +48,7 @@ from masterai.api.models import (
 )
 from masterai.app import Platform
 from masterai.audit import STATUSES
+from masterai.mcp.http import mcp_http
 from masterai.registry.describe import describe_operations
 
 __all__ = [
@@ -80,9 +81,12 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     approvals = Approvals(api)
     chat = Chat(api)
 
+    mcp = mcp_http(platform)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with mcp.running():
+            yield
         await chat.close()
 
     app = FastAPI(
@@ -132,6 +136,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         message = f"Invalid {where} parameter {name!r}: {first.get('msg')}"
         return error_response("invalid", message, 400, name)
 
+    app.router.routes.extend(mcp.routes)  # /mcp: the MCP server (masterai.mcp.http)
     app.include_router(_health(platform))
     app.include_router(_tools(api, approvals), prefix=API)
     app.include_router(_audit(api), prefix=API)

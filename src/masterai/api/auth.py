@@ -8,12 +8,11 @@ the first address in ``X-Forwarded-For`` that is not a trusted proxy when the pe
 
 from __future__ import annotations
 
-import ipaddress
-
 from fastapi import Request
 
 from masterai.app import Platform
 from masterai.security import AuthenticationError, Principal, authenticate_token
+from masterai.security.addresses import forwarded_client
 from masterai.store.models import ApiToken
 
 BEARER = "bearer "
@@ -27,32 +26,10 @@ class Unauthenticated(Exception):
         self.message = message
 
 
-def _networks(entries: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
-
-
 def client_address(request: Request, trusted_proxies: list[str]) -> str:
     """The caller's address for the audit (``X-Forwarded-For`` only through trusted proxies)."""
     peer = request.client.host if request.client else "unknown"
-    if not trusted_proxies:
-        return peer
-    trusted = _networks(trusted_proxies)
-
-    def is_trusted(address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address.strip())
-        except ValueError:
-            return False
-        return any(ip in network for network in trusted)
-
-    if not is_trusted(peer):
-        return peer
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-    # The nearest untrusted hop, walking back from our own proxy.
-    for hop in reversed(hops):
-        if not is_trusted(hop):
-            return hop[:64]
-    return peer
+    return forwarded_client(peer, request.headers.get("x-forwarded-for", ""), trusted_proxies)
 
 
 def bearer_token(request: Request) -> str | None:

@@ -28,6 +28,7 @@ app = typer.Typer(
 _GROUPS = (
     "start",
     "serve",
+    "mcp",
     "login",
     "admin",
     "tool",

@@ -37,6 +37,7 @@ from masterai.registry.errors import (
     UndeclaredRoleError,
 )
 from masterai.registry.monitor import ToolMonitor, ToolStats
+from masterai.registry.pipeline import approval_request, preview_call
 from masterai.registry.registry import MODEL_OPERATIONS, RegisteredTool, ToolRegistry
 
 __all__ = [
@@ -67,7 +68,9 @@ __all__ = [
     "ToolStats",
     "ToolTimeout",
     "UndeclaredRoleError",
+    "approval_request",
     "approve_all",
     "approved_preview",
     "new_request_id",
+    "preview_call",
 ]

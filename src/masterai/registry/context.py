@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from masterai.registry.approval import Effect
 from masterai.security import Principal
 
 if TYPE_CHECKING:
@@ -31,6 +32,9 @@ class ExecutionContext:
     approver: Approver | None = None
     """Asked before a call that needs approval (see :mod:`masterai.registry.approval`).
     ``None`` refuses every such call; calls that need no approval run without asking."""
+    approve_effects: frozenset[Effect] = frozenset()
+    """Effects this face also asks its approver about, although the operation needs no
+    approval itself (the MCP server asks a human before a call that spends money)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -281,18 +281,8 @@ async def _approve(
     """
     if not call.needs_approval:
         return await next_step(call)
-    preview = await _preview(call)
-    kind = "the destructive operation" if call.operation and call.operation.destructive else ""
-    request = ApprovalRequest(
-        tool=call.tool.name,
-        operation=call.operation_name,
-        arguments=call.arguments,
-        reason=f"The {call.tool.name} tool wants to run {kind or 'the operation'} "
-        f"{call.operation_name!r}",
-        preview=preview.text if preview else None,
-        effects=call.effects,
-        companies=call.companies,
-    )
+    preview = await preview_call(call)
+    request = approval_request(call, preview)
     approver = call.context.approver
     if approver is None or not await approver(request):
         raise PermissionDenied(
@@ -302,9 +292,32 @@ async def _approve(
     return await next_step(replace(call, approval=Approval(request=request, preview=preview)))
 
 
-async def _preview(call: PreparedCall) -> Preview | None:
+def approval_request(call: PreparedCall, preview: Preview | None) -> ApprovalRequest:
+    """What the approver of ``call`` is shown (with the preview :func:`preview_call` made)."""
+    kind = "the destructive operation" if call.operation and call.operation.destructive else ""
+    return ApprovalRequest(
+        tool=call.tool.name,
+        operation=call.operation_name,
+        arguments=call.arguments,
+        reason=f"The {call.tool.name} tool wants to run {kind or 'the operation'} "
+        f"{call.operation_name!r}",
+        preview=preview.text if preview else None,
+        effects=call.effects,
+        companies=call.companies,
+    )
+
+
+async def preview_call(call: PreparedCall) -> Preview | None:
+    """What ``call`` would do, as the approval step shows it (``None``: nothing to show).
+
+    Raises:
+        ToolFailed: the tool cannot make the call (an unknown company, ...).
+    """
     tool = call.tool.tool
-    if isinstance(tool, _PreviewingTool) and call.checked is not None:
+    changes = call.operation is not None and call.operation.destructive
+    # A tool previews the changes it makes; a call approved for another reason (it spends
+    # money on a model) is described by its context line.
+    if changes and isinstance(tool, _PreviewingTool) and call.checked is not None:
         try:
             return await tool.preview_call(call.checked, call.context.principal)
         except AIToolExecutionError as e:

@@ -350,7 +350,8 @@ class ToolRegistry:
             effects=registered.effects(op_name),
             needs_approval=bool(
                 operation and registered.tool.requires_authorization(operation, arguments)
-            ),
+            )
+            or bool(registered.effects(op_name) & request.context.approve_effects),
         )
         if not decision.allowed:
             raise PermissionDenied(f"Permission denied: {decision.reason}", call=call)

@@ -166,6 +166,19 @@ class ModelCallPermissions:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApprovalPermissions:
+    """Calls a principal's own requests may approve where the face cannot ask a human."""
+
+    auto_approve: frozenset[str] = frozenset()
+    """Tool categories (``"*"`` for any) whose calls that need approval run without asking
+    when the client has no way to ask (an MCP client without elicitation)."""
+
+    def auto_approves(self, category: str) -> bool:
+        """Whether calls of tools in ``category`` are approved without asking."""
+        return allows(self.auto_approve, category)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ToolPermissions:
     """The permission record of one principal (seed 000) plus tool access per category."""
 
@@ -173,6 +186,7 @@ class ToolPermissions:
     data_access: DataAccessPermissions = field(default_factory=DataAccessPermissions)
     integrations: IntegrationPermissions = field(default_factory=IntegrationPermissions)
     model_calls: ModelCallPermissions = field(default_factory=ModelCallPermissions)
+    approvals: ApprovalPermissions = field(default_factory=ApprovalPermissions)
     tools: Mapping[str, str] = field(default_factory=dict)
     """Access level (``none``/``read``/``write``) per tool category; key ``"*"`` is the
     default for categories not listed."""
@@ -197,7 +211,7 @@ class ToolPermissions:
         } | {"tools": plain(self.tools)}
 
 
-_SECTIONS = ("code_execution", "data_access", "integrations", "model_calls")
+_SECTIONS = ("code_execution", "data_access", "integrations", "model_calls", "approvals")
 
 
 def override_keys() -> list[str]:

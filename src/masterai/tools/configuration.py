@@ -35,6 +35,36 @@ from masterai.tools.adapter import author_of, call_service, tool_result
 NAME = "configuration"
 
 _COMMON = {"change_note", "dry_run"}
+_OPTIONAL_TEXT = {"type": ["string", "null"]}
+
+CONFIGURATION_OUTPUT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "summary": {"type": "string"},
+        "result": {
+            "type": "object",
+            "properties": {
+                "company_id": {"type": "string"},
+                "version": {"type": "integer"},
+                "is_active": {"type": "boolean"},
+                "provider": _OPTIONAL_TEXT,
+                "model": _OPTIONAL_TEXT,
+                "system_prompt": _OPTIONAL_TEXT,
+                "temperature": {"type": ["number", "null"]},
+                "max_tokens": {"type": ["integer", "null"]},
+                "settings": {"type": "object"},
+                "author": _OPTIONAL_TEXT,
+                "change_note": _OPTIONAL_TEXT,
+                "created_at": {"type": "string"},
+                "source_version": {"type": ["integer", "null"]},
+            },
+            "required": ["company_id", "version", "is_active", "settings", "created_at"],
+        },
+    },
+    "required": ["summary", "result"],
+}
+"""What ``get_configuration`` returns (its MCP ``outputSchema``)."""
+
 # operation -> (allowed, required, description)
 _MUTATING: dict[str, tuple[set[str], set[str], str]] = {
     "update_prompt": (
@@ -104,6 +134,7 @@ class ConfigurationTool(AITool):
                 {"company_id"},
                 "Show a company's active configuration (or a given version)",
                 self._get,
+                CONFIGURATION_OUTPUT,
             ),
             "list_versions": self._read_op(
                 "list_versions",
@@ -183,9 +214,17 @@ class ConfigurationTool(AITool):
         required: set[str],
         description: str,
         handler: Callable[..., Any],
+        output_schema: dict[str, Any] | None = None,
     ) -> AIToolOperationDefinition:
         return AIToolOperationDefinition(
-            name, handler, None, allowed, required, description, read_only=True
+            name,
+            handler,
+            None,
+            allowed,
+            required,
+            description,
+            read_only=True,
+            output_schema=output_schema,
         )
 
     # --- read operations ----------------------------------------------------------------
