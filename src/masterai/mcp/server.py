@@ -23,6 +23,7 @@ import anyio
 import mcp.types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.request_state import (
+    AESGCMRequestStateCodec,
     RequestStateBoundary,
     RequestStateSecurity,
     authenticated_principal,
@@ -161,17 +162,13 @@ class McpFace:
         self.server.middleware.append(
             RequestStateBoundary(
                 RequestStateSecurity(
-                    keys=[self._state_key()], bind_principal=bind or authenticated_principal
+                    codec=_AuditKeyCodec(platform), bind_principal=bind or authenticated_principal
                 ),
                 default_audience=SERVER_NAME,
             )
         )
 
     # --- identity ---------------------------------------------------------------------
-
-    def _state_key(self) -> str:
-        keyring = self.platform.registry.audit_log.ensure_key()
-        return keyring.sign(keyring.epochs[-1], b"masterai mcp request state")
 
     async def _caller(self, ctx: Context) -> Caller:
         return await self.identify(ctx)
@@ -514,6 +511,32 @@ class McpFace:
             return prompts.get_prompt(params.name, params.arguments)
         except prompts.PromptError as e:
             raise MCPError(code=types.INVALID_PARAMS, message=str(e)) from e
+
+
+class _AuditKeyCodec:
+    """AES-GCM sealing under a key every worker derives from the audit key.
+
+    The key is made on first use, so building the server opens nothing.
+    """
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+        self._codec: AESGCMRequestStateCodec | None = None
+
+    def _get(self) -> AESGCMRequestStateCodec:
+        if self._codec is None:
+            keyring = self._platform.registry.audit_log.ensure_key()
+            key = keyring.sign(keyring.epochs[-1], b"masterai mcp request state")
+            self._codec = AESGCMRequestStateCodec([key])
+        return self._codec
+
+    def seal(self, payload: bytes) -> str:
+        """Encrypt and authenticate ``payload``."""
+        return self._get().seal(payload)
+
+    def unseal(self, token: str) -> bytes:
+        """The payload of a token this server sealed (``InvalidRequestState`` otherwise)."""
+        return self._get().unseal(token)
 
 
 def _version() -> str:
