@@ -14,6 +14,9 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +31,25 @@ from masterai.registry import (
 from masterai.security import Principal, load_principal
 from masterai.settings import Settings
 from masterai.store import Database, open_database
+
+log = logging.getLogger(__name__)
+
+RESTART_DELAY = 5.0
+"""Seconds before a failed background loop is started again."""
+
+
+async def _supervise(
+    name: str, run: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
+) -> None:
+    """Run ``run(stop)`` until ``stop`` is set, starting it again after a failure."""
+    while not stop.is_set():
+        try:
+            await run(stop)
+        except Exception:
+            log.exception("%s failed; starting it again in %g s", name, RESTART_DELAY)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RESTART_DELAY)
+
 
 if TYPE_CHECKING:
     from masterai.agent import Approver as PlanApprover
@@ -132,6 +154,32 @@ class Platform:
             settings=self.settings.agent,
             on_event=on_event,
         )
+
+    @asynccontextmanager
+    async def background(self) -> AsyncIterator[None]:
+        """Run the platform's background work while the block runs.
+
+        Today the event dispatcher (webhook deliveries, ``integrations.dispatch``); a loop
+        that fails is logged and started again after ``RESTART_DELAY`` seconds, so one bad
+        round never stops deliveries. ``masterai serve`` enters it in each worker process.
+        """
+        stop = asyncio.Event()
+        tasks = []
+        if self.settings.integrations.dispatch:
+            tasks.append(asyncio.create_task(_supervise("event dispatcher", self._dispatch, stop)))
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _dispatch(self, stop: asyncio.Event) -> None:
+        from masterai.events import Dispatcher
+
+        settings = self.settings
+        await Dispatcher(self.database, settings.integrations, settings.egress).run(stop)
 
     def close(self) -> None:
         """Close what was opened: built tools that hold resources, pooled connections."""

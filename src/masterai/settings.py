@@ -182,6 +182,78 @@ class EgressSettings(BaseModel):
     """Seconds for one request (connect, each read, total)."""
 
 
+class NamedApi(BaseModel):
+    """An external API named in settings: ``make_api_call`` reaches it as ``NAME/path``.
+
+    Its base URL and credential headers stay on the server; callers see only the name.
+    """
+
+    base_url: str
+    """``https://api.example.com/v1``; requests go to this origin and below this path."""
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    """Headers sent with every request (``{"Authorization": "Bearer ..."}``), never shown."""
+
+
+class IntegrationsSettings(BaseModel):
+    """Databases, named APIs and limits of integrations and webhook delivery.
+
+    Owned by ``masterai.services.integrations`` and ``masterai.events``.
+    """
+
+    connections: dict[str, SecretStr] = Field(default_factory=dict)
+    """Database connections by name: SQLAlchemy URLs (PostgreSQL, MySQL/MariaDB, SQLite);
+    ``MASTERAI_INTEGRATIONS__CONNECTIONS='{"crm": "postgresql://ro@db/crm"}'``."""
+    apis: dict[str, NamedApi] = Field(default_factory=dict)
+    """Named APIs (``MASTERAI_INTEGRATIONS__APIS`` as a JSON object)."""
+    max_rows: int = Field(default=1000, ge=1, le=100_000)
+    """Most rows ``query_database`` returns, whatever a call asks for."""
+    default_rows: int = Field(default=100, ge=1)
+    """Rows returned when a call names no ``max_rows``."""
+    statement_timeout: float = Field(default=10.0, gt=0)
+    """Seconds one database statement may run before the server cancels it."""
+    api_retries: int = Field(default=2, ge=0, le=10)
+    """Retries of an idempotent API call after a network error, 429 or 502-504."""
+    api_retry_base: float = Field(default=0.5, ge=0)
+    """Seconds before the first API retry; doubled each retry, plus up to as much jitter."""
+    response_preview_bytes: int = Field(default=65_536, gt=0)
+    """Bytes of a response body returned by ``call_webhook`` and ``make_api_call``."""
+    csv_memory_limit: str = "512MB"
+    """DuckDB's memory limit for ``process_csv``; larger data spills to a temporary directory."""
+    csv_preview_rows: int = Field(default=20, ge=0, le=1000)
+    """Rows of a ``process_csv`` result shown in the preview."""
+    webhook_max_attempts: int = Field(default=6, ge=1, le=50)
+    """Delivery attempts of one event to one webhook before it is dead-lettered."""
+    webhook_retry_base: float = Field(default=10.0, ge=0)
+    """Seconds before the first retry; doubled each attempt, jittered."""
+    webhook_retry_cap: float = Field(default=3600.0, ge=0)
+    """Longest wait between two attempts."""
+    dispatch_interval: float = Field(default=2.0, gt=0)
+    """Seconds the dispatcher sleeps when nothing is due."""
+    dispatch: bool = True
+    """Run the dispatcher in ``masterai serve`` (each worker process; they share the work)."""
+
+
+class EmailSettings(BaseModel):
+    """The SMTP server ``send_email`` uses (owned by ``masterai.services.integrations``)."""
+
+    smtp_host: str | None = None
+    """Unset: e-mail is not configured (``dry_run`` still renders messages)."""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    sender: str | None = None
+    """The ``From`` address of every message."""
+    starttls: bool = True
+    """Upgrade the connection with STARTTLS (refused if the server does not offer it)."""
+    use_tls: bool = False
+    """Connect with TLS from the start (port 465) instead of STARTTLS."""
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = None
+    """CA bundle that signs the server's certificate (default: the system trust store)."""
+    timeout: float = Field(default=30.0, gt=0)
+    max_attachment_bytes: int = Field(default=10 * 1024**2, gt=0)
+    """Largest total size of a message's attachments."""
+
+
 class AuditSettings(BaseModel):
     """The audit chain's key and checkpoints (owned by ``masterai.audit``)."""
 
@@ -259,6 +331,8 @@ class Settings(BaseSettings):
     egress: EgressSettings = Field(default_factory=EgressSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    integrations: IntegrationsSettings = Field(default_factory=IntegrationsSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
 
     @property

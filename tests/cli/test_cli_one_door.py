@@ -137,6 +137,24 @@ WALKS: dict[str, Walk] = {
         None,
         ("exec", "--language", "python", "--code", "print(1)"),
     ),
+    "webhooks add": Walk(
+        ("webhooks", "add", "https://hooks.example.com/in", "--event", "*", "--company", OWN),
+        "integration",
+        OWN,
+        ("webhooks", "add", "https://hooks.example.com/v", "--company", OWN),
+    ),
+    "webhooks list": Walk(("webhooks", "list"), "integration"),
+    "webhooks remove": Walk(
+        # --json: the walk removes the template's webhook 1, so it is walked once.
+        ("webhooks", "remove", "1", "--yes", "--json"),
+        "integration",
+        None,
+        ("webhooks", "remove", "1", "--yes"),
+    ),
+    "webhooks deliveries": Walk(("webhooks", "deliveries"), "integration"),
+    "webhooks redeliver": Walk(
+        ("webhooks", "redeliver", "1"), "integration", None, ("webhooks", "redeliver", "1")
+    ),
 }
 
 # Commands that read or write no platform data, and why.
@@ -154,6 +172,10 @@ NO_DATA = {
     "serve": "serves the HTTP API, whose endpoints are registry calls (tests/api)",
     "mcp": "serves MCP on stdio; every tool call and resource read is a registry call "
     "(tests/mcp_face)",
+    "integrations check-email": "checks the SMTP settings (an integration.check_email call; "
+    "tests/integrations)",
+    "integrations check-db": "checks a configured database connection (an "
+    "integration.check_database call; tests/integrations)",
 }
 
 
@@ -186,7 +208,31 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         ):
             result = runner.invoke(app, list(argv))
             assert result.exit_code == 0, (argv, result.stdout, result.stderr)
+        _one_dead_delivery(home)
     yield home
+
+
+def _one_dead_delivery(home: Path) -> None:
+    """Webhook 1 of OWN and delivery 1 (dead: the guard refuses loopback) for the walks."""
+    import asyncio
+
+    from masterai.events import Dispatcher
+
+    for argv in (
+        ("webhooks", "add", "http://127.0.0.1:9/hook", "--event", "*", "--company", OWN),
+        ("config", "set-prompt", OWN, "--prompt", "Be brief.", "--yes"),
+    ):
+        result = runner.invoke(app, list(argv))
+        assert result.exit_code == 0, (argv, result.stdout, result.stderr)
+    settings = Settings(home=home)
+    database = open_database(settings)
+    try:
+        report = asyncio.run(
+            Dispatcher(database, settings.integrations, settings.egress).dispatch_once()
+        )
+    finally:
+        database.dispose()
+    assert report.dead == 1
 
 
 @pytest.fixture

@@ -206,7 +206,15 @@ def test_logging_in_with_a_token_opens_the_console_with_its_navigation(
     console: Console,
 ) -> None:
     nav = console.page.locator("nav.nav a").all_inner_texts()
-    assert nav == ["Chat", "Tools", "Configurations", "Analytics", "Audit", "Users & companies"]
+    assert nav == [
+        "Chat",
+        "Tools",
+        "Configurations",
+        "Analytics",
+        "Webhooks",
+        "Audit",
+        "Users & companies",
+    ]
     assert console.page.locator(".who").inner_text().startswith("admin")
 
 
@@ -321,6 +329,7 @@ PAGES = {
     "comparison": "/analytics/compare",
     "audit": "/audit?limit=50",
     "people": "/people/admin",
+    "webhooks": "/webhooks",
 }
 
 

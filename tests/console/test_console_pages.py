@@ -265,3 +265,47 @@ async def test_a_viewer_sees_only_the_pages_of_tools_it_may_use(platform: Platfo
     nav = re.findall(r'<li data-group="[^"]+"><a href="([^"]+)"', page.text)
     assert nav == ["/chat", "/tools", "/configurations", "/analytics"]
     assert "may not use" in audit.text  # the admin tool refuses, as it would anywhere else
+
+
+async def test_the_webhooks_page_adds_a_subscription_and_shows_its_delivery_log(
+    admin: tuple[httpx.AsyncClient, str], platform: Platform
+) -> None:
+    from masterai.events import Dispatcher
+
+    client, csrf = admin
+    empty = await client.get("/webhooks")
+    assert empty.status_code == 200 and "No webhooks yet." in empty.text
+    added = await client.post(
+        "/tools/integration",
+        data={
+            "csrf_token": csrf,
+            "operation": "setup_webhook",
+            "event": "configuration.*",
+            "url": "http://127.0.0.1:9/hook",
+            "company_id": "acme-retail",
+        },
+    )
+    assert 'class="result ok"' in added.text, added.text
+    record = last_record(platform)
+    assert (record.user_name, record.tool, record.operation) == (
+        "admin",
+        "integration",
+        "setup_webhook",
+    )
+    setup = platform.context(system_principal("setup"), approver=approve_all)
+    changed = await platform.call(
+        "configuration",
+        {"operation": "update_prompt", "company_id": "acme-retail", "prompt": "Be brief."},
+        setup,
+    )
+    assert changed.ok, changed.error
+    settings = platform.settings
+    report = await Dispatcher(
+        platform.database, settings.integrations, settings.egress
+    ).dispatch_once()
+    assert report.dead == 1  # the egress guard refuses loopback: dead-lettered at once
+    page = await client.get("/webhooks", params={"status": "dead"})
+    assert "http://127.0.0.1:9/hook" in page.text
+    assert "configuration.changed" in page.text
+    assert 'id="delivery-' in page.text and "status-dead" in page.text
+    assert 'id="integration-redeliver"' in page.text or "Deliver again" in page.text

@@ -85,7 +85,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with mcp.running():
+        async with mcp.running(), platform.background():
             yield
         await chat.close()
 

@@ -36,6 +36,7 @@ _GROUPS = (
     "config",
     "analytics",
     "data",
+    "integrations",
     "sandbox",
     "chat",
     "docs",

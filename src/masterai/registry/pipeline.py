@@ -314,9 +314,12 @@ async def preview_call(call: PreparedCall) -> Preview | None:
         ToolFailed: the tool cannot make the call (an unknown company, ...).
     """
     tool = call.tool.tool
-    changes = call.operation is not None and call.operation.destructive
-    # A tool previews the changes it makes; a call approved for another reason (it spends
-    # money on a model) is described by its context line.
+    changes = call.operation is not None and tool.requires_authorization(
+        call.operation, call.arguments
+    )
+    # A tool previews what its own approval rule is about (the change it makes); a call a
+    # face asks about for another reason (it spends money on a model) is described by its
+    # context line.
     if changes and isinstance(tool, _PreviewingTool) and call.checked is not None:
         try:
             return await tool.preview_call(call.checked, call.context.principal)

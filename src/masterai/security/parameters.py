@@ -38,6 +38,11 @@ class ParameterRole(StrEnum):
     """An e-mail address: its domain must be an allowed e-mail domain."""
     API = "api"
     """The name of an external API: it must be an allowed API."""
+    ENDPOINT = "endpoint"
+    """An http(s) URL (its host must be an allowed domain) or ``NAME/path`` of an API named
+    in settings (``NAME`` must be an allowed API)."""
+    CONNECTION = "connection"
+    """The name of a configured database connection: it must be an allowed connection."""
     CODE = "code"
     """Program text the call runs: code execution must be enabled."""
     LANGUAGE = "language"

@@ -148,6 +148,8 @@ class IntegrationPermissions:
     its subdomains), IP addresses and CIDR blocks; see :func:`host_allowed`."""
     allowed_apis: frozenset[str] = frozenset()
     email_domains: frozenset[str] = frozenset()
+    allowed_connections: frozenset[str] = frozenset()
+    """Database connections (names of ``integrations.connections``) a call may query."""
 
     def allows_host(self, host: str) -> bool:
         """Whether ``host`` is allowed (a listed name or a parent domain, address or block)."""

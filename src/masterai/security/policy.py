@@ -15,7 +15,9 @@ ParameterRole`); no argument name means anything here:
   ``model_calls.enabled``;
 - ``URL`` hosts, and the host of a ``MODEL`` spec's ``@base_url``
   (``openai:gpt-4o@https://host/v1``), must be allowed domains (names, addresses or CIDR
-  blocks); ``EMAIL`` domains allowed e-mail domains, ``API`` names allowed APIs.
+  blocks); ``EMAIL`` domains allowed e-mail domains, ``API`` names allowed APIs,
+  ``CONNECTION`` names allowed database connections; an ``ENDPOINT`` is either a URL or
+  ``NAME/path`` of a named API and is checked as one or the other.
 
 The egress guard (:mod:`masterai.security.egress`) checks the same hosts again when it
 connects, and refuses private, loopback and metadata addresses whatever the domains say.
@@ -212,6 +214,31 @@ def _check_integrations(principal: Principal, action: ToolAction) -> str | None:
             return f"e-mail domain {domain!r} is not allowed for {principal.name!r}"
     for _, api in action.values(ParameterRole.API):
         if not (isinstance(api, str) and allows(integrations.allowed_apis, api)):
+            return f"API {api!r} is not in the allowed APIs of {principal.name!r}"
+    for _, name in action.values(ParameterRole.CONNECTION):
+        if not (isinstance(name, str) and allows(integrations.allowed_connections, name)):
+            return (
+                f"database connection {name!r} is not in the allowed connections of "
+                f"{principal.name!r} (grant integrations.allowed_connections)"
+            )
+    return _check_endpoints(principal, action)
+
+
+def _check_endpoints(principal: Principal, action: ToolAction) -> str | None:
+    """An ``ENDPOINT`` is a URL (allowed domain) or ``NAME/path`` (allowed API)."""
+    integrations = principal.permissions.integrations
+    for binding, endpoint in action.values(ParameterRole.ENDPOINT):
+        if not isinstance(endpoint, str) or not endpoint:
+            return f"invalid endpoint {endpoint!r} in {binding.label!r}"
+        if "://" in endpoint:
+            host = _host(endpoint)
+            if not host:
+                return f"invalid URL {endpoint!r} in {binding.label!r}: expected http(s)://host/"
+            if not integrations.allows_host(host):
+                return f"domain {host!r} is not in the allowed domains of {principal.name!r}"
+            continue
+        api = endpoint.split("/", 1)[0]
+        if not allows(integrations.allowed_apis, api):
             return f"API {api!r} is not in the allowed APIs of {principal.name!r}"
     return None
 

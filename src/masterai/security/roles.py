@@ -60,7 +60,10 @@ def role_defaults(role: str) -> ToolPermissions:
                 read_companies=_ALL, write_companies=_ALL, sensitive_data=True
             ),
             integrations=IntegrationPermissions(
-                allowed_domains=_ALL, allowed_apis=_ALL, email_domains=_ALL
+                allowed_domains=_ALL,
+                allowed_apis=_ALL,
+                email_domains=_ALL,
+                allowed_connections=_ALL,
             ),
             model_calls=ModelCallPermissions(enabled=True),
             tools={ANY: "write"},

@@ -47,7 +47,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from masterai.security.directory import COMPANY_ID, USER_NAME
 from masterai.security.errors import SecurityError
@@ -528,6 +528,23 @@ class WorkspaceService:
             raise _too_large(target, "is more than", max_bytes, max_bytes)
         return data
 
+    @contextmanager
+    def open_file(
+        self, principal: Principal, path: str, *, key: str = "path"
+    ) -> Iterator[BinaryIO]:
+        """A regular file opened for reading, for files too large to hold in memory.
+
+        The same checks as :meth:`read_bytes` (no link followed, a single hard link); the
+        handle is closed when the block ends.
+        """
+        target = self._checked(principal, path, Access.READ, key)
+        if not target.parts:
+            raise WorkspaceFileError("'.' is the workspace root, not a file")
+        with self._directory(target.parent) as parent:
+            fd, _ = self._open_file(parent, target)
+        with os.fdopen(fd, "rb") as handle:
+            yield handle
+
     def info(self, principal: Principal, path: str, *, key: str = "path") -> WorkspaceEntry:
         """What ``path`` is (a link is described, not followed)."""
         target = self._checked(principal, path, Access.READ, key)
@@ -654,6 +671,26 @@ class WorkspaceService:
             self._commit(parent, target, data, mode=mode, replace=existing is not None)
         return existing is not None
 
+    def write_stream(
+        self,
+        principal: Principal,
+        path: str,
+        source: BinaryIO,
+        *,
+        replace: bool,
+        create_parents: bool = True,
+        key: str = "path",
+    ) -> bool:
+        """:meth:`write_bytes` for content read from ``source`` (copied in chunks)."""
+        target = self._checked(principal, path, Access.WRITE, key)
+        with self._directory(target.parent, create=create_parents, writing=True) as parent:
+            existing = self._replaceable(parent, target)
+            if existing is not None and not replace:
+                raise WorkspaceFileExists(f"{target.text!r} already exists")
+            mode = stat.S_IMODE(existing.st_mode) & 0o777 if existing is not None else None
+            self._commit(parent, target, source, mode=mode, replace=existing is not None)
+        return existing is not None
+
     def append_bytes(
         self,
         principal: Principal,
@@ -704,7 +741,12 @@ class WorkspaceService:
 
     @staticmethod
     def _commit(
-        parent: int, target: WorkspacePath, data: bytes, *, mode: int | None, replace: bool
+        parent: int,
+        target: WorkspacePath,
+        data: bytes | BinaryIO,
+        *,
+        mode: int | None,
+        replace: bool,
     ) -> None:
         """Write a temporary file beside ``target``, then rename (or link) it into place."""
         temporary = f"{_TEMP_PREFIX}{secrets.token_hex(8)}{_TEMP_SUFFIX}"
@@ -715,7 +757,10 @@ class WorkspaceService:
             raise _os_error(e, target.parent.text) from e
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                if isinstance(data, bytes):
+                    handle.write(data)
+                else:
+                    shutil.copyfileobj(data, handle)
                 if mode is not None:
                     os.fchmod(handle.fileno(), mode)
                 handle.flush()

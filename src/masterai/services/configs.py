@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from masterai.events import EventType, emit
 from masterai.services.analytics.results import jsonable
 from masterai.services.analytics.scope import check_company_id
 from masterai.services.errors import ConflictError, InvalidInputError, NotFoundError
@@ -504,6 +505,24 @@ class ConfigurationService:
                 raise ConflictError(f"a template named {name!r} already exists") from e
             return _template(row)
 
+    def record_test_failure(
+        self, company_id: str, version: int, *, summary: Mapping[str, Any], failed: Sequence[str]
+    ) -> None:
+        """Emit ``test.failed`` for a test run of ``company_id``'s version with failing cases."""
+        with self.database.session() as session:
+            emit(
+                session,
+                EventType.TEST_FAILED,
+                company_id=company_id,
+                actor=None,
+                data={
+                    "company_id": company_id,
+                    "version": version,
+                    "summary": dict(summary),
+                    "failed_cases": list(failed)[:100],
+                },
+            )
+
     # --- the one write path ---------------------------------------------------------------
 
     def _change(
@@ -542,6 +561,7 @@ class ConfigurationService:
                         note=note,
                         source_version=source_version if source_version is not None else base,
                     )
+                    _emit_change(session, operation, change, author=author, note=note)
                 results.append(change)
             try:
                 session.flush()
@@ -642,6 +662,32 @@ class ConfigurationService:
             raise NotFoundError(
                 f"unknown company {', '.join(repr(m) for m in missing)}; nothing was changed"
             )
+
+
+def _emit_change(
+    session: Session, operation: str, change: CompanyChange, *, author: str, note: str
+) -> None:
+    """Record the change as a platform event, in the change's own transaction."""
+    kind = (
+        EventType.CONFIGURATION_ROLLED_BACK
+        if operation == "rollback"
+        else EventType.CONFIGURATION_CHANGED
+    )
+    emit(
+        session,
+        kind,
+        company_id=change.company_id,
+        actor=author,
+        data={
+            "company_id": change.company_id,
+            "operation": operation,
+            "version": change.new_version,
+            "base_version": change.base_version,
+            "fields": [c.field for c in change.changes],
+            "change_note": note,
+            "author": author,
+        },
+    )
 
 
 MAX_VERSION = 2**31 - 1

@@ -67,12 +67,18 @@ def register_tools(registry: ToolRegistry, settings: Settings, database: Databas
 
         return CodeTool(CodeExecutionEnvironment(settings), settings.workspace)
 
+    def integration() -> AITool:
+        from masterai.tools.integration import IntegrationTool
+
+        return IntegrationTool.from_settings(settings, database)
+
     factories: dict[str, Callable[[], AITool]] = {
         "filesystem": filesystem,
         "admin": admin,
         "configuration": configuration,
         "analytics": analytics,
         "code": code,
+        "integration": integration,
     }
     for name, factory in factories.items():
         registry.register_factory(name, factory, category=name)

@@ -280,6 +280,15 @@ class EvaluatingConfigurationTool(ConfigurationTool):
             raise AIToolExecutionError(f"test_configuration: {error}") from error
         finally:
             await _close(subject.model, judge)
+        failed = [c.name for c in suite.cases if not c.passed]
+        if failed:  # a platform event (test.failed) that webhooks can subscribe to
+            await call_service(
+                self._config_service.record_test_failure,
+                config.company_id,
+                config.version,
+                summary=suite.summary(),
+                failed=failed,
+            )
         return tool_result(tool_call, _suite_line(suite), suite.to_dict(), cost_usd=_spent(suite))
 
     async def _pair(self, args: dict[str, Any]) -> list[ConfigVersion]:
