@@ -13,6 +13,7 @@ from ai_tool.ai_tool_exceptions import (
     AIToolCancelledError,
     AIToolError,
     AIToolExecutionError,
+    AIToolNotFoundError,
     AIToolTimeoutError,
     AIToolValidationError,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "AIToolError",
     "AIToolExecutionError",
     "AIToolManager",
+    "AIToolNotFoundError",
     "AIToolOperationDefinition",
     "AIToolOperationHandler",
     "AIToolParameter",

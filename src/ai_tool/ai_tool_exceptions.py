@@ -27,6 +27,10 @@ class AIToolExecutionError(AIToolError):
         super().__init__(message)
 
 
+class AIToolNotFoundError(AIToolExecutionError):
+    """What the call names does not exist (a record, a file, a connection)."""
+
+
 class AIToolValidationError(AIToolExecutionError):
     """Arguments were rejected before any handler ran.
 

@@ -24,7 +24,7 @@ def operations() -> set[tuple[str, str]]:
 
 
 def named_in_tables(text: str) -> set[tuple[str, str]]:
-    found = re.findall(r"`(GET|POST) (/api/v1/[^`?\s\[]*)", text)
+    found = re.findall(r"`(GET|POST|DELETE) (/api/v1/[^`?\s\[]*)", text)
     return {(method, PLACEHOLDER.sub("{}", path)) for method, path in found}
 
 

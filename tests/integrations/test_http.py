@@ -162,7 +162,7 @@ async def test_an_unknown_named_api_is_reported_with_the_known_ones(
 ) -> None:
     result = await run(registry, people["root"], "make_api_call", endpoint="nope/x")
 
-    assert result.status == "failed" and "unknown API 'nope'" in (result.error or "")
+    assert result.status == "not_found" and "unknown API 'nope'" in (result.error or "")
 
 
 async def test_a_large_response_is_cut_at_the_preview_size(

@@ -247,7 +247,7 @@ async def test_an_unknown_connection_names_the_known_ones(
         db_registry, people["root"], "query_database", connection="crm", query="SELECT 1"
     )
 
-    assert result.status == "failed" and "known: shop" in (result.error or "")
+    assert result.status == "not_found" and "known: shop" in (result.error or "")
     assert "postgresql://" not in (result.error or "") and "mysql://" not in (result.error or "")
 
 
@@ -267,4 +267,4 @@ def test_cli_check_db_connects_read_only_and_fails_for_an_unknown_name(
 
     assert checked.exit_code == 0, checked.stdout
     assert json.loads(checked.stdout)["ok"] is True
-    assert unknown.exit_code == 1 and "unknown database connection 'crm'" in unknown.stderr
+    assert unknown.exit_code == 2 and "unknown database connection 'crm'" in unknown.stderr

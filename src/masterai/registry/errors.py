@@ -3,6 +3,7 @@
 ```
 RegistryError                 every failure of a call; ``status`` is its audit status
 ├── ToolNotFound              not_found: no tool of that name
+├── TargetNotFound            not_found: what the call names does not exist
 ├── PermissionDenied          denied: the policy (or a human) refused
 ├── InvalidArguments          invalid: arguments malformed, too large, or wrong types
 ├── ToolTimeout               timeout: the call ran past its limit
@@ -47,6 +48,12 @@ class RegistryError(Exception):
 
 class ToolNotFound(RegistryError):
     """No tool is registered under the requested name."""
+
+    status = "not_found"
+
+
+class TargetNotFound(RegistryError):
+    """The tool exists but what the call names does not (a webhook, a connection)."""
 
     status = "not_found"
 

@@ -33,6 +33,7 @@ from ai_tool import (
     AIToolAuthorizationDenied,
     AIToolCall,
     AIToolExecutionError,
+    AIToolNotFoundError,
     AIToolTimeoutError,
     AIToolValidationError,
 )
@@ -46,6 +47,7 @@ from masterai.registry.errors import (
     PermissionDenied,
     PipelineError,
     RegistryError,
+    TargetNotFound,
     ToolFailed,
     ToolTimeout,
 )
@@ -232,6 +234,8 @@ async def _structured_errors(
         return failure(request, None, "denied", str(e))
     except AIToolTimeoutError as e:
         return failure(request, None, "timeout", str(e))
+    except AIToolNotFoundError as e:
+        return failure(request, None, "not_found", str(e))
     except AIToolExecutionError as e:
         return failure(request, None, "failed", str(e))
 
@@ -427,6 +431,8 @@ async def execute(registry: ToolRegistry, call: PreparedCall) -> ToolResult:
         raise PermissionDenied(str(e), call=call) from e
     except AIToolTimeoutError as e:
         raise ToolTimeout(str(e), call=call) from e
+    except AIToolNotFoundError as e:
+        raise TargetNotFound(str(e), call=call) from e
     except AIToolExecutionError as e:
         raise ToolFailed(str(e), call=call) from e
     if result.error:

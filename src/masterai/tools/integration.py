@@ -30,6 +30,7 @@ from ai_tool import (
     AIToolCall,
     AIToolDefinition,
     AIToolExecutionError,
+    AIToolNotFoundError,
     AIToolOperationDefinition,
     AIToolParameter,
     AIToolResult,
@@ -38,6 +39,7 @@ from ai_tool import (
 from masterai.events import (
     EventsDenied,
     EventsError,
+    EventsNotFound,
     EventType,
     InvalidSubscription,
     WebhookRepository,
@@ -46,7 +48,7 @@ from masterai.registry.approval import ApprovedToolCall
 from masterai.security.parameters import ParameterRole
 from masterai.security.principals import Principal
 from masterai.security.workspace import WorkspaceError, WorkspaceService
-from masterai.services.errors import InvalidInputError, ServiceError
+from masterai.services.errors import InvalidInputError, NotFoundError, ServiceError
 from masterai.services.integrations import (
     CsvService,
     DatabaseService,
@@ -661,6 +663,8 @@ async def _service(work: Awaitable[T]) -> T:
         return await work
     except (InvalidInputError, InvalidSubscription) as e:
         raise AIToolValidationError(str(e)) from e
+    except (NotFoundError, EventsNotFound) as e:
+        raise AIToolNotFoundError(str(e)) from e
     except EventsDenied as e:
         raise AIToolAuthorizationDenied(str(e)) from e
     except WorkspaceError as e:

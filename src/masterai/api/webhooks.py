@@ -1,0 +1,188 @@
+"""Webhooks and integration health over HTTP: thin routes over ``integration`` operations.
+
+Each route is one registry call as the caller (``POST /api/v1/tools/integration`` with the
+same arguments does the same); changes that need approval wait for one (202), exactly as on
+the tools endpoint. See ``docs/http.md`` and ``docs/events.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from masterai.api.approvals import Approvals
+from masterai.api.common import Api, BodyRefused, errors, result_response
+from masterai.api.models import PendingApprovalAnswer, ToolCallResult
+from masterai.registry import InvalidArguments
+
+TOOL = "integration"
+
+APPROVE = Query(
+    description="Approve this call yourself if it needs approval; counts only for a token "
+    "granted auto-approval"
+)
+PENDING: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": PendingApprovalAnswer,
+        "description": "the call needs approval: it waits, stored, and did not run",
+    }
+}
+
+
+class NewWebhook(BaseModel):
+    """A subscription to platform events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: str = Field(description="An event type, a prefix pattern (`configuration.*`) or `*`")
+    url: str = Field(description="Where deliveries are POSTed (through the egress guard)")
+    secret: str | None = Field(
+        default=None, description="Signing secret (default: one is generated and shown once)"
+    )
+    company_id: str | None = Field(
+        default=None, description="The company whose events (default: the platform's)"
+    )
+    name: str | None = Field(default=None, description="A label")
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    """``values`` without the ``None`` ones (arguments not given)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class _Calls:
+    """One registry call per route, as the caller."""
+
+    def __init__(self, api: Api, approvals: Approvals) -> None:
+        self.api = api
+        self.approvals = approvals
+
+    async def read(self, request: Request, params: dict[str, Any]) -> JSONResponse:
+        principal = await self.api.principal(request, TOOL)
+        return result_response(await self.api.call(request, principal, TOOL, params))
+
+    async def change(self, request: Request, params: dict[str, Any], approve: bool) -> JSONResponse:
+        principal = await self.api.principal(request, TOOL)
+        return await self.approvals.call(request, principal, TOOL, params, approve=approve)
+
+
+def webhooks_router(api: Api, approvals: Approvals) -> APIRouter:
+    """``/webhooks``, ``/webhooks/deliveries`` and ``/integrations/*/health``."""
+    router = APIRouter(tags=["webhooks"])
+    calls = _Calls(api, approvals)
+    router.include_router(_subscriptions(calls))
+    router.include_router(_deliveries(calls))
+    return router
+
+
+def _subscriptions(calls: _Calls) -> APIRouter:
+    router = APIRouter()
+    api = calls.api
+
+    @router.get(
+        "/webhooks", response_model=ToolCallResult, responses=errors(400, 401, 403, 404, 408, 422)
+    )
+    async def list_webhooks(request: Request, company_id: str | None = None) -> JSONResponse:
+        """The subscriptions the caller may see (``integration.list_webhooks``)."""
+        return await calls.read(request, _present(operation="list_webhooks", company_id=company_id))
+
+    @router.post(
+        "/webhooks",
+        response_model=ToolCallResult,
+        responses={**PENDING, **errors(400, 401, 403, 404, 408, 413, 422)},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": NewWebhook.model_json_schema()}},
+            }
+        },
+    )
+    async def add_webhook(
+        request: Request, approve: Annotated[bool, APPROVE] = False
+    ) -> JSONResponse:
+        """Subscribe a URL to events (``integration.setup_webhook``).
+
+        The body is checked like every body (size, JSON, then the operation's arguments, each
+        refusal audited).
+        """
+        principal = await api.principal(request, TOOL)
+        body = await api.body(request, principal, TOOL)
+        if "operation" in body:
+            error = InvalidArguments(
+                "'operation' is not a field of a webhook: this endpoint is setup_webhook",
+                path="operation",
+            )
+            await api.refuse(request, principal, TOOL, body, error)
+            raise BodyRefused(error, 400)
+        params = {**body, "operation": "setup_webhook"}
+        return await calls.approvals.call(request, principal, TOOL, params, approve=approve)
+
+    @router.delete(
+        "/webhooks/{webhook_id}",
+        response_model=ToolCallResult,
+        responses={**PENDING, **errors(400, 401, 403, 404, 408, 422)},
+    )
+    async def remove_webhook(
+        webhook_id: int, request: Request, approve: Annotated[bool, APPROVE] = False
+    ) -> JSONResponse:
+        """Remove a subscription and its delivery log (``integration.delete_webhook``)."""
+        return await calls.change(
+            request, {"operation": "delete_webhook", "webhook": webhook_id}, approve
+        )
+
+    return router
+
+
+def _deliveries(calls: _Calls) -> APIRouter:
+    router = APIRouter()
+
+    @router.get(
+        "/webhooks/deliveries",
+        response_model=ToolCallResult,
+        responses=errors(400, 401, 403, 404, 408, 422),
+    )
+    async def list_deliveries(
+        request: Request,
+        webhook: int | None = None,
+        status: Literal["pending", "delivered", "dead"] | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ) -> JSONResponse:
+        """The delivery log, each delivery with every attempt (``integration.list_deliveries``)."""
+        params = _present(operation="list_deliveries", limit=limit, webhook=webhook, status=status)
+        return await calls.read(request, params)
+
+    @router.post(
+        "/webhooks/deliveries/{delivery_id}/redeliver",
+        response_model=ToolCallResult,
+        responses={**PENDING, **errors(400, 401, 403, 404, 408, 422)},
+    )
+    async def redeliver(
+        delivery_id: int, request: Request, approve: Annotated[bool, APPROVE] = False
+    ) -> JSONResponse:
+        """Queue a delivery again with a fresh attempt budget (``integration.redeliver``)."""
+        return await calls.change(
+            request, {"operation": "redeliver", "delivery_id": delivery_id}, approve
+        )
+
+    @router.get(
+        "/integrations/connections/{name}/health",
+        response_model=ToolCallResult,
+        responses=errors(400, 401, 403, 404, 408, 422),
+    )
+    async def connection_health(name: str, request: Request) -> JSONResponse:
+        """Open a read-only transaction on a configured connection (``check_database``)."""
+        return await calls.read(request, {"operation": "check_database", "connection": name})
+
+    @router.get(
+        "/integrations/email/health",
+        response_model=ToolCallResult,
+        responses=errors(401, 403, 408, 422),
+    )
+    async def email_health(request: Request) -> JSONResponse:
+        """Connect to the SMTP server (``integration.check_email``)."""
+        return await calls.read(request, {"operation": "check_email"})
+
+    return router
