@@ -61,6 +61,15 @@ class SandboxSettings(BaseModel):
     """Name of the cgroup under which each run gets its own (bubblewrap backend)."""
     image_prefix: str = "masterai-sandbox"
     """Docker images are named ``<prefix>-<language>:latest``."""
+    session_dir: Path | None = None
+    """Persistent sandbox sessions (``session`` of the code tool); default ``sessions/``
+    beside the workspace (``<home>/sessions``)."""
+    session_quota: int = Field(default=50 * 1024**2, gt=0)
+    """Bytes one session may keep; a run leaving more is not saved."""
+    session_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
+    """Seconds a session is kept after its last use."""
+    max_sessions: int = Field(default=20, gt=0)
+    """Sessions one principal may have at once."""
 
 
 class ModelPrice(BaseModel):

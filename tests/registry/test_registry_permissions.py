@@ -163,7 +163,14 @@ async def test_list_tools_shows_only_what_the_role_may_call(
     assert viewer["configuration"] == ["get"]
     assert viewer["filesystem"] == ["read_file", "list_directory", "get_info", "search"]
     assert shown("admin")["configuration"] == ["get", "update", "copy"]
-    assert shown("admin")["code"] == ["execute_code", "list_languages"]
+    assert shown("admin")["code"] == [
+        "execute_code",
+        "transform_data",
+        "validate_data",
+        "list_sessions",
+        "delete_session",
+        "list_languages",
+    ]
     listing = {t.name: t for t in registry.list_tools(principals["analyst"])}
     schema = listing["configuration"].schema
     assert "update" not in str(schema)

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 
 from masterai.sandbox.base import RawResult, RunSpec, SandboxBackend
 from masterai.sandbox.errors import InvalidRequestError
 from masterai.sandbox.languages import get_language
 from masterai.sandbox.limits import resolve_limits
-from masterai.sandbox.models import CodeExecutionRequest, ExecutionResult
+from masterai.sandbox.models import CodeExecutionRequest, ExecutionResult, Limits
+from masterai.sandbox.packages import POLICY_FILE, policy_text
 from masterai.sandbox.queue import ExecutionQueue
+from masterai.sandbox.sessions import SessionHandle
+from masterai.sandbox.sessions import load as load_session
+from masterai.sandbox.sessions import save as save_session
 from masterai.sandbox.workspace import RunWorkspace, validate_files
 from masterai.settings import SandboxSettings, Settings
 
@@ -127,16 +133,45 @@ class CodeExecutionEnvironment:
         files = validate_files(request.files)
         stdin = request.stdin or b""
         stdin = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
+        policy = policy_text(
+            language.name, request.allowed_packages, self.settings, request.support_packages
+        )
         self.backend.check()
         if not self._swept:  # runs of a process that died mid-run
             RunWorkspace.sweep(self.settings.run_dir)
             self._swept = True
+        if request.session is None:
+            return await self._execute(request, limits, files, stdin, policy)
+        async with request.session.lock():
+            return await self._execute(request, limits, files, stdin, policy)
+
+    async def _execute(
+        self,
+        request: CodeExecutionRequest,
+        limits: Limits,
+        files: dict[str, bytes],
+        stdin: bytes,
+        policy: str | None,
+    ) -> ExecutionResult:
+        language = get_language(request.language)
+        session = request.session
+        saved_files = await asyncio.to_thread(load_session, session) if session else {}
+        clash = sorted(saved_files.keys() & files.keys())
+        if clash:
+            raise InvalidRequestError(
+                f"Input file {clash[0]!r} is also a file of the session; rename one of them"
+            )
+        session_error = ""
         async with self.queue.slot():
             uid = self.settings.sandbox_uid
             workspace = await self.backend.prepare(self.settings.run_dir, limits, uid)
             try:
                 code, source = request.code, language.source
                 workspace.fill(source_name=source, code=code, stdin=stdin, files=files, uid=uid)
+                if policy is not None:
+                    workspace.add_code_file(POLICY_FILE, policy)
+                if saved_files:
+                    workspace.restore(saved_files, uid)
                 raw = await self.backend.run(
                     RunSpec(
                         run_id=uuid.uuid4().hex[:16],
@@ -146,9 +181,17 @@ class CodeExecutionEnvironment:
                     )
                 )
                 out_files, files_truncated = workspace.collect(limits)
+                if session is not None:
+                    session_error = await self._save(session, workspace, request.session_skip)
             finally:
                 self._clean_up_later(workspace)
-        return self._result(raw, out_files, files_truncated, language.name)
+        result = self._result(raw, out_files, files_truncated, language.name)
+        return replace(result, session_error=session_error) if session_error else result
+
+    @staticmethod
+    async def _save(session: SessionHandle, workspace: RunWorkspace, skip: Sequence[str]) -> str:
+        # Input files are saved too: they are part of the working directory the next run sees.
+        return await asyncio.to_thread(save_session, session, workspace.work_dir, frozenset(skip))
 
     def _result(
         self, raw: RawResult, files: dict[str, bytes], files_truncated: bool, language: str

@@ -7,7 +7,12 @@ both:
 - ``/work``: the working directory (writable, size-limited tmpfs), input files, output files;
 - ``/tmp``: scratch space (size-limited tmpfs);
 - ``/usr``: the system runtimes (python3, node, Rscript, bash), read-only;
-- ``/opt/masterai/{python,typescript,runners}``: the curated runtimes and runner scripts.
+- ``/opt/masterai/{python,javascript,typescript,runners}``: the curated runtimes and runner
+  scripts.
+
+Python and Node.js start with the import guard of :mod:`masterai.sandbox.packages`
+(``runners/pyguard/sitecustomize.py``, ``runners/js_guard.js``), which does nothing unless
+the run carries a package policy.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ WORK_DIR = "/work"
 OPT_DIR = "/opt/masterai"
 PYTHON_SITE = f"{OPT_DIR}/python/site-packages"
 RUNNERS = f"{OPT_DIR}/runners"
+NODE_MODULES = f"{OPT_DIR}/javascript/node_modules"
+JS_GUARD = f"{RUNNERS}/js_guard.js"
 
 BASE_ENV: MappingProxyType[str, str] = MappingProxyType(
     {
@@ -34,7 +41,8 @@ BASE_ENV: MappingProxyType[str, str] = MappingProxyType(
 )
 
 _PYTHON_ENV = {
-    "PYTHONPATH": PYTHON_SITE,
+    # The guard's directory first: Python imports its ``sitecustomize`` before the program.
+    "PYTHONPATH": f"{RUNNERS}/pyguard:{PYTHON_SITE}",
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONNOUSERSITE": "1",
     "MPLBACKEND": "Agg",
@@ -91,15 +99,26 @@ LANGUAGES: MappingProxyType[str, LanguageSpec] = MappingProxyType(
                 env=_PYTHON_ENV,
                 runtimes=("python",),
             ),
-            _spec("javascript", "main.js", "/usr/bin/node", f"{CODE_DIR}/main.js"),
+            _spec(
+                "javascript",
+                "main.js",
+                "/usr/bin/node",
+                "--require",
+                JS_GUARD,
+                f"{CODE_DIR}/main.js",
+                env={"NODE_PATH": NODE_MODULES},
+                runtimes=("javascript",),
+            ),
             _spec(
                 "typescript",
                 "main.ts",
                 "/usr/bin/node",
+                "--require",
+                JS_GUARD,
                 f"{RUNNERS}/ts_runner.js",
                 f"{CODE_DIR}/main.ts",
-                env={"NODE_PATH": f"{OPT_DIR}/typescript/node_modules"},
-                runtimes=("typescript",),
+                env={"NODE_PATH": f"{NODE_MODULES}:{OPT_DIR}/typescript/node_modules"},
+                runtimes=("typescript", "javascript"),
             ),
             _spec(
                 "sql",

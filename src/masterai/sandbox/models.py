@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from masterai.sandbox.sessions import SessionHandle
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +41,17 @@ class CodeExecutionRequest:
     """Size of the temporary working directory."""
     output_limit: int | str | None = None
     """Bytes kept per output stream."""
+    allowed_packages: Sequence[str] | None = None
+    """Curated packages the program may import (Python, JavaScript, TypeScript), by name;
+    ``None`` or ``"*"``: any. Enforced inside the sandbox (:mod:`masterai.sandbox.packages`)."""
+    support_packages: Sequence[str] = ()
+    """Packages a runner of this project needs for the program (``pandas`` to load a CSV):
+    their dependencies may be imported by them, never by the program itself."""
+    session: SessionHandle | None = None
+    """A persistent working directory (:mod:`masterai.sandbox.sessions`): its files are put in
+    ``/work`` before the run and the working directory saved back after it."""
+    session_skip: Sequence[str] = ()
+    """Working-directory files not saved to the session (a runner's own results)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +88,8 @@ class ExecutionResult:
     """Regular files the program left in its working directory (relative name -> content)."""
     backend: str = ""
     language: str = ""
+    session_error: str = ""
+    """Why the working directory was not saved to the session (empty: saved, or none)."""
 
     @property
     def ok(self) -> bool:

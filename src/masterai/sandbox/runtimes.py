@@ -11,7 +11,7 @@ from masterai.settings import SandboxSettings
 #: ``<repository>/sandbox/runtime`` for a source checkout (editable install).
 DEFAULT_RUNTIME_DIR = Path(__file__).resolve().parents[3] / "sandbox" / "runtime"
 
-RUNTIME_NAMES = ("python", "typescript")
+RUNTIME_NAMES = ("python", "javascript", "typescript")
 
 
 def runtime_dir(settings: SandboxSettings) -> Path:
@@ -20,7 +20,7 @@ def runtime_dir(settings: SandboxSettings) -> Path:
 
 
 def runtime_path(settings: SandboxSettings, name: str) -> Path:
-    """Host directory of one curated runtime (``python`` or ``typescript``).
+    """Host directory of one curated runtime (``python``, ``javascript`` or ``typescript``).
 
     Raises:
         BackendUnavailableError: it is not installed (the message says how to install it).

@@ -211,8 +211,32 @@ class RunWorkspace:
         self.inputs = files
         self._write_inputs(uid)
 
-    def _write_inputs(self, uid: int) -> None:
-        for name, content in self.inputs.items():
+    def add_code_file(self, name: str, text: str) -> None:
+        """A read-only file beside the program (``/sandbox/<name>``): a run's policy, say."""
+        path = self.code_dir / name
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o644)
+
+    def restore(self, files: Mapping[str, bytes], uid: int) -> None:
+        """Put a session's saved files (relative paths) in the working directory.
+
+        They count as inputs: returned as output files only if the run changes them.
+
+        Raises:
+            InvalidRequestError: they do not fit in the working directory.
+        """
+        for rel in files:
+            parent = self.work_dir
+            for part in rel.split("/")[:-1]:
+                parent = parent / part
+                if not parent.is_dir():
+                    parent.mkdir(mode=0o755)
+                    os.chown(parent, uid, uid)
+        self.inputs = {**self.inputs, **files}
+        self._write_inputs(uid, only=files)
+
+    def _write_inputs(self, uid: int, only: Mapping[str, bytes] | None = None) -> None:
+        for name, content in (self.inputs if only is None else only).items():
             path = self.work_dir / name
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)

@@ -12,13 +12,22 @@ asked about when it is saved, and refused if nobody approves. A caller outside t
 (``masterai exec``) sends its input files inline instead (``files``, base64) and asks for the
 output files' contents in the result (``include_files``). The registry's policy checks
 ``language``, ``timeout`` and ``memory`` against the caller's
-``ToolPermissions.code_execution`` before this tool runs.
+``ToolPermissions.code_execution`` before this tool runs; ``allowed_packages`` is enforced
+inside the sandbox (the run carries the caller's list, see :mod:`masterai.sandbox.packages`).
+
+``transform_data`` runs the caller's code over data in the sandbox and ``validate_data``
+checks data against a schema in-process (:mod:`masterai.services.data`); ``session`` keeps a
+working directory across the caller's runs (:mod:`masterai.sandbox.sessions`). See
+``docs/code-tools.md``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +54,14 @@ from masterai.sandbox import (
     InvalidRequestError,
     SandboxError,
 )
+from masterai.sandbox.sessions import SessionHandle, SessionStore
 from masterai.security.parameters import ParameterRole
+from masterai.security.permissions import allows
 from masterai.security.principals import Principal
 from masterai.security.workspace import Access, WorkspaceService
+from masterai.services.data import transform, validation
+from masterai.services.data.formats import DataFormat, format_of
+from masterai.services.errors import InvalidInputError, ServiceError
 from masterai.tools.adapter import tool_result
 from masterai.tools.files import check_workspace_path, in_workspace, principal_of
 
@@ -71,7 +85,21 @@ _EXECUTE_PARAMETERS = {
     "input_files",
     "output_dir",
     "include_files",
+    "session",
 }
+_TRANSFORM_PARAMETERS = {
+    "data",
+    "input_file",
+    "code",
+    "language",
+    "output",
+    "timeout",
+    "memory",
+    "session",
+}
+_VALIDATE_PARAMETERS = {"data", "input_file", "schema", "max_errors"}
+_MAX_DATA_FILE = 256 * 1024**2
+"""Bytes of an ``input_file`` that ``validate_data`` reads."""
 
 
 class CodeTool(AITool):
@@ -80,13 +108,25 @@ class CodeTool(AITool):
     type_check_arguments = True
 
     def __init__(
-        self, environment: CodeExecutionEnvironment, workspace: Path | WorkspaceService
+        self,
+        environment: CodeExecutionEnvironment,
+        workspace: Path | WorkspaceService,
+        *,
+        sessions: SessionStore | None = None,
     ) -> None:
         super().__init__()
         self._environment = environment
         self._other_environments: dict[str, CodeExecutionEnvironment] = {}
         self._files = (
             workspace if isinstance(workspace, WorkspaceService) else WorkspaceService(workspace)
+        )
+        settings = environment.settings
+        # Default: ``sessions/`` beside the workspace (``<home>/sessions``).
+        self.sessions = sessions or SessionStore(
+            settings.session_dir or self._files.root.parent / "sessions",
+            quota=settings.session_quota,
+            ttl=settings.session_ttl,
+            max_sessions=settings.max_sessions,
         )
 
     def get_definition(self) -> AIToolDefinition:
@@ -174,6 +214,49 @@ class CodeTool(AITool):
                     default=False,
                     role=ParameterRole.PLAIN,
                 ),
+                AIToolParameter(
+                    "session",
+                    "string",
+                    "Name of a persistent working directory of yours: its files are there "
+                    "when the program starts and what it leaves is kept for the next call "
+                    "(files persist, processes do not)",
+                    required=False,
+                ),
+                AIToolParameter(
+                    "data",
+                    "any",
+                    "Data given inline (any JSON value; rows as a list of objects)",
+                    required=False,
+                ),
+                AIToolParameter(
+                    "input_file",
+                    "string",
+                    "Workspace file holding the data (.json, .jsonl, .csv or .parquet)",
+                    required=False,
+                    role=ParameterRole.PATH,
+                ),
+                AIToolParameter(
+                    "output",
+                    "string",
+                    "Workspace file the result is written to (.json, .jsonl, .csv, .parquet)",
+                    required=False,
+                    role=ParameterRole.PATH,
+                ),
+                AIToolParameter(
+                    "schema",
+                    "object",
+                    "JSON Schema (draft 2020-12) for JSON data, or a table schema "
+                    "{'columns': {name: {type, required, unique, minimum, maximum, pattern, "
+                    "enum, min_length, max_length}}, 'additional_columns': bool} for tables",
+                    required=False,
+                ),
+                AIToolParameter(
+                    "max_errors",
+                    "integer",
+                    "Errors listed at most (all are counted)",
+                    required=False,
+                    default=validation.DEFAULT_MAX_ERRORS,
+                ),
             ],
         )
 
@@ -187,6 +270,46 @@ class CodeTool(AITool):
                 allowed_parameters=set(_EXECUTE_PARAMETERS),
                 required_parameters={"language", "code"},
                 description="Run a program in the sandbox and return its output and files",
+            ),
+            "transform_data": AIToolOperationDefinition(
+                name="transform_data",
+                handler=self._transform_data,
+                extract_context=lambda args: f"{args.get('language') or 'python'} transform",
+                allowed_parameters=set(_TRANSFORM_PARAMETERS),
+                required_parameters={"code"},
+                description="Run code over data in the sandbox ('data' or 'input_file'; "
+                "Python gets `data` as parsed JSON or a pandas DataFrame, JavaScript as an "
+                "object); what it assigns to `result` or prints comes back as JSON, or is "
+                "written to 'output'",
+            ),
+            "validate_data": AIToolOperationDefinition(
+                name="validate_data",
+                handler=self._validate_data,
+                extract_context=lambda args: "data validation",
+                allowed_parameters=set(_VALIDATE_PARAMETERS),
+                required_parameters={"schema"},
+                description="Check data ('data' or 'input_file') against a JSON Schema (JSON, "
+                "JSONL) or a table schema (CSV, Parquet): valid, and every error with its "
+                "path, row and column",
+                read_only=True,
+            ),
+            "list_sessions": AIToolOperationDefinition(
+                name="list_sessions",
+                handler=self._list_sessions,
+                extract_context=None,
+                allowed_parameters=set(),
+                required_parameters=set(),
+                description="List your persistent sessions (files, size, expiry)",
+                read_only=True,
+            ),
+            "delete_session": AIToolOperationDefinition(
+                name="delete_session",
+                handler=self._delete_session,
+                extract_context=lambda args: f"session {args.get('session')!r}",
+                allowed_parameters={"session"},
+                required_parameters={"session"},
+                description="Delete one of your persistent sessions and its files",
+                destructive=True,
             ),
             "list_languages": AIToolOperationDefinition(
                 name="list_languages",
@@ -236,8 +359,25 @@ class CodeTool(AITool):
         """Refuse malformed workspace paths before anything runs."""
         for i, path in enumerate(arguments.get("input_files") or []):
             check_workspace_path(self._files, path, f"input_files[{i}]")
-        if "output_dir" in arguments:
-            check_workspace_path(self._files, arguments["output_dir"], "output_dir")
+        for key in ("output_dir", "input_file", "output"):
+            if key in arguments:
+                check_workspace_path(self._files, arguments[key], key)
+        if "session" in arguments:
+            try:
+                SessionStore.check_name(arguments["session"])
+            except InvalidRequestError as e:
+                raise AIToolValidationError(str(e), "session") from e
+        for key in ("input_file", "output"):
+            if isinstance(arguments.get(key), str):
+                try:
+                    format_of(arguments[key], key)
+                except InvalidInputError as e:
+                    raise AIToolValidationError(str(e), key) from e
+        data_operation = operation.name in ("transform_data", "validate_data")
+        if data_operation and ("data" in arguments) == ("input_file" in arguments):
+            raise AIToolValidationError(
+                f"{operation.name} needs exactly one of 'data' and 'input_file'", "data"
+            )
 
     async def _execute_code(
         self,
@@ -264,16 +404,10 @@ class CodeTool(AITool):
             network=args.get("network") or "none",
             stdin=args.get("stdin"),
             files=files,
+            allowed_packages=allowed_packages(requester_ref),
+            session=await self._session(requester_ref, args.get("session")),
         )
-        environment = self.environment_for(args.get("backend"))
-        try:
-            result = await environment.execute_code(request)
-        except InvalidRequestError as e:
-            # Refused before anything ran: a malformed or too large value (the caller's own
-            # limits were checked by the policy already).
-            raise AIToolValidationError(str(e)) from e
-        except SandboxError as e:
-            raise AIToolExecutionError(str(e)) from e
+        result = await self._run_request(request, args.get("backend"))
         saved: list[str] = []
         if principal is not None and output_dir is not None:
             saved = await self._save_outputs(
@@ -281,6 +415,159 @@ class CodeTool(AITool):
             )
         data = _data(result, saved, include_files=bool(args.get("include_files")))
         return tool_result(tool_call, _summary(result, saved), data)
+
+    async def _run_request(
+        self, request: CodeExecutionRequest, backend: str | None
+    ) -> ExecutionResult:
+        environment = self.environment_for(backend)
+        try:
+            return await environment.execute_code(request)
+        except InvalidRequestError as e:
+            # Refused before anything ran: a malformed or too large value (the caller's own
+            # limits were checked by the policy already).
+            raise AIToolValidationError(str(e)) from e
+        except SandboxError as e:
+            raise AIToolExecutionError(str(e)) from e
+
+    async def _session(self, requester_ref: Any, name: str | None) -> SessionHandle | None:
+        """The caller's session ``name`` (opened, or created), or ``None`` without a name."""
+        if name is None:
+            return None
+        principal = principal_of(requester_ref)
+        try:
+            return await asyncio.to_thread(self.sessions.open, principal.name, name)
+        except InvalidRequestError as e:
+            raise AIToolValidationError(str(e), "session") from e
+
+    async def _read_data(
+        self, requester_ref: Any, args: dict[str, Any], max_bytes: int
+    ) -> tuple[Any, bytes | None, DataFormat]:
+        """(inline data, file content, format) of a data operation."""
+        path = args.get("input_file")
+        if path is None:
+            return args.get("data"), None, DataFormat.JSON
+        principal = principal_of(requester_ref)
+        content = await in_workspace(
+            self._files.read_bytes, principal, path, max_bytes=max_bytes, key="input_file"
+        )
+        return None, content, format_of(path, "input_file")
+
+    async def _transform_data(
+        self,
+        tool_call: AIToolCall,
+        requester_ref: Any,
+        request_authorization: AIToolAuthorizationCallback,
+    ) -> AIToolResult:
+        args = tool_call.arguments
+        language = args.get("language") or "python"
+        _check_language(requester_ref, language)
+        output: str | None = args.get("output")
+        output_format = format_of(output, "output") if output else None
+        if output is not None:
+            principal = principal_of(requester_ref)
+            await in_workspace(
+                self._files.check, principal, self._files.parse(output, key="output"), Access.WRITE
+            )
+        data, content, input_format = await self._read_data(
+            requester_ref, args, self._environment.settings.max_storage
+        )
+        try:
+            request = transform.build_request(
+                language=language,
+                code=args["code"],
+                data=data,
+                content=content,
+                input_format=input_format,
+                output_format=output_format or DataFormat.JSON,
+                allowed_packages=allowed_packages(requester_ref),
+                session=await self._session(requester_ref, args.get("session")),
+                timeout=args.get("timeout"),
+                memory=args.get("memory"),
+            )
+        except InvalidInputError as e:
+            raise AIToolValidationError(str(e), "language") from e
+        result = await self._run_request(request, None)
+        try:
+            produced = transform.read_output(result, output_format)
+        except ServiceError as e:
+            raise AIToolExecutionError(str(e)) from e
+        saved = None
+        if output is not None and produced.content is not None:
+            saved = await self._save_targets(
+                principal_of(requester_ref),
+                {output: produced.content},
+                tool_call,
+                request_authorization,
+            )
+        data_out: dict[str, Any] = {
+            "result": produced.value if output is None else None,
+            "source": produced.source,
+            "output": output,
+            "saved": saved or [],
+            "stdout": result.output,
+            "stderr": result.error,
+            "execution_time": round(result.execution_time, 6),
+        }
+        if result.session_error:
+            data_out["session_error"] = result.session_error
+        summary = (
+            f"Transformed; written to {output}."
+            if output
+            else f"Transformed ({produced.source}): {_preview(json.dumps(produced.value))}"
+        )
+        return tool_result(tool_call, summary, data_out)
+
+    async def _validate_data(
+        self,
+        tool_call: AIToolCall,
+        requester_ref: Any,
+        request_authorization: AIToolAuthorizationCallback,
+    ) -> AIToolResult:
+        args = tool_call.arguments
+        data, content, fmt = await self._read_data(requester_ref, args, _MAX_DATA_FILE)
+        try:
+            report = await asyncio.to_thread(
+                validation.validate,
+                schema=args["schema"],
+                data=data,
+                content=content,
+                fmt=fmt,
+                max_errors=max(1, int(args.get("max_errors") or validation.DEFAULT_MAX_ERRORS)),
+            )
+        except InvalidInputError as e:
+            raise AIToolValidationError(str(e), "schema") from e
+        if report["valid"]:
+            summary = f"Valid: {report['rows']} rows checked."
+        else:
+            counts = ", ".join(f"{k} {v}" for k, v in report["counts"].items())
+            summary = (
+                f"Invalid: {report['error_count']} errors in {report['rows']} rows ({counts})."
+            )
+        return tool_result(tool_call, summary, report)
+
+    async def _list_sessions(
+        self,
+        tool_call: AIToolCall,
+        requester_ref: Any,
+        request_authorization: AIToolAuthorizationCallback,
+    ) -> AIToolResult:
+        principal = principal_of(requester_ref)
+        infos = await asyncio.to_thread(self.sessions.list, principal.name)
+        rows = [dataclasses.asdict(info) for info in infos]
+        names = ", ".join(info.name for info in infos) or "none"
+        return tool_result(tool_call, f"Sessions: {names}", rows)
+
+    async def _delete_session(
+        self,
+        tool_call: AIToolCall,
+        requester_ref: Any,
+        request_authorization: AIToolAuthorizationCallback,
+    ) -> AIToolResult:
+        principal = principal_of(requester_ref)
+        name = tool_call.arguments["session"]
+        if not await asyncio.to_thread(self.sessions.delete, principal.name, name):
+            raise AIToolExecutionError(f"No session named {name!r}")
+        return tool_result(tool_call, f"Deleted session {name!r}", {"deleted": name})
 
     def environment_for(self, backend: str | None) -> CodeExecutionEnvironment:
         """The environment that runs on ``backend`` (``None``: the configured one).
@@ -364,6 +651,17 @@ class CodeTool(AITool):
         base = self._files.parse(output_dir, key="output_dir").text
         # Names come from inside the sandbox: each is checked again as a workspace path.
         targets = {f"{base}/{name}": data for name, data in sorted(result.files.items())}
+        return await self._save_targets(principal, targets, tool_call, ask)
+
+    async def _save_targets(
+        self,
+        principal: Principal,
+        targets: dict[str, bytes],
+        tool_call: AIToolCall,
+        ask: AIToolAuthorizationCallback,
+    ) -> list[str]:
+        """Write ``targets`` (workspace path -> content); replacing a file needs approval."""
+        operation = tool_call.arguments.get("operation", "execute_code")
         approved = isinstance(tool_call, ApprovedToolCall) and tool_call.approval is not None
         if targets and not approved:
             existing = await in_workspace(self._existing, principal, list(targets))
@@ -372,8 +670,8 @@ class CodeTool(AITool):
                 reason = "The code tool wants to save the program's output over existing files"
                 if not await ask(NAME, tool_call.arguments, reason, f"Replaces {shown}", True):
                     raise AIToolAuthorizationDenied(
-                        f"Authorization denied for code execute_code: saving the output would "
-                        f"replace {shown}"
+                        f"Authorization denied for code {operation}: "
+                        f"saving the output would replace {shown}"
                     )
                 approved = True
         await in_workspace(self._write_outputs, principal, targets, approved)
@@ -387,6 +685,27 @@ class CodeTool(AITool):
     ) -> None:
         for path, data in targets.items():
             self._files.write_bytes(principal, path, data, replace=replace, key="output file")
+
+
+def allowed_packages(requester_ref: Any) -> list[str] | None:
+    """The packages a caller's programs may import (``None``: not a principal, no limit).
+
+    Calls through the registry always carry a principal, so their runs are always guarded.
+    """
+    if not isinstance(requester_ref, Principal):
+        return None
+    return sorted(requester_ref.permissions.code_execution.allowed_packages)
+
+
+def _check_language(requester_ref: Any, language: str) -> None:
+    """An operation whose ``language`` defaults: the default must be allowed too."""
+    if isinstance(requester_ref, Principal):
+        languages = requester_ref.permissions.code_execution.languages
+        if not allows(languages, language):
+            allowed = ", ".join(sorted(languages)) or "none"
+            raise AIToolAuthorizationDenied(
+                f"language {language!r} is not allowed. Allowed: {allowed}"
+            )
 
 
 def _decode_files(files: dict[str, Any]) -> dict[str, bytes]:
@@ -417,6 +736,8 @@ def _summary(result: ExecutionResult, saved: list[str]) -> str:
         parts.append(f"stdout:\n{_preview(result.output)}")
     if result.error:
         parts.append(f"stderr:\n{_preview(result.error)}")
+    if result.session_error:
+        parts.append(f"Warning: {result.session_error}")
     if saved:
         parts.append(f"Saved to the workspace: {', '.join(saved)}")
     elif result.files:
@@ -444,6 +765,8 @@ def _data(result: ExecutionResult, saved: list[str], *, include_files: bool) -> 
         "backend": result.backend,
         "language": result.language,
     }
+    if result.session_error:
+        data["session_error"] = result.session_error
     if include_files:
         # A list, not a name-keyed object: a file called 'token.txt' is not a secret, but as
         # a key its content would be redacted as one (see masterai.security.redaction).
