@@ -115,6 +115,16 @@ def create_app(platform: Platform | None = None) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
+    @app.middleware("http")
+    async def single_query_values(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        repeated = _repeated_query_key(request) if request.url.path.startswith(API) else None
+        if repeated is not None:
+            message = f"Invalid query parameter {repeated!r}: given more than once"
+            return error_response("invalid", message, 400, repeated)
+        return await call_next(request)
+
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
         return error_response("unauthenticated", exc.message, 401)
@@ -307,6 +317,16 @@ def _tools(api: Api, approvals: Approvals) -> APIRouter:
         return await approvals.call(request, principal, name, params, approve=approve)
 
     return router
+
+
+def _repeated_query_key(request: Request) -> str | None:
+    """A query parameter given more than once (it would silently mean its last value)."""
+    seen: set[str] = set()
+    for key, _ in request.query_params.multi_items():
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
 
 
 RFC_3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
