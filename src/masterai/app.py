@@ -159,7 +159,8 @@ class Platform:
     async def background(self) -> AsyncIterator[None]:
         """Run the platform's background work while the block runs.
 
-        Today the event dispatcher (webhook deliveries, ``integrations.dispatch``); a loop
+        The event dispatcher (webhook deliveries, ``integrations.dispatch``) and the script
+        scheduler with its in-process workers (``jobs.scheduler``); a loop
         that fails is logged and started again after ``RESTART_DELAY`` seconds, so one bad
         round never stops deliveries. ``masterai serve`` enters it in each worker process.
         """
@@ -167,6 +168,8 @@ class Platform:
         tasks = []
         if self.settings.integrations.dispatch:
             tasks.append(asyncio.create_task(_supervise("event dispatcher", self._dispatch, stop)))
+        if self.settings.jobs.scheduler:
+            tasks.append(asyncio.create_task(_supervise("scheduler", self.run_jobs, stop)))
         try:
             yield
         finally:
@@ -180,6 +183,13 @@ class Platform:
 
         settings = self.settings
         await Dispatcher(self.database, settings.integrations, settings.egress).run(stop)
+
+    async def run_jobs(self, stop: asyncio.Event, *, queue_url: str | None = None) -> None:
+        """The scheduler and workers (``jobs`` settings) until ``stop``; runs are registry calls."""
+        from masterai.jobs import run_jobs
+
+        await asyncio.to_thread(self.ensure_audit_key)
+        await run_jobs(self.database, self.call, self.settings.jobs, stop, queue_url=queue_url)
 
     def close(self) -> None:
         """Close what was opened: built tools that hold resources, pooled connections."""

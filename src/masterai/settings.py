@@ -314,6 +314,35 @@ class McpSettings(BaseModel):
     """Largest ``/mcp`` request body."""
 
 
+class JobsSettings(BaseModel):
+    """The scheduler and the workers that run scripts (owned by ``masterai.jobs``)."""
+
+    scheduler: bool = True
+    """Run the scheduler and an in-process worker pool in ``masterai serve``."""
+    workers: int = Field(default=2, ge=1, le=64)
+    """Runs one process executes at the same time."""
+    queue: str | None = None
+    """``redis://host:port/db``: a Redis job queue (SAQ) shared by ``masterai worker``
+    processes; unset, runs are queued in-process."""
+    queue_name: str = "masterai-runs"
+    """The name of the Redis queue (one per platform sharing a Redis server)."""
+    tick: float = Field(default=5.0, gt=0)
+    """Seconds between two scheduler passes."""
+    lease_seconds: float = Field(default=30.0, gt=0)
+    """How long the scheduler's lease lasts unless renewed (a stopped leader is replaced
+    after it)."""
+    heartbeat: float = Field(default=2.0, gt=0)
+    """Seconds between two heartbeats of a running script (also how fast a cancel lands)."""
+    stale_after: float = Field(default=30.0, gt=0)
+    """A running script whose worker has not beaten for this long is taken as lost."""
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    """Attempts of a run whose workers die before it is failed."""
+    output_chars: int = Field(default=65_536, ge=1024)
+    """Characters of stdout and of stderr kept in a run record."""
+    run_timeout: float = Field(default=3600.0, gt=0)
+    """Longest a ``run_script`` call may last, all attempts of a tool script included."""
+
+
 class Settings(BaseSettings):
     """All Master AI settings, read from the environment (``MASTERAI_*``) and a ``.env`` file."""
 
@@ -343,6 +372,7 @@ class Settings(BaseSettings):
     integrations: IntegrationsSettings = Field(default_factory=IntegrationsSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
 
     @property
     def workspace(self) -> Path:

@@ -155,6 +155,29 @@ WALKS: dict[str, Walk] = {
     "webhooks redeliver": Walk(
         ("webhooks", "redeliver", "1"), "integration", None, ("webhooks", "redeliver", "1")
     ),
+    "scripts add": Walk(
+        ("scripts", "add", "walk", "--language", "python", "--code", "print(1)", "--company", OWN),
+        "code",
+        OWN,
+        ("scripts", "add", "walk", "--language", "python", "--code", "print(1)"),
+    ),
+    **{
+        f"scripts {name}": Walk(
+            ("scripts", name, *(("nightly",) if name not in ("list", "runs") else ())),
+            "code",
+            None,
+            ("scripts", name, *(("nightly",) if name not in ("list", "runs") else ())),
+        )
+        for name in ("list", "show", "run", "runs", "enable", "disable")
+    },
+    "scripts remove": Walk(
+        ("scripts", "remove", "nightly", "--yes"),
+        "code",
+        None,
+        ("scripts", "remove", "nightly", "--yes"),
+    ),
+    "tests generate": Walk(("tests", "generate", OWN), "code", OWN, ("tests", "generate", OWN)),
+    "tests run": Walk(("tests", "run", OWN), "code", OWN, ("tests", "run", OWN)),
 }
 
 # Commands that read or write no platform data, and why.
@@ -176,6 +199,8 @@ NO_DATA = {
     "tests/integrations)",
     "integrations check-db": "checks a configured database connection (an "
     "integration.check_database call; tests/integrations)",
+    "worker": "runs the scheduler and workers; each run is a code.run_script registry call "
+    "made as the script's owner (tests/jobs)",
 }
 
 
@@ -205,11 +230,29 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             ("init",),
             ("demo", "seed", "--companies", "2", "--conversations", "60", "--days", "10"),
             ("user", "add", "vic", "--role", "viewer", "--company", OWN),
+            ("scripts", "add", "nightly", "--language", "python", "--code", "print(1)"),
+            ("tests", "generate", OWN),
         ):
             result = runner.invoke(app, list(argv))
             assert result.exit_code == 0, (argv, result.stdout, result.stderr)
         _one_dead_delivery(home)
+        _scripted_model(home)
     yield home
+
+
+def _scripted_model(home: Path) -> None:
+    """OWN's configuration on a scripted model that passes its generated suite (tests run)."""
+    from masterai.services.configs import ConfigurationService
+
+    (home / "models").mkdir()
+    (home / "models" / "walk.json").write_text(json.dumps([{"text": "Happy to help."}] * 200))
+    database = open_database(Settings(home=home))
+    try:
+        ConfigurationService(database).update_configuration(
+            OWN, {"provider": "scripted", "model": "walk.json"}, author="walks"
+        )
+    finally:
+        database.dispose()
 
 
 def _one_dead_delivery(home: Path) -> None:
@@ -242,6 +285,7 @@ def home(seeded_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("MASTERAI_HOME", str(copy))
     monkeypatch.delenv("MASTERAI_DATABASE_URL", raising=False)
     monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("MASTERAI_LLM__SCRIPTED_DIR", str(copy / "models"))
     return copy
 
 

@@ -211,6 +211,7 @@ def test_logging_in_with_a_token_opens_the_console_with_its_navigation(
         "Tools",
         "Configurations",
         "Analytics",
+        "Scripts & runs",
         "Webhooks",
         "Audit",
         "Users & companies",
@@ -329,6 +330,7 @@ PAGES = {
     "comparison": "/analytics/compare",
     "audit": "/audit?limit=50",
     "people": "/people/admin",
+    "scripts": "/scripts",
     "webhooks": "/webhooks",
 }
 

@@ -309,3 +309,36 @@ async def test_the_webhooks_page_adds_a_subscription_and_shows_its_delivery_log(
     assert "configuration.changed" in page.text
     assert 'id="delivery-' in page.text and "status-dead" in page.text
     assert 'id="integration-redeliver"' in page.text or "Deliver again" in page.text
+
+
+async def test_the_scripts_page_creates_runs_and_shows_a_run_with_its_output(
+    admin: tuple[httpx.AsyncClient, str], platform: Platform
+) -> None:
+    client, csrf = admin
+    empty = await client.get("/scripts")
+    assert empty.status_code == 200 and "No scripts yet." in empty.text
+    created = await client.post(
+        "/tools/code",
+        data={
+            "csrf_token": csrf,
+            "operation": "create_script",
+            "name": "hello",
+            "language": "python",
+            "code": "print('hi from the console')",
+            "company_id": "acme-retail",
+        },
+    )
+    assert 'class="result ok"' in created.text, created.text
+    ran = await client.post(
+        "/tools/code", data={"csrf_token": csrf, "operation": "run_script", "script": "hello"}
+    )
+    assert 'class="result ok"' in ran.text, ran.text
+    listed = await client.get("/scripts")
+    run_id = re.search(r'href="/runs/(\d+)"', listed.text)
+    assert run_id is not None and '<a href="/scripts/hello">hello</a>' in listed.text
+    shown = await client.get(f"/runs/{run_id.group(1)}")
+    assert "hi from the console" in shown.text and "status-succeeded" in shown.text
+    detail = await client.get("/scripts/hello")
+    assert "print(&#39;hi from the console&#39;)" in detail.text
+    (record,) = platform.registry.audit_log.recent(1)
+    assert (record.user_name, record.tool, record.operation) == ("admin", "code", "get_script")

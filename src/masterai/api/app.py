@@ -46,6 +46,7 @@ from masterai.api.models import (
     ToolDetail,
     ToolModel,
 )
+from masterai.api.scripts import scripts_router
 from masterai.api.webhooks import webhooks_router
 from masterai.app import Platform
 from masterai.audit import STATUSES
@@ -154,6 +155,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.include_router(approvals_router(approvals), prefix=API)
     app.include_router(chat_router(chat), prefix=API)
     app.include_router(webhooks_router(api, approvals), prefix=API)
+    app.include_router(scripts_router(api, approvals), prefix=API)
     app.include_router(console_router(api, chat))  # the web console at /, /static
     _document_errors(app)
     return app

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
@@ -58,6 +58,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 """Documented error answers (all ``{"error": {...}}``); routers pick the codes they use."""
+
+
+RECORD_ID = Path(ge=1, le=2**31 - 1, description="A record id")
+"""A record id in a path: a positive 32-bit integer (what the database stores)."""
 
 
 def errors(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from masterai.api.approvals import Approvals
-from masterai.api.common import Api, BodyRefused, errors, result_response
+from masterai.api.common import RECORD_ID, Api, BodyRefused, errors, result_response
 from masterai.api.models import PendingApprovalAnswer, ToolCallResult
 from masterai.registry import InvalidArguments
 
@@ -126,7 +126,9 @@ def _subscriptions(calls: _Calls) -> APIRouter:
         responses={**PENDING, **errors(400, 401, 403, 404, 408, 422)},
     )
     async def remove_webhook(
-        webhook_id: int, request: Request, approve: Annotated[bool, APPROVE] = False
+        webhook_id: Annotated[int, RECORD_ID],
+        request: Request,
+        approve: Annotated[bool, APPROVE] = False,
     ) -> JSONResponse:
         """Remove a subscription and its delivery log (``integration.delete_webhook``)."""
         return await calls.change(
@@ -146,7 +148,7 @@ def _deliveries(calls: _Calls) -> APIRouter:
     )
     async def list_deliveries(
         request: Request,
-        webhook: int | None = None,
+        webhook: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
         status: Literal["pending", "delivered", "dead"] | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> JSONResponse:
@@ -160,7 +162,9 @@ def _deliveries(calls: _Calls) -> APIRouter:
         responses={**PENDING, **errors(400, 401, 403, 404, 408, 422)},
     )
     async def redeliver(
-        delivery_id: int, request: Request, approve: Annotated[bool, APPROVE] = False
+        delivery_id: Annotated[int, RECORD_ID],
+        request: Request,
+        approve: Annotated[bool, APPROVE] = False,
     ) -> JSONResponse:
         """Queue a delivery again with a fresh attempt budget (``integration.redeliver``)."""
         return await calls.change(

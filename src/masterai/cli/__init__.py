@@ -37,6 +37,8 @@ _GROUPS = (
     "analytics",
     "data",
     "integrations",
+    "scripts",
+    "worker",
     "sandbox",
     "chat",
     "docs",

@@ -63,9 +63,16 @@ def register_tools(registry: ToolRegistry, settings: Settings, database: Databas
 
     def code() -> AITool:
         from masterai.sandbox import CodeExecutionEnvironment
-        from masterai.tools.code import CodeTool
+        from masterai.tools.code_scripts import ScriptingCodeTool
 
-        return CodeTool(CodeExecutionEnvironment(settings), settings.workspace)
+        # execute_code and friends, plus scripts and test suites; tool scripts call back here
+        return ScriptingCodeTool(
+            CodeExecutionEnvironment(settings),
+            settings.workspace,
+            database=database,
+            settings=settings,
+            call_tool=registry.execute_tool,
+        )
 
     def integration() -> AITool:
         from masterai.tools.integration import IntegrationTool
@@ -80,6 +87,16 @@ def register_tools(registry: ToolRegistry, settings: Settings, database: Databas
         "code": code,
         "integration": integration,
     }
+    from masterai.tools.aidev.parts import PART_MODULES
+
+    def aidev() -> AITool:
+        from masterai.tools.aidev import AIDevTool
+        from masterai.tools.aidev.parts import build_parts
+
+        return AIDevTool(build_parts(settings, database))
+
+    if PART_MODULES:  # a tool without operations would be taken for a legacy tool
+        factories["aidev"] = aidev
     for name, factory in factories.items():
         registry.register_factory(name, factory, category=name)
 

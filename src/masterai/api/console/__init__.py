@@ -13,14 +13,24 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from masterai.api.console import analytics, audit, chat, configs, login, people, tools, webhooks
+from masterai.api.console import (
+    analytics,
+    audit,
+    chat,
+    configs,
+    login,
+    people,
+    scripts,
+    tools,
+    webhooks,
+)
 from masterai.api.console.core import STATIC, STATIC_TYPES, Console
 
 if TYPE_CHECKING:
     from masterai.api.chat import Chat
     from masterai.api.common import Api
 
-PAGES = (login, chat, tools, configs, analytics, audit, people, webhooks)
+PAGES = (login, chat, tools, configs, analytics, audit, people, scripts, webhooks)
 """Modules with a ``router(console)``; each page's module registers its navigation key."""
 
 

@@ -5,10 +5,11 @@ To add an area, create a module here, import it below, and add an Alembic migrat
 """
 
 from masterai.store.models.audit import AuditRecord
-from masterai.store.models.automation import CustomTool, Script, ScriptRun, Webhook
+from masterai.store.models.automation import CustomTool, Webhook
 from masterai.store.models.base import Base, UTCDateTime, utcnow
 from masterai.store.models.conversation import Conversation, Message
 from masterai.store.models.identity import ApiToken, PermissionGrant, Role, User, UserCompany
+from masterai.store.models.scripts import Script, ScriptRun
 from masterai.store.models.tenancy import AIConfiguration, Company, ConfigTemplate
 from masterai.store.models.web import ConsoleSession, LoginLink, PendingApproval
 

@@ -1,0 +1,55 @@
+"""``masterai worker``: the scheduler and workers alone (CLI-only installs, or a Redis fleet)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+
+from masterai.cli.common import console
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``worker`` command to ``app``."""
+    app.command("worker")(worker)
+
+
+def worker(
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            "--queue",
+            help="redis://host:port/db: serve the shared Redis queue (default: MASTERAI_JOBS__"
+            "QUEUE, else in-process).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Runs at the same time (default 2).")
+    ] = None,
+) -> None:
+    """Run the script scheduler and workers until interrupted (Ctrl-C).
+
+    Any number may run, on one or many machines: one scheduler holds the lease, the others
+    stand by; with --queue every process takes runs from the shared queue. Each run is a
+    registry call made as the script's owner, audited.
+    """
+    from masterai.cli.context import open_platform
+
+    platform = open_platform()
+    if workers is not None:
+        platform.settings.jobs.workers = workers
+    where = queue or platform.settings.jobs.queue or "in-process"
+    console.print(
+        f"masterai worker: scheduler and {platform.settings.jobs.workers} workers ({where})"
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await platform.run_jobs(stop, queue_url=queue)
+
+    asyncio.run(main())

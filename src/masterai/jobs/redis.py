@@ -1,0 +1,86 @@
+"""``RedisQueue``: runs spread over a fleet of ``masterai worker --queue redis://...`` processes.
+
+SAQ carries the jobs (asyncio-native, at-least-once, retries, sweeping of stuck jobs, abort);
+each job holds only a run id. Every job is given explicit limits (SAQ's default time-out is
+10 s). Delivery twice is harmless: a worker claims the run in the database first. A worker
+that dies mid-run stops beating the run's heartbeat; the scheduler queues the run again after
+``stale_after`` and the run record shows both attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from saq import Queue, Worker
+from saq.types import PartialTimersDict
+
+from masterai.jobs.queue import RunJob
+from masterai.settings import JobsSettings
+
+JOB = "masterai.run_script"
+
+
+class RedisQueue:
+    """A SAQ queue on Redis and, with :meth:`run`, a worker serving it.
+
+    Args:
+        url: ``redis://host:port/db``.
+        execute: runs one run id (in the process that takes the job).
+        settings: the ``jobs`` settings (concurrency, time-outs, attempts, queue name).
+    """
+
+    def __init__(self, url: str, execute: RunJob, *, settings: JobsSettings) -> None:
+        self._url = url
+        self._execute = execute
+        self._settings = settings
+        self._name = settings.queue_name
+        self._queue: Queue | None = None
+
+    @property
+    def queue(self) -> Queue:
+        """The SAQ queue (created on first use)."""
+        if self._queue is None:
+            self._queue = Queue.from_url(self._url, name=self._name)
+        return self._queue
+
+    async def enqueue(self, run_id: int) -> None:
+        """Put the run id on the Redis queue."""
+        await self.queue.enqueue(
+            JOB,
+            run_id=run_id,
+            timeout=int(self._settings.run_timeout),
+            retries=self._settings.max_attempts,
+            retry_delay=1.0,
+            retry_backoff=True,
+        )
+
+    async def _job(self, ctx: dict[str, Any], *, run_id: int) -> None:
+        await self._execute(run_id)
+
+    def worker(self) -> Worker[Any]:
+        """A SAQ worker executing this queue's jobs."""
+        return Worker(
+            self.queue,
+            functions=[(JOB, self._job)],
+            concurrency=self._settings.workers,
+            timers=PartialTimersDict(schedule=1, worker_info=10, sweep=10, abort=1),
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve the queue until ``stop`` is set."""
+        worker = self.worker()
+        worker.SIGNALS = []  # the process's own handlers set ``stop``; SAQ's would replace them
+        task = asyncio.create_task(worker.start())
+        try:
+            await stop.wait()
+        finally:
+            await worker.stop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await self.queue.disconnect()
+
+    async def close(self) -> None:
+        """Close the Redis connection."""
+        if self._queue is not None:
+            await self._queue.disconnect()
