@@ -170,6 +170,8 @@ class Platform:
             tasks.append(asyncio.create_task(_supervise("event dispatcher", self._dispatch, stop)))
         if self.settings.jobs.scheduler:
             tasks.append(asyncio.create_task(_supervise("scheduler", self.run_jobs, stop)))
+        if self.settings.aidev.fine_tune_tracker:
+            tasks.append(asyncio.create_task(_supervise("fine-tune tracker", self._track, stop)))
         try:
             yield
         finally:
@@ -177,6 +179,13 @@ class Platform:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _track(self, stop: asyncio.Event) -> None:
+        from masterai.services.aidev.finetune import track
+        from masterai.tools.aidev.training import build
+
+        interval = self.settings.aidev.fine_tune_poll_seconds
+        await track(build(self.settings, self.database).fine_tunes(), stop, interval=interval)
 
     async def _dispatch(self, stop: asyncio.Event) -> None:
         from masterai.events import Dispatcher

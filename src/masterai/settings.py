@@ -292,28 +292,6 @@ class ApiSettings(BaseModel):
     """Mark cookies ``Secure`` (set it when the console is served over TLS)."""
 
 
-class McpSettings(BaseModel):
-    """The MCP server: ``masterai mcp`` (stdio) and ``/mcp`` on ``masterai serve``."""
-
-    resource_url: str | None = None
-    """Public URL of the ``/mcp`` endpoint, named in the protected-resource metadata and in
-    401 answers (``masterai serve`` sets it from ``--host``/``--port`` when unset)."""
-    allowed_hosts: list[str] = Field(
-        default_factory=lambda: ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-    )
-    """``Host`` headers ``/mcp`` answers (DNS-rebinding protection); ``name:*`` for any
-    port. Add the public host name when serving beyond loopback."""
-    allowed_origins: list[str] = Field(
-        default_factory=lambda: ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
-    )
-    """``Origin`` headers ``/mcp`` accepts from browsers (requests without one pass)."""
-    watch_seconds: float = Field(default=2.0, gt=0)
-    """How often a connected caller's tool set is compared with what it was last shown
-    (a changed one is announced with ``notifications/tools/list_changed``)."""
-    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
-    """Largest ``/mcp`` request body."""
-
-
 class JobsSettings(BaseModel):
     """The scheduler and the workers that run scripts (owned by ``masterai.jobs``)."""
 
@@ -341,6 +319,68 @@ class JobsSettings(BaseModel):
     """Characters of stdout and of stderr kept in a run record."""
     run_timeout: float = Field(default=3600.0, gt=0)
     """Longest a ``run_script`` call may last, all attempts of a tool script included."""
+
+
+class RagSettings(BaseModel):
+    """Retrieval over companies' documents (owned by ``masterai.services.rag``)."""
+
+    embedding_model: str = "local:hashing"
+    """``local:hashing`` (offline, deterministic; no model download) or a provider's
+    embeddings as ``provider:model[@base_url]``, e.g. ``openai:text-embedding-3-small``."""
+    dimension: int = Field(default=256, ge=16, le=4096)
+    """Vector size of the ``local:hashing`` embedder."""
+    chunk_tokens: int = Field(default=200, ge=16, le=8192)
+    """Tokens (words and punctuation marks) per chunk."""
+    chunk_overlap: int = Field(default=40, ge=0, le=4096)
+    """Tokens a chunk shares with the one before it."""
+    batch_size: int = Field(default=64, ge=1, le=2048)
+    """Texts sent to the embedder per request."""
+    max_documents: int = Field(default=10_000, ge=1)
+    """Most documents (or files) one ``index_documents`` call takes."""
+    max_file_bytes: int = Field(default=10 * 1024**2, gt=0)
+    """Largest workspace file indexed."""
+
+
+class AIDevSettings(BaseModel):
+    """AI development: fine-tune jobs (``aidev`` tool, ``masterai finetune``)."""
+
+    fine_tune_tracker: bool = True
+    """Poll unfinished fine-tune jobs in the background (``masterai serve``/``worker``)."""
+    fine_tune_poll_seconds: float = Field(default=60.0, gt=0)
+    """How often unfinished jobs are polled."""
+    training_prices: dict[str, float] = Field(
+        default_factory=lambda: {
+            "gpt-4o-mini": 3.0,
+            "gpt-4o": 25.0,
+            "gpt-4.1-nano": 1.5,
+            "gpt-4.1-mini": 5.0,
+            "gpt-4.1": 25.0,
+            "gpt-3.5-turbo": 8.0,
+        }
+    )
+    """USD per million trained tokens by model-name prefix (the longest match wins)."""
+
+
+class McpSettings(BaseModel):
+    """The MCP server: ``masterai mcp`` (stdio) and ``/mcp`` on ``masterai serve``."""
+
+    resource_url: str | None = None
+    """Public URL of the ``/mcp`` endpoint, named in the protected-resource metadata and in
+    401 answers (``masterai serve`` sets it from ``--host``/``--port`` when unset)."""
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    )
+    """``Host`` headers ``/mcp`` answers (DNS-rebinding protection); ``name:*`` for any
+    port. Add the public host name when serving beyond loopback."""
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    )
+    """``Origin`` headers ``/mcp`` accepts from browsers (requests without one pass)."""
+    watch_seconds: float = Field(default=2.0, gt=0)
+    """How often a connected caller's tool set is compared with what it was last shown
+    (a changed one is announced with ``notifications/tools/list_changed``)."""
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    """Largest ``/mcp`` request body."""
 
 
 class Settings(BaseSettings):
@@ -372,7 +412,9 @@ class Settings(BaseSettings):
     integrations: IntegrationsSettings = Field(default_factory=IntegrationsSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    rag: RagSettings = Field(default_factory=RagSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    aidev: AIDevSettings = Field(default_factory=AIDevSettings)
 
     @property
     def workspace(self) -> Path:

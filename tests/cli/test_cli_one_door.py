@@ -47,6 +47,9 @@ IMPORT_LINE = {
     "messages": [{"role": "user", "content": "Hello", "created_at": "2026-11-30T10:00:00Z"}],
 }
 
+WALK_DATASET = f"companies/{OWN}/datasets/conversations/v1"
+"""The dataset the template prepares (fine-tune and evaluation walks use it)."""
+
 WALKS: dict[str, Walk] = {
     "user add": Walk(
         ("user", "add", "zed", "--role", "viewer", "--company", OWN),
@@ -178,6 +181,39 @@ WALKS: dict[str, Walk] = {
     ),
     "tests generate": Walk(("tests", "generate", OWN), "code", OWN, ("tests", "generate", OWN)),
     "tests run": Walk(("tests", "run", OWN), "code", OWN, ("tests", "run", OWN)),
+    "datasets prepare": Walk(
+        ("datasets", "prepare", OWN, "--not-escalated"),
+        "aidev",
+        OWN,
+        ("datasets", "prepare", OWN),
+    ),
+    "finetune start": Walk(
+        ("finetune", "start", "openai:gpt-4o-mini", WALK_DATASET, "--suffix", "walk"),
+        "aidev",
+        None,
+        ("finetune", "start", "openai:gpt-4o-mini", WALK_DATASET),
+    ),
+    "finetune show": Walk(("finetune", "show", "1"), "aidev"),
+    "finetune list": Walk(("finetune", "list"), "aidev"),
+    "finetune cancel": Walk(
+        ("finetune", "cancel", "1", "--yes"), "aidev", None, ("finetune", "cancel", "1", "--yes")
+    ),
+    "finetune evaluate": Walk(
+        ("finetune", "evaluate", "scripted:walk.json", "--dataset", WALK_DATASET),
+        "aidev",
+        None,
+        ("finetune", "evaluate", "scripted:walk.json", "--dataset", WALK_DATASET),
+    ),
+    "rag index": Walk(
+        ("rag", "index", OWN, "--id", "walk", "--text", "Refunds take five days."),
+        "aidev",
+        OWN,
+        ("rag", "index", OWN, "--id", "walk", "--text", "Refunds take five days."),
+    ),
+    "rag search": Walk(
+        ("rag", "search", OWN, "refund"), "aidev", OWN, ("rag", "search", OTHER, "refund")
+    ),
+    "rag update": Walk(("rag", "update", OWN), "aidev", OWN, ("rag", "update", OWN)),
 }
 
 # Commands that read or write no platform data, and why.
@@ -220,18 +256,35 @@ def test_every_documented_command_is_walked_or_touches_no_data() -> None:
 
 
 @pytest.fixture(scope="module")
-def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def fake_openai() -> Iterator[str]:
+    """A wire-level fake of OpenAI's fine-tuning endpoints (tests/aidev/fake_openai.py)."""
+    import sys
+
+    sys.path.append(str(Path(__file__).resolve().parents[1] / "aidev"))
+    from fake_openai import serve_fake
+
+    with serve_fake() as fake:
+        yield fake.base_url
+
+
+@pytest.fixture(scope="module")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory, fake_openai: str) -> Iterator[Path]:
     """A home with the super admin, a small demo data set and a viewer of OWN only."""
     home = tmp_path_factory.mktemp("one-door") / "home"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MASTERAI_HOME", str(home))
         mp.delenv("MASTERAI_DATABASE_URL", raising=False)
+        mp.setenv("OPENAI_BASE_URL", fake_openai)
+        mp.setenv("OPENAI_API_KEY", "sk-walk")
         for argv in (
             ("init",),
             ("demo", "seed", "--companies", "2", "--conversations", "60", "--days", "10"),
             ("user", "add", "vic", "--role", "viewer", "--company", OWN),
             ("scripts", "add", "nightly", "--language", "python", "--code", "print(1)"),
             ("tests", "generate", OWN),
+            ("rag", "index", OWN, "--id", "faq", "--text", "A refund takes five days."),
+            ("datasets", "prepare", OWN),
+            ("finetune", "start", "openai:gpt-4o-mini", WALK_DATASET),
         ):
             result = runner.invoke(app, list(argv))
             assert result.exit_code == 0, (argv, result.stdout, result.stderr)
@@ -279,7 +332,11 @@ def _one_dead_delivery(home: Path) -> None:
 
 
 @pytest.fixture
-def home(seeded_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(
+    seeded_template: Path, fake_openai: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-walk")
     copy = tmp_path / "home"
     shutil.copytree(seeded_template, copy)
     monkeypatch.setenv("MASTERAI_HOME", str(copy))

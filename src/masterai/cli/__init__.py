@@ -38,6 +38,8 @@ _GROUPS = (
     "data",
     "integrations",
     "scripts",
+    "rag",
+    "aidev",
     "worker",
     "sandbox",
     "chat",

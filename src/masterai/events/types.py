@@ -17,6 +17,7 @@ class EventType(StrEnum):
     SCRIPT_SUCCEEDED = "script.succeeded"
     SCRIPT_FAILED = "script.failed"
     CUSTOM_TOOL_ALERT = "custom_tool.alert"
+    FINE_TUNE_SUCCEEDED, FINE_TUNE_FAILED = "fine_tune.succeeded", "fine_tune.failed"
     SECURITY_ALERT = "security.alert"
     AUDIT_VERIFY_FAILED = "audit.verify_failed"
 

@@ -9,6 +9,7 @@ from masterai.store.models.automation import CustomTool, Webhook
 from masterai.store.models.base import Base, UTCDateTime, utcnow
 from masterai.store.models.conversation import Conversation, Message
 from masterai.store.models.identity import ApiToken, PermissionGrant, Role, User, UserCompany
+from masterai.store.models.rag import RagChunk, RagCollection, RagDocument
 from masterai.store.models.scripts import Script, ScriptRun
 from masterai.store.models.tenancy import AIConfiguration, Company, ConfigTemplate
 from masterai.store.models.web import ConsoleSession, LoginLink, PendingApproval
@@ -27,6 +28,9 @@ __all__ = [
     "Message",
     "PendingApproval",
     "PermissionGrant",
+    "RagChunk",
+    "RagCollection",
+    "RagDocument",
     "Role",
     "Script",
     "ScriptRun",

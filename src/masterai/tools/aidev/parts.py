@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from masterai.store import Database
     from masterai.tools.aidev import AIDevPart
 
-PART_MODULES: tuple[str, ...] = ()
+PART_MODULES: tuple[str, ...] = ("prompts", "training", "rag")
 """Part modules, in the order their operations are listed (``"prompts"``, ``"rag"``, ...)."""
 
 

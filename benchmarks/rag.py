@@ -1,0 +1,165 @@
+"""Benchmark RAG: indexing throughput and search latency at 10,000 and 100,000 chunks.
+
+Run: ``.venv/bin/python benchmarks/rag.py [--sizes 10000 100000] [--queries 200]``.
+
+For each size, in one run, on a fresh SQLite database (the embedded default) with the
+offline ``local:hashing`` embedder:
+
+- indexing: synthetic FAQ-like documents (one chunk each, 30 words drawn from a Zipf
+  vocabulary whose head is the English stop words) through :meth:`RagService.index` in
+  batches of 5,000: chunking, embedding, the transaction and the FTS5 triggers; chunks/s;
+- search: ``--queries`` queries (five words of a random document, two of them replaced) through
+  :meth:`RagService.search` in each mode, p50 and p95, after one warm-up search (the first
+  search loads the collection's vectors into memory: shown as "matrix load");
+- baseline: numpy brute force over the same vectors held in memory (embed the query, one
+  matrix product, top 5), no database: the floor the vector path is measured against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from masterai.security import UserDirectory
+from masterai.services.rag import HashingEmbedder, RagService, SearchMode, SourceDocument
+from masterai.services.rag.chunking import STOP_WORDS
+from masterai.settings import RagSettings
+from masterai.store import Database
+
+BATCH = 5_000
+WORDS_PER_DOC = 30
+
+
+def vocabulary(rng: random.Random, size: int = 5_000) -> list[str]:
+    """English stop words first (the most frequent words of real text), then made-up words.
+
+    A Zipf draw over this list looks like text to BM25: the head of the distribution is
+    words such as "the" and "of", as in English.
+    """
+    syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "be", "da", "fi", "go", "po"]
+    made_up: set[str] = set()
+    while len(made_up) < size - len(STOP_WORDS):
+        made_up.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))))
+    return sorted(STOP_WORDS) + sorted(made_up)
+
+
+def corpus(count: int, rng: random.Random) -> list[SourceDocument]:
+    """``count`` one-chunk documents."""
+    words = vocabulary(rng)
+    weights = [1.0 / (rank + 1) for rank in range(len(words))]
+    texts = rng.choices(words, weights=weights, k=count * WORDS_PER_DOC)
+    return [
+        SourceDocument(
+            id=f"doc-{i}",
+            text=" ".join(texts[i * WORDS_PER_DOC : (i + 1) * WORDS_PER_DOC]) + ".",
+            metadata={"group": i % 10},
+        )
+        for i in range(count)
+    ]
+
+
+def queries(documents: list[SourceDocument], count: int, rng: random.Random) -> list[str]:
+    """Five words of a random document, two replaced by words of another."""
+    out = []
+    for _ in range(count):
+        own = rng.choice(documents).text.rstrip(".").split()
+        other = rng.choice(documents).text.rstrip(".").split()
+        picked = rng.sample(own, 3) + rng.sample(other, 2)
+        rng.shuffle(picked)
+        out.append(" ".join(picked))
+    return out
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """p50 and p95 in milliseconds."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p95 * 1000
+
+
+async def run_size(size: int, query_count: int, root: Path) -> list[tuple[str, str]]:
+    """Index ``size`` chunks, time the searches; the table rows of this size."""
+    rng = random.Random(size)
+    database = Database(f"sqlite:///{root / f'rag-{size}.db'}")
+    database.upgrade()
+    UserDirectory(database).add_company("bench", "Bench")
+    service = RagService(database, RagSettings(batch_size=512))
+    embedder = HashingEmbedder(256)
+    documents = corpus(size, rng)
+    started = time.perf_counter()
+    for start in range(0, size, BATCH):
+        await service.index(
+            "bench", documents[start : start + BATCH], collection=None, embedder=embedder
+        )
+    indexing = time.perf_counter() - started
+    rows = [("indexing", f"{size / indexing:,.0f} chunks/s ({indexing:.1f} s)")]
+    asked = queries(documents, query_count, rng)
+
+    started = time.perf_counter()
+    await service.search(
+        "bench",
+        asked[0],
+        collection=None,
+        top_k=5,
+        filters={},
+        mode=SearchMode.VECTOR,
+        embedder=embedder,
+    )
+    rows.append(("matrix load (first search)", f"{(time.perf_counter() - started) * 1000:.0f} ms"))
+    for mode in (SearchMode.HYBRID, SearchMode.VECTOR, SearchMode.KEYWORD):
+        samples = []
+        for query in asked:
+            started = time.perf_counter()
+            await service.search(
+                "bench",
+                query,
+                collection=None,
+                top_k=5,
+                filters={},
+                mode=mode,
+                embedder=embedder,
+            )
+            samples.append(time.perf_counter() - started)
+        p50, p95 = percentiles(samples)
+        rows.append((f"search {mode.value}", f"p50 {p50:.2f} ms, p95 {p95:.2f} ms"))
+
+    vectors = embedder.embed_sync([d.text for d in documents])
+    samples = []
+    for query in asked:
+        started = time.perf_counter()
+        scores = vectors @ embedder.embed_sync([query])[0]
+        top = np.argpartition(-scores, 4)[:5]
+        top[np.argsort(-scores[top])]
+        samples.append(time.perf_counter() - started)
+    p50, p95 = percentiles(samples)
+    rows.append(("numpy brute force (baseline)", f"p50 {p50:.2f} ms, p95 {p95:.2f} ms"))
+    database.dispose()
+    return rows
+
+
+def main() -> None:
+    """Parse the arguments, run every size, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="masterai-rag-bench-") as tmp:
+        table = []
+        for size in args.sizes:
+            for name, value in asyncio.run(run_size(size, args.queries, Path(tmp))):
+                table.append((f"{size:,}", name, value))
+    width = max(len(n) for _, n, _ in table)
+    print(f"{'chunks':>8}  {'measure':<{width}}  result")
+    for size, name, value in table:
+        print(f"{size:>8}  {name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()

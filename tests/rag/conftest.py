@@ -1,0 +1,1 @@
+"""The RAG tests share ``rag_support``."""
