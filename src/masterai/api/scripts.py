@@ -14,21 +14,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from masterai.api.approvals import Approvals
-from masterai.api.common import RECORD_ID, Api, BodyRefused, errors, result_response
-from masterai.api.models import PendingApprovalAnswer, ToolCallResult
-from masterai.registry import InvalidArguments
+from masterai.api.common import RECORD_ID, Api, errors
+from masterai.api.models import ToolCallResult
+from masterai.api.routes import APPROVE, PENDING, ToolRoutes
 
 TOOL = "code"
-APPROVE = Query(
-    description="Approve this call yourself if it needs approval; counts only for a token "
-    "granted auto-approval"
-)
-PENDING: dict[int | str, dict[str, Any]] = {
-    202: {
-        "model": PendingApprovalAnswer,
-        "description": "the call needs approval: it waits, stored, and did not run",
-    }
-}
 READ = errors(400, 401, 403, 404, 408, 422)
 CHANGE = {**PENDING, **errors(400, 401, 403, 404, 408, 413, 422)}
 
@@ -56,57 +46,16 @@ RUN_BODY: dict[str, Any] = {
 """The body of ``POST /scripts/{name}/run``: run_script's other arguments."""
 
 
-class _Calls:
-    """One registry call per route, as the caller."""
-
-    def __init__(self, api: Api, approvals: Approvals) -> None:
-        self.api = api
-        self.approvals = approvals
-
-    async def read(self, request: Request, params: dict[str, Any]) -> JSONResponse:
-        principal = await self.api.principal(request, TOOL)
-        return result_response(await self.api.call(request, principal, TOOL, params))
-
-    async def change(
-        self,
-        request: Request,
-        operation: str,
-        fixed: dict[str, Any],
-        approve: bool,
-        *,
-        body: bool = False,
-    ) -> JSONResponse:
-        """A changing call; with ``body`` the request body adds the other arguments."""
-        principal = await self.api.principal(request, TOOL)
-        params: dict[str, Any] = {}
-        if body:
-            params = await self.api.body(request, principal, TOOL)
-            clash = sorted(({"operation"} | set(fixed)) & set(params))
-            if clash:
-                error = InvalidArguments(
-                    f"{clash[0]!r} is set by the URL of this endpoint ({operation}); "
-                    "leave it out of the body",
-                    path=clash[0],
-                )
-                await self.api.refuse(request, principal, TOOL, params, error)
-                raise BodyRefused(error, 400)
-        version = params.get("version")
-        if isinstance(version, float) and version.is_integer():
-            params["version"] = int(version)  # 3.0 is an integer in JSON Schema, as published
-        params = {**params, **fixed, "operation": operation}
-        return await self.approvals.call(request, principal, TOOL, params, approve=approve)
-
-
 def scripts_router(api: Api, approvals: Approvals) -> APIRouter:
     """``/scripts`` and ``/runs``."""
     router = APIRouter(tags=["scripts"])
-    calls = _Calls(api, approvals)
+    calls = ToolRoutes(api, approvals, TOOL)
     router.include_router(_scripts(calls))
     router.include_router(_runs(calls))
     return router
 
 
-def _scripts(calls: _Calls) -> APIRouter:
+def _scripts(calls: ToolRoutes) -> APIRouter:
     router = APIRouter()
 
     @router.get("/scripts", response_model=ToolCallResult, responses=READ)
@@ -133,7 +82,9 @@ def _scripts(calls: _Calls) -> APIRouter:
     ) -> JSONResponse:
         """Run a script now and record the run (``code.run_script``, trigger ``api``)."""
         fixed = {"script": name, "trigger": "api"}
-        return await calls.change(request, "run_script", fixed, approve, body=True)
+        return await calls.change(
+            request, "run_script", fixed, approve, body=True, integers=frozenset({"version"})
+        )
 
     @router.post("/scripts/{name}/enable", response_model=ToolCallResult, responses=CHANGE)
     async def enable_script(
@@ -159,7 +110,7 @@ def _scripts(calls: _Calls) -> APIRouter:
     return router
 
 
-def _runs(calls: _Calls) -> APIRouter:
+def _runs(calls: ToolRoutes) -> APIRouter:
     router = APIRouter()
 
     @router.get("/runs", response_model=ToolCallResult, responses=READ)

@@ -7,29 +7,18 @@ the tools endpoint. See ``docs/http.md`` and ``docs/events.md``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from masterai.api.approvals import Approvals
-from masterai.api.common import RECORD_ID, Api, BodyRefused, errors, result_response
-from masterai.api.models import PendingApprovalAnswer, ToolCallResult
-from masterai.registry import InvalidArguments
+from masterai.api.common import RECORD_ID, Api, errors
+from masterai.api.models import ToolCallResult
+from masterai.api.routes import APPROVE, PENDING, ToolRoutes, present
 
 TOOL = "integration"
-
-APPROVE = Query(
-    description="Approve this call yourself if it needs approval; counts only for a token "
-    "granted auto-approval"
-)
-PENDING: dict[int | str, dict[str, Any]] = {
-    202: {
-        "model": PendingApprovalAnswer,
-        "description": "the call needs approval: it waits, stored, and did not run",
-    }
-}
 
 
 class NewWebhook(BaseModel):
@@ -48,46 +37,24 @@ class NewWebhook(BaseModel):
     name: str | None = Field(default=None, description="A label")
 
 
-def _present(**values: Any) -> dict[str, Any]:
-    """``values`` without the ``None`` ones (arguments not given)."""
-    return {k: v for k, v in values.items() if v is not None}
-
-
-class _Calls:
-    """One registry call per route, as the caller."""
-
-    def __init__(self, api: Api, approvals: Approvals) -> None:
-        self.api = api
-        self.approvals = approvals
-
-    async def read(self, request: Request, params: dict[str, Any]) -> JSONResponse:
-        principal = await self.api.principal(request, TOOL)
-        return result_response(await self.api.call(request, principal, TOOL, params))
-
-    async def change(self, request: Request, params: dict[str, Any], approve: bool) -> JSONResponse:
-        principal = await self.api.principal(request, TOOL)
-        return await self.approvals.call(request, principal, TOOL, params, approve=approve)
-
-
 def webhooks_router(api: Api, approvals: Approvals) -> APIRouter:
     """``/webhooks``, ``/webhooks/deliveries`` and ``/integrations/*/health``."""
     router = APIRouter(tags=["webhooks"])
-    calls = _Calls(api, approvals)
+    calls = ToolRoutes(api, approvals, TOOL)
     router.include_router(_subscriptions(calls))
     router.include_router(_deliveries(calls))
     return router
 
 
-def _subscriptions(calls: _Calls) -> APIRouter:
+def _subscriptions(calls: ToolRoutes) -> APIRouter:
     router = APIRouter()
-    api = calls.api
 
     @router.get(
         "/webhooks", response_model=ToolCallResult, responses=errors(400, 401, 403, 404, 408, 422)
     )
     async def list_webhooks(request: Request, company_id: str | None = None) -> JSONResponse:
         """The subscriptions the caller may see (``integration.list_webhooks``)."""
-        return await calls.read(request, _present(operation="list_webhooks", company_id=company_id))
+        return await calls.read(request, present(operation="list_webhooks", company_id=company_id))
 
     @router.post(
         "/webhooks",
@@ -108,17 +75,7 @@ def _subscriptions(calls: _Calls) -> APIRouter:
         The body is checked like every body (size, JSON, then the operation's arguments, each
         refusal audited).
         """
-        principal = await api.principal(request, TOOL)
-        body = await api.body(request, principal, TOOL)
-        if "operation" in body:
-            error = InvalidArguments(
-                "'operation' is not a field of a webhook: this endpoint is setup_webhook",
-                path="operation",
-            )
-            await api.refuse(request, principal, TOOL, body, error)
-            raise BodyRefused(error, 400)
-        params = {**body, "operation": "setup_webhook"}
-        return await calls.approvals.call(request, principal, TOOL, params, approve=approve)
+        return await calls.change(request, "setup_webhook", {}, approve, body=True)
 
     @router.delete(
         "/webhooks/{webhook_id}",
@@ -131,14 +88,12 @@ def _subscriptions(calls: _Calls) -> APIRouter:
         approve: Annotated[bool, APPROVE] = False,
     ) -> JSONResponse:
         """Remove a subscription and its delivery log (``integration.delete_webhook``)."""
-        return await calls.change(
-            request, {"operation": "delete_webhook", "webhook": webhook_id}, approve
-        )
+        return await calls.change(request, "delete_webhook", {"webhook": webhook_id}, approve)
 
     return router
 
 
-def _deliveries(calls: _Calls) -> APIRouter:
+def _deliveries(calls: ToolRoutes) -> APIRouter:
     router = APIRouter()
 
     @router.get(
@@ -153,7 +108,7 @@ def _deliveries(calls: _Calls) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> JSONResponse:
         """The delivery log, each delivery with every attempt (``integration.list_deliveries``)."""
-        params = _present(operation="list_deliveries", limit=limit, webhook=webhook, status=status)
+        params = present(operation="list_deliveries", limit=limit, webhook=webhook, status=status)
         return await calls.read(request, params)
 
     @router.post(
@@ -167,9 +122,7 @@ def _deliveries(calls: _Calls) -> APIRouter:
         approve: Annotated[bool, APPROVE] = False,
     ) -> JSONResponse:
         """Queue a delivery again with a fresh attempt budget (``integration.redeliver``)."""
-        return await calls.change(
-            request, {"operation": "redeliver", "delivery_id": delivery_id}, approve
-        )
+        return await calls.change(request, "redeliver", {"delivery_id": delivery_id}, approve)
 
     @router.get(
         "/integrations/connections/{name}/health",
