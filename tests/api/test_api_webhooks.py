@@ -5,43 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from api_support import acme_platform, token
 
 from masterai.api import create_app
 from masterai.app import Platform
 from masterai.events import Dispatcher
 from masterai.registry import approve_all
 from masterai.security import system_principal
-from masterai.settings import Settings
 
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Platform:
-    platform = Platform(Settings(home=tmp_path / "home"))
-    root = platform.context(system_principal("setup"), approver=approve_all)
-    for params in (
-        {"operation": "add_company", "company_id": "acme", "company_name": "Acme"},
-        {"operation": "add_user", "name": "admin", "role": "super_admin"},
-        {
-            "operation": "add_user",
-            "name": "vic",
-            "role": "viewer",
-            "companies": [{"company_id": "acme"}],
-        },
-    ):
-        assert platform.call_sync("admin", params, root).ok
-    return platform
-
-
-def token(platform: Platform, name: str, *, auto_approve: bool = False) -> str:
-    root = platform.context(system_principal("setup"))
-    params: dict[str, Any] = {"operation": "issue_token", "name": name}
-    if auto_approve:
-        params["auto_approve"] = True
-    return str(platform.call_sync("admin", params, root).data["result"]["token"])
+    return acme_platform(tmp_path / "home")
 
 
 @pytest.fixture

@@ -8,14 +8,11 @@ login link is shown once, in the result.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from masterai.api.console.core import Console, ConsoleUser, structured
-from masterai.api.console.forms import operation_schemas
-from masterai.api.console.tools import panel_values
+from masterai.api.console.core import Console, structured
+from masterai.api.console.tools import action_panels
 
 ACTIONS = (
     ("add_user", "Add a user"),
@@ -25,26 +22,6 @@ ACTIONS = (
     ("issue_login_link", "One-time console login link"),
     ("add_company", "Add a company"),
 )
-
-
-def _panels(user: ConsoleUser, prefill: dict[str, str]) -> list[dict[str, Any]]:
-    listing = user.tools.get("admin")
-    if listing is None:
-        return []
-    schemas = operation_schemas(listing.schema)
-    panels = []
-    for operation, title in ACTIONS:
-        if operation not in schemas:
-            continue
-        values = panel_values(
-            listing,
-            operation,
-            schemas[operation],
-            values=prefill,
-            panel_id=f"admin-{operation.replace('_', '-')}",
-        )
-        panels.append({"title": title, "panel": values})
-    return panels
 
 
 def router(console: Console) -> APIRouter:
@@ -64,7 +41,7 @@ def router(console: Console) -> APIRouter:
             users=users,
             companies=companies,
             person=None,
-            panels=_panels(user, {}),
+            panels=action_panels(user, "admin", ACTIONS),
         )
 
     @routes.get("/people/{name}")
@@ -81,7 +58,7 @@ def router(console: Console) -> APIRouter:
             companies=companies,
             person=shown,
             person_data=structured(shown) if shown.ok else None,
-            panels=_panels(user, {"name": name}),
+            panels=action_panels(user, "admin", ACTIONS, {"name": name}),
         )
 
     return routes

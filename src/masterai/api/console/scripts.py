@@ -15,8 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from masterai.api.console.core import Console, ConsoleUser, structured
-from masterai.api.console.forms import operation_schemas
-from masterai.api.console.tools import panel_values
+from masterai.api.console.tools import action_panels
 
 ACTIONS = (
     ("run_script", "Run a script now"),
@@ -29,27 +28,6 @@ ACTIONS = (
     ("generate_test_cases", "Generate a company's test suite"),
     ("run_integration_tests", "Run a company's test suite"),
 )
-
-
-def _panels(user: ConsoleUser, prefill: dict[str, str]) -> list[dict[str, Any]]:
-    listing = user.tools.get("code")
-    if listing is None:
-        return []
-    schemas = operation_schemas(listing.schema)
-    return [
-        {
-            "title": title,
-            "panel": panel_values(
-                listing,
-                operation,
-                schemas[operation],
-                values={k: v for k, v in prefill.items() if k in schemas[operation]["properties"]},
-                panel_id=f"code-{operation.replace('_', '-')}",
-            ),
-        }
-        for operation, title in ACTIONS
-        if operation in schemas
-    ]
 
 
 def router(console: Console) -> APIRouter:
@@ -87,7 +65,7 @@ def router(console: Console) -> APIRouter:
             script_data=structured(shown) if shown is not None and shown.ok else None,
             run=opened,
             run_data=structured(opened) if opened is not None and opened.ok else None,
-            panels=_panels(user, {"script": script} if script else {}),
+            panels=action_panels(user, "code", ACTIONS, {"script": script} if script else None),
         )
 
     @routes.get("/scripts")

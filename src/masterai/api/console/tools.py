@@ -49,6 +49,37 @@ def _listing(user: ConsoleUser, name: str) -> ToolListing:
     return listing
 
 
+def action_panels(
+    user: ConsoleUser,
+    tool: str,
+    actions: tuple[tuple[str, str], ...],
+    prefill: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """A page's change forms: ``{title, panel}`` for each (operation, title) the user may call.
+
+    ``prefill`` values go to the forms whose operation takes that argument.
+    """
+    listing = user.tools.get(tool)
+    if listing is None:
+        return []
+    schemas = operation_schemas(listing.schema)
+    panels = []
+    for operation, title in actions:
+        if operation not in schemas:
+            continue
+        taken = schemas[operation].get("properties", {})
+        values = {k: v for k, v in (prefill or {}).items() if k in taken}
+        panel = panel_values(
+            listing,
+            operation,
+            schemas[operation],
+            values=values,
+            panel_id=f"{tool}-{operation.replace('_', '-')}",
+        )
+        panels.append({"title": title, "panel": panel})
+    return panels
+
+
 def panel_values(
     listing: ToolListing,
     operation: str,

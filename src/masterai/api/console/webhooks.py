@@ -14,8 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from masterai.api.console.core import Console, ConsoleUser, structured
-from masterai.api.console.forms import operation_schemas
-from masterai.api.console.tools import panel_values
+from masterai.api.console.tools import action_panels
 from masterai.security import ANY
 
 ACTIONS = (
@@ -27,27 +26,6 @@ ACTIONS = (
 )
 
 STATUSES = ("", "pending", "delivered", "dead")
-
-
-def _panels(user: ConsoleUser) -> list[dict[str, Any]]:
-    listing = user.tools.get("integration")
-    if listing is None:
-        return []
-    schemas = operation_schemas(listing.schema)
-    return [
-        {
-            "title": title,
-            "panel": panel_values(
-                listing,
-                operation,
-                schemas[operation],
-                values={},
-                panel_id=f"integration-{operation.replace('_', '-')}",
-            ),
-        }
-        for operation, title in ACTIONS
-        if operation in schemas
-    ]
 
 
 def _connections(console: Console, user: ConsoleUser) -> list[str]:
@@ -85,7 +63,7 @@ def router(console: Console) -> APIRouter:
             filters={"status": status, "webhook": webhook},
             statuses=STATUSES,
             connections=_connections(console, user),
-            panels=_panels(user),
+            panels=action_panels(user, "integration", ACTIONS),
         )
 
     return routes
