@@ -48,10 +48,11 @@ def register_tools(registry: ToolRegistry, settings: Settings, database: Databas
 
     def configuration() -> AITool:
         from masterai.services.configs import ConfigurationService
-        from masterai.tools.evaluation import EvaluatingConfigurationTool
+        from masterai.tools.playground import PlaygroundConfigurationTool
 
-        # configuration plus its model-calling operations (test_configuration, ...)
-        return EvaluatingConfigurationTool(ConfigurationService(database), settings)
+        # configuration plus its model-calling operations (test_configuration, ...,
+        # simulate_conversation, replay_conversation)
+        return PlaygroundConfigurationTool(ConfigurationService(database), settings, database)
 
     def analytics() -> AITool:
         from masterai.services.analytics import AnalyticsService

@@ -1,0 +1,688 @@
+"""The AI playground: a company's configuration answering a conversation, with the trace.
+
+A *setup* is what the playground talks to: a stored version of a company's configuration
+(the active one by default) or an unsaved *draft*, that is changes over such a version
+(:func:`masterai.services.configs.validate_changes`, merged the way a saved change would be).
+:meth:`PlaygroundService.simulate` sends a conversation to a setup and returns every reply
+with its trace: the exact request the model got (system prompt, messages, settings, the
+documents retrieved from the company's collection when the configuration turns RAG on), the
+model's response, tokens, latency, cost and the *monitors* that would have fired on it.
+:meth:`PlaygroundService.replay` does the same with the customer's turns of a stored
+conversation and puts the original and new replies side by side.
+
+Nothing here writes: no conversation, message or analytics row is created, so a playground
+run never shows up in the company's reports. The registry audits each call.
+
+RAG: a configuration whose ``settings`` has a ``rag`` object turns retrieval on::
+
+    {"rag": {"collection": "faq", "top_k": 3, "mode": "hybrid"}}
+
+``collection`` defaults to the company's default collection, ``top_k`` to 3 (1 to 20),
+``mode`` to ``hybrid`` (``keyword``, ``vector``). The customer's message is the query; the
+hits are appended to the system prompt as numbered documents.
+
+Monitors: the assertions of the company's newest stored test suite (``code.
+generate_test_cases``) that apply to a reply: every case from the prompt's rules
+(``source: configuration``) and the cases whose input is the customer's message. Rubric
+assertions need a judge model and are not checked here. :func:`custom_tool_monitors` is the
+hook for monitors of custom tools; it returns none until custom tools provide them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from masterai.llm import LLMEgressError, LLMError, Message, Model, ModelRequest, ModelResponse
+from masterai.llm.evaluation import AssertionSpec, EvaluationInputError, TestCase, check
+from masterai.llm.evaluation import parse_test_cases as _parse_cases
+from masterai.llm.types import ResponseComplete, TextDelta
+from masterai.services.configs import (
+    ConfigurationService,
+    FieldChange,
+    Fields,
+    diff_fields,
+    merge,
+    validate_changes,
+)
+from masterai.services.errors import InvalidInputError, NotFoundError
+from masterai.services.scripts.suites import TestSuiteService
+from masterai.store import Database
+from masterai.store.models import Conversation
+from masterai.store.models import Message as StoredMessage
+
+MAX_TURNS = 40
+MAX_MESSAGE_CHARS = 20_000
+RAG_MODES = ("hybrid", "keyword", "vector")
+MAX_RAG_TOP_K = 20
+_ESCALATION = re.compile(
+    r"\b(?:human|real person|representative|specialist|live agent|escalat\w*|transfer\w*|"
+    r"support team|colleague)\b",
+    re.IGNORECASE,
+)
+
+
+def offers_escalation(text: str) -> bool:
+    """Whether a reply offers to hand the customer to a person (by its wording)."""
+    return _ESCALATION.search(text) is not None
+
+
+# --- what the playground talks to ------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Setup:
+    """A configuration the playground talks to: a stored version, or a draft over one."""
+
+    company_id: str
+    base_version: int
+    """The stored version (a draft's base)."""
+    draft: bool
+    fields: Fields
+    """provider, model, system_prompt, temperature, max_tokens, settings."""
+    changes: list[FieldChange] = field(default_factory=list)
+    """What a draft changes on its base (empty for a stored version)."""
+    diff: str = ""
+
+    @property
+    def label(self) -> str:
+        """``acme v3`` or ``acme draft over v3``."""
+        kind = f"draft over v{self.base_version}" if self.draft else f"v{self.base_version}"
+        return f"{self.company_id} {kind}"
+
+    def model_spec(self) -> str:
+        """``provider:model[@base_url]`` of this setup.
+
+        Raises:
+            InvalidInputError: the configuration names no provider or model.
+        """
+        provider, model = self.fields.get("provider"), self.fields.get("model")
+        if not provider or not model:
+            raise InvalidInputError(f"{self.label} names no provider/model to talk to")
+        base_url = (self.fields.get("settings") or {}).get("base_url")
+        return f"{provider}:{model}" + (f"@{base_url}" if base_url else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "label": self.label,
+            "company_id": self.company_id,
+            "base_version": self.base_version,
+            "draft": self.draft,
+            "fields": self.fields,
+            "changes": [c.__dict__ for c in self.changes],
+            "diff": self.diff,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RagOptions:
+    """Retrieval a configuration turns on with its ``settings.rag``."""
+
+    collection: str | None = None
+    top_k: int = 3
+    mode: str = "hybrid"
+
+
+def rag_options(settings: Mapping[str, Any]) -> RagOptions | None:
+    """The ``rag`` block of configuration settings, checked (``None``: RAG is off).
+
+    Raises:
+        InvalidInputError: naming the bad field and value.
+    """
+    block = settings.get("rag")
+    if block is None or block is False:
+        return None
+    if block is True:
+        return RagOptions()
+    if not isinstance(block, Mapping):
+        raise InvalidInputError(f"settings.rag must be an object, got {block!r}")
+    unknown = sorted(set(block) - {"collection", "top_k", "mode"})
+    if unknown:
+        raise InvalidInputError(
+            f"settings.rag has unknown key {unknown[0]!r}; allowed: collection, top_k, mode"
+        )
+    collection = block.get("collection")
+    if collection is not None and not isinstance(collection, str):
+        raise InvalidInputError(f"settings.rag.collection must be a string, got {collection!r}")
+    top_k = block.get("top_k", 3)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_RAG_TOP_K:
+        raise InvalidInputError(
+            f"settings.rag.top_k must be an integer from 1 to {MAX_RAG_TOP_K}, got {top_k!r}"
+        )
+    mode = block.get("mode", "hybrid")
+    if mode not in RAG_MODES:
+        raise InvalidInputError(
+            f"settings.rag.mode must be one of {', '.join(RAG_MODES)}, got {mode!r}"
+        )
+    return RagOptions(collection=collection, top_k=top_k, mode=mode)
+
+
+Retriever = Callable[[str, str, RagOptions], Awaitable[list[dict[str, Any]]]]
+"""``(company_id, query, options) -> hits`` of the company's collection (id, score, snippet)."""
+
+
+# --- monitors ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Monitor:
+    """One check on a reply, and whether it fired (its assertion failed)."""
+
+    name: str
+    source: str
+    """``test_suite`` or ``custom_tool``."""
+    check: str
+    """What it checks, e.g. ``not_contains 'refund'``."""
+    fired: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitorCase:
+    """A stored test case whose assertions watch replies."""
+
+    name: str
+    applies_always: bool
+    """A rule of the prompt: it holds for every reply, whatever the question."""
+    case: TestCase
+
+
+CustomToolMonitors = Callable[[str, str, str], Awaitable[list[Monitor]]]
+"""``(company_id, customer_message, reply) -> monitors`` of the company's custom tools."""
+
+
+async def custom_tool_monitors(company_id: str, message: str, reply: str) -> list[Monitor]:
+    """Monitors of the company's custom tools that fire on ``reply``: none yet.
+
+    The hook for custom tools' monitors (pass another function as ``custom_monitors`` to
+    :class:`PlaygroundService`); each returned :class:`Monitor` has ``source="custom_tool"``.
+    """
+    return []
+
+
+def _describe(assertion: AssertionSpec) -> str:
+    if assertion.type == "json_schema":
+        return "json_schema"
+    return f"{assertion.type} {assertion.value!r}"
+
+
+async def _suite_monitors(cases: Sequence[MonitorCase], message: str, reply: str) -> list[Monitor]:
+    asked = message.strip().casefold()
+    monitors = []
+    for entry in cases:
+        if not (entry.applies_always or entry.case.input.strip().casefold() == asked):
+            continue
+        for assertion in entry.case.assertions:
+            if assertion.type == "rubric":
+                continue  # needs a judge model: test_configuration checks those
+            reason = await check(assertion, entry.case, reply, None)
+            monitors.append(
+                Monitor(
+                    name=entry.name,
+                    source="test_suite",
+                    check=_describe(assertion),
+                    fired=reason is not None,
+                    reason=reason,
+                )
+            )
+    return monitors
+
+
+# --- the conversation -------------------------------------------------------------------
+
+
+ReplySink = Callable[[int, str], None]
+"""Receives ``(turn, text)`` pieces of a reply while it streams."""
+
+_SINK: ContextVar[ReplySink | None] = ContextVar("playground_reply_sink", default=None)
+
+
+@contextmanager
+def streaming_to(sink: ReplySink) -> Iterator[None]:
+    """Stream the replies of playground calls made inside this block to ``sink``.
+
+    A face (the console) sets it around its registry call; the call itself, its checks and
+    its audit are unchanged, only the reply text also arrives piece by piece.
+    """
+    token = _SINK.set(sink)
+    try:
+        yield
+    finally:
+        _SINK.reset(token)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Turn:
+    """One message of the conversation sent to the playground."""
+
+    role: str
+    """``user`` (the customer) or ``assistant`` (a reply kept as history)."""
+    content: str
+
+
+def parse_messages(raw: Any) -> list[Turn]:
+    """The conversation: customer messages (strings) or ``{role, content}`` objects.
+
+    Every customer message that no assistant message follows gets a reply.
+
+    Raises:
+        InvalidInputError: naming the first bad message.
+    """
+    if not isinstance(raw, list) or not raw:
+        raise InvalidInputError(f"messages must be a non-empty list, got {raw!r:.200}")
+    if len(raw) > MAX_TURNS:
+        raise InvalidInputError(f"messages has {len(raw)} entries; at most {MAX_TURNS}")
+    turns = []
+    for index, item in enumerate(raw):
+        role, content = ("user", item) if isinstance(item, str) else _role_content(item, index)
+        if not isinstance(content, str) or not content.strip():
+            raise InvalidInputError(f"messages[{index}] must be non-empty text, got {item!r:.120}")
+        if len(content) > MAX_MESSAGE_CHARS:
+            raise InvalidInputError(
+                f"messages[{index}] has {len(content)} characters; at most {MAX_MESSAGE_CHARS}"
+            )
+        turns.append(Turn(role=role, content=content))
+    if turns[0].role != "user":
+        raise InvalidInputError("messages must start with a customer (user) message")
+    return turns
+
+
+def _role_content(item: Any, index: int) -> tuple[str, Any]:
+    if not isinstance(item, Mapping) or set(item) - {"role", "content"}:
+        raise InvalidInputError(
+            f"messages[{index}] must be text or {{role, content}}, got {item!r:.120}"
+        )
+    role = item.get("role", "user")
+    if role not in ("user", "assistant"):
+        raise InvalidInputError(f"messages[{index}].role must be user or assistant, got {role!r}")
+    return role, item.get("content")
+
+
+def _system_text(prompt: str | None, documents: Sequence[Mapping[str, Any]]) -> str | None:
+    if not documents:
+        return prompt
+    listed = "\n".join(
+        f"[{n}] ({doc.get('id')}) {doc.get('snippet', '')}" for n, doc in enumerate(documents, 1)
+    )
+    block = f"Documents from the company's knowledge base:\n{listed}"
+    return f"{prompt}\n\n{block}" if prompt else block
+
+
+def _request_dict(request: ModelRequest, spec: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "model": spec,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+        "settings": dict(settings),
+    }
+
+
+def _response_dict(response: ModelResponse) -> dict[str, Any]:
+    return {
+        "text": response.text,
+        "model": response.model,
+        "finish_reason": response.finish_reason,
+        "tool_calls": [
+            {"id": c.id, "name": c.name, "arguments": dict(c.arguments)}
+            for c in response.tool_calls
+        ],
+        "usage": {
+            "input_tokens": response.usage.input_tokens,
+            "output_tokens": response.usage.output_tokens,
+        },
+    }
+
+
+async def _ask(model: Model, request: ModelRequest, turn: int) -> ModelResponse:
+    sink = _SINK.get()
+    if sink is None:
+        return await model.complete(request)
+    final: ModelResponse | None = None
+    async for event in model.stream(request):
+        if isinstance(event, TextDelta):
+            sink(turn, event.text)
+        elif isinstance(event, ResponseComplete):
+            final = event.response
+    if final is None:
+        raise LLMError(f"{model.name} ended its stream without a response")
+    return final
+
+
+@dataclass(frozen=True, kw_only=True)
+class Talk:
+    """What one simulation needs besides the messages: model, retrieval, monitors."""
+
+    model: Model
+    retrieve: Retriever | None = None
+    monitor_cases: Sequence[MonitorCase] = ()
+    custom_monitors: CustomToolMonitors = custom_tool_monitors
+
+
+async def simulate(setup: Setup, turns: Sequence[Turn], talk: Talk) -> dict[str, Any]:
+    """Send ``turns`` to ``setup``; every unanswered customer message gets a traced reply.
+
+    Raises:
+        InvalidInputError: a bad ``settings.rag`` block.
+        LLMEgressError: the egress guard refused the model's endpoint.
+    """
+    fields = setup.fields
+    settings = fields.get("settings") or {}
+    rag = rag_options(settings)
+    history: list[Message] = []
+    replies: list[dict[str, Any]] = []
+    for index, turn in enumerate(turns):
+        if turn.role == "assistant":
+            history.append(Message.assistant(turn.content))
+            continue
+        history.append(Message.user(turn.content))
+        answered = index + 1 < len(turns) and turns[index + 1].role == "assistant"
+        if answered:
+            continue
+        reply = await _reply(setup, rag, history, turn.content, talk, len(replies))
+        replies.append(reply)
+        history.append(Message.assistant(reply["reply"]))
+    return {"configuration": setup.to_dict(), "turns": replies, "totals": _totals(replies)}
+
+
+async def _reply(
+    setup: Setup,
+    rag: RagOptions | None,
+    history: Sequence[Message],
+    message: str,
+    talk: Talk,
+    number: int,
+) -> dict[str, Any]:
+    fields = setup.fields
+    documents: list[dict[str, Any]] = []
+    if rag is not None and talk.retrieve is not None:
+        documents = await talk.retrieve(setup.company_id, message, rag)
+    system = _system_text(fields.get("system_prompt"), documents)
+    request = ModelRequest(
+        messages=(*((Message.system(system),) if system else ()), *history),
+        temperature=fields.get("temperature"),
+        max_tokens=fields.get("max_tokens"),
+    )
+    trace: dict[str, Any] = {
+        "request": _request_dict(request, setup.model_spec(), fields.get("settings") or {}),
+        "retrieved": documents,
+        "rag": None if rag is None else rag.__dict__,
+    }
+    started = time.perf_counter()
+    try:
+        response = await _ask(talk.model, request, number)
+    except LLMEgressError:
+        raise  # a refused endpoint refuses every turn: the call fails
+    except LLMError as error:
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        trace |= {"response": None, "error": str(error), "latency_ms": latency, "monitors": []}
+        return {"message": message, "reply": "", "error": str(error), "trace": trace}
+    latency = round((time.perf_counter() - started) * 1000, 1)
+    monitors = await _suite_monitors(talk.monitor_cases, message, response.text)
+    monitors += await talk.custom_monitors(setup.company_id, message, response.text)
+    trace |= {
+        "response": _response_dict(response),
+        "error": None,
+        "latency_ms": latency,
+        "input_tokens": response.usage.input_tokens,
+        "output_tokens": response.usage.output_tokens,
+        "cost_usd": response.cost_usd,
+        "monitors": [m.__dict__ for m in monitors],
+        "escalation_offered": offers_escalation(response.text),
+    }
+    return {"message": message, "reply": response.text, "error": None, "trace": trace}
+
+
+def _totals(replies: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    traces = [r["trace"] for r in replies]
+    costs = [t.get("cost_usd") for t in traces]
+    return {
+        "replies": len(replies),
+        "input_tokens": sum(t.get("input_tokens", 0) for t in traces),
+        "output_tokens": sum(t.get("output_tokens", 0) for t in traces),
+        "latency_ms": round(sum(t.get("latency_ms", 0.0) for t in traces), 1),
+        "cost_usd": None if None in costs else round(sum(c or 0.0 for c in costs), 6),
+        "monitors_fired": sum(1 for t in traces for m in t["monitors"] if m["fired"]),
+    }
+
+
+# --- stored conversations ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredTurn:
+    """A customer message of a stored conversation and the reply it got then."""
+
+    message: str
+    reply: str
+    cost_usd: float
+    model: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredConversation:
+    """A company's real conversation, as the playground replays it."""
+
+    id: str
+    company_id: str
+    config_version: int | None
+    escalated: bool
+    turns: list[StoredTurn]
+
+
+def _stored_turns(rows: Sequence[StoredMessage]) -> list[StoredTurn]:
+    turns: list[StoredTurn] = []
+    message: str | None = None
+    replies: list[StoredMessage] = []
+
+    def close() -> None:
+        if message is not None:
+            turns.append(
+                StoredTurn(
+                    message=message,
+                    reply="\n".join(r.content for r in replies),
+                    cost_usd=sum(r.cost_usd or 0.0 for r in replies),
+                    model=replies[0].model if replies else None,
+                )
+            )
+
+    for row in rows:
+        if row.role == "user":
+            close()
+            message, replies = row.content, []
+        elif row.role == "assistant" and message is not None:
+            replies.append(row)
+    close()
+    return turns
+
+
+# --- the service ------------------------------------------------------------------------
+
+
+class PlaygroundService:
+    """Resolves setups, stored conversations and monitor cases; runs simulations.
+
+    Args:
+        database: The store (read only).
+        configs: The configuration versions.
+        custom_monitors: The custom tools' monitors (default: none yet).
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        configs: ConfigurationService,
+        *,
+        custom_monitors: CustomToolMonitors = custom_tool_monitors,
+    ) -> None:
+        self.database = database
+        self.configs = configs
+        self.suites = TestSuiteService(database)
+        self.custom_monitors = custom_monitors
+
+    def setup(self, company_id: str, version: int | None = None, draft: Any = None) -> Setup:
+        """A stored version (active by default), or ``draft`` changes over it.
+
+        Raises:
+            NotFoundError: no such company or version.
+            InvalidInputError: a bad draft.
+        """
+        base = self.configs.get_configuration(company_id, version)
+        if draft is None:
+            return Setup(
+                company_id=base.company_id,
+                base_version=base.version,
+                draft=False,
+                fields=base.fields(),
+            )
+        changes = validate_changes(draft)
+        fields = merge(base.fields(), changes)
+        changed, diff = diff_fields(base.fields(), fields)
+        return Setup(
+            company_id=base.company_id,
+            base_version=base.version,
+            draft=True,
+            fields=fields,
+            changes=changed,
+            diff=diff,
+        )
+
+    def monitor_cases(self, company_id: str) -> list[MonitorCase]:
+        """The cases of the company's newest stored test suite (none when it has none)."""
+        try:
+            suite = self.suites.suite(company_id)
+        except NotFoundError:
+            return []
+        entries = []
+        for raw in suite["test_cases"]:
+            try:
+                (case,) = _parse_cases(
+                    [{k: v for k, v in raw.items() if k in ("input", "name", "assertions")}]
+                )
+            except EvaluationInputError:
+                continue  # a case edited into something unrunnable watches nothing
+            entries.append(
+                MonitorCase(
+                    name=case.name or case.input[:40],
+                    applies_always=raw.get("source") == "configuration",
+                    case=case,
+                )
+            )
+        return entries
+
+    def conversation(self, company_id: str, conversation_id: str) -> StoredConversation:
+        """A stored conversation of ``company_id`` with its customer turns.
+
+        Raises:
+            NotFoundError: the company has no such conversation (another company's is not
+                shown either), or it has no customer message.
+        """
+        with self.database.session() as session:
+            row = session.get(Conversation, conversation_id)
+            if row is None or row.company_id != company_id:
+                raise NotFoundError(
+                    f"company {company_id!r} has no conversation {conversation_id!r}"
+                )
+            messages = session.scalars(
+                sa.select(StoredMessage)
+                .where(StoredMessage.conversation_id == conversation_id)
+                .order_by(StoredMessage.seq)
+            ).all()
+            turns = _stored_turns(messages)
+            if not turns:
+                raise NotFoundError(f"conversation {conversation_id!r} has no customer message")
+            return StoredConversation(
+                id=row.id,
+                company_id=row.company_id,
+                config_version=row.config_version,
+                escalated=row.escalated,
+                turns=turns,
+            )
+
+    async def replay(
+        self, conversation: StoredConversation, setup: Setup, talk: Talk
+    ) -> dict[str, Any]:
+        """The customer's turns of ``conversation`` answered by ``setup``, side by side.
+
+        Raises:
+            LLMEgressError: the egress guard refused the model's endpoint.
+        """
+        turns = [Turn(role="user", content=t.message) for t in conversation.turns]
+        new = await simulate(setup, turns, talk)
+        rows = []
+        for old, fresh in zip(conversation.turns, new["turns"], strict=True):
+            old_monitors = await _suite_monitors(talk.monitor_cases, old.message, old.reply)
+            old_monitors += await talk.custom_monitors(setup.company_id, old.message, old.reply)
+            rows.append(_side_by_side(old, [m.__dict__ for m in old_monitors], fresh))
+        return {
+            "conversation": {
+                "id": conversation.id,
+                "company_id": conversation.company_id,
+                "config_version": conversation.config_version,
+                "escalated": conversation.escalated,
+            },
+            "configuration": new["configuration"],
+            "turns": rows,
+            "totals": _replay_totals(rows, new["totals"]),
+        }
+
+
+def _side_by_side(
+    old: StoredTurn, old_monitors: list[dict[str, Any]], fresh: Mapping[str, Any]
+) -> dict[str, Any]:
+    trace = fresh["trace"]
+    fired_before = sorted({m["name"] for m in old_monitors if m["fired"]})
+    fired_now = sorted({m["name"] for m in trace["monitors"] if m["fired"]})
+    return {
+        "message": old.message,
+        "original": {
+            "reply": old.reply,
+            "length": len(old.reply),
+            "escalation_offered": offers_escalation(old.reply),
+            "monitors_fired": fired_before,
+            "cost_usd": round(old.cost_usd, 6),
+            "model": old.model,
+        },
+        "new": {
+            "reply": fresh["reply"],
+            "error": fresh["error"],
+            "length": len(fresh["reply"]),
+            "escalation_offered": bool(trace.get("escalation_offered")),
+            "monitors_fired": fired_now,
+            "cost_usd": trace.get("cost_usd"),
+            "model": trace["request"]["model"],
+        },
+        "differences": {
+            "length": len(fresh["reply"]) - len(old.reply),
+            "escalation_changed": offers_escalation(old.reply)
+            != bool(trace.get("escalation_offered")),
+            "monitors_no_longer_firing": sorted(set(fired_before) - set(fired_now)),
+            "monitors_newly_firing": sorted(set(fired_now) - set(fired_before)),
+            "cost_usd": None
+            if trace.get("cost_usd") is None
+            else round(trace["cost_usd"] - old.cost_usd, 6),
+        },
+        "trace": trace,
+    }
+
+
+def _replay_totals(
+    rows: Sequence[Mapping[str, Any]], new_totals: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {
+        "turns": len(rows),
+        "original_cost_usd": round(sum(r["original"]["cost_usd"] for r in rows), 6),
+        "new_cost_usd": new_totals["cost_usd"],
+        "original_escalations_offered": sum(r["original"]["escalation_offered"] for r in rows),
+        "new_escalations_offered": sum(r["new"]["escalation_offered"] for r in rows),
+        "original_monitors_fired": sum(len(r["original"]["monitors_fired"]) for r in rows),
+        "new_monitors_fired": sum(len(r["new"]["monitors_fired"]) for r in rows),
+    }
