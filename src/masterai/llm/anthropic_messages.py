@@ -95,7 +95,8 @@ class AnthropicModel(SDKModel[AnthropicProvider]):
             ]
             kwargs["tool_choice"] = _TOOL_CHOICE[request.tool_choice]
         if request.temperature is not None:
-            kwargs["temperature"] = request.temperature
+            # anthropic 2.x's create() has no temperature argument; the API takes the field.
+            kwargs["extra_body"] = {"temperature": request.temperature}
         return kwargs
 
     @contextmanager
