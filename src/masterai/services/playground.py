@@ -531,6 +531,8 @@ class PlaygroundService:
     def setup(self, company_id: str, version: int | None = None, draft: Any = None) -> Setup:
         """A stored version (active by default), or ``draft`` changes over it.
 
+        A draft that changes nothing is the stored version itself.
+
         Raises:
             NotFoundError: no such company or version.
             InvalidInputError: a bad draft.
@@ -546,6 +548,13 @@ class PlaygroundService:
         changes = validate_changes(draft)
         fields = merge(base.fields(), changes)
         changed, diff = diff_fields(base.fields(), fields)
+        if not changed:  # a draft equal to its base is that stored version
+            return Setup(
+                company_id=base.company_id,
+                base_version=base.version,
+                draft=False,
+                fields=base.fields(),
+            )
         return Setup(
             company_id=base.company_id,
             base_version=base.version,

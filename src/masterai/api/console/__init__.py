@@ -20,6 +20,7 @@ from masterai.api.console import (
     configs,
     login,
     people,
+    playground,
     scripts,
     tools,
     webhooks,
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from masterai.api.chat import Chat
     from masterai.api.common import Api
 
-PAGES = (login, chat, tools, configs, analytics, audit, people, scripts, webhooks)
+PAGES = (login, chat, tools, configs, playground, analytics, audit, people, scripts, webhooks)
 """Modules with a ``router(console)``; each page's module registers its navigation key."""
 
 

@@ -46,6 +46,13 @@ NAV: tuple[NavItem, ...] = (
         needs=("configuration.list_versions",),
     ),
     NavItem(
+        key="playground",
+        label="Playground",
+        path="/playground",
+        group="Platform",
+        needs=("configuration.simulate_conversation",),
+    ),
+    NavItem(
         key="analytics",
         label="Analytics",
         path="/analytics",
