@@ -1,4 +1,4 @@
-"""The Python examples in docs/analytics.md and docs/configuration.md run as written."""
+"""The Python examples in docs/analytics.md, configuration.md and playground.md run as written."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def python_blocks(name: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", (DOCS / name).read_text(), flags=re.S)
 
 
-@pytest.mark.parametrize("name", ["analytics.md", "configuration.md"])
+@pytest.mark.parametrize("name", ["analytics.md", "configuration.md", "playground.md"])
 def test_python_examples_in_docs_run(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     blocks = python_blocks(name)
     assert blocks, f"no python example in {name}"
