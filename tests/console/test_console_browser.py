@@ -210,6 +210,7 @@ def test_logging_in_with_a_token_opens_the_console_with_its_navigation(
         "Chat",
         "Tools",
         "Configurations",
+        "Playground",
         "Analytics",
         "Scripts & runs",
         "Webhooks",
