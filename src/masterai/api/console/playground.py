@@ -25,7 +25,6 @@ from masterai.api.console.approval import call_with_approval
 from masterai.api.console.configs import companies_of
 from masterai.api.console.core import Console, ConsoleUser, structured
 from masterai.registry import ToolResult
-from masterai.services.playground import streaming_to
 
 MAX_CONVERSATION = 40
 FAILURE_CHOICES = 20
@@ -227,6 +226,10 @@ class PlaygroundPages:
         self, request: Request, user: ConsoleUser, params: dict[str, Any]
     ) -> AsyncIterator[str]:
         """The reply's pieces as they stream, then ``done`` with the trace."""
+        # Imported here: the playground pulls in the evaluation code, which serve's start
+        # does not need.
+        from masterai.services.playground import streaming_to
+
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
         async def run() -> None:
