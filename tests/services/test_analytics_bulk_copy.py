@@ -82,7 +82,7 @@ def test_incremental_refresh_equals_a_full_rebuild_and_answers_match(
     small = analytics.refresh()  # a small append: read through the store's driver
     assert (small.rebuilt, small.messages_added) == (False, 4)
     # A large append is read in bulk: lower the threshold so a few rows count as large.
-    monkeypatch.setattr(copy_module, "_BULK_MESSAGES", 3)
+    monkeypatch.setattr(copy_module, "_BULK_ROWS", 3)
     add_conversation(loaded, "n2", 7, turns=3)
     with loaded.session() as session:  # an outcome changes on an existing conversation
         session.execute(
@@ -152,10 +152,11 @@ def test_sqlite_text_times_with_an_offset_are_converted_to_utc(
     database.dispose()
 
 
-def test_sqlite_bulk_read_survives_a_first_batch_of_nulls_and_leaves_the_store_intact(
+def test_sqlite_bulk_read_keeps_mostly_null_text_and_leaves_the_store_intact(
     tmp_path: Path, settings: Settings
 ) -> None:
-    # More rows than one Arrow batch of the export, the error column NULL in all of the first.
+    # Enough rows for the bulk read (export processes); the error column is NULL in every
+    # row of the first export's batches, which the ADBC driver alone would type as integer.
     path = tmp_path / "m.db"
     database = Database(f"sqlite:///{path}")
     database.upgrade()

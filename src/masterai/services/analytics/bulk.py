@@ -23,7 +23,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,52 +43,68 @@ class BulkReadError(ServiceError):
 
 
 @contextmanager
-def bulk_relation(database: Database, sql: str, con: duckdb.DuckDBPyConnection) -> Iterator[str]:
-    """Run ``sql`` on the store and yield a DuckDB table expression that reads its rows.
+def bulk_sources(
+    database: Database, queries: Sequence[str], con: duckdb.DuckDBPyConnection
+) -> Iterator[list[str]]:
+    """Run ``queries`` on the store and yield DuckDB table expressions that read their rows.
 
-    The expression is valid in ``con`` until the block ends and is meant to be read once.
+    On SQLite the queries run at once, one export process each (a table split by id ranges
+    is read on every core); on PostgreSQL they run one after another as one ``UNION ALL``
+    over one connection. Each expression is valid in ``con`` until the block ends and is
+    meant to be read once; together they hold every query's rows.
 
     Args:
         database: The store (a SQLite file or PostgreSQL).
-        sql: One query, every value inlined (no parameters).
+        queries: Queries with every value inlined (no parameters), of the same columns.
         con: The DuckDB connection that will read the rows.
 
     Raises:
         InvalidInputError: the store is an in-memory SQLite database.
-        BulkReadError: the driver or the export process failed.
+        BulkReadError: the driver or an export process failed.
     """
     if database.dialect == "sqlite":
         with tempfile.TemporaryDirectory(prefix="masterai-bulk-") as tmp:
-            target = Path(tmp) / "rows.parquet"
-            _export_sqlite(database, sql, target)
-            yield f"read_parquet({sql_literal(str(target))})"
+            targets = [Path(tmp) / f"rows-{i}.parquet" for i in range(len(queries))]
+            _export_sqlite(database, list(zip(queries, targets, strict=True)))
+            yield [f"read_parquet({sql_literal(str(t))})" for t in targets]
         return
-    with _postgres_stream(database, sql) as stream:
+    union = " UNION ALL ".join(f"({q})" for q in queries)
+    with _postgres_stream(database, union) as stream:
         con.register("bulk_rows", stream)
         try:
-            yield "bulk_rows"
+            yield ["bulk_rows"]
         finally:
             con.unregister("bulk_rows")
 
 
-def _export_sqlite(database: Database, sql: str, target: Path) -> None:
+def _export_sqlite(database: Database, jobs: list[tuple[str, Path]]) -> None:
     path = make_url(database.url).database
     if not path or path == ":memory:":
         raise InvalidInputError(
             f"the analytics copy cannot read the in-memory SQLite store {database.url!r}: "
             "use a file (sqlite:///PATH) or PostgreSQL"
         )
-    done = subprocess.run(
-        [sys.executable, "-I", str(_EXPORT_SCRIPT), path, str(target)],
-        input=sql,
-        capture_output=True,
-        text=True,
-        timeout=_EXPORT_TIMEOUT_S,
-        check=False,
-    )
-    if done.returncode != 0:
-        reason = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
-        raise BulkReadError(f"bulk read of {database.display_url} failed: {reason[0]}")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-I", str(_EXPORT_SCRIPT), path, str(target)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _sql, target in jobs
+    ]
+    failures = []
+    for process, (sql, _target) in zip(processes, jobs, strict=True):
+        try:
+            _out, err = process.communicate(sql, timeout=_EXPORT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _out, err = process.communicate()
+        if process.returncode != 0:
+            failures.append(err.strip().splitlines()[-1:] or [f"exit {process.returncode}"])
+    if failures:
+        raise BulkReadError(f"bulk read of {database.display_url} failed: {failures[0][0]}")
 
 
 @contextmanager

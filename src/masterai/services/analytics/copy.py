@@ -24,7 +24,9 @@ it, this process falls back to an in-memory copy (correct, only slower).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +40,7 @@ import sqlalchemy as sa
 if TYPE_CHECKING:
     import pandas as pd
 
-from masterai.services.analytics.bulk import bulk_relation
+from masterai.services.analytics.bulk import bulk_sources
 from masterai.services.analytics.scope import sql_literal
 from masterai.store import Database
 
@@ -104,8 +106,10 @@ _MESSAGE_COLUMNS = {
     "is_fallback": "bool",
     "error": "text?",
 }
-_BULK_MESSAGES = 50_000
-"""Above this many new messages a refresh reads in bulk (see ``_load``)."""
+_BULK_ROWS = 50_000
+"""A read of more rows than this goes in bulk (see ``_load``); fewer, through the driver."""
+_SQLITE_READERS = max(1, min(4, os.cpu_count() or 1))
+"""Export processes reading a large SQLite range at once (one per core, at most four)."""
 _NULL_FLAG = "__null"
 _DUCK_TYPES = {
     "text": "VARCHAR",
@@ -336,10 +340,10 @@ class AnalyticsCopy:
                 )
                 if self._copy_fingerprint(con) != current.conversations:
                     con.execute("DELETE FROM conversations")
-                    self._copy_conversations(con)
+                    self._copy_conversations(con, bulk=current.conversations[0] > _BULK_ROWS)
             elif reload:
                 con.execute("DELETE FROM conversations")
-                self._copy_conversations(con)
+                self._copy_conversations(con, bulk=current.conversations[0] > _BULK_ROWS)
             added = self._copy_messages(con, after_id=after, upto_id=upto)
             if after == 0:
                 con.execute("DELETE FROM conversation_stats")
@@ -380,7 +384,9 @@ class AnalyticsCopy:
         ).fetchall()
         return [tuple(r) for r in store] == [tuple(r) for r in copy]
 
-    def _copy_conversations(self, con: duckdb.DuckDBPyConnection, *, where: str = "TRUE") -> None:
+    def _copy_conversations(
+        self, con: duckdb.DuckDBPyConnection, *, where: str = "TRUE", bulk: bool = False
+    ) -> None:
         """Copy the store's conversations matching ``where``, replacing copies of them."""
         sql = (
             f"SELECT {_source_select(self._dialect, _CONVERSATION_COLUMNS, 'c')} "
@@ -388,7 +394,7 @@ class AnalyticsCopy:
         )
         replace = "DELETE FROM conversations WHERE id IN (SELECT id FROM incoming)"
         insert = "INSERT INTO conversations BY NAME SELECT * FROM incoming"
-        self._load(con, sql, _CONVERSATION_COLUMNS, replace, insert, bulk=where == "TRUE")
+        self._load(con, [sql], _CONVERSATION_COLUMNS, replace, insert, bulk=bulk)
 
     @staticmethod
     def _copy_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[int, ...]:
@@ -407,27 +413,31 @@ class AnalyticsCopy:
         The upper bound is the highest id the fingerprint saw: a message written while the copy
         is being built is left for the next refresh instead of being copied twice.
         """
-        sql = (
-            f"SELECT {_source_select(self._dialect, _MESSAGE_COLUMNS, 'm')} FROM messages m "
-            f"WHERE m.id > {int(after_id)} AND m.id <= {int(upto_id)}"
-        )
+        bulk = upto_id - after_id > _BULK_ROWS
+        # SQLite is read by one export process per id range, to use every core.
+        parts = _SQLITE_READERS if bulk and self._dialect == "sqlite" else 1
+        bounds = [after_id + (upto_id - after_id) * i // parts for i in range(parts + 1)]
+        select = _source_select(self._dialect, _MESSAGE_COLUMNS, "m")
+        queries = [
+            f"SELECT {select} FROM messages m WHERE m.id > {int(low)} AND m.id <= {int(high)}"
+            for low, high in itertools.pairwise(bounds)
+        ]
         # company_id is copied onto every message so per-company queries need no join.
         insert = (
             "INSERT INTO messages BY NAME SELECT incoming.*, c.company_id "
             "FROM incoming LEFT JOIN conversations c ON c.id = incoming.conversation_id"
         )
-        bulk = upto_id - after_id > _BULK_MESSAGES
-        return self._load(con, sql, _MESSAGE_COLUMNS, insert, bulk=bulk)
+        return self._load(con, queries, _MESSAGE_COLUMNS, insert, bulk=bulk)
 
     def _load(
         self,
         con: duckdb.DuckDBPyConnection,
-        sql: str,
+        queries: list[str],
         columns: dict[str, str],
         *statements: str,
         bulk: bool,
     ) -> int:
-        """Read ``sql`` from the store and run ``statements`` on the rows as ``incoming``.
+        """Read ``queries`` from the store and run ``statements`` on the rows as ``incoming``.
 
         ``bulk`` reads through ADBC (:mod:`.bulk`), for whole tables and large appends; a small
         read from SQLite goes through the store's own driver instead, which costs less than
@@ -436,24 +446,26 @@ class AnalyticsCopy:
         table first. Returns the row count of the last statement (the insert).
         """
         if bulk or self._dialect != "sqlite":
-            with bulk_relation(self._database, sql, con) as source:
-                return self._apply(con, source, columns, statements)
-        con.register("driver_rows", self._fetch(sql))
+            with bulk_sources(self._database, queries, con) as sources:
+                return self._apply(con, sources, columns, statements)
+        frame = self._fetch(" UNION ALL ".join(queries))
+        con.register("driver_rows", frame)
         try:
-            return self._apply(con, "driver_rows", columns, statements)
+            return self._apply(con, ["driver_rows"], columns, statements)
         finally:
             con.unregister("driver_rows")
 
     def _apply(
         self,
         con: duckdb.DuckDBPyConnection,
-        source: str,
+        sources: list[str],
         columns: dict[str, str],
         statements: tuple[str, ...],
     ) -> int:
-        select = f"SELECT {_duck_select(self._dialect, columns, 'b')} FROM {source} b"
+        select = _duck_select(self._dialect, columns, "b")
+        union = " UNION ALL ".join(f"SELECT {select} FROM {source} b" for source in sources)
         kind = "VIEW" if len(statements) == 1 else "TABLE"
-        con.execute(f"CREATE OR REPLACE TEMP {kind} incoming AS {select}")
+        con.execute(f"CREATE OR REPLACE TEMP {kind} incoming AS {union}")
         try:
             rows = 0
             for statement in statements:
