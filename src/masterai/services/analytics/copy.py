@@ -6,8 +6,9 @@ milliseconds. Before every use the copy compares a cheap fingerprint of the stor
 message id; conversation count and sums of the outcome columns) with the one it recorded; when
 they differ it also compares 32 sampled messages by id, then
 
-- copies only messages with a higher id than it has (appends, the common case: imports),
-  and recomputes the per-conversation aggregates of the conversations they belong to;
+- copies only messages above its watermark, the highest message id it has, and up to the
+  highest id the fingerprint saw (appends, the common case: imports), and recomputes the
+  per-conversation aggregates of the conversations they belong to;
 - reloads the conversations table (new conversations, or an outcome such as ``resolved`` or
   ``satisfaction`` updated);
 - rebuilds everything when conversations disappeared, the highest id went down, or sampled
@@ -15,6 +16,10 @@ they differ it also compares 32 sampled messages by id, then
 
 Not detected: messages deleted or edited in place while no conversation changes (the
 platform only appends messages); ``AnalyticsService.refresh(rebuild=True)`` forces a rebuild.
+
+Reads of more than ``_BULK_ROWS`` rows (a first build, a large import) go in bulk through ADBC
+drivers into Arrow and DuckDB without a Python object per value (:mod:`.bulk`); smaller
+SQLite reads go through the store's own driver, which costs less than the export process.
 
 The file lives under ``<home>/analytics/`` named after a hash of the database URL, so one home
 can serve several databases. DuckDB lets one process write a file: if another process holds
