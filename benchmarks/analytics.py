@@ -216,6 +216,61 @@ def append_conversations(database: Database, n: int, salt: list[int]) -> None:
         )
 
 
+def count_messages(database: Database) -> int:
+    with database.engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one())
+
+
+def seeded_sqlite(home: Path, conversations: int) -> Database:
+    """The SQLite store with the demo data set, seeded on first use and kept in ``home``."""
+    database = Database(f"sqlite:///{home / 'masterai.db'}")
+    database.upgrade()
+    if count_messages(database) == 0:
+        print(f"seeding {conversations:,} conversations into {home} (once) ...", flush=True)
+        start = time.perf_counter()
+        seed_demo(
+            database,
+            conversations=conversations,
+            end_date=END,
+            seed=7,
+            turn_probability=0.16,
+            max_turns=10,
+        )
+        print(f"seeded in {time.perf_counter() - start:.1f} s", flush=True)
+    return database
+
+
+def fill_postgres(source: Database, target: Database) -> None:
+    """Copy the SQLite store's companies, conversations and messages into PostgreSQL.
+
+    ``COPY ... FROM STDIN`` of the same rows takes a fraction of seeding them again.
+    """
+    src = source.engine.raw_connection()
+    raw = target.engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        assert driver is not None
+        with driver.cursor() as cur:
+            cur.execute("SET TIME ZONE 'UTC'")  # SQLite's timestamps are UTC text
+            for table in ("companies", "conversations", "messages"):
+                names = [r[1] for r in src.execute(f"PRAGMA table_info({table})").fetchall()]
+                listed = ", ".join(f'"{n}"' for n in names)
+                rows = src.cursor()
+                rows.execute(f"SELECT {listed} FROM {table}")
+                with cur.copy(f"COPY {table} ({listed}) FROM STDIN") as copy:
+                    while batch := rows.fetchmany(10_000):
+                        for row in batch:
+                            copy.write_row(row)
+            cur.execute(
+                "SELECT setval(pg_get_serial_sequence('messages', 'id'), "
+                "(SELECT max(id) FROM messages))"
+            )
+        driver.commit()
+    finally:
+        raw.close()
+        src.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--conversations", type=int, default=100_000)
@@ -227,27 +282,19 @@ def main() -> None:
     args = parser.parse_args()
 
     home = args.db / f"n{args.conversations}"
+    sqlite_store = seeded_sqlite(home, args.conversations)
     if args.database_url:
         home = home / "postgres"
         database = Database(args.database_url)
+        database.upgrade()
+        if count_messages(database) == 0:
+            print(f"copying the SQLite store into {database.display_url} (once) ...", flush=True)
+            start = time.perf_counter()
+            fill_postgres(sqlite_store, database)
+            print(f"copied in {time.perf_counter() - start:.1f} s", flush=True)
     else:
-        database = Database(f"sqlite:///{home / 'masterai.db'}")
-    database.upgrade()
+        database = sqlite_store
     settings = Settings(home=home)
-    with database.engine.connect() as conn:
-        messages = conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one()
-    if messages == 0:
-        print(f"seeding {args.conversations:,} conversations into {home} (once) ...", flush=True)
-        start = time.perf_counter()
-        seed_demo(
-            database,
-            conversations=args.conversations,
-            end_date=END,
-            seed=7,
-            turn_probability=0.16,
-            max_turns=10,
-        )
-        print(f"seeded in {time.perf_counter() - start:.1f} s", flush=True)
     with database.session() as session:  # conversations appended by earlier runs
         bench = sa.select(Conversation.id).where(Conversation.id.like("bench-%"))
         session.execute(sa.delete(Message).where(Message.conversation_id.in_(bench)))

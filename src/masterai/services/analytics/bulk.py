@@ -35,7 +35,6 @@ from masterai.services.errors import InvalidInputError, ServiceError
 from masterai.store import Database
 
 _EXPORT_SCRIPT = Path(__file__).with_name("sqlite_export.py")
-_EXPORT_TIMEOUT_S = 3600
 
 
 class BulkReadError(ServiceError):
@@ -84,27 +83,44 @@ def _export_sqlite(database: Database, jobs: list[tuple[str, Path]]) -> None:
             f"the analytics copy cannot read the in-memory SQLite store {database.url!r}: "
             "use a file (sqlite:///PATH) or PostgreSQL"
         )
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-I", str(_EXPORT_SCRIPT), path, str(target)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _sql, target in jobs
-    ]
-    failures = []
-    for process, (sql, _target) in zip(processes, jobs, strict=True):
-        try:
-            _out, err = process.communicate(sql, timeout=_EXPORT_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        for sql, target in jobs:
+            process = subprocess.Popen(
+                [sys.executable, "-I", str(_EXPORT_SCRIPT), path, str(target)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            processes.append(process)
+            assert process.stdin is not None
+            process.stdin.write(sql)  # a few hundred bytes: fits the pipe, never blocks
+            process.stdin.close()
+        errors = [_wait(process) for process in processes]
+    except BaseException:
+        for process in processes:
             process.kill()
-            _out, err = process.communicate()
-        if process.returncode != 0:
-            failures.append(err.strip().splitlines()[-1:] or [f"exit {process.returncode}"])
-    if failures:
-        raise BulkReadError(f"bulk read of {database.display_url} failed: {failures[0][0]}")
+            process.wait()
+        raise
+    failed = next((e for e in errors if e is not None), None)
+    if failed is not None:
+        raise BulkReadError(f"bulk read of {database.display_url} failed: {failed}")
+
+
+def _wait(process: subprocess.Popen[str]) -> str | None:
+    """Wait for an export process; its last line of error output if it failed.
+
+    No timeout: the export only reads, and SQLite answers a locked file with an error
+    instead of waiting (no busy timeout is set).
+    """
+    assert process.stderr is not None
+    err = process.stderr.read()  # until the process exits: it writes at most a line
+    process.stderr.close()
+    if process.wait() == 0:
+        return None
+    lines = err.strip().splitlines()
+    return lines[-1] if lines else f"exit status {process.returncode}"
 
 
 @contextmanager
