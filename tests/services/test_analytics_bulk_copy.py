@@ -7,13 +7,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import sqlalchemy as sa
 from services_data import at, msg
 
 from masterai.services.analytics import AnalyticsService
 from masterai.services.analytics import copy as copy_module
+from masterai.services.analytics.bulk import BulkReadError, bulk_sources
 from masterai.services.analytics.copy import AnalyticsCopy
+from masterai.services.errors import InvalidInputError
 from masterai.settings import Settings
 from masterai.store import Database
 from masterai.store.models import Conversation, Message
@@ -209,3 +212,21 @@ def test_a_message_written_after_the_fingerprint_is_copied_once(
     with loaded.engine.connect() as conn:
         stored = conn.execute(sa.select(sa.func.count()).select_from(Message)).scalar_one()
     assert total == distinct == stored
+
+
+def test_a_failed_bulk_read_names_the_store_and_the_cause(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    database.upgrade()
+    con = duckdb.connect()
+    with (
+        pytest.raises(BulkReadError, match=r"m\.db failed: .*no_such_table"),
+        bulk_sources(database, ["SELECT 1 AS a", "SELECT a FROM no_such_table"], con),
+    ):
+        pass
+    memory = Database("sqlite://")
+    with (
+        pytest.raises(InvalidInputError, match="in-memory SQLite store"),
+        bulk_sources(memory, ["SELECT 1"], con),
+    ):
+        pass
+    database.dispose()
