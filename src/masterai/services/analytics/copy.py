@@ -50,7 +50,7 @@ from masterai.services.analytics.scope import sql_literal
 from masterai.store import Database
 
 _SAMPLES = 32
-_SCHEMA_VERSION = 3
+_SCHEMA_VERSION = 4  # 4: timestamps to the microsecond (bulk read); older copies rebuild
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS conversations (
