@@ -6,8 +6,9 @@ milliseconds. Before every use the copy compares a cheap fingerprint of the stor
 message id; conversation count and sums of the outcome columns) with the one it recorded; when
 they differ it also compares 32 sampled messages by id, then
 
-- copies only messages with a higher id than it has (appends, the common case: imports),
-  and recomputes the per-conversation aggregates of the conversations they belong to;
+- copies only messages above its watermark, the highest message id it has, and up to the
+  highest id the fingerprint saw (appends, the common case: imports), and recomputes the
+  per-conversation aggregates of the conversations they belong to;
 - reloads the conversations table (new conversations, or an outcome such as ``resolved`` or
   ``satisfaction`` updated);
 - rebuilds everything when conversations disappeared, the highest id went down, or sampled
@@ -15,6 +16,10 @@ they differ it also compares 32 sampled messages by id, then
 
 Not detected: messages deleted or edited in place while no conversation changes (the
 platform only appends messages); ``AnalyticsService.refresh(rebuild=True)`` forces a rebuild.
+
+Reads of more than ``_BULK_ROWS`` rows (a first build, a large import) go in bulk through ADBC
+drivers into Arrow and DuckDB without a Python object per value (:mod:`.bulk`); smaller
+SQLite reads go through the store's own driver, which costs less than the export process.
 
 The file lives under ``<home>/analytics/`` named after a hash of the database URL, so one home
 can serve several databases. DuckDB lets one process write a file: if another process holds
@@ -24,24 +29,28 @@ it, this process falls back to an in-memory copy (correct, only slower).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-import re
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import duckdb
 import sqlalchemy as sa
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+from masterai.services.analytics.bulk import bulk_sources
 from masterai.services.analytics.scope import sql_literal
 from masterai.store import Database
 
-_CHUNK = 100_000
 _SAMPLES = 32
-_SCHEMA_VERSION = 3
+_SCHEMA_VERSION = 4  # 4: timestamps to the microsecond (bulk read); older copies rebuild
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -72,36 +81,48 @@ SELECT conversation_id, count(*), count(*) FILTER (WHERE role = 'user'),
 FROM messages WHERE {where} GROUP BY conversation_id
 """
 
-_CONVERSATION_COLUMNS = (
-    "id",
-    "company_id",
-    "config_version",
-    "channel",
-    "model",
-    "started_at",
-    "ended_at",
-    "resolved",
-    "escalated",
-    "satisfaction",
-    "user_ref",
-)
-_MESSAGE_COLUMNS = (
-    "id",
-    "conversation_id",
-    "seq",
-    "role",
-    "content",
-    "created_at",
-    "latency_ms",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_usd",
-    "model",
-    "is_fallback",
-    "error",
-)
-_TIME_COLUMNS = frozenset({"started_at", "ended_at", "created_at"})
-_BOOL_COLUMNS = frozenset({"resolved", "escalated", "is_fallback"})
+# Each column and its kind: ``text``, ``int``, ``real``, ``bool`` or ``time``; ``?`` marks a
+# nullable column where it matters for reading (SQLite text, see ``_source_select``).
+_CONVERSATION_COLUMNS = {
+    "id": "text",
+    "company_id": "text",
+    "config_version": "int",
+    "channel": "text?",
+    "model": "text?",
+    "started_at": "time",
+    "ended_at": "time?",
+    "resolved": "bool",
+    "escalated": "bool",
+    "satisfaction": "int",
+    "user_ref": "text?",
+}
+_MESSAGE_COLUMNS = {
+    "id": "int",
+    "conversation_id": "text",
+    "seq": "int",
+    "role": "text",
+    "content": "text",
+    "created_at": "time",
+    "latency_ms": "int",
+    "prompt_tokens": "int",
+    "completion_tokens": "int",
+    "cost_usd": "real",
+    "model": "text?",
+    "is_fallback": "bool",
+    "error": "text?",
+}
+_BULK_ROWS = 50_000
+"""A read of more rows than this goes in bulk (see ``_load``); fewer, through the driver."""
+_SQLITE_READERS = max(1, min(4, os.cpu_count() or 1))
+"""Export processes reading a large SQLite range at once (one per core, at most four)."""
+_NULL_FLAG = "__null"
+_DUCK_TYPES = {
+    "text": "VARCHAR",
+    "int": "BIGINT",
+    "real": "DOUBLE",
+    "bool": "BOOLEAN",
+    "time": "TIMESTAMP",
+}
 
 
 _LOCKS: dict[Path | None, threading.Lock] = {}
@@ -134,48 +155,58 @@ class SyncReport:
     rebuilt: bool
 
 
-def _epoch_expr(dialect: str, column: str) -> str:
-    """SQL for ``column`` as integer milliseconds since the epoch, computed by the store.
-
-    Converting timestamps in the database is much faster than building a million Python
-    ``datetime`` objects in the driver. Integers keep it exact (``julianday`` floats do not).
-    """
-    if dialect == "sqlite":
-        return (
-            f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000 "
-            f"+ CAST(round(strftime('%f', {column}) * 1000) AS INTEGER) % 1000)"
-        )
-    return f"CAST(round(EXTRACT(EPOCH FROM {column}) * 1000) AS BIGINT)"
-
-
 def _bool_expr(column: str) -> str:
     return f"CASE WHEN {column} THEN 1 ELSE 0 END"
 
 
-def _select_list(dialect: str, columns: tuple[str, ...], prefix: str) -> str:
+def _source_select(dialect: str, columns: dict[str, str], prefix: str) -> str:
+    """The store-side select list for ``columns``: plain columns, converted by DuckDB.
+
+    PostgreSQL hands over typed columns (timestamps as UTC ``timestamp``). SQLite's are read
+    as stored (timestamps as text); a nullable text or time column is read as text plus a null
+    flag, because the ADBC SQLite driver takes a first batch of NULLs for integers.
+    """
     parts = []
-    for name in columns:
+    for name, kind in columns.items():
         col = f"{prefix}.{name}"
-        if name in _TIME_COLUMNS:
-            parts.append(f"{_epoch_expr(dialect, col)} AS {name}")
-        elif name in _BOOL_COLUMNS:
-            parts.append(f"{_bool_expr(col)} AS {name}")
+        if dialect != "sqlite":
+            parts.append(
+                f"({col} AT TIME ZONE 'UTC') AS {name}" if kind.startswith("time") else col
+            )
+        elif kind in ("text?", "time?"):
+            parts.append(f"ifnull({col}, '') AS {name}, {col} IS NULL AS {name}{_NULL_FLAG}")
         else:
             parts.append(col)
     return ", ".join(parts)
 
 
-def _duck_select(columns: tuple[str, ...], prefix: str) -> str:
-    """DuckDB expressions turning a fetched chunk's raw columns into the copy's types."""
+def _sqlite_time(column: str) -> str:
+    """DuckDB SQL for a timestamp stored by SQLite as text, as a UTC ``TIMESTAMP``.
+
+    The store writes UTC without an offset; text with an offset (written by other means) is
+    converted to UTC rather than having the offset dropped.
+    """
+    return (
+        f"CASE WHEN regexp_matches({column}, '(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$') "
+        f"THEN timezone('UTC', CAST({column} AS TIMESTAMPTZ)) "
+        f"ELSE CAST({column} AS TIMESTAMP) END"
+    )
+
+
+def _duck_select(dialect: str, columns: dict[str, str], prefix: str) -> str:
+    """DuckDB expressions turning the rows read from the store into the copy's types.
+
+    Every column is cast: an empty SQLite result comes with every column typed as integer.
+    """
     parts = []
-    for name in columns:
+    for name, kind in columns.items():
         col = f"{prefix}.{name}"
-        if name in _TIME_COLUMNS:
-            parts.append(f"make_timestamp(CAST({col} AS BIGINT) * 1000) AS {name}")
-        elif name in _BOOL_COLUMNS:
-            parts.append(f"CAST({col} AS BOOLEAN) AS {name}")
-        else:
-            parts.append(f"{col} AS {name}")
+        base = kind.rstrip("?")
+        value = _sqlite_time(col) if base == "time" and dialect == "sqlite" else col
+        value = f"CAST({value} AS {_DUCK_TYPES[base]})"
+        if kind.endswith("?") and dialect == "sqlite":
+            value = f"CASE WHEN {col}{_NULL_FLAG} <> 0 THEN NULL ELSE {value} END"
+        parts.append(f"{value} AS {name}")
     return ", ".join(parts)
 
 
@@ -195,6 +226,7 @@ class AnalyticsCopy:
             self._path = directory / f"copy-{digest}.duckdb"
         self._lock = _lock_for(self._path)
         self._memory: duckdb.DuckDBPyConnection | None = None
+        self._dialect = database.dialect
         self.last_report = SyncReport(messages_added=0, conversations_reloaded=False, rebuilt=False)
         """What the most recent refresh did."""
 
@@ -299,22 +331,25 @@ class AnalyticsCopy:
             if rebuild:
                 con.execute("DELETE FROM messages")
             after = 0 if rebuild or recorded is None else recorded.max_message_id
+            upto = current.max_message_id
             reload = rebuild or recorded is None or recorded.conversations != current.conversations
             if reload and after:
                 # Usually new conversations came with new messages: copy just those, and
                 # reload all only if the copy still disagrees with the store (updates).
                 self._copy_conversations(
                     con,
-                    where="c.id IN (SELECT conversation_id FROM messages WHERE id > :after)",
-                    params={"after": after},
+                    where=(
+                        "c.id IN (SELECT conversation_id FROM messages "
+                        f"WHERE id > {after} AND id <= {upto})"
+                    ),
                 )
                 if self._copy_fingerprint(con) != current.conversations:
                     con.execute("DELETE FROM conversations")
-                    self._copy_conversations(con)
+                    self._copy_conversations(con, bulk=current.conversations[0] > _BULK_ROWS)
             elif reload:
                 con.execute("DELETE FROM conversations")
-                self._copy_conversations(con)
-            added = self._copy_messages(con, after_id=after)
+                self._copy_conversations(con, bulk=current.conversations[0] > _BULK_ROWS)
+            added = self._copy_messages(con, after_id=after, upto_id=upto)
             if after == 0:
                 con.execute("DELETE FROM conversation_stats")
                 con.execute(_STATS.format(where="TRUE"))
@@ -355,24 +390,16 @@ class AnalyticsCopy:
         return [tuple(r) for r in store] == [tuple(r) for r in copy]
 
     def _copy_conversations(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        *,
-        where: str = "TRUE",
-        params: dict[str, Any] | None = None,
+        self, con: duckdb.DuckDBPyConnection, *, where: str = "TRUE", bulk: bool = False
     ) -> None:
         """Copy the store's conversations matching ``where``, replacing copies of them."""
-        dialect = self._database.engine.dialect.name
         sql = (
-            f"SELECT {_select_list(dialect, _CONVERSATION_COLUMNS, 'c')} FROM conversations c "
-            f"WHERE {where}"
+            f"SELECT {_source_select(self._dialect, _CONVERSATION_COLUMNS, 'c')} "
+            f"FROM conversations c WHERE {where}"
         )
-        replace = "DELETE FROM conversations WHERE id IN (SELECT id FROM chunk)"
-        insert = (
-            "INSERT INTO conversations BY NAME "
-            f"SELECT {_duck_select(_CONVERSATION_COLUMNS, 'chunk')} FROM chunk"
-        )
-        self._stream(con, sql, params or {}, _CONVERSATION_COLUMNS, replace, insert)
+        replace = "DELETE FROM conversations WHERE id IN (SELECT id FROM incoming)"
+        insert = "INSERT INTO conversations BY NAME SELECT * FROM incoming"
+        self._load(con, [sql], _CONVERSATION_COLUMNS, replace, insert, bulk=bulk)
 
     @staticmethod
     def _copy_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[int, ...]:
@@ -385,64 +412,88 @@ class AnalyticsCopy:
         assert row is not None
         return tuple(int(v) for v in row)
 
-    def _copy_messages(self, con: duckdb.DuckDBPyConnection, *, after_id: int) -> int:
-        dialect = self._database.engine.dialect.name
-        sql = (
-            f"SELECT {_select_list(dialect, _MESSAGE_COLUMNS, 'm')} FROM messages m "
-            "WHERE m.id > :after ORDER BY m.id"
-        )
+    def _copy_messages(self, con: duckdb.DuckDBPyConnection, *, after_id: int, upto_id: int) -> int:
+        """Copy messages with ``after_id < id <= upto_id`` (the watermarks); return how many.
+
+        The upper bound is the highest id the fingerprint saw: a message written while the copy
+        is being built is left for the next refresh instead of being copied twice.
+        """
+        bulk = upto_id - after_id > _BULK_ROWS
+        # SQLite is read by one export process per id range, to use every core.
+        parts = _SQLITE_READERS if bulk and self._dialect == "sqlite" else 1
+        bounds = [after_id + (upto_id - after_id) * i // parts for i in range(parts + 1)]
+        select = _source_select(self._dialect, _MESSAGE_COLUMNS, "m")
+        queries = [
+            f"SELECT {select} FROM messages m WHERE m.id > {int(low)} AND m.id <= {int(high)}"
+            for low, high in itertools.pairwise(bounds)
+        ]
         # company_id is copied onto every message so per-company queries need no join.
         insert = (
-            f"INSERT INTO messages BY NAME SELECT {_duck_select(_MESSAGE_COLUMNS, 'chunk')}, "
-            "c.company_id FROM chunk LEFT JOIN conversations c ON c.id = chunk.conversation_id"
+            "INSERT INTO messages BY NAME SELECT incoming.*, c.company_id "
+            "FROM incoming LEFT JOIN conversations c ON c.id = incoming.conversation_id"
         )
-        return self._stream(con, sql, {"after": after_id}, _MESSAGE_COLUMNS, insert)
+        return self._load(con, queries, _MESSAGE_COLUMNS, insert, bulk=bulk)
 
-    def _stream(
+    def _load(
         self,
         con: duckdb.DuckDBPyConnection,
-        sql: str,
-        params: dict[str, Any],
-        columns: tuple[str, ...],
+        queries: list[str],
+        columns: dict[str, str],
         *statements: str,
+        bulk: bool,
     ) -> int:
-        """Fetch ``sql`` in chunks through the DB driver; run ``statements`` on each chunk.
+        """Read ``queries`` from the store and run ``statements`` on the rows as ``incoming``.
 
-        Uses the driver's own cursor: SQLAlchemy ``Row`` objects cost more to build and to
-        hand to pandas than the rows themselves. ``:name`` parameters are rewritten to the
-        driver's style; PostgreSQL streams through a server-side cursor.
+        ``bulk`` reads through ADBC (:mod:`.bulk`), for whole tables and large appends; a small
+        read from SQLite goes through the store's own driver instead, which costs less than
+        starting the export process. The rows are typed for the copy by DuckDB. One statement
+        reads them as they arrive; several need them twice, so they are kept in a temporary
+        table first. Returns the row count of the last statement (the insert).
         """
+        if bulk or self._dialect != "sqlite":
+            with bulk_sources(self._database, queries, con) as sources:
+                return self._apply(con, sources, columns, statements)
+        frame = self._fetch(" UNION ALL ".join(queries))
+        con.register("driver_rows", frame)
+        try:
+            return self._apply(con, ["driver_rows"], columns, statements)
+        finally:
+            con.unregister("driver_rows")
+
+    def _apply(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        sources: list[str],
+        columns: dict[str, str],
+        statements: tuple[str, ...],
+    ) -> int:
+        select = _duck_select(self._dialect, columns, "b")
+        union = " UNION ALL ".join(f"SELECT {select} FROM {source} b" for source in sources)
+        kind = "VIEW" if len(statements) == 1 else "TABLE"
+        con.execute(f"CREATE OR REPLACE TEMP {kind} incoming AS {union}")
+        try:
+            rows = 0
+            for statement in statements:
+                result = con.execute(statement).fetchone()
+                rows = int(result[0]) if result else 0
+        finally:
+            con.execute(f"DROP {kind} IF EXISTS incoming")
+        return rows
+
+    def _fetch(self, sql: str) -> pd.DataFrame:
+        """Rows of ``sql`` through the store's DB-API driver (for small SQLite reads)."""
         import pandas as pd  # only needed when rows are copied (warm calls skip the import)
 
-        engine = self._database.engine
-        postgres = engine.dialect.name == "postgresql"
-        if postgres:
-            sql = re.sub(r":(\w+)", r"%(\1)s", sql)
-        raw = engine.raw_connection()
-        total = 0
+        raw = self._database.engine.raw_connection()
         try:
-            driver = raw.driver_connection
-            assert driver is not None
-            cursor = driver.cursor(name="masterai_analytics_copy") if postgres else raw.cursor()
-            cursor.execute(sql, params)
-            while rows := cursor.fetchmany(_CHUNK):
-                chunk = pd.DataFrame.from_records(rows, columns=list(columns))
-                for name in columns:
-                    if name in _TIME_COLUMNS:
-                        chunk[name] = pd.to_numeric(chunk[name], errors="coerce")
-                con.register("chunk", chunk)
-                try:
-                    for statement in statements:
-                        con.execute(statement)
-                finally:
-                    con.unregister("chunk")
-                total += len(rows)
+            cursor = raw.cursor()
+            cursor.execute(sql)
+            names = [d[0] for d in cursor.description]
+            frame = pd.DataFrame.from_records(cursor.fetchall(), columns=names)
             cursor.close()
-            if postgres:
-                driver.rollback()  # ends the read transaction of the server-side cursor
         finally:
             raw.close()
-        return total
+        return frame
 
 
 def _read_state(con: duckdb.DuckDBPyConnection) -> Fingerprint | None:
