@@ -40,6 +40,7 @@ _GROUPS = (
     "scripts",
     "rag",
     "aidev",
+    "alerts",
     "worker",
     "sandbox",
     "chat",

@@ -33,9 +33,9 @@ _EXCERPT = 300
 EGRESS_REFUSAL = re.compile(r"egress guard|refused by the egress|not an allowed destination", re.I)
 """How a refusal of the egress guard reads in a call's error (services/integrations, llm)."""
 NETWORK_REFUSALS = re.compile(
-    r"Network is unreachable|ENETUNREACH|Temporary failure in name resolution|EAI_AGAIN|"
-    r"Name or service not known|ENOTFOUND|getaddrinfo|Address family not supported|"
-    r"EAFNOSUPPORT|socket\.gaierror|ConnectionRefusedError|ECONNREFUSED",
+    r"Network is unreachable|Temporary failure in name resolution|Name or service not known|"
+    r"getaddrinfo|Address family not supported|socket\.gaierror|ConnectionRefusedError|"
+    r"(?-i:\b(?:ENETUNREACH|EAI_AGAIN|ENOTFOUND|EAFNOSUPPORT|ECONNREFUSED)\b)",
     re.I,
 )
 """What sandboxed code's error output shows when it tried the network and was refused."""
@@ -47,7 +47,8 @@ SECRET_PATHS = re.compile(
 )
 """Paths of secrets that sandboxed code has no business reading."""
 FILE_REFUSALS = re.compile(
-    r"Permission denied|No such file or directory|EACCES|ENOENT|Operation not permitted|EPERM",
+    r"Permission denied|No such file or directory|Operation not permitted|"
+    r"(?-i:\b(?:EACCES|ENOENT|EPERM)\b)",
     re.I,
 )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -75,14 +75,19 @@ class RealtimeRunner(Protocol):
         ...
 
     async def run_active_batch(
-        self, tool_name: str, arguments: list[dict[str, Any]], *, principal: Principal
+        self,
+        tool_name: str,
+        calls: Sequence[Mapping[str, Any]],
+        *,
+        principal: Principal,
+        company_id: str | None = None,
     ) -> Sequence[RunOutcomeInfo]:
         """Run the active version over every argument set in one sandbox process."""
         ...
 
 
-PrincipalLoader = Any
-"""``load(name) -> Principal`` (``masterai.security.load_principal`` over the database)."""
+PrincipalLoader = Callable[[str], Principal]
+"""``load(name) -> Principal`` (``Platform.principal``): whom a realtime tool runs as."""
 
 
 def realtime_arguments(message: queue.QueuedMessage) -> dict[str, Any]:
@@ -139,7 +144,7 @@ class MonitorProcessor:
         settings: MonitorSettings,
         *,
         runner: RealtimeRunner | None = None,
-        load_principal: PrincipalLoader = None,
+        load_principal: PrincipalLoader | None = None,
     ) -> None:
         self._database = database
         self._settings = settings
@@ -164,7 +169,7 @@ class MonitorProcessor:
         )
         found: list[NewAlert] = [a for m in batch if (a := secret_in_message(m)) is not None]
         runs, failures = 0, 0
-        if batch and self._runner is not None:
+        if batch and self._runner is not None and self._load_principal is not None:
             runs, failures, tool_alerts = await self._run_tools(batch)
             found.extend(tool_alerts)
         if found:
@@ -191,7 +196,7 @@ class MonitorProcessor:
         for company, messages in by_company.items():
             tools = await asyncio.to_thread(self._runner.active_realtime_tools, company)
             for tool in tools:
-                outcomes = await self._run_tool(tool, messages)
+                outcomes = await self._run_tool(tool, company, messages)
                 runs += len(messages)
                 for message, outcome in zip(messages, outcomes, strict=False):
                     if not outcome.ok:
@@ -206,13 +211,17 @@ class MonitorProcessor:
         return runs, failures, found
 
     async def _run_tool(
-        self, tool: RealtimeToolInfo, messages: list[queue.QueuedMessage]
+        self, tool: RealtimeToolInfo, company_id: str, messages: list[queue.QueuedMessage]
     ) -> Sequence[RunOutcomeInfo]:
-        assert self._runner is not None
+        assert self._runner is not None and self._load_principal is not None
         try:
+            # The owner's current permissions: a deactivated owner's tool stops running.
             principal = await asyncio.to_thread(self._load_principal, tool.owner)
             return await self._runner.run_active_batch(
-                tool.name, [realtime_arguments(m) for m in messages], principal=principal
+                tool.name,
+                [realtime_arguments(m) for m in messages],
+                principal=principal,
+                company_id=company_id,
             )
         except Exception as e:  # one tool's failure never stops the others or the loop
             log.warning("realtime tool %s could not run: %s", tool.name, e)
