@@ -78,6 +78,7 @@ def claim(database: Database, *, limit: int, lease_seconds: float) -> list[Queue
                     claimed_until=now + timedelta(seconds=lease_seconds),
                     attempts=MonitorQueueItem.attempts + 1,
                 )
+                .execution_options(synchronize_session=False)  # rows below keep the old count
             )
         return [
             QueuedMessage(
