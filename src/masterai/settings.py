@@ -401,6 +401,16 @@ class MonitorSettings(BaseModel):
     """Phrases (matched case-insensitively) that mark prompt injection in tool results."""
 
 
+class CustomToolSettings(BaseModel):
+    """Custom tools on demand (owned by ``masterai.services.custom_tools``; docs/custom-tools.md)."""
+
+    refresh_ms: int = Field(default=250, ge=0)
+    """How often (at most) a process checks the store for activated or disabled custom tools
+    before a registry lookup; ``0`` checks on every call."""
+    trusted_keys: list[str] = Field(default_factory=list)
+    """Public keys (hex) of other instances whose exported bundles this one imports."""
+
+
 class McpSettings(BaseModel):
     """The MCP server: ``masterai mcp`` (stdio) and ``/mcp`` on ``masterai serve``."""
 
@@ -456,6 +466,7 @@ class Settings(BaseSettings):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     aidev: AIDevSettings = Field(default_factory=AIDevSettings)
     monitors: MonitorSettings = Field(default_factory=MonitorSettings)
+    custom_tools: CustomToolSettings = Field(default_factory=CustomToolSettings)
 
     @property
     def workspace(self) -> Path:
