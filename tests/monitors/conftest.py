@@ -21,7 +21,6 @@ _SUPPORT = str(Path(__file__).resolve().parents[1] / "integrations")
 if _SUPPORT not in sys.path:
     sys.path.append(_SUPPORT)
 
-from service_guard import require_service  # noqa: E402
 from support import Receiver, http_receiver, make_settings  # noqa: E402
 
 
@@ -49,10 +48,6 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
         sandbox=SandboxSettings(backend="bubblewrap", run_dir=run_dir),
     )
     shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def require_bubblewrap() -> None:
-    require_service(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from test_threat_monitors import conversation_line
 
 from masterai.registry import ExecutionContext, ToolRegistry, approve_all
 from masterai.security import Principal, UserDirectory, system_principal
@@ -15,7 +16,6 @@ from masterai.services.importer import import_conversations_text
 from masterai.settings import MonitorSettings
 from masterai.store import Database
 from masterai.store.models.alerts import MonitorQueueItem
-from test_threat_monitors import conversation_line
 
 
 def queued(store: Database) -> int:
@@ -119,4 +119,3 @@ async def test_the_backlog_shows_waiting_messages_their_lag_and_unexamined_recor
     assert (before.messages, before.audit_records) == (2, 1) and before.lag_seconds >= 0
     assert before.oldest_enqueued_at is not None
     assert (after.messages, after.audit_records, after.lag_seconds) == (0, 0, 0.0)
-

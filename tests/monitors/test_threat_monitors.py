@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,11 @@ from masterai.store import Database
 from masterai.store.models import AuditRecord
 from masterai.store.models.alerts import Alert
 from masterai.store.models.events import Event
-from conftest import require_bubblewrap
+from service_guard import require_service
+
+
+def require_bubblewrap() -> None:
+    require_service(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
 
 
 async def call(

@@ -56,9 +56,7 @@ def _ingestion(api: Api, approvals: Approvals) -> APIRouter:
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {
-                    "application/json": {"schema": NewConversations.model_json_schema()}
-                },
+                "content": {"application/json": {"schema": NewConversations.model_json_schema()}},
             }
         },
     )
@@ -76,8 +74,7 @@ def _ingestion(api: Api, approvals: Approvals) -> APIRouter:
         problem = None
         if unknown:
             problem = InvalidArguments(
-                f"unknown field {unknown[0]!r}; allowed: conversations, skip_bad, "
-                "create_companies",
+                f"unknown field {unknown[0]!r}; allowed: conversations, skip_bad, create_companies",
                 path=unknown[0],
             )
         elif not isinstance(conversations, list) or not all(

@@ -84,7 +84,9 @@ class AuditMonitors:
         yield from self._injection(record)
         yield from self._habits(record)
 
-    def _alert(self, monitor: Monitor, record: AuditRecord, message: str, **details: Any) -> NewAlert:
+    def _alert(
+        self, monitor: Monitor, record: AuditRecord, message: str, **details: Any
+    ) -> NewAlert:
         return NewAlert(
             source=monitor.value,
             source_kind=SourceKind.MONITOR,
@@ -196,15 +198,15 @@ class AuditMonitors:
         hour = record.created_at.hour
         experienced = profile.calls >= self._settings.profile_min_calls
         address = record.client_address
-        if experienced and address and address not in profile.addresses:
-            if not self._quiet(Monitor.NEW_ADDRESS, name):
-                yield self._alert(
-                    Monitor.NEW_ADDRESS,
-                    record,
-                    f"{name} called from {address!r}, an address not seen for it before",
-                    address=address,
-                    known=list(profile.addresses)[-5:],
-                )
+        new_address = experienced and address and address not in profile.addresses
+        if new_address and not self._quiet(Monitor.NEW_ADDRESS, name):
+            yield self._alert(
+                Monitor.NEW_ADDRESS,
+                record,
+                f"{name} called from {address!r}, an address not seen for it before",
+                address=address,
+                known=list(profile.addresses)[-5:],
+            )
         if experienced:
             around = hours[(hour - 1) % 24] + hours[hour] + hours[(hour + 1) % 24]
             share = around / profile.calls

@@ -1,5 +1,4 @@
-"""The monitor loop: queued messages through realtime custom tools and threat monitors,
-and the audit stream through the threat monitors.
+"""The monitor loop: queued messages and the audit stream through the monitors.
 
 :meth:`MonitorProcessor.process_once` is one round: claim a batch of queued messages, run
 every active realtime custom tool of each message's company over its assistant messages (one
@@ -184,9 +183,7 @@ class MonitorProcessor:
             failures=failures,
         )
 
-    async def _run_tools(
-        self, batch: list[queue.QueuedMessage]
-    ) -> tuple[int, int, list[NewAlert]]:
+    async def _run_tools(self, batch: list[queue.QueuedMessage]) -> tuple[int, int, list[NewAlert]]:
         assert self._runner is not None
         by_company: dict[str, list[queue.QueuedMessage]] = defaultdict(list)
         for message in batch:

@@ -57,7 +57,9 @@ def claim(database: Database, *, limit: int, lease_seconds: float) -> list[Queue
     """Lease up to ``limit`` queued messages (oldest first) to the caller."""
     now = utcnow()
     with database.session(immediate=True) as session:
-        free = sa.or_(MonitorQueueItem.claimed_until.is_(None), MonitorQueueItem.claimed_until < now)
+        free = sa.or_(
+            MonitorQueueItem.claimed_until.is_(None), MonitorQueueItem.claimed_until < now
+        )
         query = (
             sa.select(MonitorQueueItem, Message, Conversation.id)
             .join(Message, Message.id == MonitorQueueItem.message_id)

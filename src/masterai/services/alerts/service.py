@@ -148,7 +148,9 @@ class AlertService:
             InvalidInputError: ``limit`` is out of range.
         """
         if not 1 <= wanted.limit <= MAX_LIST:
-            raise InvalidInputError(f"limit {wanted.limit!r} is out of range; allowed: 1-{MAX_LIST}")
+            raise InvalidInputError(
+                f"limit {wanted.limit!r} is out of range; allowed: 1-{MAX_LIST}"
+            )
         query = sa.select(Alert).order_by(Alert.id.desc())
         if wanted.company_id is not None:
             query = query.where(Alert.company_id == wanted.company_id)
