@@ -57,9 +57,7 @@ def context(platform: Platform, who: str, *, approve: bool = True) -> ExecutionC
 
 async def registry(platform: Platform, who: str, operation: str, **args: Any) -> ToolResult:
     """One ``registry`` call as ``who`` (approvals granted)."""
-    return await platform.call(
-        "registry", {"operation": operation, **args}, context(platform, who)
-    )
+    return await platform.call("registry", {"operation": operation, **args}, context(platform, who))
 
 
 async def ready_tool(platform: Platform, who: str, spec: dict[str, Any]) -> None:
