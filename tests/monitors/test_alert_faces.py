@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from monitor_support import conversation_line
 from sqlalchemy import func, select
 from support import make_settings
-from test_threat_monitors import conversation_line
 from typer.testing import CliRunner
 
 from masterai.api import create_app

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from monitor_support import conversation_line
 from sqlalchemy import func, select
-from test_threat_monitors import conversation_line
 
 from masterai.registry import ExecutionContext, ToolRegistry, approve_all
 from masterai.security import Principal, UserDirectory, system_principal

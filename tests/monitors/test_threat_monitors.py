@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from monitor_support import conversation_line
 from sqlalchemy import select
 
 from masterai.registry import ExecutionContext, ToolRegistry, ToolResult, approve_all
@@ -298,14 +299,3 @@ async def test_secrets_in_messages_raise_alerts_and_benign_messages_do_not(
     if found:
         assert found[0].conversation_id == "c1" and found[0].message_id is not None
         assert "sk-live" not in str(found[0].details)
-
-
-def conversation_line(conversation_id: str, *answers: str, company: str = "acme") -> str:
-    import json
-
-    messages = [{"role": "user", "content": "Hello", "created_at": "2027-03-01T10:00:00Z"}]
-    messages += [
-        {"role": "assistant", "content": text, "created_at": f"2027-03-01T10:00:{i + 1:02d}Z"}
-        for i, text in enumerate(answers)
-    ]
-    return json.dumps({"id": conversation_id, "company_id": company, "messages": messages}) + "\n"
