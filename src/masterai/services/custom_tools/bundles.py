@@ -24,6 +24,8 @@ from masterai.services.errors import InvalidInputError
 from masterai.store.models import utcnow
 
 FORMAT = "masterai-custom-tool"
+SEAL = "seal"
+"""The key of the signature block (not ``signature``: outputs redact keys named like secrets)."""
 DERIVATION = b"masterai custom tool bundles"
 """What the audit key signs to make the bundle seed (one purpose, one derived key)."""
 
@@ -60,9 +62,9 @@ class BundleSigner:
         return raw.hex()
 
     def sign(self, body: Mapping[str, Any]) -> dict[str, str]:
-        """The signature block of ``body``."""
+        """The signature block (``seal``) of ``body``: algorithm, signer's public key, value."""
         value = self._private().sign(canonical_json(dict(body)))
-        return {"algorithm": "ed25519", "public_key": self.public_key, "value": value.hex()}
+        return {"algorithm": "ed25519", "signer": self.public_key, "value": value.hex()}
 
     def verify(self, bundle: Mapping[str, Any]) -> str:
         """The signer's public key if ``bundle``'s signature is valid and trusted.
@@ -70,13 +72,13 @@ class BundleSigner:
         Raises:
             BundleError: no signature, a bad one, or a signer this instance does not trust.
         """
-        signature = bundle.get("signature")
-        if not isinstance(signature, Mapping) or signature.get("algorithm") != "ed25519":
-            raise BundleError("the bundle has no ed25519 signature")
-        key_hex, value = signature.get("public_key"), signature.get("value")
+        seal = bundle.get(SEAL)
+        if not isinstance(seal, Mapping) or seal.get("algorithm") != "ed25519":
+            raise BundleError("the bundle has no ed25519 signature ('seal')")
+        key_hex, value = seal.get("signer"), seal.get("value")
         if not isinstance(key_hex, str) or not isinstance(value, str):
-            raise BundleError("the bundle's signature block is malformed")
-        body = {k: v for k, v in bundle.items() if k != "signature"}
+            raise BundleError("the bundle's signature block ('seal') is malformed")
+        body = {k: v for k, v in bundle.items() if k != SEAL}
         try:
             key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(key_hex))
             key.verify(bytes.fromhex(value), canonical_json(body))
@@ -109,12 +111,12 @@ def make_bundle(
             "trigger": spec.trigger,
             "author": author,
             "exported_at": utcnow().isoformat(),
-            "instance_key": signer.public_key,
+            "instance": signer.public_key,
         },
         "definition": definition,
         "content_hash": content_hash({"name": name, **definition}),
     }
-    return {**body, "signature": signer.sign(body)}
+    return {**body, SEAL: signer.sign(body)}
 
 
 def open_bundle(signer: BundleSigner, bundle: Any) -> tuple[str, ToolSpec, dict[str, Any]]:
