@@ -4,8 +4,10 @@ gets the sandbox's refusal and a security alert."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,17 +22,9 @@ from masterai.settings import Settings
 from masterai.store.models.alerts import Alert
 from service_guard import require_service
 
-COMPETITOR_CODE = """
-COMPETITORS = ["Globex", "Initech", "Umbrella"]
-
-def run(args, ctx):
-    text = args["text"].lower()
-    named = [c for c in COMPETITORS if c.lower() in text]
-    if not named:
-        return {"alert": False}
-    return {"alert": True, "severity": "high", "kind": "competitor_mention",
-            "message": "the assistant named " + ", ".join(named), "competitors": named}
-"""
+DOC = Path(__file__).resolve().parents[2] / "docs" / "alerts.md"
+COMPETITOR_CODE = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.DOTALL)[0]
+"""The competitor-mention tool of docs/alerts.md, run as documented."""
 TESTS = [
     {"arguments": {"text": "Initech is cheaper"}, "expected": {
         "alert": True, "severity": "high", "kind": "competitor_mention",
