@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from masterai.api.console import (
+    alerts,
     analytics,
     audit,
     chat,
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from masterai.api.chat import Chat
     from masterai.api.common import Api
 
-PAGES = (login, chat, tools, configs, analytics, audit, people, scripts, webhooks)
+PAGES = (login, chat, tools, configs, analytics, audit, people, scripts, webhooks, alerts)
 """Modules with a ``router(console)``; each page's module registers its navigation key."""
 
 
