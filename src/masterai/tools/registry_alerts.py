@@ -67,7 +67,9 @@ PARAMETERS = [
     AIToolParameter(
         "unacknowledged", "boolean", "list_alerts: only alerts not yet acknowledged", required=False
     ),
-    AIToolParameter("limit", "integer", "list_alerts: most alerts (1-1000, default 100)", required=False),
+    AIToolParameter(
+        "limit", "integer", "list_alerts: most alerts (1-1000, default 100)", required=False
+    ),
     AIToolParameter("alert_id", "integer", "acknowledge_alert: the alert's id", required=False),
 ]
 
