@@ -40,6 +40,7 @@ _GROUPS = (
     "scripts",
     "rag",
     "aidev",
+    "custom_tools",
     "alerts",
     "worker",
     "sandbox",
