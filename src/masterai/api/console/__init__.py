@@ -19,6 +19,7 @@ from masterai.api.console import (
     audit,
     chat,
     configs,
+    custom_tools,
     login,
     people,
     scripts,
@@ -31,7 +32,19 @@ if TYPE_CHECKING:
     from masterai.api.chat import Chat
     from masterai.api.common import Api
 
-PAGES = (login, chat, tools, configs, analytics, audit, people, scripts, webhooks, alerts)
+PAGES = (
+    login,
+    chat,
+    tools,
+    configs,
+    analytics,
+    audit,
+    people,
+    scripts,
+    webhooks,
+    custom_tools,
+    alerts,
+)
 """Modules with a ``router(console)``; each page's module registers its navigation key."""
 
 

@@ -413,6 +413,13 @@ class CustomToolService:
             data["content_hash"] = latest.content_hash
             data["provenance"] = latest.provenance
             data["test_report"] = latest.test_report
+            if tool.latest_version != tool.active_version:
+                active = (
+                    spec_of(self._version(session, tool, tool.active_version))
+                    if tool.active_version is not None and tool.status == ToolStatus.ACTIVE.value
+                    else None
+                )
+                data["pending_diff"] = code_diff(active, spec_of(latest), tool.name)
             versions = session.scalars(
                 sa.select(CustomToolVersion)
                 .where(CustomToolVersion.tool_id == tool.id)
