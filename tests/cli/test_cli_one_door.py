@@ -242,6 +242,9 @@ WALKS: dict[str, Walk] = {
             (("catalog", "search", "echo"), False),
         )
     },
+    "alerts list": Walk(("alerts", "list", "--company", OWN), "registry", OWN),
+    "alerts ack": Walk(("alerts", "ack", "1"), "registry", None, ("alerts", "ack", "1")),
+    "alerts backlog": Walk(("alerts", "backlog"), "registry"),
     "catalog install": Walk(
         ("catalog", "install", "walkie", "1", "--company", OWN),
         "registry",
@@ -325,7 +328,26 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory, fake_openai: str) 
             assert result.exit_code == 0, (argv, result.stdout, result.stderr)
         _one_dead_delivery(home)
         _scripted_model(home)
+        _one_alert(home)
     yield home
+
+
+def _one_alert(home: Path) -> None:
+    """Alert 1, of OWN, for the alerts walks (as a realtime custom tool would raise it)."""
+    from masterai.services.alerts import NewAlert, Severity, SourceKind, record_alert
+
+    database = open_database(Settings(home=home))
+    try:
+        with database.session() as session:
+            record_alert(
+                session,
+                NewAlert(
+                    source="walkie", source_kind=SourceKind.CUSTOM_TOOL, severity=Severity.HIGH,
+                    kind="walk", message="a walk alert", company_id=OWN,
+                ),
+            )  # fmt: skip
+    finally:
+        database.dispose()
 
 
 def _custom_tools(home: Path) -> list[tuple[str, ...]]:
