@@ -402,7 +402,7 @@ class MonitorSettings(BaseModel):
 
 
 class CustomToolSettings(BaseModel):
-    """Custom tools on demand (owned by ``masterai.services.custom_tools``; docs/custom-tools.md)."""
+    """Custom tools on demand (``masterai.services.custom_tools``; docs/custom-tools.md)."""
 
     refresh_ms: int = Field(default=250, ge=0)
     """How often (at most) a process checks the store for activated or disabled custom tools

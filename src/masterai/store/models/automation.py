@@ -27,4 +27,3 @@ class Webhook(Base):
     enabled: Mapped[bool] = flag(True)
     created_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = timestamp_now()
-
