@@ -207,3 +207,41 @@ async def test_a_second_process_sees_an_activation_made_by_the_first(
         assert result_of(result) == {"text": "B", "length": 1}
         assert (await registry(first, "alice", "disable_custom_tool", name="shout")).ok
         assert "shout" not in second.registry.names()
+
+
+async def test_a_new_version_keeps_the_active_one_running_until_it_is_activated(
+    database: Database, tmp_path: Path
+) -> None:
+    with custom_platform(database, tmp_path) as platform:
+        await ready_tool(platform, "alice", UPPER_TOOL)
+
+        updated = await registry(
+            platform, "alice", "update_custom_tool", name="shout", description="Louder"
+        )
+        called = await platform.call("shout", {"text": "q"}, context(platform, "alice"))
+        shown = result_of(await registry(platform, "alice", "get_custom_tool", name="shout"))
+
+        assert result_of(updated)["latest_version"] == 2
+        assert result_of(called) == {"text": "Q", "length": 1}
+        assert (shown["active_version"], shown["status"]) == (1, "active")
+        assert [v["version"] for v in shown["versions"]] == [1, 2]
+        assert shown["pending_diff"].startswith("(no change in the code)")
+
+
+async def test_leaving_the_schedule_trigger_drops_the_cron_expression(
+    database: Database, tmp_path: Path
+) -> None:
+    scheduled = {**UPPER_TOOL, "trigger": "schedule", "schedule": "0 * * * *"}
+    with custom_platform(database, tmp_path) as platform:
+        assert (await registry(platform, "alice", "create_custom_tool", **scheduled)).ok
+
+        updated = await registry(
+            platform, "alice", "update_custom_tool", name="shout", trigger="manual"
+        )
+        shown = result_of(await registry(platform, "alice", "get_custom_tool", name="shout"))
+
+        assert updated.ok, updated.error
+        assert (shown["definition"]["trigger"], shown["definition"]["schedule"]) == (
+            "manual",
+            None,
+        )

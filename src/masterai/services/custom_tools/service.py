@@ -27,6 +27,7 @@ from masterai.services.custom_tools.vocab import (
     Origin,
     TestsFailing,
     ToolStatus,
+    ToolTrigger,
 )
 from masterai.services.errors import ConflictError, InvalidInputError
 from masterai.services.scripts import ScriptService
@@ -70,12 +71,13 @@ def code_diff(old: ToolSpec | None, new: ToolSpec, name: str) -> str:
         )
     )
     text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    text = text or "(no change in the code)\n"
     if old is not None:
         old_data, new_data = old.canonical(), new.canonical()
         changed = sorted(k for k in new_data if k != "code" and old_data.get(k) != new_data[k])
         if changed:
             text += f"also changed: {', '.join(changed)}\n"
-    return text or "(no change in the code)\n"
+    return text
 
 
 def report_of(outcomes: list[RunOutcome], spec: ToolSpec) -> dict[str, Any]:
@@ -178,6 +180,8 @@ class CustomToolService:
             tool = self._tool(session, principal, name, manage=True)
             latest = spec_of(self._version(session, tool, tool.latest_version))
             base = latest.canonical()
+            if changes.get("trigger", ToolTrigger.SCHEDULE.value) != ToolTrigger.SCHEDULE.value:
+                base["schedule"] = None  # leaving the schedule trigger drops its cron
             merged = ToolSpec.from_mapping({**base, **changes}).checked()
             self._check_companies(session, merged)
             tool.latest_version += 1
