@@ -10,6 +10,7 @@ the ``registry`` tool. See ``docs/alerts.md``.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -21,6 +22,7 @@ from masterai.api.common import RECORD_ID, Api, BodyRefused, errors
 from masterai.api.models import ToolCallResult
 from masterai.api.routes import APPROVE, PENDING, ToolRoutes, present
 from masterai.registry import InvalidArguments
+from masterai.services.alerts import Severity
 
 IMPORT_TOOL = "analytics"
 ALERTS_TOOL = "registry"
@@ -108,15 +110,17 @@ def _alerts(calls: ToolRoutes) -> APIRouter:
         request: Request,
         company_id: str | None = None,
         tool: str | None = None,
-        since: str | None = None,
-        severity: str | None = None,
+        since: datetime | None = None,
+        severity: Severity | None = None,
         unacknowledged: bool | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> JSONResponse:
         """Alerts the caller may see, newest first (``registry.list_alerts``)."""
         params = present(
-            operation="list_alerts", company_id=company_id, tool=tool, since=since,
-            severity=severity, unacknowledged=unacknowledged, limit=limit,
+            operation="list_alerts", company_id=company_id, tool=tool,
+            since=since.isoformat() if since else None,
+            severity=severity.value if severity else None,
+            unacknowledged=unacknowledged, limit=limit,
         )  # fmt: skip
         return await calls.read(request, params)
 

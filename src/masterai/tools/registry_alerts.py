@@ -9,6 +9,7 @@ company: findings about principals) are the super admins'. ``company_id`` is dec
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ai_tool import (
     AIToolAuthorizationCallback,
     AIToolCall,
+    AIToolNotFoundError,
     AIToolOperationDefinition,
     AIToolParameter,
     AIToolResult,
@@ -29,6 +31,7 @@ from masterai.services.alerts import (
     Severity,
     backlog,
 )
+from masterai.services.errors import NotFoundError
 from masterai.tools.adapter import call_service, tool_result
 from masterai.tools.files import principal_of
 
@@ -167,7 +170,10 @@ class AlertsPart:
         self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         alert_id = call.arguments["alert_id"]
-        alert = await call_service(self.service.acknowledge, principal_of(ref), alert_id)
+        try:
+            alert = await asyncio.to_thread(self.service.acknowledge, principal_of(ref), alert_id)
+        except NotFoundError as e:
+            raise AIToolNotFoundError(str(e)) from e
         summary = f"Alert #{alert['id']} acknowledged by {alert['acknowledged_by']}."
         return tool_result(call, summary, alert)
 

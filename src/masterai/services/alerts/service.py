@@ -182,7 +182,7 @@ class AlertService:
         Raises:
             NotFoundError: no such alert, or one ``principal`` may not see.
         """
-        with self.database.session() as session:
+        with self.database.session(immediate=True) as session:  # read, then write
             row = session.get(Alert, alert_id)
             if row is None or not _may_see(principal, row.company_id, write=True):
                 raise NotFoundError(f"no alert {alert_id!r} (or not one you may acknowledge)")
