@@ -10,7 +10,8 @@ from custom_support import UPPER, UPPER_TOOL, context, custom_platform, ready_to
 from scripts_support import result_of
 
 from masterai.app import Platform
-from masterai.registry import ApprovalRequest
+from masterai.registry import ApprovalRequest, approve_all
+from masterai.security import system_principal
 from masterai.store import Database
 
 
@@ -245,3 +246,19 @@ async def test_leaving_the_schedule_trigger_drops_the_cron_expression(
             "manual",
             None,
         )
+
+
+async def test_a_principal_that_is_not_a_user_activates_a_manual_tool(
+    database: Database, tmp_path: Path
+) -> None:
+    with custom_platform(database, tmp_path) as platform:
+        setup = platform.context(system_principal("setup"), approver=approve_all)
+        for operation, args in (
+            ("create_custom_tool", UPPER_TOOL),
+            ("test_custom_tool", {"name": "shout"}),
+            ("activate_custom_tool", {"name": "shout", "version": 1}),
+        ):
+            result = await platform.call("registry", {"operation": operation, **args}, setup)
+            assert result.ok, (operation, result.error)
+
+        assert result_of(await platform.call("shout", {"text": "s"}, setup))["text"] == "S"

@@ -55,8 +55,8 @@ def sync_schedule(database: Database, tool_name: str, *, scripts: ScriptService)
         and version is not None
         and version.trigger == ToolTrigger.SCHEDULE.value
     )
-    if owner is None:
-        return None
+    if owner is None or (not scheduled and existing is None):
+        return None  # nothing to schedule and nothing to remove
     try:
         principal = load_principal(database, owner, active_only=False)
     except AuthenticationError as e:
