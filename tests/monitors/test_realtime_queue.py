@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from monitor_support import conversation_line
 from sqlalchemy import func, select
+from support import make_settings
 
+from masterai.app import Platform
 from masterai.registry import ExecutionContext, ToolRegistry, approve_all
 from masterai.security import Principal, UserDirectory, system_principal
 from masterai.services.alerts import MonitorProcessor, backlog
@@ -15,7 +18,7 @@ from masterai.services.alerts.queue import claim
 from masterai.services.importer import import_conversations_text
 from masterai.settings import MonitorSettings
 from masterai.store import Database
-from masterai.store.models.alerts import MonitorQueueItem
+from masterai.store.models.alerts import Alert, MonitorQueueItem
 
 
 def queued(store: Database) -> int:
@@ -119,3 +122,44 @@ async def test_the_backlog_shows_waiting_messages_their_lag_and_unexamined_recor
     assert (before.messages, before.audit_records) == (2, 1) and before.lag_seconds >= 0
     assert before.oldest_enqueued_at is not None
     assert (after.messages, after.audit_records, after.lag_seconds) == (0, 0, 0.0)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"], indirect=True)
+async def test_a_round_stores_alerts_and_moves_the_watermark_on_both_engines(
+    database: Database,
+) -> None:
+    UserDirectory(database).add_company("acme", "Acme")
+    leaked = conversation_line("c1", "Use the key AKIAABCDEFGHIJKLMNOP to log in.")
+    import_conversations_text(database, leaked, fmt="jsonl")
+    processor = MonitorProcessor(database, MonitorSettings())
+
+    report = await processor.process_once()
+
+    assert (report.messages, report.alerts) == (2, 1)
+    assert processor.audit_position() == (0, 0)  # no audit records on this store
+    with database.session() as session:
+        assert session.scalar(select(func.count(MonitorQueueItem.id))) == 0
+
+
+async def test_the_platform_background_runs_the_monitors(tmp_path: Any) -> None:
+    platform = Platform(make_settings(tmp_path, monitors=MonitorSettings(poll_seconds=0.05)))
+    platform.settings.integrations.dispatch = False
+    platform.settings.jobs.scheduler = False
+    platform.settings.aidev.fine_tune_tracker = False
+    UserDirectory(platform.database).add_company("acme", "Acme")
+    leaked = conversation_line("c1", "The password=hunter2-hunter2 works.")
+    try:
+        async with platform.background():
+            import_conversations_text(platform.database, leaked, fmt="jsonl")
+            async with asyncio.timeout(10):
+                while not alerts_of(platform.database, Alert):
+                    await asyncio.sleep(0.05)
+        [alert] = alerts_of(platform.database, Alert)
+        assert alert.source == "secret_in_message" and alert.conversation_id == "c1"
+    finally:
+        platform.close()
+
+
+def alerts_of(database: Database, model: Any) -> list[Any]:
+    with database.session() as session:
+        return list(session.scalars(select(model)))
