@@ -171,9 +171,8 @@ class MonitorProcessor:
         if batch and self._runner is not None and self._load_principal is not None:
             runs, failures, tool_alerts = await self._run_tools(batch)
             found.extend(tool_alerts)
-        if found:
-            await asyncio.to_thread(self._store, found)
-        await asyncio.to_thread(queue.finish, self._database, [m.queue_id for m in batch])
+        if batch:
+            await asyncio.to_thread(self._complete, found, [m.queue_id for m in batch])
         examined, audit_alerts = await asyncio.to_thread(self._examine_audit)
         return RoundReport(
             messages=len(batch),
@@ -224,10 +223,16 @@ class MonitorProcessor:
             log.warning("realtime tool %s could not run: %s", tool.name, e)
             return [_Failed(error=f"{type(e).__name__}: {e}")] * len(messages)
 
-    def _store(self, found: list[NewAlert]) -> None:
+    def _complete(self, found: list[NewAlert], queue_ids: list[int]) -> None:
+        """Store the batch's alerts and remove it from the queue in one transaction.
+
+        A round that dies before this commits leaves the batch to be taken again after its
+        lease, with no alert stored twice.
+        """
         with self._database.session() as session:
             for alert in found:
                 record_alert(session, alert)
+            queue.finish_in(session, queue_ids)
 
     def _examine_audit(self) -> tuple[int, int]:
         """Examine the audit records after the watermark; move it in the same transaction."""

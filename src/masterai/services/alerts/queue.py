@@ -2,8 +2,9 @@
 
 :func:`enqueue_conversations` adds the messages of newly written conversations in the
 writer's transaction (the importer calls it), so a message is queued exactly when it is
-stored. :func:`claim` leases a batch to one processor; :func:`finish` deletes what was
-processed. A batch whose processor died is taken again once its lease ends.
+stored. :func:`claim` leases a batch to one processor; :func:`finish_in` deletes what was
+processed, in the transaction that stores its alerts. A batch whose processor died is taken
+again once its lease ends.
 """
 
 from __future__ import annotations
@@ -100,12 +101,11 @@ def claim(database: Database, *, limit: int, lease_seconds: float) -> list[Queue
         ]
 
 
-def finish(database: Database, queue_ids: Sequence[int]) -> None:
-    """Remove processed messages from the queue."""
-    if not queue_ids:
-        return
-    with database.session() as session:
-        session.execute(sa.delete(MonitorQueueItem).where(MonitorQueueItem.id.in_(queue_ids)))
+def finish_in(session: Session, queue_ids: Sequence[int]) -> None:
+    """Remove processed messages from the queue, in ``session``'s transaction."""
+    for start in range(0, len(queue_ids), _CHUNK):
+        chunk = list(queue_ids[start : start + _CHUNK])
+        session.execute(sa.delete(MonitorQueueItem).where(MonitorQueueItem.id.in_(chunk)))
 
 
 @dataclass(frozen=True, kw_only=True)
