@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from masterai.agent import Approver as PlanApprover
     from masterai.agent import EventSink, MasterAI
     from masterai.llm import Model
+    from masterai.services.alerts import MonitorProcessor
 
 
 class Platform:
@@ -159,8 +160,9 @@ class Platform:
     async def background(self) -> AsyncIterator[None]:
         """Run the platform's background work while the block runs.
 
-        The event dispatcher (webhook deliveries, ``integrations.dispatch``) and the script
-        scheduler with its in-process workers (``jobs.scheduler``); a loop
+        The event dispatcher (webhook deliveries, ``integrations.dispatch``), the script
+        scheduler with its in-process workers (``jobs.scheduler``) and the realtime monitors
+        (``monitors.enabled``); a loop
         that fails is logged and started again after ``RESTART_DELAY`` seconds, so one bad
         round never stops deliveries. ``masterai serve`` enters it in each worker process.
         """
@@ -172,6 +174,8 @@ class Platform:
             tasks.append(asyncio.create_task(_supervise("scheduler", self.run_jobs, stop)))
         if self.settings.aidev.fine_tune_tracker:
             tasks.append(asyncio.create_task(_supervise("fine-tune tracker", self._track, stop)))
+        if self.settings.monitors.enabled:
+            tasks.append(asyncio.create_task(_supervise("monitors", self.run_monitors, stop)))
         try:
             yield
         finally:
@@ -192,6 +196,21 @@ class Platform:
 
         settings = self.settings
         await Dispatcher(self.database, settings.integrations, settings.egress).run(stop)
+
+    def monitor_processor(self) -> MonitorProcessor:
+        """The realtime monitor loop: custom tools and threat monitors (docs/alerts.md)."""
+        from masterai.sandbox import CodeExecutionEnvironment
+        from masterai.services.alerts import MonitorProcessor
+        from masterai.services.custom_tools.runner import CustomToolRunner
+
+        runner = CustomToolRunner(self.database, CodeExecutionEnvironment(self.settings))
+        return MonitorProcessor(
+            self.database, self.settings.monitors, runner=runner, load_principal=self.principal
+        )
+
+    async def run_monitors(self, stop: asyncio.Event) -> None:
+        """The realtime monitors until ``stop`` (``monitors`` settings)."""
+        await self.monitor_processor().run(stop)
 
     async def run_jobs(self, stop: asyncio.Event, *, queue_url: str | None = None) -> None:
         """The scheduler and workers (``jobs`` settings) until ``stop``; runs are registry calls."""

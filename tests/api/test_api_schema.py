@@ -16,6 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from masterai.api import create_app
 from masterai.app import Platform
@@ -24,6 +25,11 @@ from masterai.security import system_principal
 from masterai.settings import LLMSettings, Settings
 
 EXAMPLES_PER_OPERATION = 15
+STATEFUL_BODIES = {
+    ("POST", "/api/v1/conversations"): "its conversations must name existing companies and "
+    "new conversation ids: a body the schema accepts is still refused by the import (422)",
+}
+"""Operations whose schema-valid bodies may be refused by the store's state, and why."""
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +94,8 @@ def test_every_answer_is_documented_and_none_is_a_server_error(
         database=None,
     )
     def check(case: Any) -> None:
-        case.call_and_validate(headers=headers)
+        excluded = [positive_data_acceptance] if (method, path) in STATEFUL_BODIES else []
+        case.call_and_validate(headers=headers, excluded_checks=excluded)
 
     try:
         check()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import re
 import shutil
 import socket
@@ -46,6 +47,16 @@ IMPORT_LINE = {
     "company_id": OWN,
     "messages": [{"role": "user", "content": "Hello", "created_at": "2026-11-30T10:00:00Z"}],
 }
+
+WALK_TOOL = {
+    "name": "walked",
+    "description": "Echo a text",
+    "parameters": {"type": "object", "properties": {"text": {"type": "string"}}},
+    "code": "def run(args, ctx):\n    return args\n",
+    "tests": [{"arguments": {"text": "a"}, "expected": {"text": "a"}}],
+}
+"""A custom tool definition ({tool_file}); the template holds 'walkie' (active, published,
+exported to {bundle_file}) and 'other' (tested) made from it."""
 
 WALK_DATASET = f"companies/{OWN}/datasets/conversations/v1"
 """The dataset the template prepares (fine-tune and evaluation walks use it)."""
@@ -214,6 +225,32 @@ WALKS: dict[str, Walk] = {
         ("rag", "search", OWN, "refund"), "aidev", OWN, ("rag", "search", OTHER, "refund")
     ),
     "rag update": Walk(("rag", "update", OWN), "aidev", OWN, ("rag", "update", OWN)),
+    **{
+        " ".join(argv[:2]): Walk(argv, "registry", None, argv if refused else None)
+        for argv, refused in (
+            (("custom-tools", "create", "{tool_file}"), True),
+            (("custom-tools", "update", "walkie", "{tool_file}"), True),
+            (("custom-tools", "test", "walkie"), True),
+            (("custom-tools", "activate", "other", "1", "--yes"), True),
+            (("custom-tools", "disable", "walkie"), True),
+            (("custom-tools", "show", "walkie"), False),
+            (("custom-tools", "list"), False),
+            (("custom-tools", "remove", "walkie", "--yes"), True),
+            (("custom-tools", "export", "walkie"), False),
+            (("custom-tools", "import", "{bundle_file}", "--name", "copied"), True),
+            (("catalog", "publish", "other", "1"), True),
+            (("catalog", "search", "echo"), False),
+        )
+    },
+    "alerts list": Walk(("alerts", "list", "--company", OWN), "registry", OWN),
+    "alerts ack": Walk(("alerts", "ack", "1"), "registry", None, ("alerts", "ack", "1")),
+    "alerts backlog": Walk(("alerts", "backlog"), "registry"),
+    "catalog install": Walk(
+        ("catalog", "install", "walkie", "1", "--company", OWN),
+        "registry",
+        OWN,
+        ("catalog", "install", "walkie", "1", "--company", OWN),
+    ),
 }
 
 # Commands that read or write no platform data, and why.
@@ -285,12 +322,51 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory, fake_openai: str) 
             ("rag", "index", OWN, "--id", "faq", "--text", "A refund takes five days."),
             ("datasets", "prepare", OWN),
             ("finetune", "start", "openai:gpt-4o-mini", WALK_DATASET),
+            *_custom_tools(home),
         ):
             result = runner.invoke(app, list(argv))
             assert result.exit_code == 0, (argv, result.stdout, result.stderr)
         _one_dead_delivery(home)
         _scripted_model(home)
+        _one_alert(home)
     yield home
+
+
+def _one_alert(home: Path) -> None:
+    """Alert 1, of OWN, for the alerts walks (as a realtime custom tool would raise it)."""
+    from masterai.services.alerts import NewAlert, Severity, SourceKind, record_alert
+
+    database = open_database(Settings(home=home))
+    try:
+        with database.session() as session:
+            record_alert(
+                session,
+                NewAlert(
+                    source="walkie", source_kind=SourceKind.CUSTOM_TOOL, severity=Severity.HIGH,
+                    kind="walk", message="a walk alert", company_id=OWN,
+                ),
+            )  # fmt: skip
+    finally:
+        database.dispose()
+
+
+def _custom_tools(home: Path) -> list[tuple[str, ...]]:
+    """Commands making 'walkie' (active, published, exported into ``home``) and 'other'."""
+    folder = home.parent
+    commands: list[tuple[str, ...]] = []
+    for name in ("walkie", "other"):
+        (folder / f"{name}.json").write_text(json.dumps({**WALK_TOOL, "name": name}))
+        commands += [
+            ("custom-tools", "create", str(folder / f"{name}.json")),
+            ("custom-tools", "test", name),
+        ]
+    bundle = str(home / "walkie.bundle.json")
+    return [
+        *commands,
+        ("custom-tools", "activate", "walkie", "1", "--yes"),
+        ("catalog", "publish", "walkie", "1"),
+        ("custom-tools", "export", "walkie", "--output", bundle),
+    ]
 
 
 def _scripted_model(home: Path) -> None:
@@ -349,7 +425,16 @@ def home(
 def _argv(argv: tuple[str, ...], tmp_path: Path) -> list[str]:
     import_file = tmp_path / "walk.jsonl"
     import_file.write_text(json.dumps(IMPORT_LINE) + "\n")
-    return [a.replace("{import_file}", str(import_file)) for a in argv]
+    tool_file = tmp_path / "walked.json"
+    tool_file.write_text(json.dumps(WALK_TOOL))
+    files = {
+        "{import_file}": import_file,
+        "{tool_file}": tool_file,
+        "{bundle_file}": Path(os.environ["MASTERAI_HOME"]) / "walkie.bundle.json",
+    }
+    for placeholder, path in files.items():
+        argv = tuple(a.replace(placeholder, str(path)) for a in argv)
+    return list(argv)
 
 
 def _new_records(home: Path, before: int) -> list[dict[str, object]]:

@@ -214,6 +214,8 @@ def test_logging_in_with_a_token_opens_the_console_with_its_navigation(
         "Analytics",
         "Scripts & runs",
         "Webhooks",
+        "Custom tools",
+        "Alerts",
         "Audit",
         "Users & companies",
     ]

@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator
 
+from masterai.api.alerts import alerts_router
 from masterai.api.approvals import Approvals, approvals_router
 from masterai.api.auth import Unauthenticated
 from masterai.api.chat import Chat, chat_router
@@ -156,6 +157,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.include_router(chat_router(chat), prefix=API)
     app.include_router(webhooks_router(api, approvals), prefix=API)
     app.include_router(scripts_router(api, approvals), prefix=API)
+    app.include_router(alerts_router(api, approvals), prefix=API)
     app.include_router(console_router(api, chat))  # the web console at /, /static
     _document_errors(app)
     return app

@@ -40,6 +40,8 @@ _GROUPS = (
     "scripts",
     "rag",
     "aidev",
+    "custom_tools",
+    "alerts",
     "worker",
     "sandbox",
     "chat",

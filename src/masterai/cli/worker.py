@@ -33,7 +33,8 @@ def worker(
 
     Any number may run, on one or many machines: one scheduler holds the lease, the others
     stand by; with --queue every process takes runs from the shared queue. Each run is a
-    registry call made as the script's owner, audited.
+    registry call made as the script's owner, audited. The realtime monitors run here too
+    (MASTERAI_MONITORS__ENABLED; see docs/alerts.md).
     """
     from masterai.cli.context import open_platform
 
@@ -50,6 +51,9 @@ def worker(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await platform.run_jobs(stop, queue_url=queue)
+        work = [platform.run_jobs(stop, queue_url=queue)]
+        if platform.settings.monitors.enabled:
+            work.append(platform.run_monitors(stop))
+        await asyncio.gather(*work)
 
     asyncio.run(main())

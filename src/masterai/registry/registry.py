@@ -44,6 +44,10 @@ language model. They may change no data (``read_only``) yet still spend money, s
 never approved automatically."""
 
 ToolFactory = Callable[[], AITool]
+Audience = Callable[[Principal], bool]
+"""Who may see and call a tool at all (a custom tool's scope), checked before the policy."""
+Refresher = Callable[["ToolRegistry"], None]
+"""Brings tools registered from elsewhere (the store) up to date; cheap when nothing changed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +68,12 @@ class RegisteredTool:
     """Top-level parameters declared with a role other than secret (``PLAIN`` included):
     their values are not redacted for their name (``max_tokens``, ``issue_token``)."""
     model_operations: frozenset[str] = frozenset()
+    audience: Audience | None = None
+    """Who may see and call the tool at all (``None``: whoever the policy allows)."""
+
+    def visible_to(self, principal: Principal) -> bool:
+        """Whether ``principal`` is in the tool's audience."""
+        return self.audience is None or self.audience(principal)
 
     def roles_of(self, operation: str | None) -> tuple[RoleBinding, ...]:
         """The roles ``operation`` declares (``()`` for an unknown one)."""
@@ -87,7 +97,12 @@ class RegisteredTool:
 
 
 def _describe(
-    tool: AITool, name: str, category: str, timeout: float | None, roles: Mapping[str, Any]
+    tool: AITool,
+    name: str,
+    category: str,
+    timeout: float | None,
+    roles: Mapping[str, Any],
+    audience: Audience | None = None,
 ) -> RegisteredTool:
     """Check ``tool``'s role declarations and index them by operation.
 
@@ -130,6 +145,7 @@ def _describe(
         secret_keys=secrets,
         public_keys=public,
         model_operations=frozenset(getattr(tool, MODEL_OPERATIONS, frozenset())),
+        audience=audience,
     )
 
 
@@ -178,6 +194,7 @@ class ToolRegistry:
         self.monitor = ToolMonitor()
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        self._refreshers: list[Refresher] = []
         self._run = pipeline.compose(self, self.STEPS if steps is None else steps)
 
     # --- registration -----------------------------------------------------------------
@@ -189,6 +206,7 @@ class ToolRegistry:
         category: str | None = None,
         timeout: float | None = None,
         roles: Mapping[str, ParameterRole] | None = None,
+        audience: Audience | None = None,
     ) -> RegisteredTool:
         """Add ``tool``; its category defaults to its name.
 
@@ -198,6 +216,8 @@ class ToolRegistry:
             timeout: limit for every call.
             roles: parameter roles by dotted path, for a tool whose parameters cannot be
                 edited (they win over the parameters' own declarations).
+            audience: who may see and call it at all (a custom tool's scope); others are
+                neither shown it nor allowed to call it.
 
         Raises:
             DuplicateToolError: a tool with the same name is registered already.
@@ -205,7 +225,7 @@ class ToolRegistry:
                 declares no role.
         """
         name = tool.get_definition().name
-        registered = _describe(tool, name, category or name, timeout, roles or {})
+        registered = _describe(tool, name, category or name, timeout, roles or {}, audience)
         with self._lock:
             if name in self._entries:
                 raise DuplicateToolError(f"Tool {name!r} is already registered")
@@ -247,6 +267,18 @@ class ToolRegistry:
         with self._lock:
             self._entries.pop(name, None)
 
+    def add_refresher(self, refresher: Refresher) -> None:
+        """Call ``refresher`` before each lookup and listing (custom tools from the store).
+
+        It must be cheap when nothing changed: it runs on every call.
+        """
+        self._refreshers.append(refresher)
+
+    def refresh(self) -> None:
+        """Bring tools registered from elsewhere up to date (see :meth:`add_refresher`)."""
+        for refresher in self._refreshers:
+            refresher(self)
+
     def get(self, name: str) -> RegisteredTool | None:
         """The registered tool called ``name`` (built now if it was registered lazily)."""
         entry = self._entries.get(name)
@@ -273,6 +305,7 @@ class ToolRegistry:
 
     def names(self) -> list[str]:
         """Registered tool names, sorted (nothing is built)."""
+        self.refresh()
         return sorted(self._entries)
 
     # --- calls ------------------------------------------------------------------------
@@ -361,6 +394,11 @@ class ToolRegistry:
         self, registered: RegisteredTool, operation: Any, request: CallRequest
     ) -> None:
         """Refuse an operation the caller may not use at all, before looking at arguments."""
+        if not registered.visible_to(request.context.principal):
+            raise PermissionDenied(
+                f"Permission denied: {request.context.principal.name!r} may not use "
+                f"tool {registered.name!r} (outside its scope)"
+            )
         op = (
             registered.tool.get_operation_definitions().get(operation)
             if isinstance(operation, str)
@@ -409,6 +447,7 @@ class ToolRegistry:
             return s.get(Company, company_id) is not None
 
     def _lookup(self, tool_name: Any) -> RegisteredTool:
+        self.refresh()
         registered = self.get(tool_name) if isinstance(tool_name, str) else None
         if registered is None:
             shown = tool_name if isinstance(tool_name, str) else repr(tool_name)
@@ -444,7 +483,8 @@ class ToolRegistry:
         listings = []
         for name in self.names():
             registered = self.get(name)
-            assert registered is not None
+            if registered is None or not registered.visible_to(principal):
+                continue  # unregistered meanwhile, or outside the tool's scope
             operations = registered.tool.get_operation_definitions()
             if operations:
                 allowed = self.allowed_operations(principal, registered)

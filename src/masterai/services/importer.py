@@ -12,7 +12,7 @@ Formats (documented with examples in docs/analytics.md):
 Every line is validated first. Bad lines are reported with their line numbers, one error
 per line; unless ``skip_bad`` is set, nothing is written when any line is bad. Otherwise the
 conversations of bad lines are skipped and the rest is written. Everything is written in one
-transaction.
+transaction, with the new messages queued for the realtime monitors (docs/alerts.md).
 
 What a line must satisfy (docs/analytics.md, "Import rules"): company ids by the rule of
 ``company add`` (:func:`masterai.security.directory.is_company_id`), numbers finite and within
@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from masterai.security.directory import COMPANY_ID_RULE, is_company_id
+from masterai.services.alerts.queue import enqueue_conversations
 from masterai.services.analytics.scope import FIRST_DAY, LAST_DAY
 from masterai.services.errors import InvalidInputError
 from masterai.store import Database
@@ -452,6 +453,8 @@ def _import(
             session.add(Company(id=company, name=company))
         session.flush()
         messages = _write(session, [conv for _, conv in good], progress)
+        # Queued in the same transaction: the realtime monitors see exactly what was stored.
+        enqueue_conversations(session, [conv.id for _, conv in good])
     return ImportReport(
         conversations=len(good), messages=messages, skipped=bad, created_companies=created
     )

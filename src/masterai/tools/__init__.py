@@ -98,8 +98,31 @@ def register_tools(registry: ToolRegistry, settings: Settings, database: Databas
 
     if PART_MODULES:  # a tool without operations would be taken for a legacy tool
         factories["aidev"] = aidev
+
+    def registry_tool() -> AITool:
+        from masterai.tools.registry import RegistryTool
+        from masterai.tools.registry.parts import build_parts
+
+        return RegistryTool(build_parts(settings, database))
+
+    factories["registry"] = registry_tool
     for name, factory in factories.items():
         registry.register_factory(name, factory, category=name)
+    bind_custom_tools(registry, settings, database)
+
+
+def bind_custom_tools(registry: ToolRegistry, settings: Settings, database: Database) -> None:
+    """Register active custom tools under their own names, kept in step with the store."""
+    from masterai.sandbox import CodeExecutionEnvironment
+    from masterai.services.custom_tools import CustomToolRunner, CustomToolService
+    from masterai.tools.registry.binder import CustomToolBinder
+
+    runner = CustomToolRunner(database, lambda: CodeExecutionEnvironment(settings))
+    registry.add_refresher(
+        CustomToolBinder(
+            CustomToolService(database), runner, refresh_ms=settings.custom_tools.refresh_ms
+        )
+    )
 
 
 def build_registry(settings: Settings, database: Database) -> ToolRegistry:
@@ -117,4 +140,4 @@ def build_registry(settings: Settings, database: Database) -> ToolRegistry:
     return registry
 
 
-__all__ = ["FILESYSTEM_ROLES", "build_registry", "register_tools"]
+__all__ = ["FILESYSTEM_ROLES", "bind_custom_tools", "build_registry", "register_tools"]

@@ -14,10 +14,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from masterai.api.console import (
+    alerts,
     analytics,
     audit,
     chat,
     configs,
+    custom_tools,
     login,
     people,
     playground,
@@ -31,7 +33,20 @@ if TYPE_CHECKING:
     from masterai.api.chat import Chat
     from masterai.api.common import Api
 
-PAGES = (login, chat, tools, configs, playground, analytics, audit, people, scripts, webhooks)
+PAGES = (
+    login,
+    chat,
+    tools,
+    configs,
+    playground,
+    analytics,
+    audit,
+    people,
+    scripts,
+    webhooks,
+    custom_tools,
+    alerts,
+)
 """Modules with a ``router(console)``; each page's module registers its navigation key."""
 
 

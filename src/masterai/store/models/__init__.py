@@ -5,9 +5,10 @@ To add an area, create a module here, import it below, and add an Alembic migrat
 """
 
 from masterai.store.models.audit import AuditRecord
-from masterai.store.models.automation import CustomTool, Webhook
+from masterai.store.models.automation import Webhook
 from masterai.store.models.base import Base, UTCDateTime, utcnow
 from masterai.store.models.conversation import Conversation, Message
+from masterai.store.models.custom_tools import CustomTool
 from masterai.store.models.identity import ApiToken, PermissionGrant, Role, User, UserCompany
 from masterai.store.models.rag import RagChunk, RagCollection, RagDocument
 from masterai.store.models.scripts import Script, ScriptRun
