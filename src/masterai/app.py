@@ -77,6 +77,16 @@ class Platform:
         """The registry with every built-in tool (each built on its first call)."""
         from masterai.tools import build_registry
 
+        jobs = self.settings.jobs
+        if jobs.queue and jobs.queue_executions:
+            from masterai.jobs.executions import QueuedExecutions
+
+            url = jobs.queue
+            return build_registry(
+                self.settings,
+                self.database,
+                executions=lambda local: QueuedExecutions(url, self.settings, local),
+            )
         return build_registry(self.settings, self.database)
 
     def principal(self, name: str | None = None) -> Principal:
@@ -198,7 +208,15 @@ class Platform:
         from masterai.jobs import run_jobs
 
         await asyncio.to_thread(self.ensure_audit_key)
-        await run_jobs(self.database, self.call, self.settings.jobs, stop, queue_url=queue_url)
+        work = [run_jobs(self.database, self.call, self.settings.jobs, stop, queue_url=queue_url)]
+        url = queue_url or self.settings.jobs.queue
+        if url:  # this process also serves the fleet's code executions
+            from masterai.jobs.executions import ExecutionServer
+            from masterai.sandbox import CodeExecutionEnvironment
+
+            sandbox = CodeExecutionEnvironment(self.settings)
+            work.append(ExecutionServer(url, self.settings, sandbox).run(stop))
+        await asyncio.gather(*work)
 
     def close(self) -> None:
         """Close what was opened: built tools that hold resources, pooled connections."""

@@ -38,6 +38,9 @@ def worker(
     from masterai.cli.context import open_platform
 
     platform = open_platform()
+    # A worker runs its sandboxes here: sending a script's run back to the queue could leave
+    # every worker waiting on the others.
+    platform.settings.jobs.queue_executions = False
     if workers is not None:
         platform.settings.jobs.workers = workers
     where = queue or platform.settings.jobs.queue or "in-process"

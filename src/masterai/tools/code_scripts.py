@@ -46,6 +46,7 @@ from masterai.sandbox import (
     LANGUAGES,
     CodeExecutionEnvironment,
     CodeExecutionRequest,
+    CodeExecutor,
     InvalidRequestError,
     SandboxError,
 )
@@ -197,8 +198,9 @@ class ScriptingCodeTool(CodeTool):
         model_factory: ModelFactory | None = None,
         scripts: ScriptService | None = None,
         worker: str | None = None,
+        executor: CodeExecutor | None = None,
     ) -> None:
-        super().__init__(environment, workspace)
+        super().__init__(environment, workspace, executor=executor)
         self._database = database
         self._jobs = settings.jobs
         self._call_tool = call_tool
