@@ -38,10 +38,13 @@ RESTART_DELAY = 5.0
 """Seconds before a failed background loop is started again."""
 
 
-async def _supervise(
+async def supervise(
     name: str, run: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
 ) -> None:
-    """Run ``run(stop)`` until ``stop`` is set, starting it again after a failure."""
+    """Run ``run(stop)`` until ``stop`` is set, starting it again after a failure.
+
+    ``masterai serve`` supervises its background loops, ``masterai worker`` its jobs.
+    """
     while not stop.is_set():
         try:
             await run(stop)
@@ -177,11 +180,11 @@ class Platform:
         stop = asyncio.Event()
         tasks = []
         if self.settings.integrations.dispatch:
-            tasks.append(asyncio.create_task(_supervise("event dispatcher", self._dispatch, stop)))
+            tasks.append(asyncio.create_task(supervise("event dispatcher", self._dispatch, stop)))
         if self.settings.jobs.scheduler:
-            tasks.append(asyncio.create_task(_supervise("scheduler", self.run_jobs, stop)))
+            tasks.append(asyncio.create_task(supervise("scheduler", self.run_jobs, stop)))
         if self.settings.aidev.fine_tune_tracker:
-            tasks.append(asyncio.create_task(_supervise("fine-tune tracker", self._track, stop)))
+            tasks.append(asyncio.create_task(supervise("fine-tune tracker", self._track, stop)))
         try:
             yield
         finally:

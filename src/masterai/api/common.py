@@ -73,6 +73,10 @@ def errors(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
     return picked
 
 
+DATABASE_AWAY = "The database is not reachable right now; try again in a moment"
+"""The message of a 503 (or stream ``error``) while the database is away."""
+
+
 def error_body(status: str, message: str, path: str | None = None) -> dict[str, Any]:
     """``{"error": {"status", "message", "path"}}``."""
     return {"error": {"status": status, "message": message, "path": path}}

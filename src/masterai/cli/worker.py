@@ -35,6 +35,7 @@ def worker(
     stand by; with --queue every process takes runs from the shared queue. Each run is a
     registry call made as the script's owner, audited.
     """
+    from masterai.app import supervise
     from masterai.cli.context import open_platform
 
     platform = open_platform()
@@ -53,6 +54,7 @@ def worker(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await platform.run_jobs(stop, queue_url=queue)
+        # A failure (the database or Redis away) restarts the jobs, not the process.
+        await supervise("jobs", lambda s: platform.run_jobs(s, queue_url=queue), stop)
 
     asyncio.run(main())

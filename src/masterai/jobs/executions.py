@@ -25,9 +25,11 @@ import asyncio
 import base64
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from redis.exceptions import RedisError
 from saq import Queue, Worker
 from saq.job import Status
 from saq.types import PartialTimersDict
@@ -52,6 +54,8 @@ _ERRORS: dict[str, type[SandboxError]] = {
     "full": QueueFullError,
     "failed": ExecutionFailedError,
 }
+_RECHECK = 2.0
+"""Seconds between two reads of a job the caller waits for (beside its notifications)."""
 _WAIT_MARGIN = 30.0
 """Seconds a caller waits beyond the run's own time limit (queueing, start, transfer)."""
 
@@ -169,8 +173,14 @@ class QueuedExecutions:
         """
         if request.session is not None:
             return await self._local.execute_code(request)
-        async with self.connected() as queue:
-            return await self._execute(queue, request)
+        try:
+            async with self.connected() as queue:
+                return await self._execute(queue, request)
+        except (RedisError, OSError) as e:
+            raise ExecutionFailedError(
+                f"The job queue is not reachable ({type(e).__name__}: {e}); the code did not "
+                "run or its result was lost: try again in a moment"
+            ) from e
 
     async def _execute(self, queue: Queue, request: CodeExecutionRequest) -> ExecutionResult:
         waiting = await queue.count("queued")
@@ -188,14 +198,18 @@ class QueuedExecutions:
         )
         if job is None:  # cannot happen: keys are random
             raise ExecutionFailedError("the execution was not queued (duplicate job key)")
-        try:
-            await job.refresh(until_complete=wait)
-        except TimeoutError:
-            await queue.abort(job, "the caller stopped waiting")
-            raise ExecutionFailedError(
-                f"No worker finished the execution within {wait:g} s (is `masterai worker "
-                "--queue` running?)"
-            ) from None
+        deadline = time.monotonic() + wait
+        while not job.completed:
+            if time.monotonic() >= deadline:
+                await queue.abort(job, "the caller stopped waiting")
+                raise ExecutionFailedError(
+                    f"No worker finished the execution within {wait:g} s (is `masterai worker "
+                    "--queue` running?)"
+                )
+            # Woken by the job's notification; the bounded wait also catches one that was
+            # missed (a reconnection to Redis) by reading the job again.
+            with contextlib.suppress(TimeoutError):
+                await job.refresh(until_complete=min(_RECHECK, deadline - time.monotonic()))
         return self._outcome(job.status, job.result, job.error)
 
     @staticmethod
