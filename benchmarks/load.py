@@ -558,6 +558,7 @@ async def run_load(plan: LoadPlan, services: Services, tmp: Path) -> LoadReport:
     if plan.baseline:
         tallies.append(await in_process_baseline(env, min(plan.calls, 2000), plan.clients))
     fleet = Fleet(env)
+    begun = time.perf_counter()
     try:
         await asyncio.to_thread(fleet.start, 2)
         headers = {"authorization": f"Bearer {token}"}
@@ -571,7 +572,8 @@ async def run_load(plan: LoadPlan, services: Services, tmp: Path) -> LoadReport:
             await asyncio.to_thread(
                 create_ticking_script, fleet.base, token, plan.scheduled, seconds
             )
-            await drive(Tally("warm-up"), client, tool_call, 100, 8)
+            await drive(Tally("warm-up"), client, tool_call, min(100, plan.calls), 8)
+            notes["ready after s"] = round(time.perf_counter() - begun, 1)
             calls = Tally("HTTP tool calls (audited)")
             await drive(calls, client, tool_call, plan.calls, plan.clients)
             tallies.append(calls)
@@ -593,6 +595,7 @@ async def run_load(plan: LoadPlan, services: Services, tmp: Path) -> LoadReport:
             state = await wait_runs_settled(
                 services.database_url, plan.scheduled, 90 if plan.faults else 600
             )
+            notes["mixed phase s"] = round(time.perf_counter() - started, 1)
             scheduled = Tally("mixed: scheduled runs (until all ended)")
             scheduled.latencies = [0.0] * state["statuses"].get("succeeded", 0)
             scheduled.elapsed = time.perf_counter() - started
