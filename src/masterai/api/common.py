@@ -54,7 +54,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         410: "gone: the approval expired",
         413: "body too large",
         422: "the tool reported an error",
-        503: "a service the request needs is not available (no model configured)",
+        503: "a service the request needs is not available (no model configured, the "
+        "database away)",
     }.items()
 }
 """Documented error answers (all ``{"error": {...}}``); routers pick the codes they use."""
