@@ -439,9 +439,8 @@ def miss_ticks(database_url: str) -> None:
 def runs_state(database_url: str) -> dict[str, Any]:
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
-        statuses = dict(
-            conn.execute(sa.text("SELECT status, count(*) FROM script_runs GROUP BY status")).all()
-        )
+        rows = conn.execute(sa.text("SELECT status, count(*) FROM script_runs GROUP BY status"))
+        statuses = {str(row[0]): int(row[1]) for row in rows}
         ticks = conn.execute(
             sa.text("SELECT count(*), count(DISTINCT (schedule_id, scheduled_for)) "
                     "FROM script_runs WHERE scheduled_for IS NOT NULL")
@@ -562,8 +561,12 @@ async def run_load(plan: LoadPlan, services: Services, tmp: Path) -> LoadReport:
     try:
         await asyncio.to_thread(fleet.start, 2)
         headers = {"authorization": f"Bearer {token}"}
+        # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so a request
+        # never goes out on a connection the server is closing.
         limits = httpx.Limits(
-            max_connections=plan.clients + 32, max_keepalive_connections=plan.clients + 32
+            max_connections=plan.clients + 32,
+            max_keepalive_connections=plan.clients + 32,
+            keepalive_expiry=3.0,
         )
         async with httpx.AsyncClient(
             base_url=fleet.base, headers=headers, limits=limits, timeout=120
