@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from masterai.audit import AuditEntry, AuditLog, Checkpoint, MemoryCheckpoints
 from masterai.store import Database
 
@@ -77,3 +79,32 @@ def test_many_threads_appending_at_once_leave_a_gapless_verified_chain(
     assert log.verify().ok
     params = [r.params["i"] for r in log.recent(200)]
     assert sorted(params) == sorted(n * 100 + i for n in range(8) for i in range(25))
+
+
+def test_a_record_the_database_refuses_fails_only_its_own_append(database: Database) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite stores any integer; PostgreSQL refuses one past 32 bits")
+    log = AuditLog(database)
+    outcomes: dict[int, object] = {}
+
+    def append(i: int, user_id: int) -> None:
+        try:
+            outcomes[i] = log.append(
+                AuditEntry(tool="clock", operation="get_time", user_id=user_id, status="ok")
+            ).id
+        except Exception as e:
+            outcomes[i] = e
+
+    with log._lock:  # the three wait for the writer together: one group
+        threads = [
+            threading.Thread(target=append, args=(i, value))
+            for i, value in enumerate([1, 2**40, 2])
+        ]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: len(log._pending) == 3)
+    for thread in threads:
+        thread.join(10)
+    assert isinstance(outcomes[1], Exception)
+    assert sorted(o for o in outcomes.values() if isinstance(o, int)) == [1, 2]
+    assert log.verify().ok
