@@ -215,7 +215,9 @@ class QueuedExecutions:
     @staticmethod
     def _outcome(status: Status, result: Any, error: str | None) -> ExecutionResult:
         if status != Status.COMPLETE or not isinstance(result, dict):
-            raise ExecutionFailedError(f"the execution {status.value} on the worker: {error}")
+            # SAQ keeps the worker's traceback in ``error``: only its last line is shown.
+            reason = (error or "no reason given").strip().splitlines()[-1:] or ["?"]
+            raise ExecutionFailedError(f"the execution {status.value} on the worker: {reason[0]}")
         if "error" in result:
             family = _ERRORS.get(result["error"]["kind"], ExecutionFailedError)
             raise family(result["error"]["message"])
