@@ -38,10 +38,13 @@ RESTART_DELAY = 5.0
 """Seconds before a failed background loop is started again."""
 
 
-async def _supervise(
+async def supervise(
     name: str, run: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
 ) -> None:
-    """Run ``run(stop)`` until ``stop`` is set, starting it again after a failure."""
+    """Run ``run(stop)`` until ``stop`` is set, starting it again after a failure.
+
+    ``masterai serve`` supervises its background loops, ``masterai worker`` its jobs.
+    """
     while not stop.is_set():
         try:
             await run(stop)
@@ -78,6 +81,16 @@ class Platform:
         """The registry with every built-in tool (each built on its first call)."""
         from masterai.tools import build_registry
 
+        jobs = self.settings.jobs
+        if jobs.queue and jobs.queue_executions:
+            from masterai.jobs.executions import QueuedExecutions
+
+            url = jobs.queue
+            return build_registry(
+                self.settings,
+                self.database,
+                executions=lambda local: QueuedExecutions(url, self.settings, local),
+            )
         return build_registry(self.settings, self.database)
 
     def principal(self, name: str | None = None) -> Principal:
@@ -169,13 +182,13 @@ class Platform:
         stop = asyncio.Event()
         tasks = []
         if self.settings.integrations.dispatch:
-            tasks.append(asyncio.create_task(_supervise("event dispatcher", self._dispatch, stop)))
+            tasks.append(asyncio.create_task(supervise("event dispatcher", self._dispatch, stop)))
         if self.settings.jobs.scheduler:
-            tasks.append(asyncio.create_task(_supervise("scheduler", self.run_jobs, stop)))
+            tasks.append(asyncio.create_task(supervise("scheduler", self.run_jobs, stop)))
         if self.settings.aidev.fine_tune_tracker:
-            tasks.append(asyncio.create_task(_supervise("fine-tune tracker", self._track, stop)))
+            tasks.append(asyncio.create_task(supervise("fine-tune tracker", self._track, stop)))
         if self.settings.monitors.enabled:
-            tasks.append(asyncio.create_task(_supervise("monitors", self.run_monitors, stop)))
+            tasks.append(asyncio.create_task(supervise("monitors", self.run_monitors, stop)))
         try:
             yield
         finally:
@@ -217,7 +230,15 @@ class Platform:
         from masterai.jobs import run_jobs
 
         await asyncio.to_thread(self.ensure_audit_key)
-        await run_jobs(self.database, self.call, self.settings.jobs, stop, queue_url=queue_url)
+        work = [run_jobs(self.database, self.call, self.settings.jobs, stop, queue_url=queue_url)]
+        url = queue_url or self.settings.jobs.queue
+        if url:  # this process also serves the fleet's code executions
+            from masterai.jobs.executions import ExecutionServer
+            from masterai.sandbox import CodeExecutionEnvironment
+
+            sandbox = CodeExecutionEnvironment(self.settings)
+            work.append(ExecutionServer(url, self.settings, sandbox).run(stop))
+        await asyncio.gather(*work)
 
     def close(self) -> None:
         """Close what was opened: built tools that hold resources, pooled connections."""

@@ -303,7 +303,11 @@ class JobsSettings(BaseModel):
     """``redis://host:port/db``: a Redis job queue (SAQ) shared by ``masterai worker``
     processes; unset, runs are queued in-process."""
     queue_name: str = "masterai-runs"
-    """The name of the Redis queue (one per platform sharing a Redis server)."""
+    """The name of the Redis queue (one per platform sharing a Redis server); code
+    executions use ``<queue_name>-exec``."""
+    queue_executions: bool = True
+    """With ``queue`` set, send the ``code`` tool's ``execute_code`` and ``transform_data``
+    runs (those without a ``session``) to the fleet; ``masterai worker`` runs its own locally."""
     tick: float = Field(default=5.0, gt=0)
     """Seconds between two scheduler passes."""
     lease_seconds: float = Field(default=30.0, gt=0)

@@ -23,6 +23,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from masterai.api.alerts import alerts_router
 from masterai.api.approvals import Approvals, approvals_router
@@ -30,6 +31,7 @@ from masterai.api.auth import Unauthenticated
 from masterai.api.chat import Chat, chat_router
 from masterai.api.common import (
     API,
+    DATABASE_AWAY,
     ERRORS,
     STATUS_CODES,
     Api,
@@ -139,6 +141,9 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     async def body_refused(request: Request, exc: BodyRefused) -> JSONResponse:
         return error_response(exc.error.status, str(exc.error), exc.code, exc.error.path)
 
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(InterfaceError, _database_unavailable)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_parameter(request: Request, exc: RequestValidationError) -> Response:
         if not request.url.path.startswith(API):
@@ -161,6 +166,14 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.include_router(console_router(api, chat))  # the web console at /, /static
     _document_errors(app)
     return app
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 while the database is away (restart, fail-over): one clear answer, not a bare 500.
+
+    The transaction was rolled back, and the pool reconnects on the next request.
+    """
+    return error_response("unavailable", DATABASE_AWAY, 503)
 
 
 def _document_errors(app: FastAPI) -> None:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from masterai.agent import (
     AgentError,
@@ -30,7 +31,7 @@ from masterai.agent import (
     MasterAI,
 )
 from masterai.api.approvals import validation_error
-from masterai.api.common import Api, ApiError, BodyRefused, error_body, errors
+from masterai.api.common import DATABASE_AWAY, Api, ApiError, BodyRefused, error_body, errors
 from masterai.api.models import (
     AgentAnswer,
     ChatRequest,
@@ -186,11 +187,17 @@ class Chat:
             yield sse("error", error_body(status, str(e)))
         except LLMError as e:
             yield sse("error", error_body("failed", f"The model could not answer: {e}"))
+        except (OperationalError, InterfaceError):
+            yield sse("error", error_body("unavailable", DATABASE_AWAY))
         except Exception:
+            # Logged by _finished; raising here would cut the stream without its last event.
             yield sse("error", error_body("failed", "internal error"))
-            raise
         else:
-            answer = await asyncio.to_thread(self.answer, response)
+            try:
+                answer = await asyncio.to_thread(self.answer, response)
+            except (OperationalError, InterfaceError):
+                yield sse("error", error_body("unavailable", DATABASE_AWAY))
+                return
             yield sse("done", answer.model_dump(mode="json"))
 
     def _finished(self, task: asyncio.Task[AgentResponse]) -> None:

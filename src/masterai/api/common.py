@@ -54,7 +54,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         410: "gone: the approval expired",
         413: "body too large",
         422: "the tool reported an error",
-        503: "a service the request needs is not available (no model configured)",
+        503: "a service the request needs is not available (no model configured, the "
+        "database away)",
     }.items()
 }
 """Documented error answers (all ``{"error": {...}}``); routers pick the codes they use."""
@@ -71,6 +72,10 @@ def errors(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
         description = descriptions.get(f"_{code}", ERRORS[code]["description"])
         picked[code] = {**ERRORS[code], "description": description}
     return picked
+
+
+DATABASE_AWAY = "The database is not reachable right now; try again in a moment"
+"""The message of a 503 (or stream ``error``) while the database is away."""
 
 
 def error_body(status: str, message: str, path: str | None = None) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from sqlalchemy import func, or_, select, text
 from masterai.audit import rows
 from masterai.audit.base import CheckpointStore, KeyStore
 from masterai.audit.checkpoint import Checkpoint, CheckpointFile, MemoryCheckpoints
-from masterai.audit.errors import AuditKeyError, CheckpointError
+from masterai.audit.errors import AuditError, AuditKeyError, CheckpointError
 from masterai.audit.keys import KeyFile, Keyring, MemoryKeys, SettingKey
 from masterai.audit.record import GENESIS_HASH, STATUSES, record_hash
 from masterai.audit.verify import Break, NamedCheckpoint, VerifyReport, verify_chain
@@ -139,6 +139,10 @@ class AuditLog:
         )
         self.max_params_bytes = max_params_bytes
         self._lock = threading.Lock()
+        """Held by the writer of a group of appends (see :meth:`append`)."""
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Pending] = []
+        """Appends waiting for the next writer."""
         self._key_lock = threading.Lock()
         self._keyring: Keyring | None = None
         self._first_signed: int | None = None
@@ -279,7 +283,11 @@ class AuditLog:
     def append(self, entry: AuditEntry) -> AuditRecord:
         """Redact ``entry``, chain and sign it, store it, then write the checkpoint.
 
-        Thread- and process-safe.
+        Thread- and process-safe. Appends made at the same time by threads of this process
+        are grouped (group commit): whichever holds the writer lock writes every waiting
+        record in one transaction and moves the checkpoints once, to the last of them; the
+        others find their record written when they get the lock. The chain is the same as
+        one append at a time: consecutive ids, each linked to the one before.
 
         Raises:
             ValueError: ``entry.status`` is not one of :data:`STATUSES`.
@@ -290,27 +298,84 @@ class AuditLog:
         if entry.status not in STATUSES:
             raise ValueError(f"Invalid audit status {entry.status!r}. Allowed: {STATUSES}")
         keyring = self.ensure_key()
-        record = self._record(entry)
+        pending = _Pending(self._record(entry))
+        with self._pending_lock:
+            self._pending.append(pending)
         with self._lock:
-            with self.database.session(immediate=True) as s:
-                if self.database.dialect == "postgresql":
-                    s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-                last = rows.newest(s, self.database.dialect)
-                if last is not None and last.key_epoch and last.key_epoch > keyring.current:
-                    keyring = self._catch_up(last.key_epoch)
-                record.id = 1 if last is None else last.id + 1
-                if self._first_signed is None:
-                    self._first_signed = (
-                        record.id if last is None or last.key_epoch is None else _first_signed(s)
-                    )
-                # after a malformed newest row: link to nothing (verify reports that row)
-                record.prev_hash = GENESIS_HASH if last is None else last.hash or ""
+            if not pending.done:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                try:
+                    self._write_batch(batch, keyring)
+                finally:  # interrupted (cancelled, exiting): the others are told, not left
+                    for other in batch:
+                        if not other.done:
+                            other.fail(AuditError("the audit write was interrupted"))
+        if pending.error is not None:
+            raise pending.error
+        return pending.record
+
+    def _write_batch(self, batch: list[_Pending], keyring: Keyring) -> None:
+        """Write ``batch`` in one transaction; if that fails, each record on its own.
+
+        Called under the in-process lock. A record the database refuses fails only its own
+        append, as without grouping.
+        """
+        try:
+            keyring = self._store([p.record for p in batch], keyring)
+        except Exception as error:
+            if len(batch) == 1:
+                batch[0].fail(error)
+                return
+            for pending in batch:
+                try:
+                    keyring = self._store([pending.record], keyring)
+                except Exception as e:
+                    pending.fail(e)
+                    continue
+                self._checkpoint_one(pending, keyring)
+            return
+        # still under the in-process lock, so this process never sets a checkpoint back
+        try:
+            self._write_checkpoint([p.record for p in batch], keyring)
+        except Exception as e:
+            for pending in batch:
+                pending.fail(e)
+            return
+        for pending in batch:
+            pending.done = True
+
+    def _checkpoint_one(self, pending: _Pending, keyring: Keyring) -> None:
+        try:
+            self._write_checkpoint([pending.record], keyring)
+        except Exception as e:
+            pending.fail(e)
+        else:
+            pending.done = True
+
+    def _store(self, records: list[AuditRecord], keyring: Keyring) -> Keyring:
+        """Chain, sign and insert ``records`` in one transaction; the keyring used."""
+        with self.database.session(immediate=True) as s:
+            if self.database.dialect == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            last = rows.newest(s, self.database.dialect)
+            if last is not None and last.key_epoch and last.key_epoch > keyring.current:
+                keyring = self._catch_up(last.key_epoch)
+            next_id = 1 if last is None else last.id + 1
+            if self._first_signed is None:
+                self._first_signed = (
+                    next_id if last is None or last.key_epoch is None else _first_signed(s)
+                )
+            # after a malformed newest row: link to nothing (verify reports that row)
+            prev_hash = GENESIS_HASH if last is None else last.hash or ""
+            for record in records:
+                record.id = next_id
+                record.prev_hash = prev_hash
                 record.key_epoch = keyring.current
                 record.hash = record_hash(record, keyring)
-                s.add(record)
-            # still under the in-process lock, so this process never sets a checkpoint back
-            self._write_checkpoint(record, keyring)
-        return record
+                next_id, prev_hash = next_id + 1, record.hash
+            s.add_all(records)
+        return keyring
 
     def _record(self, entry: AuditEntry) -> AuditRecord:
         params = redact(
@@ -334,7 +399,8 @@ class AuditLog:
             company_ids=_companies(entry),
         )
 
-    def _write_checkpoint(self, record: AuditRecord, keyring: Keyring) -> None:
+    def _write_checkpoint(self, written: list[AuditRecord], keyring: Keyring) -> None:
+        record = written[-1]
         checkpoint = Checkpoint(
             count=record.id,
             last_id=record.id,
@@ -344,11 +410,13 @@ class AuditLog:
             first_signed_id=self._first_signed,
         ).signed(keyring)
         for store in self.checkpoints:
-            if self._extends(store, record, keyring):
+            if self._extends(store, written, keyring):
                 store.write(checkpoint)
 
-    def _extends(self, store: CheckpointStore, record: AuditRecord, keyring: Keyring) -> bool:
-        """Whether ``store``'s checkpoint should move to ``record``.
+    def _extends(
+        self, store: CheckpointStore, written: list[AuditRecord], keyring: Keyring
+    ) -> bool:
+        """Whether ``store``'s checkpoint should move to the last of ``written``.
 
         Only along the same chain: if the checkpointed head is no longer in the chain (the
         newest records were deleted, records rewritten) or the checkpoint is not signed by
@@ -363,7 +431,7 @@ class AuditLog:
             if current is None:
                 return True
             intact = current.is_signed_by(keyring) and hmac.compare_digest(
-                current.last_hash, self._hash_at(current.last_id, record)
+                current.last_hash, self._hash_at(current.last_id, written)
             )
         if not intact:
             if store.name not in self._warned:
@@ -374,17 +442,19 @@ class AuditLog:
                     "no longer matches the chain" if current else "cannot be read",
                 )
             return False
-        return current is not None and current.last_id < record.id  # else: a writer is ahead
+        # else: a writer is ahead
+        return current is not None and current.last_id < written[-1].id
 
-    def _hash_at(self, record_id: int, appended: AuditRecord) -> str:
+    def _hash_at(self, record_id: int, written: list[AuditRecord]) -> str:
         """The stored hash of record ``record_id`` (``""``: none).
 
-        No query for the record just appended and its predecessor (the usual case).
+        No query for the records just written and the one before them (the usual case).
         """
-        if record_id == appended.id:
-            return appended.hash
-        if record_id == appended.id - 1:
-            return appended.prev_hash
+        first = written[0].id
+        if first <= record_id <= written[-1].id:
+            return written[record_id - first].hash
+        if record_id == first - 1:
+            return written[0].prev_hash
         with self.database.session() as s:
             found = rows.at(s, self.database.dialect, record_id)
         return (found.hash or "") if found is not None else ""
@@ -484,6 +554,18 @@ class AuditLog:
         """Number of stored records."""
         with self.database.session() as s:
             return s.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
+
+
+@dataclass
+class _Pending:
+    """One append waiting in a group: done once written, or failed with ``error``."""
+
+    record: AuditRecord
+    done: bool = False
+    error: BaseException | None = None
+
+    def fail(self, error: BaseException) -> None:
+        self.error, self.done = error, True
 
 
 def _first_signed(session: Session) -> int | None:

@@ -36,9 +36,13 @@ def worker(
     registry call made as the script's owner, audited. The realtime monitors run here too
     (MASTERAI_MONITORS__ENABLED; see docs/alerts.md).
     """
+    from masterai.app import supervise
     from masterai.cli.context import open_platform
 
     platform = open_platform()
+    # A worker runs its sandboxes here: sending a script's run back to the queue could leave
+    # every worker waiting on the others.
+    platform.settings.jobs.queue_executions = False
     if workers is not None:
         platform.settings.jobs.workers = workers
     where = queue or platform.settings.jobs.queue or "in-process"
@@ -51,9 +55,10 @@ def worker(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        work = [platform.run_jobs(stop, queue_url=queue)]
+        # A failure (the database or Redis away) restarts the work, not the process.
+        work = [supervise("jobs", lambda s: platform.run_jobs(s, queue_url=queue), stop)]
         if platform.settings.monitors.enabled:
-            work.append(platform.run_monitors(stop))
+            work.append(supervise("monitors", platform.run_monitors, stop))
         await asyncio.gather(*work)
 
     asyncio.run(main())

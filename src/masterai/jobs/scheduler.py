@@ -147,16 +147,31 @@ class Scheduler:
         return report
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Pass every ``tick`` seconds until ``stop`` is set; queued runs are re-enqueued first."""
-        for run_id in await asyncio.to_thread(self.scripts.queued_runs):
-            await self._queue.enqueue(run_id)
+        """Pass every ``tick`` seconds until ``stop`` is set; queued runs are re-enqueued first.
+
+        A pass that fails (the database or Redis away for a moment) is logged and the next
+        one re-enqueues every queued run: a run recorded while its job could not be queued,
+        or whose job went with Redis, is not left waiting. A job delivered twice runs once.
+        """
+        requeue = True
         try:
             while not stop.is_set():
-                await self.run_pass()
+                try:
+                    if requeue:
+                        for run_id in await asyncio.to_thread(self.scripts.queued_runs):
+                            await self._queue.enqueue(run_id)
+                        requeue = False
+                    await self.run_pass()
+                except Exception as e:
+                    log.warning("scheduler pass failed, trying again: %s: %s", type(e).__name__, e)
+                    requeue = True
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._settings.tick)
         finally:
-            await asyncio.to_thread(self.release_lease)
+            try:
+                await asyncio.to_thread(self.release_lease)
+            except Exception as e:  # the lease then expires by itself
+                log.warning("could not release the scheduler lease: %s", e)
 
     def _schedules(self) -> list[ScriptSchedule]:
         with self._database.session() as session:

@@ -7,7 +7,12 @@ in one of six languages under the bubblewrap or Docker backend, with limits enfo
 from __future__ import annotations
 
 from masterai.sandbox.base import RawResult, RunSpec, SandboxBackend
-from masterai.sandbox.environment import BACKENDS, CodeExecutionEnvironment, create_backend
+from masterai.sandbox.environment import (
+    BACKENDS,
+    CodeExecutionEnvironment,
+    CodeExecutor,
+    create_backend,
+)
 from masterai.sandbox.errors import (
     BackendUnavailableError,
     ExecutionFailedError,
@@ -28,6 +33,7 @@ __all__ = [
     "BackendUnavailableError",
     "CodeExecutionEnvironment",
     "CodeExecutionRequest",
+    "CodeExecutor",
     "ExecutionFailedError",
     "ExecutionQueue",
     "ExecutionResult",

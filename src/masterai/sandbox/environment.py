@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
+from typing import Protocol
 
 from masterai.sandbox.base import RawResult, RunSpec, SandboxBackend
 from masterai.sandbox.errors import InvalidRequestError
@@ -56,6 +57,18 @@ def create_backend(name: str, settings: SandboxSettings) -> SandboxBackend:
 
 def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
+
+
+class CodeExecutor(Protocol):
+    """What runs a request.
+
+    A :class:`CodeExecutionEnvironment` here, or the worker fleet
+    (:class:`masterai.jobs.executions.QueuedExecutions`).
+    """
+
+    async def execute_code(self, request: CodeExecutionRequest) -> ExecutionResult:
+        """Run ``request`` and report what happened (see :class:`CodeExecutionEnvironment`)."""
+        ...
 
 
 class CodeExecutionEnvironment:

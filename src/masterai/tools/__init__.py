@@ -19,6 +19,10 @@ from masterai.store import Database
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from masterai.sandbox import CodeExecutionEnvironment, CodeExecutor
+
+    ExecutorFactory = Callable[[CodeExecutionEnvironment], CodeExecutor]
+
 # The seed's filesystem tool declares no roles itself; its paths are workspace paths (for a
 # registry that registers it; the built-in ``filesystem`` is masterai.tools.files).
 FILESYSTEM_ROLES = {
@@ -28,8 +32,23 @@ FILESYSTEM_ROLES = {
 }
 
 
-def register_tools(registry: ToolRegistry, settings: Settings, database: Database) -> None:
-    """Register every built-in tool with ``registry`` (built lazily, on first use)."""
+def register_tools(
+    registry: ToolRegistry,
+    settings: Settings,
+    database: Database,
+    *,
+    executions: ExecutorFactory | None = None,
+) -> None:
+    """Register every built-in tool with ``registry`` (built lazily, on first use).
+
+    Args:
+        registry: where the tools go.
+        settings: the platform settings.
+        database: the platform database.
+        executions: given the local sandbox, what runs the ``code`` tool's ``execute_code``
+            and ``transform_data`` (the composition root passes the worker fleet when
+            ``jobs.queue`` is set); default: the local sandbox.
+    """
     registry.register(ClockAITool(), category="clock")
 
     def filesystem() -> AITool:
@@ -67,12 +86,14 @@ def register_tools(registry: ToolRegistry, settings: Settings, database: Databas
         from masterai.tools.code_scripts import ScriptingCodeTool
 
         # execute_code and friends, plus scripts and test suites; tool scripts call back here
+        environment = CodeExecutionEnvironment(settings)
         return ScriptingCodeTool(
-            CodeExecutionEnvironment(settings),
+            environment,
             settings.workspace,
             database=database,
             settings=settings,
             call_tool=registry.execute_tool,
+            executor=executions(environment) if executions is not None else None,
         )
 
     def integration() -> AITool:
@@ -125,8 +146,10 @@ def bind_custom_tools(registry: ToolRegistry, settings: Settings, database: Data
     )
 
 
-def build_registry(settings: Settings, database: Database) -> ToolRegistry:
-    """A :class:`ToolRegistry` with every built-in tool registered."""
+def build_registry(
+    settings: Settings, database: Database, *, executions: ExecutorFactory | None = None
+) -> ToolRegistry:
+    """A :class:`ToolRegistry` with every built-in tool registered (see :func:`register_tools`)."""
     from masterai.audit import AuditLog
 
     audit_log = AuditLog.from_settings(
@@ -136,7 +159,7 @@ def build_registry(settings: Settings, database: Database) -> ToolRegistry:
         max_params_bytes=settings.registry.audit_params_bytes,
     )
     registry = ToolRegistry(database, settings=settings.registry, audit_log=audit_log)
-    register_tools(registry, settings, database)
+    register_tools(registry, settings, database, executions=executions)
     return registry
 
 

@@ -7,8 +7,15 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ai_tool import AIToolCall, AIToolExecutionError, AIToolResult
-from masterai.services.errors import ServiceError
+from ai_tool import (
+    AIToolAuthorizationDenied,
+    AIToolCall,
+    AIToolExecutionError,
+    AIToolNotFoundError,
+    AIToolResult,
+    AIToolValidationError,
+)
+from masterai.services.errors import InvalidInputError, NotFoundError, ServiceError
 
 T = TypeVar("T")
 
@@ -23,6 +30,28 @@ async def call_service(function: Callable[..., T], *args: Any, **kwargs: Any) ->
         return await asyncio.to_thread(function, *args, **kwargs)
     except ServiceError as e:
         raise AIToolExecutionError(str(e)) from e
+
+
+def tool_error(error: ServiceError) -> Exception:
+    """The tool error for a service error, by family: denied, invalid, not found, failed."""
+    if isinstance(error, PermissionError):
+        return AIToolAuthorizationDenied(str(error))
+    if isinstance(error, InvalidInputError):
+        return AIToolValidationError(str(error))
+    if isinstance(error, NotFoundError):
+        return AIToolNotFoundError(str(error))
+    return AIToolExecutionError(str(error))
+
+
+async def service_call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Like :func:`call_service`, but each service error family keeps its tool error kind.
+
+    A refusal stays a denial and bad input a validation error (see :func:`tool_error`).
+    """
+    try:
+        return await asyncio.to_thread(function, *args, **kwargs)
+    except ServiceError as error:
+        raise tool_error(error) from error
 
 
 def author_of(requester_ref: Any) -> str:

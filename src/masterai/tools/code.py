@@ -50,6 +50,7 @@ from masterai.sandbox import (
     LANGUAGES,
     CodeExecutionEnvironment,
     CodeExecutionRequest,
+    CodeExecutor,
     ExecutionResult,
     InvalidRequestError,
     SandboxError,
@@ -113,9 +114,13 @@ class CodeTool(AITool):
         workspace: Path | WorkspaceService,
         *,
         sessions: SessionStore | None = None,
+        executor: CodeExecutor | None = None,
     ) -> None:
         super().__init__()
         self._environment = environment
+        # Where execute_code and transform_data runs go on the configured backend: the
+        # environment itself, or the worker fleet (masterai.jobs.executions).
+        self._executor: CodeExecutor = executor or environment
         self._other_environments: dict[str, CodeExecutionEnvironment] = {}
         self._files = (
             workspace if isinstance(workspace, WorkspaceService) else WorkspaceService(workspace)
@@ -420,8 +425,9 @@ class CodeTool(AITool):
         self, request: CodeExecutionRequest, backend: str | None
     ) -> ExecutionResult:
         environment = self.environment_for(backend)
+        runner = self._executor if environment is self._environment else environment
         try:
-            return await environment.execute_code(request)
+            return await runner.execute_code(request)
         except InvalidRequestError as e:
             # Refused before anything ran: a malformed or too large value (the caller's own
             # limits were checked by the policy already).

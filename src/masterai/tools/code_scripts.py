@@ -14,9 +14,8 @@ registry calls ``{"tool": ..., "args": {...}}`` made as the owner (so a nightly 
 run ``run_integration_tests``); such a call fails the run when it fails or when its result
 reports ``failed`` cases.
 
-Tests: ``generate_test_cases`` and ``run_integration_tests`` (see
-:mod:`masterai.services.scripts.suites`); the latter runs the suite with the
-``test_configuration`` machinery (:func:`masterai.llm.evaluation.run_suite`).
+Tests: ``generate_test_cases`` and ``run_integration_tests`` live in
+:mod:`masterai.tools.code_suites` and are added here.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import jsonschema
 
@@ -37,20 +36,17 @@ from ai_tool import (
     AIToolAuthorizationDenied,
     AIToolCall,
     AIToolDefinition,
-    AIToolExecutionError,
-    AIToolNotFoundError,
     AIToolOperationDefinition,
     AIToolParameter,
     AIToolResult,
     AIToolValidationError,
 )
-from masterai.llm import LLMEgressError, Message, ModelRequest, configured_model
-from masterai.llm.evaluation import EvaluationInputError, parse_test_cases, run_suite
 from masterai.registry import ExecutionContext, ToolResult
 from masterai.sandbox import (
     LANGUAGES,
     CodeExecutionEnvironment,
     CodeExecutionRequest,
+    CodeExecutor,
     InvalidRequestError,
     SandboxError,
 )
@@ -63,29 +59,24 @@ from masterai.security import (
 )
 from masterai.security.policy import ToolAction, decide
 from masterai.security.workspace import WorkspaceError, WorkspaceService
-from masterai.services.configs import ConfigurationService
-from masterai.services.errors import InvalidInputError, NotFoundError, ServiceError
 from masterai.services.scripts import (
     SOURCES,
-    AccessDenied,
     CatchUp,
     Concurrency,
     RunClaim,
     RunStatus,
     ScheduleSpec,
     ScriptService,
-    TestSuiteService,
     Trigger,
     VersionSpec,
-    runnable,
 )
 from masterai.settings import Settings
 from masterai.store import Database
-from masterai.tools.adapter import author_of, tool_result
+from masterai.tools.adapter import service_call, tool_result
 from masterai.tools.code import CodeTool, allowed_packages
-from masterai.tools.evaluation import ModelFactory, _Models, _suite_line
+from masterai.tools.code_suites import MODEL_OPERATIONS, SuiteOperations
+from masterai.tools.evaluation import ModelFactory
 
-T = TypeVar("T")
 ToolCaller = Callable[[str, dict[str, Any], ExecutionContext], Awaitable[ToolResult]]
 """Makes one registry call (``ToolRegistry.execute_tool``): how ``tool`` scripts act."""
 TOOL_LANGUAGE = "tool"
@@ -151,23 +142,6 @@ _PARAMETERS = [
 ]
 
 
-def _service_error(error: ServiceError) -> Exception:
-    if isinstance(error, AccessDenied):
-        return AIToolAuthorizationDenied(str(error))
-    if isinstance(error, InvalidInputError):
-        return AIToolValidationError(str(error))
-    if isinstance(error, NotFoundError):
-        return AIToolNotFoundError(str(error))
-    return AIToolExecutionError(str(error))
-
-
-async def _service(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    try:
-        return await asyncio.to_thread(function, *args, **kwargs)
-    except ServiceError as error:
-        raise _service_error(error) from error
-
-
 def _principal(requester_ref: Any) -> Principal:
     if not isinstance(requester_ref, Principal):
         raise AIToolAuthorizationDenied("scripts need a known principal")
@@ -211,7 +185,7 @@ def parse_tool_calls(code: str) -> list[dict[str, Any]]:
 class ScriptingCodeTool(CodeTool):
     """The ``code`` tool plus scripts, runs and integration tests."""
 
-    model_operations: ClassVar[frozenset[str]] = frozenset({"run_integration_tests"})
+    model_operations: ClassVar[frozenset[str]] = MODEL_OPERATIONS
 
     def __init__(
         self,
@@ -224,16 +198,14 @@ class ScriptingCodeTool(CodeTool):
         model_factory: ModelFactory | None = None,
         scripts: ScriptService | None = None,
         worker: str | None = None,
+        executor: CodeExecutor | None = None,
     ) -> None:
-        super().__init__(environment, workspace)
+        super().__init__(environment, workspace, executor=executor)
         self._database = database
-        self._settings = settings
         self._jobs = settings.jobs
         self._call_tool = call_tool
-        self._model_factory = model_factory
         self.scripts = scripts or ScriptService(database)
-        self.suites = TestSuiteService(database)
-        self._configs = ConfigurationService(database)
+        self._suites = SuiteOperations(database, settings, model_factory)
         # Names the process in run attempts: a worker that died is told apart from its heir.
         self._worker = worker or f"{socket.gethostname()}:{os.getpid()}"[:128]
 
@@ -356,23 +328,7 @@ class ScriptingCodeTool(CodeTool):
             {"run_id"},
             "Cancel a queued or running run (kills its sandbox)",
         )
-        op(
-            "generate_test_cases",
-            self._generate,
-            {"company_id", "count", "sources"},
-            {"company_id"},
-            "Build test cases from the company's prompt rules and failed, escalated and "
-            "low-rated conversations; saved as its next test-suite version",
-        )
-        op(
-            "run_integration_tests",
-            self._run_tests,
-            {"company_id", "suite", "judge_model"},
-            {"company_id"},
-            "Run the company's test suite against its active configuration; the report "
-            "(each case, difference from the previous run, cost) is stored",
-            timeout=600.0,
-        )
+        ops.update(self._suites.operations())
         return ops
 
     def requires_authorization(
@@ -443,7 +399,7 @@ class ScriptingCodeTool(CodeTool):
         self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args, principal = call.arguments, _principal(ref)
-        script = await _service(
+        script = await service_call(
             self.scripts.create,
             principal,
             name=args["name"],
@@ -458,12 +414,12 @@ class ScriptingCodeTool(CodeTool):
         self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args, principal = call.arguments, _principal(ref)
-        current = await _service(self.scripts.get, principal, args["script"])
+        current = await service_call(self.scripts.get, principal, args["script"])
         new_code = any(
             k in args for k in ("code", "language", "calls", "parameters", "timeout", "memory")
         )
         remove = args.get("schedule") == ""
-        script = await _service(
+        script = await service_call(
             self.scripts.update,
             principal,
             args["script"],
@@ -477,13 +433,13 @@ class ScriptingCodeTool(CodeTool):
     async def _get(
         self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
-        script = await _service(self.scripts.get, _principal(ref), call.arguments["script"])
+        script = await service_call(self.scripts.get, _principal(ref), call.arguments["script"])
         return tool_result(call, _script_line("Script", script), script)
 
     async def _list(
         self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
-        scripts = await _service(
+        scripts = await service_call(
             self.scripts.list_scripts, _principal(ref), company_id=call.arguments.get("company_id")
         )
         lines = [_script_line("-", s) for s in scripts] or ["No scripts."]
@@ -492,7 +448,7 @@ class ScriptingCodeTool(CodeTool):
     async def _enable(
         self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
-        script = await _service(
+        script = await service_call(
             self.scripts.set_enabled, _principal(ref), call.arguments["script"], True
         )
         return tool_result(call, _script_line("Enabled", script), script)
@@ -500,7 +456,7 @@ class ScriptingCodeTool(CodeTool):
     async def _disable(
         self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
-        script = await _service(
+        script = await service_call(
             self.scripts.set_enabled, _principal(ref), call.arguments["script"], False
         )
         return tool_result(call, _script_line("Disabled", script), script)
@@ -508,7 +464,7 @@ class ScriptingCodeTool(CodeTool):
     async def _delete(
         self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
-        gone = await _service(self.scripts.delete, _principal(ref), call.arguments["script"])
+        gone = await service_call(self.scripts.delete, _principal(ref), call.arguments["script"])
         return tool_result(call, f"Deleted script {gone['name']!r} with its runs.", gone)
 
     async def _list_runs(
@@ -518,7 +474,7 @@ class ScriptingCodeTool(CodeTool):
         limit = args.get("limit", 50)
         if not 1 <= limit <= 1000:
             raise AIToolValidationError(f"limit must be 1 to 1000, got {limit!r}", "limit")
-        runs = await _service(
+        runs = await service_call(
             self.scripts.list_runs, _principal(ref), args.get("script"), limit=limit
         )
         lines = [_run_line(r) for r in runs] or ["No runs."]
@@ -527,13 +483,15 @@ class ScriptingCodeTool(CodeTool):
     async def _get_run(
         self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
-        run = await _service(self.scripts.get_run, _principal(ref), call.arguments["run_id"])
+        run = await service_call(self.scripts.get_run, _principal(ref), call.arguments["run_id"])
         return tool_result(call, _run_line(run), run)
 
     async def _cancel(
         self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
-        run = await _service(self.scripts.request_cancel, _principal(ref), call.arguments["run_id"])
+        run = await service_call(
+            self.scripts.request_cancel, _principal(ref), call.arguments["run_id"]
+        )
         state = "cancelled" if run["status"] == RunStatus.CANCELLED else "asked to stop"
         return tool_result(call, f"Run {run['id']} of {run['script']!r} {state}.", run)
 
@@ -546,7 +504,7 @@ class ScriptingCodeTool(CodeTool):
         if "run_id" in args:
             claim = await self._claim_queued(principal, args)
             if claim is None:
-                run = await _service(self.scripts.get_run, principal, args["run_id"])
+                run = await service_call(self.scripts.get_run, principal, args["run_id"])
                 return tool_result(
                     call, f"Run {run['id']} is not runnable here ({run['status']}).", run
                 )
@@ -562,25 +520,25 @@ class ScriptingCodeTool(CodeTool):
     async def _claim_queued(self, principal: Principal, args: dict[str, Any]) -> RunClaim | None:
         if set(args) - {"operation", "run_id"}:
             raise AIToolValidationError("a queued run (run_id) takes no other arguments", "run_id")
-        current = await _service(self.scripts.get_run, principal, args["run_id"])
-        script = await _service(self.scripts.get, principal, str(current["script_id"]))
+        current = await service_call(self.scripts.get_run, principal, args["run_id"])
+        script = await service_call(self.scripts.get, principal, str(current["script_id"]))
         if script["owner"] != principal.name and not principal.is_super_admin:
             raise AIToolAuthorizationDenied(
                 f"a queued run executes as its script's owner {script['owner']!r}, not "
                 f"{principal.name!r}"
             )
-        return await _service(
+        return await service_call(
             self.scripts.claim_run, args["run_id"], self._worker, stale_after=self._jobs.stale_after
         )
 
     async def _start_now(self, principal: Principal, args: dict[str, Any]) -> RunClaim:
-        info = await _service(
+        info = await service_call(
             self.scripts.version_of, principal, args["script"], args.get("version")
         )
         params = args.get("params") or {}
         _check_params(info["parameters"], params)
         trigger = Trigger(args.get("trigger", Trigger.MANUAL))
-        run_id = await _service(
+        run_id = await service_call(
             self.scripts.start_run,
             principal.name,
             info["script_id"],
@@ -729,118 +687,6 @@ class ScriptingCodeTool(CodeTool):
             self._files.write_bytes(owner, path, data, replace=True, key="artifact")
             saved.append(path)
         return saved
-
-    # --- tests -------------------------------------------------------------------------
-
-    async def _generate(
-        self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
-    ) -> AIToolResult:
-        args = call.arguments
-        sources = list(args.get("sources") or ["configuration", "conversations"])
-        extra: list[dict[str, Any]] = []
-        note = ""
-        if "model" in sources:
-            extra, note = await self._model_cases(args["company_id"], ref)
-        suite = await _service(
-            self.suites.generate,
-            args["company_id"],
-            count=args.get("count", 20),
-            sources=sources,
-            extra=extra,
-            author=author_of(ref),
-        )
-        by_source: dict[str, int] = {}
-        for case in suite["test_cases"]:
-            by_source[case.get("source", "?")] = by_source.get(case.get("source", "?"), 0) + 1
-        counts = ", ".join(f"{n} from {s}" for s, n in sorted(by_source.items()))
-        text = (
-            f"Saved test suite v{suite['version']} of {suite['company_id']!r}: "
-            f"{len(suite['test_cases'])} cases ({counts}).{note}"
-        )
-        return tool_result(call, text, suite)
-
-    async def _model_cases(self, company_id: str, ref: Any) -> tuple[list[dict[str, Any]], str]:
-        spec = configured_model(self._settings)
-        if spec is None and self._model_factory is None:
-            return [], " No model is configured: the 'model' source added nothing."
-        config = await _service(self._configs.get_configuration, company_id)
-        models = _Models.for_call(self._settings, self._model_factory, ref)
-        model = models.get(spec or "default")
-        request = ModelRequest(
-            messages=(
-                Message.system(
-                    "You write test inputs for a customer-service assistant. Answer with a JSON "
-                    "array of at most 5 short customer messages that probe the rules of this "
-                    "system prompt, nothing else."
-                ),
-                Message.user(config.system_prompt or ""),
-            ),
-            temperature=0.0,
-        )
-        try:
-            response = await model.complete(request)
-        finally:
-            await model.aclose()
-        try:
-            inputs = json.loads(response.text)
-        except json.JSONDecodeError:
-            return [], " The model's answer was not a JSON array: it added nothing."
-        cases = [
-            {
-                "name": f"model:{i + 1}",
-                "input": text,
-                "assertions": [{"type": "regex", "value": r"\S"}],
-                "source": "model",
-                "reason": "suggested by the model from the prompt",
-            }
-            for i, text in enumerate(inputs if isinstance(inputs, list) else [])
-            if isinstance(text, str) and text.strip()
-        ][:5]
-        return cases, ""
-
-    async def _run_tests(
-        self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
-    ) -> AIToolResult:
-        args = call.arguments
-        company = args["company_id"]
-        suite = await _service(self.suites.suite, company, args.get("suite"))
-        try:
-            cases = parse_test_cases(runnable(suite["test_cases"]))
-        except EvaluationInputError as e:
-            raise AIToolExecutionError(f"suite v{suite['version']}: {e}") from e
-        config = await _service(self._configs.get_configuration, company)
-        models = _Models.for_call(self._settings, self._model_factory, ref)
-        subject, judge = models.for_config(config), models.judge(args)
-        try:
-            outcome = await run_suite(subject, cases, judge=judge)
-        except LLMEgressError as e:
-            raise AIToolExecutionError(f"run_integration_tests: {e}") from e
-        finally:
-            await subject.model.aclose()
-            if judge is not None:
-                await judge.aclose()
-        spent = sum(c.cost_usd or 0.0 for c in outcome.cases)
-        report = await _service(
-            self.suites.save_report,
-            company,
-            suite_version=suite["version"],
-            config_version=config.version,
-            results=[
-                {"name": c.name, "passed": c.passed, "failures": list(c.failures)}
-                for c in outcome.cases
-            ],
-            cost_usd=spent,
-            run_by=author_of(ref),
-        )
-        diff = report["diff"]
-        change = ""
-        if diff.get("previous"):
-            change = (
-                f" Newly failing: {len(diff['newly_failing'])}, newly passing: "
-                f"{len(diff['newly_passing'])}."
-            )
-        text = f"Report {report['id']}: " + _suite_line(outcome) + "." + change
-        return tool_result(call, text, report, cost_usd=spent)
 
 
 def _check_params(schema: dict[str, Any], params: Any) -> None:
