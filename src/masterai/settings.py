@@ -63,6 +63,9 @@ class SandboxSettings(BaseModel):
     warm_python_wait: float = Field(default=0.0, ge=0)
     """Seconds a Python run waits for a warm interpreter still importing before it starts cold
     (0: it takes one only if one is ready)."""
+    warm_containers: int = Field(default=2, ge=0)
+    """Containers the Docker backend creates ahead for each language in use, one per run at
+    the default limits; 0 turns the pool off."""
     cgroup_parent: str = "masterai-sandbox"
     """Name of the cgroup under which each run gets its own (bubblewrap backend)."""
     image_prefix: str = "masterai-sandbox"

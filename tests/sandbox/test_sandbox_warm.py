@@ -153,7 +153,8 @@ PROGRAMS = [
     "raise SystemExit('bye')",
     "import atexit\natexit.register(print, 'at exit')\nprint('body')",
     "f = open('left-open.txt', 'w')\nf.write('flushed at exit')",
-    "import threading, time\nthreading.Thread(target=lambda: (time.sleep(0.2), print('t'))).start()",
+    "import threading, time\n"
+    "threading.Thread(target=lambda: (time.sleep(0.2), print('t'))).start()",
     "import os\nprint(sorted(k for k in os.environ if k != 'MPLCONFIGDIR'), os.getcwd())",
 ]
 
@@ -191,3 +192,34 @@ async def test_matplotlib_leaves_no_cache_files_and_prints_no_warning(
     )
     assert (result.exit_code, result.error) == (0, ""), result
     assert list(result.files) == ["plot.png"]
+
+
+@pytest.fixture(scope="module")
+def docker_pool() -> Iterator[CodeExecutionEnvironment]:
+    """A Docker environment keeping one container created ahead per language."""
+    settings = make_settings(warm_containers=1)
+    try:
+        backend = create_backend("docker", settings)
+        backend.check()
+        backend._image("python")  # type: ignore[attr-defined]
+    except SandboxError as e:
+        pytest.skip(f"docker backend unavailable: {e}")
+    env = CodeExecutionEnvironment(settings, backend=backend)
+    ENVIRONMENTS.append(env)
+    yield env
+    ENVIRONMENTS.remove(env)
+    env.close()
+
+
+async def test_docker_runs_at_the_default_limits_take_a_container_created_ahead(
+    docker_pool: CodeExecutionEnvironment,
+) -> None:
+    before = warm_runs(docker_pool)
+    first = await run(docker_pool, "import os\nopen('/tmp/left', 'w').write('x')\nprint(1)")
+    second = await run(docker_pool, "import os\nprint(os.path.exists('/tmp/left'))")
+    assert (first.output, second.output) == ("1\n", "False\n")
+    assert warm_runs(docker_pool) == before + 2
+    other = await run(docker_pool, "print(2)", memory="128m")  # not the default: created now
+    assert other.output == "2\n" and warm_runs(docker_pool) == before + 2
+    spin = await run(docker_pool, "while True: pass", timeout=1)
+    assert spin.timed_out and warm_runs(docker_pool) == before + 2  # timeout is a limit too

@@ -309,6 +309,11 @@ class BubblewrapBackend(SandboxBackend):
         while not self._warm_broken and len(self._warm) < self.settings.warm_python:
             self._warm.append(self._executor.submit(self._spawn_python))
 
+    def warm_ready(self) -> int:
+        """Warm interpreters done importing and waiting for a run (none is taken)."""
+        done = [f.result() for f in self._warm if f.done() and f.exception() is None]
+        return sum(1 for warm in done if warm.is_ready())
+
     def _warm_serves(self, run_dir: Path, limits: Limits, uid: int, language: LanguageSpec | None,
                      policy: str | None) -> bool:  # fmt: skip
         """Whether a warm interpreter may serve this run exactly as a cold start would.

@@ -190,6 +190,12 @@ class WarmProcess:
             python=command == PYTHON_COMMAND,
         )
 
+    def is_ready(self) -> bool:
+        """Whether a warm interpreter has said it is ready (or ended), without consuming it."""
+        assert self.popen.stdout is not None
+        fd = self.popen.stdout.fileno()
+        return not self.stopped and bool(select.select([fd], [], [], 0)[0])
+
     def take_ready(self) -> bool:
         """Whether a warm interpreter has finished its imports (consumes its ready line).
 
