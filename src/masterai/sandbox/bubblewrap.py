@@ -309,6 +309,11 @@ class BubblewrapBackend(SandboxBackend):
         while not self._warm_broken and len(self._warm) < self.settings.warm_python:
             self._warm.append(self._executor.submit(self._spawn_python))
 
+    def start_warm(self) -> None:
+        """Start the warm interpreters now rather than at the first run (idempotent)."""
+        self.check()
+        self._fill_warm()
+
     def warm_ready(self) -> int:
         """Warm interpreters done importing and waiting for a run (none is taken)."""
         done = [f.result() for f in self._warm if f.done() and f.exception() is None]
