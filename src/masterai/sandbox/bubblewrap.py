@@ -342,15 +342,15 @@ class BubblewrapBackend(SandboxBackend):
     async def _take_warm(self) -> WarmProcess | None:
         """A warm interpreter done importing, if one is (or becomes so within the wait)."""
         deadline = time.monotonic() + self.settings.warm_python_wait
+        self._fill_warm()  # the first run, or after runs that did not come to run()
         while True:
-            self._fill_warm()
             for future in list(self._warm):
                 if not future.done():
                     continue
                 warm = None if future.exception() else future.result()
                 if warm is not None and warm.take_ready():
+                    # Its replacement starts once the run is over (see run), not on its cores.
                     self._warm.remove(future)
-                    self._fill_warm()
                     return warm
                 if warm is None or warm.stopped:  # failed to start, or to import
                     self._warm.remove(future)
@@ -430,6 +430,8 @@ class BubblewrapBackend(SandboxBackend):
         try:
             return await self._run_warm(warm, spec)
         finally:
+            if warm.python:
+                self._fill_warm()
             if warm.workspace is spec.workspace:
                 # Kills whatever is left in the run's cgroup; the workspace's clean-up (its
                 # release hook) then removes the empty cgroup, off the clock.
