@@ -155,7 +155,12 @@ PROGRAMS = [
     "f = open('left-open.txt', 'w')\nf.write('flushed at exit')",
     "import threading, time\n"
     "threading.Thread(target=lambda: (time.sleep(0.2), print('t'))).start()",
-    "import os\nprint(sorted(k for k in os.environ if k != 'MPLCONFIGDIR'), os.getcwd())",
+    "import os\nprint(sorted(os.environ.items()), os.getcwd())",
+    "import os, signal\nprint('before', flush=True)\nos.kill(os.getpid(), signal.SIGTERM)",
+    # The imports done ahead are not the program's CPU time.
+    "import os, resource, time\nt = os.times()\n"
+    "print(t.user + t.system < 0.3, time.process_time() < 0.3,"
+    " resource.getrusage(resource.RUSAGE_SELF).ru_utime < 0.3)",
 ]
 
 

@@ -9,10 +9,11 @@ empty workspace), serves exactly one run, and ends with it:
    (an interpreter that failed to preload writes nothing and exits: the run starts cold);
 3. waits for its go: one line on stdin, the program's command line after ``python3 -B`` as a
    JSON list, read byte by byte so the program's stdin follows untouched;
-4. installs the import guard if the run has a policy (``/sandbox/packages.json``, written
-   with the program), then runs the program as ``__main__`` as ``python3 -B <script>`` would:
-   same ``sys.argv``, ``sys.path[0]``, globals, exit status and traceback (without this
-   file's frames).
+4. forks: the child installs the import guard if the run has a policy
+   (``/sandbox/packages.json``, written with the program), then runs the program as
+   ``__main__`` as ``python3 -B <script>`` would: same ``sys.argv``, ``sys.path[0]``,
+   globals, exit status and traceback (without this file's frames), CPU times counted from
+   zero; the parent waits for it and ends with its status.
 """
 
 import os
@@ -137,7 +138,21 @@ def main() -> None:
     import json
 
     argv = json.loads(_read_line())
-    _finish(_run(argv))
+    # The program runs in a child: its CPU times (os.times, resource, time.process_time)
+    # start at zero, as in a fresh interpreter, not with the imports' seconds.
+    pid = os.fork()
+    if pid == 0:
+        _finish(_run(argv))
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:  # killed by a signal: end the same way
+        import contextlib
+        import signal
+
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL has no handler to reset
+            signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    os._exit(code if code >= 0 else 128 - code)
 
 
 main()
