@@ -1,7 +1,8 @@
 """Sandbox latency and throughput, per backend and language, against a bare run.
 
-    .venv/bin/python benchmarks/sandbox.py [--runs 20] [--backends bubblewrap,docker]
+    .venv/bin/python -P benchmarks/sandbox.py [--runs 20] [--backends bubblewrap,docker]
                                            [--languages python,bash] [--throughput 20]
+                                           [--warm-runs 10]
 
 For each backend and language it runs a trivial program ``--runs`` times one after another
 and reports p50/p95 latency of ``execute_code`` (everything: validation, queue, run
@@ -9,6 +10,15 @@ directory, sandbox, output files), the same program run bare on the host (same i
 and runtime, no sandbox), their ratio and the overhead at p50. Then it submits
 ``--throughput`` programs at once and reports executions per second with the queue at its
 default width (``max_concurrent``).
+
+A second table compares Python's paths, for ``print(1)`` and a pandas one-liner: the
+bubblewrap backend's warm interpreter (numpy, pandas and matplotlib imported ahead; each run
+timed once the pool is full again, so that no interpreter imports on the same cores during
+the run; that wait is left off the clock and reported on its own), its cold path
+(``warm_python=0``), the Docker backend with containers created ahead
+(``warm_containers=2``) and without, and the same program run bare (``python3 -B``, same
+interpreter and runtime). Run it as ``python -P`` (or from another directory):
+``benchmarks/csv.py`` would otherwise shadow the standard library's ``csv``.
 """
 
 from __future__ import annotations
@@ -101,15 +111,107 @@ async def throughput(env: CodeExecutionEnvironment, language: str, count: int) -
     return count / elapsed
 
 
+PANDAS = "import pandas as pd; print(pd.Series([1, 2, 3]).sum())"
+
+
+async def bare_python(code: str, settings: SandboxSettings, runs: int) -> list[float]:
+    """``python3 -B -c code`` on the host, with the sandbox runtime's packages on its path."""
+    site = str(runtime_dir(settings) / "python" / "site-packages")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": site, "MPLBACKEND": "Agg"}
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        proc = await asyncio.create_subprocess_exec(
+            "/usr/bin/python3", "-B", "-c", code, env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        out, err = await proc.communicate()
+        times.append(time.perf_counter() - started)
+        assert proc.returncode == 0 and out.strip() in (b"1", b"6"), err
+    return times
+
+
+async def timed_runs(
+    env: CodeExecutionEnvironment, code: str, runs: int, warm: bool
+) -> tuple[list[float], list[float]]:
+    """Latencies of ``runs`` runs of ``code``, and (warm) the waits for a ready interpreter."""
+    backend = env.backend
+    times, refills = [], []
+    for _ in range(runs):
+        if warm:
+            backend.start_warm()  # type: ignore[attr-defined]
+            waited = time.perf_counter()
+            # The whole pool ready: no interpreter importing on the same cores meanwhile.
+            while backend.warm_ready() < backend.settings.warm_python:  # type: ignore[attr-defined]
+                await asyncio.sleep(0.01)
+            refills.append(time.perf_counter() - waited)
+            before = backend.warm_runs  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        result = await env.execute_code(CodeExecutionRequest(code=code, language="python"))
+        times.append(time.perf_counter() - started)
+        assert result.ok and result.output.strip() in ("1", "6"), result
+        if warm:
+            assert backend.warm_runs == before + 1  # type: ignore[attr-defined]
+    return times, refills
+
+
+async def python_paths(run_dir: Path, runs: int, backends: list[str]) -> None:
+    """The second table: Python's warm and cold paths against bare runs."""
+    print(f"\n# Python paths: {runs} runs per cell, ratio = bare p50 / sandboxed p50 "
+          "(above 1: the sandboxed run is faster)")  # fmt: skip
+    header = ("path", "program", "p50 ms", "p95 ms", "bare p50 ms", "speed-up vs bare",
+              "refill wait p50 ms")  # fmt: skip
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    paths = [("bubblewrap warm", "bubblewrap", 2), ("bubblewrap cold", "bubblewrap", 0)]
+    paths += [("docker warm", "docker", 2), ("docker cold", "docker", 0)]
+    settings = SandboxSettings(run_dir=run_dir, cgroup_parent="masterai-sandbox-bench")
+    bare = {code: await bare_python(code, settings, runs) for code in ("print(1)", PANDAS)}
+    for label, name, pool in paths:
+        if name not in backends:
+            continue
+        settings = SandboxSettings(
+            run_dir=run_dir,
+            cgroup_parent="masterai-sandbox-bench",
+            warm_python=pool,
+            warm_containers=pool,
+        )
+        try:
+            backend = create_backend(name, settings)
+            backend.check()
+        except SandboxError as e:
+            print(f"| {label} | unavailable: {e} |")
+            continue
+        env = CodeExecutionEnvironment(settings, backend=backend)
+        for code in ("print(1)", PANDAS):
+            warm = pool > 0 and name == "bubblewrap"  # docker's pool: created, not started
+            await timed_runs(env, code, 1, warm=warm)  # page cache, images
+            times, refills = await timed_runs(env, code, runs, warm=warm)
+            p50, b50 = percentile(times, 0.5), percentile(bare[code], 0.5)
+            wait = f"{percentile(refills, 0.5) * 1000:.0f}" if refills else "-"
+            row = (label, "print(1)" if code == "print(1)" else "pandas Series sum",
+                   f"{p50 * 1000:.1f}", f"{percentile(times, 0.95) * 1000:.1f}",
+                   f"{b50 * 1000:.1f}", f"{b50 / p50:.2f}x", wait)  # fmt: skip
+            print("| " + " | ".join(row) + " |", flush=True)
+        env.close()
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--throughput", type=int, default=20)
     parser.add_argument("--backends", default="bubblewrap,docker")
     parser.add_argument("--languages", default=",".join(LANGUAGES))
+    parser.add_argument("--warm-runs", type=int, default=10, help="0: no Python paths table")
     args = parser.parse_args()
     run_dir = Path(f"/tmp/masterai-sandbox-bench-{os.getpid()}")
-    settings = SandboxSettings(run_dir=run_dir, cgroup_parent="masterai-sandbox-bench")
+    # The first table is the cold path of every language; the warm paths have their own.
+    settings = SandboxSettings(
+        run_dir=run_dir,
+        cgroup_parent="masterai-sandbox-bench",
+        warm_python=0,
+        warm_containers=0,
+    )
     cpu = os.cpu_count()
     print(f"# sandbox benchmark: {cpu} CPUs, {args.runs} runs per cell, throughput over "
           f"{args.throughput} programs with max_concurrent={settings.max_concurrent}")  # fmt: skip
@@ -140,6 +242,8 @@ async def main() -> int:
                    f"{(p50 - b50) * 1000:+.1f} ms", f"{rate:.1f}")  # fmt: skip
             print("| " + " | ".join(row) + " |", flush=True)
         env.close()
+    if args.warm_runs:
+        await python_paths(run_dir, args.warm_runs, args.backends.split(","))
     shutil.rmtree(run_dir, ignore_errors=True)
     return 0
 

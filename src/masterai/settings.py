@@ -57,6 +57,15 @@ class SandboxSettings(BaseModel):
     """Host directory holding each run's code and working directory while it runs."""
     sandbox_uid: int = Field(default=65534, ge=1)
     """Unprivileged user (and group) programs run as; default ``nobody``."""
+    warm_python: int = Field(default=2, ge=0)
+    """Python interpreters the bubblewrap backend keeps started ahead, each in a sandbox of its
+    own with numpy, pandas and matplotlib imported, one per run; 0 turns the warm path off."""
+    warm_python_wait: float = Field(default=0.0, ge=0)
+    """Seconds a Python run waits for a warm interpreter still importing before it starts cold
+    (0: it takes one only if one is ready)."""
+    warm_containers: int = Field(default=2, ge=0)
+    """Containers the Docker backend creates ahead for each language in use, one per run at
+    the default limits; 0 turns the pool off."""
     cgroup_parent: str = "masterai-sandbox"
     """Name of the cgroup under which each run gets its own (bubblewrap backend)."""
     image_prefix: str = "masterai-sandbox"

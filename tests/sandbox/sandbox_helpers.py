@@ -17,14 +17,26 @@ ENVIRONMENTS: list[CodeExecutionEnvironment] = []
 """The environments of the ``sandbox`` fixture (they share ``RUN_DIR``)."""
 
 
+WARM = os.environ.get("MASTERAI_TEST_WARM_PYTHON") == "1"
+"""Run the suite's Python programs on warm interpreters (each run waits for one)."""
+
+
 def make_settings(**overrides: Any) -> SandboxSettings:
-    """Settings for tests: a private run directory, short default timeout, 4 runs at once."""
+    """Settings for tests: a private run directory, short default timeout, 4 runs at once.
+
+    Warm Python interpreters are off (tests/sandbox/test_sandbox_warm.py turns them on), so
+    the suite sees the sandboxes built ahead deterministically; with
+    ``MASTERAI_TEST_WARM_PYTHON=1`` every Python run at the default limits waits for one.
+    """
     values: dict[str, Any] = {
         "run_dir": RUN_DIR,
         "default_timeout": 10.0,
         "max_concurrent": 4,
         # Per test process, so concurrent test runs never see each other's cgroups.
         "cgroup_parent": CGROUP_PARENT,
+        "warm_python": 2 if WARM else 0,
+        "warm_python_wait": 120.0 if WARM else 0.0,
+        "warm_containers": 0,
     }
     values.update(overrides)
     return SandboxSettings(**values)
@@ -51,7 +63,18 @@ def leftovers(env: CodeExecutionEnvironment) -> list[str]:
     else:
         client = env.backend.client  # type: ignore[attr-defined]
         label = f"org.masterai.sandbox.run_dir={env.settings.run_dir}"
-        found += [c["Id"] for c in client.api.containers(all=True, filters={"label": label})]
+        # Containers created ahead for next runs are not leftovers either.
+        ready = {
+            cid
+            for e in {id(e): e for e in [*ENVIRONMENTS, env]}.values()
+            if e.backend.name == "docker"
+            for cid in e.backend.ready_containers()  # type: ignore[attr-defined]
+        }
+        found += [
+            c["Id"]
+            for c in client.api.containers(all=True, filters={"label": label})
+            if c["Id"] not in ready
+        ]
     return found
 
 

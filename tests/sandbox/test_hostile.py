@@ -793,9 +793,14 @@ async def test_host_process_killed_mid_run_leaves_nothing_running(
         while host_processes_with(marker) or containers(status="running"):
             await asyncio.sleep(0.05)
     # The dead process's run directory (its tmpfs still mounted) is swept by the next user,
-    # with, on bubblewrap, the workspaces of the sandboxes it had built ahead for next runs.
+    # with the workspaces it had ready for next runs: on bubblewrap its sandboxes built ahead
+    # (warm Python interpreters included), on docker its containers created ahead.
     removed = RunWorkspace.sweep(run_dir)
-    assert 1 <= len(removed) <= (1 + BUILT_AHEAD if sandbox.backend.name == "bubblewrap" else 1)
+    if sandbox.backend.name == "bubblewrap":
+        ahead = BUILT_AHEAD + sandbox.settings.warm_python
+    else:
+        ahead = sandbox.settings.warm_containers
+    assert 1 <= len(removed) <= 1 + ahead
     assert list(run_dir.iterdir()) == []
     run_dir.rmdir()
     for c in containers():

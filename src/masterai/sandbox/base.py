@@ -91,10 +91,19 @@ class SandboxBackend(ABC):
     async def run(self, spec: RunSpec) -> RawResult:
         """Run one program to completion or to a limit; nothing of it may outlive the call."""
 
-    async def prepare(self, run_dir: Path, limits: Limits, uid: int) -> RunWorkspace:
+    async def prepare(
+        self,
+        run_dir: Path,
+        limits: Limits,
+        uid: int,
+        *,
+        language: LanguageSpec | None = None,
+        policy: str | None = None,
+    ) -> RunWorkspace:
         """An empty workspace for a run with ``limits``, to be filled and handed to :meth:`run`.
 
-        A backend may return one it has already built a sandbox around.
+        A backend may return one it has already built a sandbox around, for a run in
+        ``language`` under the import ``policy`` (``packages.json``; None: unrestricted).
         """
         return RunWorkspace.prepare(run_dir, storage=limits.storage, uid=uid)
 

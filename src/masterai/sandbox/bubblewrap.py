@@ -8,9 +8,10 @@ of :mod:`masterai.sandbox.seccomp`, a cgroup with the memory (swap counted), pid
 limits, and rlimits. On timeout, or once the program ends, every process left in the run's
 cgroup is killed. Each run at the default storage size takes a sandbox built ahead
 (:mod:`masterai.sandbox.warm`), used by that run only, so joining the cgroup and building the
-namespaces and mounts are off the clock. bwrap reads its options
-from a file descriptor (``--args``), so its command line, which the program can read at
-``/proc/1/cmdline``, names no host path either.
+namespaces and mounts are off the clock; a Python run takes one whose interpreter has already
+imported numpy, pandas and matplotlib, when one is ready (``settings.warm_python``). bwrap
+reads its options from a file descriptor (``--args``), so its command line, which the
+program can read at ``/proc/1/cmdline``, names no host path either.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import os
 import shlex
 import shutil
@@ -38,10 +40,25 @@ from masterai.sandbox.base import (
 )
 from masterai.sandbox.cgroups import CgroupLayout
 from masterai.sandbox.errors import BackendUnavailableError, ExecutionFailedError
-from masterai.sandbox.languages import BASE_ENV, CODE_DIR, OPT_DIR, WORK_DIR
+from masterai.sandbox.languages import (
+    BASE_ENV,
+    CODE_DIR,
+    LANGUAGES,
+    OPT_DIR,
+    WORK_DIR,
+    LanguageSpec,
+)
 from masterai.sandbox.models import Limits
 from masterai.sandbox.runtimes import RUNTIME_NAMES, runners_dir, runtime_path
-from masterai.sandbox.warm import LAUNCHER_NAME, WarmProcess, wait_exit
+from masterai.sandbox.warm import (
+    LAUNCHER_NAME,
+    PREBUILT_COMMAND,
+    PRELOADED_PACKAGES,
+    PYTHON,
+    PYTHON_COMMAND,
+    WarmProcess,
+    wait_exit,
+)
 from masterai.sandbox.workspace import RunWorkspace
 from masterai.settings import SandboxSettings
 
@@ -106,6 +123,12 @@ class BubblewrapBackend(SandboxBackend):
         """Sandboxes built ahead (default limits), oldest first, for the next runs."""
         self._plain: list[Future[WarmProcess]] = []
         """``bwrap --args`` spares, for runs a built sandbox cannot serve (once one came)."""
+        self._warm: list[Future[WarmProcess]] = []
+        """Warm Python interpreters (``settings.warm_python``), oldest first."""
+        self._warm_broken = False
+        """A warm interpreter could not import its modules: Python runs start cold."""
+        self.warm_runs = 0
+        """Runs served by a warm Python interpreter (an observable for tests and benchmarks)."""
         self._claimed: dict[Path, WarmProcess] = {}
         """Built sandboxes handed out by :meth:`prepare`, by workspace root, until :meth:`run`."""
         self._placeholder = Limits(
@@ -151,6 +174,7 @@ class BubblewrapBackend(SandboxBackend):
         # The spare process and its cgroup end with this backend, or with the interpreter.
         weakref.finalize(self, _close_spares, self._spares)
         weakref.finalize(self, _close_spares, self._plain)
+        weakref.finalize(self, _close_spares, self._warm)
         # bwrap binds the run's directories as the sandbox user; the runtimes and runners
         # are mounted by this process (see RunWorkspace.view), so their parents may be closed.
         _check_reachable(self.settings.run_dir.parent, self.settings.sandbox_uid)
@@ -229,9 +253,18 @@ class BubblewrapBackend(SandboxBackend):
 
     def _spawn_built(self) -> WarmProcess:
         """A sandbox built ahead, with the default limits, around a workspace of its own."""
+        return self._build(self._installed_runtimes(), BASE_ENV, PREBUILT_COMMAND)
+
+    def _spawn_python(self) -> WarmProcess:
+        """A sandbox built ahead whose Python interpreter imports :data:`PRELOADED` at once."""
+        python = LANGUAGES["python"]
+        return self._build(python.runtimes, python.environment, PYTHON_COMMAND)
+
+    def _build(
+        self, runtimes: tuple[str, ...], environment: Mapping[str, str], command: tuple[str, ...]
+    ) -> WarmProcess:
         assert self._bwrap is not None and self._layout is not None and self._filter is not None
         s = self.settings
-        runtimes = self._installed_runtimes()
         workspace = RunWorkspace.prepare(s.run_dir, storage=s.default_storage, uid=s.sandbox_uid)
         try:
             options = functools.partial(
@@ -239,7 +272,7 @@ class BubblewrapBackend(SandboxBackend):
                 storage=s.default_storage,
                 views=self._mount_views(workspace, runtimes),
                 workspace=workspace,
-                environment=BASE_ENV,
+                environment=environment,
             )
             warm = WarmProcess.spawn(
                 bwrap=self._bwrap,
@@ -250,6 +283,7 @@ class BubblewrapBackend(SandboxBackend):
                 uid=s.sandbox_uid,
                 options=lambda fd: options(seccomp_fd=fd),
                 workspace=workspace,
+                command=command,
             )
         except BaseException:
             workspace.cleanup()
@@ -270,18 +304,91 @@ class BubblewrapBackend(SandboxBackend):
             future.add_done_callback(_discard_when_done)
             raise
 
-    async def prepare(self, run_dir: Path, limits: Limits, uid: int) -> RunWorkspace:
-        """The workspace of a sandbox built ahead, when it can serve ``limits``.
+    def _fill_warm(self) -> None:
+        """Start warm interpreters until ``settings.warm_python`` exist."""
+        while not self._warm_broken and len(self._warm) < self.settings.warm_python:
+            self._warm.append(self._executor.submit(self._spawn_python))
 
-        A sandbox built ahead has the default storage size, this backend's run directory
-        and sandbox user; any other request gets a plain workspace (and :meth:`run` the
-        older path, building the sandbox once the run is known).
+    def start_warm(self) -> None:
+        """Start the warm interpreters now rather than at the first run (idempotent)."""
+        self.check()
+        self._fill_warm()
+
+    def warm_ready(self) -> int:
+        """Warm interpreters done importing and waiting for a run (none is taken)."""
+        done = [f.result() for f in self._warm if f.done() and f.exception() is None]
+        return sum(1 for warm in done if warm.is_ready())
+
+    def _warm_serves(self, run_dir: Path, limits: Limits, uid: int, language: LanguageSpec | None,
+                     policy: str | None) -> bool:  # fmt: skip
+        """Whether a warm interpreter may serve this run exactly as a cold start would.
+
+        Its imports count toward the run's memory and its threads toward its pids, so runs
+        asking for less than the defaults start cold; so do runs whose import policy does
+        not let the program import every preloaded package itself (a loaded module is
+        reachable without an import statement, through ``sys.modules``).
+        """
+        s = self.settings
+        if s.warm_python == 0 or self._warm_broken or language is None:
+            return False
+        if not serves_python(language):
+            return False
+        if (limits.storage, run_dir, uid) != (s.default_storage, s.run_dir, s.sandbox_uid):
+            return False
+        if limits.memory < s.default_memory or limits.pids < s.default_pids:
+            return False
+        return policy is None or set(json.loads(policy)["direct"]) >= PRELOADED_PACKAGES
+
+    async def _take_warm(self) -> WarmProcess | None:
+        """A warm interpreter done importing, if one is (or becomes so within the wait)."""
+        deadline = time.monotonic() + self.settings.warm_python_wait
+        self._fill_warm()  # the first run, or after runs that did not come to run()
+        while True:
+            for future in list(self._warm):
+                if not future.done():
+                    continue
+                warm = None if future.exception() else future.result()
+                if warm is not None and warm.take_ready():
+                    # Its replacement starts once the run is over (see run), not on its cores.
+                    self._warm.remove(future)
+                    return warm
+                if warm is None or warm.stopped:  # failed to start, or to import
+                    self._warm.remove(future)
+                    _discard_when_done(future)
+                    self._warm_broken = True
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._warm:
+                return None
+            await asyncio.sleep(min(left, 0.02))
+
+    async def prepare(
+        self,
+        run_dir: Path,
+        limits: Limits,
+        uid: int,
+        *,
+        language: LanguageSpec | None = None,
+        policy: str | None = None,
+    ) -> RunWorkspace:
+        """The workspace of a sandbox built ahead, when it can serve the run.
+
+        A Python run takes a warm interpreter when one is ready and may serve it
+        (:meth:`_warm_serves`). Otherwise a sandbox built ahead has the default storage
+        size, this backend's run directory and sandbox user; any other request gets a plain
+        workspace (and :meth:`run` the older path, building the sandbox once the run is
+        known).
         """
         self.check()
         s = self.settings
-        if (limits.storage, run_dir, uid) != (s.default_storage, s.run_dir, s.sandbox_uid):
-            return await super().prepare(run_dir, limits, uid)
-        warm = await self._take(self._spares, self._spawn_built, BUILT_AHEAD)
+        warm: WarmProcess | None = None
+        if self._warm_serves(run_dir, limits, uid, language, policy):
+            warm = await self._take_warm()
+        elif s.warm_python and not self._warm_broken:
+            self._fill_warm()
+        if warm is None:
+            if (limits.storage, run_dir, uid) != (s.default_storage, s.run_dir, s.sandbox_uid):
+                return await super().prepare(run_dir, limits, uid)
+            warm = await self._take(self._spares, self._spawn_built, BUILT_AHEAD)
         assert warm.workspace is not None
         workspace = warm.workspace
         # Whatever happens next, the built sandbox ends with its workspace, if not before.
@@ -298,20 +405,24 @@ class BubblewrapBackend(SandboxBackend):
         return {w.workspace.root for w in self._ready() if w.workspace is not None}
 
     def _ready(self) -> list[WarmProcess]:
-        futures = [*self._spares, *self._plain]
+        futures = [*self._spares, *self._plain, *self._warm]
         return [f.result() for f in futures if f.exception(timeout=10) is None]
 
     def close(self) -> None:
         """Stop the spare processes and remove their cgroups and workspaces (bounded wait)."""
-        wait([*self._spares, *self._plain], timeout=10)  # spares being started: done soon
+        wait([*self._spares, *self._plain, *self._warm], timeout=10)  # being started: done soon
         _close_spares(self._spares)
         _close_spares(self._plain)
+        _close_spares(self._warm)
 
     async def run(self, spec: RunSpec) -> RawResult:
         """Run one program under bwrap (see :meth:`SandboxBackend.run`)."""
         self.check()
         warm = self._claimed.pop(spec.workspace.root, None)
-        if warm is not None and not set(spec.language.runtimes) <= set(warm.runtimes):
+        if warm is not None and (
+            not set(spec.language.runtimes) <= set(warm.runtimes)
+            or (warm.python and not serves_python(spec.language))
+        ):
             warm.discard()  # a runtime it could not bind: the older path says what is missing
             warm = None
         if warm is None:
@@ -319,6 +430,8 @@ class BubblewrapBackend(SandboxBackend):
         try:
             return await self._run_warm(warm, spec)
         finally:
+            if warm.python:
+                self._fill_warm()
             if warm.workspace is spec.workspace:
                 # Kills whatever is left in the run's cgroup; the workspace's clean-up (its
                 # release hook) then removes the empty cgroup, off the clock.
@@ -386,7 +499,11 @@ class BubblewrapBackend(SandboxBackend):
         timed_out = False
         try:
             try:
-                if warm.workspace is not None:  # built ahead: only the go is left
+                if warm.python:  # its command line is the go
+                    self.warm_runs += 1
+                    argv = list(spec.language.command[len(PYTHON) :])
+                    warm.go(spec.limits, json.dumps(argv).encode())
+                elif warm.workspace is not None:  # built ahead: only the go is left
                     warm.go(spec.limits)
                 else:
                     warm.start(self._options(spec, warm.seccomp_fd), spec.limits)
@@ -403,6 +520,20 @@ class BubblewrapBackend(SandboxBackend):
                 warm.popen.kill()
             returncode = await wait_exit(warm.popen)
         return returncode, timed_out, time.monotonic() - started
+
+
+def serves_python(language: LanguageSpec) -> bool:
+    """Whether a warm interpreter can run ``language``'s programs.
+
+    Those started ``python3 -B`` with the Python runtime and environment: Python, and SQL
+    through its runner.
+    """
+    python = LANGUAGES["python"]
+    return (
+        language.command[: len(PYTHON)] == PYTHON
+        and language.runtimes == python.runtimes
+        and language.environment == python.environment
+    )
 
 
 def _feed(pipe: IO[bytes], data: bytes) -> None:

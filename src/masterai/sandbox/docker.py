@@ -14,32 +14,46 @@ and ``/etc/hosts``, ``/etc/hostname`` and ``/etc/resolv.conf`` come from the run
 container's directory, and copy the host's DNS servers), and the container has a cgroup
 namespace of its own. Docker's storage driver still names its image layers
 (``/var/lib/docker/overlay2/...``) in the options of the root mount: see docs/sandbox.md.
+
+A run at the default limits takes a container *created ahead* (``settings.warm_containers``
+per language in use), around an empty workspace of its own, and only starts it: creating a
+container is a good part of the engine's cost. Each serves one run and is removed with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import socket
 import threading
 import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from masterai.sandbox.base import CappedBuffer, RawResult, RunSpec, SandboxBackend
 from masterai.sandbox.errors import BackendUnavailableError, ExecutionFailedError
 from masterai.sandbox.images import image_name
-from masterai.sandbox.languages import CODE_DIR, WORK_DIR
+from masterai.sandbox.languages import CODE_DIR, WORK_DIR, LanguageSpec
+from masterai.sandbox.models import Limits
 from masterai.sandbox.seccomp import docker_profile
+from masterai.sandbox.workspace import RunWorkspace
 from masterai.settings import SandboxSettings
 
 _API_TIMEOUT = 30
 RUN_LABEL = "org.masterai.sandbox.run"
 RUN_DIR_LABEL = "org.masterai.sandbox.run_dir"
 """Label naming the run directory of the environment a container belongs to."""
+OWNER_LABEL = "org.masterai.sandbox.owner"
+"""Label holding the pid of the process that created a container (for containers created
+ahead, never started: removed once that process is gone)."""
 _STALE_FILTER = {"label": RUN_LABEL, "status": ["exited", "dead"]}
+_CREATED_FILTER = {"label": OWNER_LABEL, "status": ["created"]}
 _STALE_AFTER = 120  # seconds since a container ended before it counts as abandoned
 _STDIN_WRAPPER = ("/bin/sh", "-c", f'exec "$@" < {CODE_DIR}/stdin', "sh")
 ETC_FILES = {
@@ -103,6 +117,23 @@ class DockerBackend(SandboxBackend):
         self._client = client
         self._images_checked: set[str] = set()
         self._seccomp = docker_profile()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="masterai-docker")
+        self._pool: dict[str, list[Future[tuple[Any, RunWorkspace]]]] = {}
+        """Containers created ahead, by language, oldest first."""
+        self._claimed: dict[Path, Any] = {}
+        """Containers handed out by :meth:`prepare`, by workspace root, until :meth:`run`."""
+        self.warm_runs = 0
+        """Runs served by a container created ahead (an observable for tests and benchmarks)."""
+        self._defaults = Limits(
+            timeout=settings.default_timeout,
+            memory=settings.default_memory,
+            cpus=settings.default_cpus,
+            pids=settings.default_pids,
+            storage=settings.default_storage,
+            output_limit=settings.default_output_limit,
+            max_output_files=settings.max_output_files,
+            max_output_file_size=settings.max_output_file_size,
+        )
 
     @property
     def client(self) -> Any:
@@ -129,9 +160,80 @@ class DockerBackend(SandboxBackend):
                 ended = datetime.fromisoformat(finished[:26].rstrip("Z") + "+00:00")
                 if now - ended.timestamp() > _STALE_AFTER:
                     client.api.remove_container(c["Id"], force=True)
+        for c in client.api.containers(all=True, filters=_CREATED_FILTER):
+            with contextlib.suppress(Exception):
+                if not _alive(int(c["Labels"][OWNER_LABEL])):
+                    client.api.remove_container(c["Id"], force=True)
+
+    def ready_containers(self) -> set[str]:
+        """Ids of the containers created ahead, waiting for a run (for leftover checks)."""
+        futures = [f for pool in self._pool.values() for f in pool]
+        return {f.result()[0].id for f in futures if f.exception(timeout=30) is None}
+
+    def _create_ahead(self, language: LanguageSpec) -> tuple[Any, RunWorkspace]:
+        """A container at the default limits around an empty workspace (blocking)."""
+        s = self.settings
+        workspace = RunWorkspace.prepare(s.run_dir, storage=s.default_storage, uid=s.sandbox_uid)
+        try:
+            spec = RunSpec(
+                run_id=uuid.uuid4().hex[:16],
+                language=language,
+                limits=self._defaults,
+                workspace=workspace,
+            )
+            return self._create(spec), workspace
+        except BaseException:
+            workspace.cleanup()
+            raise
+
+    def _fill(self, language: LanguageSpec) -> None:
+        pool = self._pool.setdefault(language.name, [])
+        while len(pool) < self.settings.warm_containers:
+            pool.append(self._executor.submit(self._create_ahead, language))
+
+    async def prepare(
+        self,
+        run_dir: Path,
+        limits: Limits,
+        uid: int,
+        *,
+        language: LanguageSpec | None = None,
+        policy: str | None = None,
+    ) -> RunWorkspace:
+        """The workspace of a container created ahead, for a run at the default limits.
+
+        Any other run gets a plain workspace, and :meth:`run` creates its container.
+        """
+        s = self.settings
+        if (
+            language is None
+            or not s.warm_containers
+            or (limits, run_dir, uid) != (self._defaults, s.run_dir, s.sandbox_uid)
+        ):
+            return await super().prepare(run_dir, limits, uid)
+        self.check()
+        self._image(language.name)  # a missing image: say so now, not from the pool
+        self._fill(language)
+        future = self._pool[language.name].pop(0)
+        self._fill(language)
+        try:
+            container, workspace = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(_remove_when_done)
+            raise
+        except Exception as e:
+            raise ExecutionFailedError(f"Docker could not create the container: {e}") from e
+        workspace.release = functools.partial(_remove_container, container)
+        self._claimed[workspace.root] = (container, language.name)
+        return workspace
 
     def close(self) -> None:
-        """Close the connection to the engine."""
+        """Remove the containers created ahead, and close the connection to the engine."""
+        futures = [f for pool in self._pool.values() for f in pool]
+        wait(futures, timeout=30)
+        for future in futures:
+            _remove_when_done(future)
+        self._pool.clear()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -193,6 +295,7 @@ class DockerBackend(SandboxBackend):
             labels={
                 "org.masterai.sandbox.run": spec.run_id,
                 RUN_DIR_LABEL: str(self.settings.run_dir),
+                OWNER_LABEL: str(os.getpid()),
             },
             detach=True,
         )
@@ -201,10 +304,16 @@ class DockerBackend(SandboxBackend):
         """Run one program in a container (see :meth:`SandboxBackend.run`)."""
         import docker.errors
 
-        try:
-            container = await asyncio.to_thread(self._create, spec)
-        except docker.errors.DockerException as e:
-            raise ExecutionFailedError(f"Docker could not create the container: {e}") from e
+        container, language = self._claimed.pop(spec.workspace.root, (None, ""))
+        if container is not None and language == spec.language.name:
+            self.warm_runs += 1
+        else:
+            if container is not None:  # another language than it was created for
+                await asyncio.to_thread(_remove_container, container)
+            try:
+                container = await asyncio.to_thread(self._create, spec)
+            except docker.errors.DockerException as e:
+                raise ExecutionFailedError(f"Docker could not create the container: {e}") from e
         try:
             return await self._run_container(container, spec)
         finally:
@@ -248,6 +357,30 @@ class DockerBackend(SandboxBackend):
             oom=bool(state.get("OOMKilled")),
             truncated=reader.is_alive(),  # output still streaming when we stopped reading
         )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _remove_container(container: Any) -> None:
+    """Remove a container, whatever its state (idempotent)."""
+    with contextlib.suppress(Exception):
+        container.remove(force=True)
+
+
+def _remove_when_done(future: Future[tuple[Any, RunWorkspace]]) -> None:
+    """Remove a container created ahead that no run took, and its workspace."""
+    if not future.cancelled() and future.exception() is None:
+        container, workspace = future.result()
+        _remove_container(container)
+        workspace.cleanup()
 
 
 def _read_frames(sock: Any, out: CappedBuffer, err: CappedBuffer) -> None:

@@ -177,7 +177,9 @@ class CodeExecutionEnvironment:
         session_error = ""
         async with self.queue.slot():
             uid = self.settings.sandbox_uid
-            workspace = await self.backend.prepare(self.settings.run_dir, limits, uid)
+            workspace = await self.backend.prepare(
+                self.settings.run_dir, limits, uid, language=language, policy=policy
+            )
             try:
                 code, source = request.code, language.source
                 workspace.fill(source_name=source, code=code, stdin=stdin, files=files, uid=uid)

@@ -46,7 +46,12 @@ _PYTHON_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONNOUSERSITE": "1",
     "MPLBACKEND": "Agg",
-    "MPLCONFIGDIR": f"{OPT_DIR}/python/mplconfig",
+    # Matplotlib wants a writable directory: the run's own (the import guard fills it with
+    # the font list built at set-up, so it builds nothing and says nothing).
+    "MPLCONFIGDIR": "/tmp/matplotlib",
+    # A font list that does not match the fonts present is rebuilt through fc-list, whose
+    # cache would otherwise land in HOME (/work, returned as output files).
+    "XDG_CACHE_HOME": "/tmp/.cache",
 }
 
 

@@ -19,6 +19,12 @@ Both kinds take their options from a file descriptor (``--args``), never from th
 line: bwrap's own process is pid 1 in the sandbox, and a program reads its command line at
 ``/proc/1/cmdline``. Only ``bwrap --args N`` and the launcher show there.
 
+A Python run can take a third kind, when one is ready: a sandbox built ahead whose command
+is an interpreter that has already imported the common data libraries
+(``runners/warm_python.py``, :data:`PYTHON_COMMAND`). It says it is ready with a line on
+its stdout (:meth:`WarmProcess.take_ready`), and its go line carries the program's command
+line. It too serves exactly one run: a fresh sandbox and a fresh interpreter per run.
+
 A ready process that is never used exits by itself when its pipes close (the host process
 ended), besides ``--die-with-parent``.
 """
@@ -30,6 +36,7 @@ import contextlib
 import math
 import os
 import resource
+import select
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -37,7 +44,7 @@ from dataclasses import dataclass
 
 from masterai.sandbox.cgroups import CgroupLayout, RunCgroup
 from masterai.sandbox.errors import ExecutionFailedError
-from masterai.sandbox.languages import CODE_DIR
+from masterai.sandbox.languages import CODE_DIR, RUNNERS
 from masterai.sandbox.models import Limits
 from masterai.sandbox.workspace import RunWorkspace
 
@@ -49,6 +56,15 @@ PREBUILT_COMMAND = ("--", "/bin/sh", "-c", f"read -r _ || exit 125; . {CODE_DIR}
 """The launcher of a sandbox built ahead: it waits for the run's go (one line on stdin; the
 shell reads it byte by byte, so the program's stdin follows untouched), then runs the
 launcher script the run wrote, which sets the language's environment and execs the program."""
+
+PYTHON = ("/usr/bin/python3", "-B")
+"""How the sandbox starts Python: the warm interpreter serves programs started this way."""
+PRELOADED = ("numpy", "pandas", "matplotlib.pyplot")
+"""What a warm interpreter imports before its run (matplotlib with ``MPLBACKEND=Agg``)."""
+PRELOADED_PACKAGES = frozenset(name.partition(".")[0] for name in PRELOADED)
+PYTHON_COMMAND = ("--", *PYTHON, f"{RUNNERS}/warm_python.py", *PRELOADED)
+READY = b"masterai-warm-ready\n"
+"""What a warm interpreter writes to its stdout once it has imported :data:`PRELOADED`."""
 
 BWRAP_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 """bwrap's own environment: its init (pid 1 inside) keeps it, readable at /proc/1/environ."""
@@ -96,6 +112,8 @@ class WarmProcess:
     """The workspace a sandbox built ahead was built around (None for ``--args`` spares)."""
     runtimes: tuple[str, ...] = ()
     """The curated runtimes a sandbox built ahead binds."""
+    python: bool = False
+    """A warm Python interpreter (:data:`PYTHON_COMMAND`) rather than the shell launcher."""
     stopped: bool = False
     discarded: bool = False
 
@@ -111,13 +129,14 @@ class WarmProcess:
         uid: int,
         options: Callable[[int], list[str]] | None = None,
         workspace: RunWorkspace | None = None,
+        command: tuple[str, ...] = PREBUILT_COMMAND,
     ) -> WarmProcess:
         """Start one (blocking: call it in a worker thread).
 
         Without ``options``, bwrap waits for them on a pipe (:meth:`start`). With them
         (given the seccomp descriptor's number, they return bwrap's options), bwrap reads
-        them from a memory file, builds the sandbox at once, around ``workspace``, and
-        waits for :meth:`go`.
+        them from a memory file, builds the sandbox at once, around ``workspace``, runs
+        ``command`` in it (the launcher, or :data:`PYTHON_COMMAND`) and waits for :meth:`go`.
 
         Raises:
             ExecutionFailedError: bwrap could not be started.
@@ -132,7 +151,7 @@ class WarmProcess:
                 read_end = os.memfd_create("masterai-args", 0)
                 _write_all(read_end, _args_bytes(options(memfd)))
                 os.lseek(read_end, 0, os.SEEK_SET)
-                argv = [bwrap, "--args", str(read_end), *PREBUILT_COMMAND]
+                argv = [bwrap, "--args", str(read_end), *command]
             os.write(memfd, seccomp)
             os.lseek(memfd, 0, os.SEEK_SET)
             # The creating process's pid in the name: only its own death makes the cgroup
@@ -163,14 +182,44 @@ class WarmProcess:
                 os.close(read_end)
             os.close(memfd)
         return cls(
-            popen=popen, cgroup=cgroup, args_fd=write_end, seccomp_fd=memfd, workspace=workspace
+            popen=popen,
+            cgroup=cgroup,
+            args_fd=write_end,
+            seccomp_fd=memfd,
+            workspace=workspace,
+            python=command == PYTHON_COMMAND,
         )
 
-    def go(self, limits: Limits) -> None:
-        """Give the cgroup its limits and the launcher its go: the program starts now."""
+    def is_ready(self) -> bool:
+        """Whether a warm interpreter has said it is ready (or ended), without consuming it."""
+        assert self.popen.stdout is not None
+        fd = self.popen.stdout.fileno()
+        return not self.stopped and bool(select.select([fd], [], [], 0)[0])
+
+    def take_ready(self) -> bool:
+        """Whether a warm interpreter has finished its imports (consumes its ready line).
+
+        Never blocks. False while it is still importing; an interpreter that failed to
+        preload, or died, is stopped (False too).
+        """
+        assert self.popen.stdout is not None
+        fd = self.popen.stdout.fileno()
+        if self.stopped or not select.select([fd], [], [], 0)[0]:
+            return False
+        if os.read(fd, len(READY)) == READY:  # written at once, far below PIPE_BUF
+            return True
+        self.stop()
+        return False
+
+    def go(self, limits: Limits, line: bytes = b"") -> None:
+        """Give the cgroup its limits and the launcher its go: the program starts now.
+
+        ``line`` (no newline) is what a warm interpreter reads as its program's command line.
+        """
         assert self.popen.stdin is not None and self.workspace is not None
         self.cgroup.apply(limits)
-        os.write(self.popen.stdin.fileno(), b"\n")  # one byte into an empty pipe: never blocks
+        # A short line into an empty pipe (below PIPE_BUF): never blocks.
+        os.write(self.popen.stdin.fileno(), line + b"\n")
 
     def start(self, argv: list[str], limits: Limits) -> None:
         """Give the cgroup its limits and bwrap its arguments: the run starts now."""

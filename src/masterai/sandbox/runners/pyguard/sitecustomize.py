@@ -16,6 +16,10 @@ checked by a meta-path finder; an import statement naming a module that is alrea
 (loaded by a package, say) is checked by a wrapper of ``__import__``. This is a policy, not
 the security boundary (the sandbox is): objects reachable through an allowed package stay
 reachable, and a program could undo the guard.
+
+It also gives matplotlib its writable directory (``MPLCONFIGDIR``, in the run's private
+``/tmp``) holding the font list built at set-up, so matplotlib neither rebuilds it (which
+runs ``fc-list``, leaving caches in ``/work``) nor warns about a read-only directory.
 """
 
 from __future__ import annotations
@@ -125,6 +129,22 @@ def _installed(origin: object, locations: Iterable[object] | None) -> bool:
     return any(p.startswith(_PACKAGE_DIRS) for p in places)
 
 
+_MPL_PREBUILT = "/opt/masterai/python/mplconfig"
+
+
+def _matplotlib_dir() -> None:
+    target = os.environ.get("MPLCONFIGDIR", "")
+    if not target.startswith("/tmp/"):
+        return
+    try:
+        names = os.listdir(_MPL_PREBUILT)
+        os.mkdir(target, 0o700)
+        for name in names:
+            os.symlink(f"{_MPL_PREBUILT}/{name}", f"{target}/{name}")
+    except OSError:  # no runtime font list, or done already: matplotlib copes
+        pass
+
+
 def _install() -> None:
     try:
         with open(_POLICY, "rb") as handle:
@@ -152,4 +172,5 @@ def _install() -> None:
     builtins.__import__ = guarded_import
 
 
+_matplotlib_dir()
 _install()

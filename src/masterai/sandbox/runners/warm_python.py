@@ -1,0 +1,158 @@
+"""A Python interpreter started ahead of its run (the bubblewrap backend's warm path).
+
+It runs in a sandbox built ahead (its own namespaces, mounts, seccomp filter, cgroup and
+empty workspace), serves exactly one run, and ends with it:
+
+1. imports the modules named on its command line (numpy, pandas, matplotlib's pyplot with
+   the Agg backend), with warnings and errors kept quiet;
+2. writes ``READY`` to its stdout, which the host reads before it hands the sandbox to a run
+   (an interpreter that failed to preload writes nothing and exits: the run starts cold);
+3. waits for its go: one line on stdin, the program's command line after ``python3 -B`` as a
+   JSON list, read byte by byte so the program's stdin follows untouched;
+4. forks: the child installs the import guard if the run has a policy
+   (``/sandbox/packages.json``, written with the program), then runs the program as
+   ``__main__`` as ``python3 -B <script>`` would: same ``sys.argv``, ``sys.path[0]``,
+   globals, exit status and traceback (without this file's frames), CPU times counted from
+   zero; the parent waits for it and ends with its status.
+"""
+
+import os
+import sys
+
+READY = b"masterai-warm-ready\n"
+
+
+def _preload(names: list[str]) -> bool:
+    import contextlib
+    import importlib
+    import io
+    import warnings
+
+    quiet = io.StringIO()  # what a library prints or logs while importing is not the run's
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(quiet):
+            warnings.simplefilter("ignore")
+            for name in names:
+                importlib.import_module(name)
+    except Exception:
+        return False
+    import gc
+
+    gc.freeze()  # what is loaded now stays: the run's collections skip it
+    return True
+
+
+def _read_line() -> bytes:
+    """One line from fd 0, a byte at a time: what follows it is the program's stdin."""
+    line = bytearray()
+    while True:
+        byte = os.read(0, 1)
+        if not byte:
+            raise SystemExit(125)
+        if byte == b"\n":
+            return bytes(line)
+        line += byte
+
+
+def _run(argv: list[str]) -> int:
+    """Run the program as ``__main__``; its exit status."""
+    import builtins
+    import importlib
+    import importlib.machinery
+    import types
+
+    guard = sys.modules.get("sitecustomize")
+    if guard is not None and hasattr(guard, "_install"):
+        guard._install()  # the run's policy exists now, if it has one
+    script = argv[0]
+    sys.argv = list(argv)
+    sys.orig_argv = [sys.executable, "-B", *argv]
+    sys.path[0] = os.path.dirname(script)
+    importlib.invalidate_caches()
+    main = types.ModuleType("__main__")
+    main.__dict__.update(
+        __file__=script,
+        __builtins__=builtins,
+        __cached__=None,
+        __loader__=importlib.machinery.SourceFileLoader("__main__", script),
+    )
+    sys.modules["__main__"] = main
+    try:
+        with open(script, "rb") as handle:
+            code = compile(handle.read(), script, "exec", dont_inherit=True)
+        exec(code, main.__dict__)
+    except SystemExit as done:
+        return _exit_status(done)
+    except BaseException as error:
+        tb = error.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+            tb = tb.tb_next
+        sys.excepthook(type(error), error.with_traceback(tb), tb)
+        return 1
+    return 0
+
+
+def _exit_status(done: SystemExit) -> int:
+    """What the interpreter makes of an uncaught ``SystemExit``."""
+    if done.code is None:
+        return 0
+    if isinstance(done.code, int):
+        return done.code & 0xFF
+    print(done.code, file=sys.stderr)
+    return 1
+
+
+def _finish(status: int) -> None:
+    """End as the interpreter would, without tearing down the preloaded modules.
+
+    What a program can see of an interpreter's end is kept, in its order: its threads are
+    waited for, its ``atexit`` functions run, its globals are released (files it left open
+    are flushed and closed), standard streams flushed. Destroying numpy's, pandas' and
+    matplotlib's modules one by one would take longer than the run.
+    """
+    import atexit
+    import gc
+
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+    atexit._run_exitfuncs()
+    main = sys.modules.get("__main__")
+    if main is not None:
+        main.__dict__.clear()
+    gc.collect()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:
+            status = status or 120  # as the interpreter does when the flush fails
+    os._exit(status)
+
+
+def main() -> None:
+    """Preload, say ready, wait for the go, run the program."""
+    if not _preload(sys.argv[1:]):
+        raise SystemExit(3)
+    os.write(1, READY)
+    import json
+
+    argv = json.loads(_read_line())
+    # The program runs in a child: its CPU times (os.times, resource, time.process_time)
+    # start at zero, as in a fresh interpreter, not with the imports' seconds.
+    pid = os.fork()
+    if pid == 0:
+        _finish(_run(argv))
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:  # killed by a signal: end the same way
+        import contextlib
+        import signal
+
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL has no handler to reset
+            signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    os._exit(code if code >= 0 else 128 - code)
+
+
+main()

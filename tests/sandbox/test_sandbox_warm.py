@@ -1,0 +1,230 @@
+"""The bubblewrap backend's warm Python interpreters: one fresh sandbox per run, same results.
+
+Each test environment keeps one warm interpreter and waits for it (``warm_python_wait``), so
+a Python run at the default limits is served warm; ``backend.warm_runs`` and the program's
+own view (``'pandas' in sys.modules`` before it imports anything) say which path ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sandbox_helpers import ENVIRONMENTS, make_settings, run
+
+from masterai.sandbox import CodeExecutionEnvironment, SandboxError, create_backend
+
+PRELOADED = "import sys\nprint('pandas' in sys.modules and 'matplotlib.pyplot' in sys.modules)\n"
+
+
+def _env(**overrides: object) -> CodeExecutionEnvironment:
+    settings = make_settings(**overrides)
+    backend = create_backend("bubblewrap", settings)
+    try:
+        backend.check()
+    except SandboxError as e:
+        pytest.skip(f"bubblewrap backend unavailable: {e}")
+    return CodeExecutionEnvironment(settings, backend=backend)
+
+
+@pytest.fixture(scope="module")
+def warm() -> Iterator[CodeExecutionEnvironment]:
+    """An environment whose Python runs wait (bounded) for a warm interpreter."""
+    env = _env(warm_python=1, warm_python_wait=120.0)
+    ENVIRONMENTS.append(env)  # its ready sandboxes are not leftovers of other tests
+    yield env
+    ENVIRONMENTS.remove(env)
+    env.close()
+
+
+@pytest.fixture(scope="module")
+def cold() -> Iterator[CodeExecutionEnvironment]:
+    """The same settings with the warm path turned off."""
+    env = _env(warm_python=0)
+    ENVIRONMENTS.append(env)
+    yield env
+    ENVIRONMENTS.remove(env)
+    env.close()
+
+
+def warm_runs(env: CodeExecutionEnvironment) -> int:
+    return env.backend.warm_runs  # type: ignore[attr-defined, no-any-return]
+
+
+async def test_a_python_run_takes_a_warm_interpreter_with_the_libraries_loaded(
+    warm: CodeExecutionEnvironment, cold: CodeExecutionEnvironment
+) -> None:
+    before = warm_runs(warm)
+    result = await run(warm, PRELOADED)
+    assert (result.output, result.error, result.exit_code) == ("True\n", "", 0)
+    assert warm_runs(warm) == before + 1
+    result = await run(cold, PRELOADED)
+    assert result.output == "False\n" and warm_runs(cold) == 0
+
+
+async def test_the_pool_is_refilled_after_each_run(warm: CodeExecutionEnvironment) -> None:
+    before = warm_runs(warm)
+    for _ in range(2):  # one interpreter kept: the second run needs its replacement
+        result = await run(warm, PRELOADED)
+        assert result.output == "True\n"
+    assert warm_runs(warm) == before + 2
+
+
+async def test_nothing_passes_from_one_warm_run_to_the_next(
+    warm: CodeExecutionEnvironment,
+) -> None:
+    before = warm_runs(warm)
+    first = await run(
+        warm,
+        "import os, subprocess, pandas\n"
+        "open('/tmp/left', 'w').write('x')\n"
+        "os.environ['LEFT'] = '1'\n"
+        "pandas.LEFT = 1\n"
+        "pandas.Series.sum = lambda self: 'patched'\n"
+        "subprocess.Popen(['sleep', '60'], start_new_session=True)\n"
+        "print(pandas.Series([1]).sum(), os.getpid())\n",
+    )
+    assert first.exit_code == 0 and first.output.startswith("patched "), first
+    second = await run(
+        warm,
+        "import os, pandas\n"
+        "procs = [open(f'/proc/{p}/cmdline', 'rb').read() for p in os.listdir('/proc')"
+        " if p.isdigit()]\n"
+        "print(os.path.exists('/tmp/left'), os.environ.get('LEFT'), hasattr(pandas, 'LEFT'),"
+        " pandas.Series([1, 2]).sum(), any(b'sleep' in c for c in procs))\n",
+    )
+    assert second.output == "False None False 3 False\n", second
+    assert warm_runs(warm) == before + 2
+
+
+async def test_warm_runs_are_held_to_their_limits(warm: CodeExecutionEnvironment) -> None:
+    before = warm_runs(warm)
+    spin = await run(warm, "while True: pass", timeout=1)
+    assert spin.timed_out and spin.exit_code == 137
+    hog = await run(warm, "b = bytearray(900 * 1024 * 1024)\nprint(len(b))")
+    assert hog.memory_exceeded and hog.exit_code == 137 and hog.output == ""
+    big = await run(warm, "print('x' * 5000)", output_limit=1000)
+    assert big.output_truncated and len(big.output) == 1000
+    assert warm_runs(warm) == before + 3
+
+
+async def test_a_run_asking_for_less_than_the_default_memory_starts_cold(
+    warm: CodeExecutionEnvironment,
+) -> None:
+    before = warm_runs(warm)
+    result = await run(warm, PRELOADED, memory="128m")
+    assert result.output == "False\n" and warm_runs(warm) == before
+
+
+async def test_a_policy_not_allowing_the_preloaded_packages_starts_cold(
+    warm: CodeExecutionEnvironment,
+) -> None:
+    before = warm_runs(warm)
+    seen = await run(warm, "import sys\nprint('pandas' in sys.modules)", allowed_packages=["numpy"])
+    assert seen.output == "False\n"  # not even reachable through sys.modules
+    refused = await run(warm, "import pandas", allowed_packages=["numpy"])
+    assert refused.exit_code == 1 and "not allowed" in refused.error
+    assert warm_runs(warm) == before
+
+
+async def test_a_warm_run_still_enforces_its_policy_on_loaded_modules(
+    warm: CodeExecutionEnvironment,
+) -> None:
+    allowed = ["numpy", "pandas", "matplotlib"]
+    before = warm_runs(warm)
+    ok = await run(warm, "import pandas as pd\nprint(pd.Series([1, 2, 3]).sum())",
+                   allowed_packages=allowed)  # fmt: skip
+    assert ok.output == "6\n", ok
+    # dateutil is loaded (pandas needs it) but this user may not import it directly.
+    loaded = await run(warm, "import sys\nassert 'dateutil' in sys.modules\nimport dateutil",
+                       allowed_packages=allowed)  # fmt: skip
+    assert loaded.exit_code == 1 and "not allowed" in loaded.error, loaded
+    assert "'dateutil'" in loaded.error
+    other = await run(warm, "import scipy", allowed_packages=allowed)
+    assert other.exit_code == 1 and "not allowed" in other.error
+    assert warm_runs(warm) == before + 3
+
+
+PROGRAMS = [
+    "import sys\nprint(sys.argv, sys.path[0], __name__, __file__, sys.stdin.read())",
+    "1 / 0",
+    "x = (",
+    "import sys\nsys.exit(3)",
+    "raise SystemExit('bye')",
+    "import atexit\natexit.register(print, 'at exit')\nprint('body')",
+    "f = open('left-open.txt', 'w')\nf.write('flushed at exit')",
+    "import threading, time\n"
+    "threading.Thread(target=lambda: (time.sleep(0.2), print('t'))).start()",
+    "import os\nprint(sorted(os.environ.items()), os.getcwd())",
+    "import os, signal\nprint('before', flush=True)\nos.kill(os.getpid(), signal.SIGTERM)",
+    # The imports done ahead are not the program's CPU time.
+    "import os, resource, time\nt = os.times()\n"
+    "print(t.user + t.system < 0.3, time.process_time() < 0.3,"
+    " resource.getrusage(resource.RUSAGE_SELF).ru_utime < 0.3)",
+]
+
+
+@pytest.mark.parametrize("code", PROGRAMS)
+async def test_a_warm_run_gives_what_a_cold_run_gives(
+    warm: CodeExecutionEnvironment, cold: CodeExecutionEnvironment, code: str
+) -> None:
+    before = warm_runs(warm)
+    hot = await run(warm, code, stdin="in")
+    assert warm_runs(warm) == before + 1
+    plain = await run(cold, code, stdin="in")
+    assert (hot.output, hot.error, hot.exit_code, hot.files) == (
+        plain.output,
+        plain.error,
+        plain.exit_code,
+        plain.files,
+    )
+
+
+async def test_sql_runs_warm_too(warm: CodeExecutionEnvironment) -> None:
+    before = warm_runs(warm)
+    result = await run(warm, "SELECT 6 * 7 AS n;", language="sql")
+    assert result.exit_code == 0 and "42" in result.output, result
+    assert warm_runs(warm) == before + 1
+
+
+async def test_matplotlib_leaves_no_cache_files_and_prints_no_warning(
+    sandbox: CodeExecutionEnvironment,
+) -> None:
+    result = await run(
+        sandbox,
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.savefig('plot.png')\n",
+        timeout=60,
+    )
+    assert (result.exit_code, result.error) == (0, ""), result
+    assert list(result.files) == ["plot.png"]
+
+
+@pytest.fixture(scope="module")
+def docker_pool() -> Iterator[CodeExecutionEnvironment]:
+    """A Docker environment keeping one container created ahead per language."""
+    settings = make_settings(warm_containers=1)
+    try:
+        backend = create_backend("docker", settings)
+        backend.check()
+        backend._image("python")  # type: ignore[attr-defined]
+    except SandboxError as e:
+        pytest.skip(f"docker backend unavailable: {e}")
+    env = CodeExecutionEnvironment(settings, backend=backend)
+    ENVIRONMENTS.append(env)
+    yield env
+    ENVIRONMENTS.remove(env)
+    env.close()
+
+
+async def test_docker_runs_at_the_default_limits_take_a_container_created_ahead(
+    docker_pool: CodeExecutionEnvironment,
+) -> None:
+    before = warm_runs(docker_pool)
+    first = await run(docker_pool, "import os\nopen('/tmp/left', 'w').write('x')\nprint(1)")
+    second = await run(docker_pool, "import os\nprint(os.path.exists('/tmp/left'))")
+    assert (first.output, second.output) == ("1\n", "False\n")
+    assert warm_runs(docker_pool) == before + 2
+    other = await run(docker_pool, "print(2)", memory="128m")  # not the default: created now
+    assert other.output == "2\n" and warm_runs(docker_pool) == before + 2
+    spin = await run(docker_pool, "while True: pass", timeout=1)
+    assert spin.timed_out and warm_runs(docker_pool) == before + 2  # timeout is a limit too
