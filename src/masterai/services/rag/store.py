@@ -77,6 +77,20 @@ class Matrix:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Written:
+    """What :meth:`RagStore.write` changed."""
+
+    counts: dict[str, int]
+    collection_id: int
+    generation_before: int
+    generation: int
+    added_ids: NDArray[np.int64]
+    added_vectors: NDArray[np.float32]
+    """Row ``i`` is the vector of chunk ``added_ids[i]``."""
+    removed_ids: list[int]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Passage:
     """A stored chunk with its document (what a search hit shows)."""
 
@@ -189,8 +203,11 @@ class RagStore:
 
     def write(
         self, company_id: str, name: str, model_id: str, documents: Sequence[NewDocument]
-    ) -> dict[str, int]:
+    ) -> Written:
         """Store ``documents`` in the company's collection ``name`` in one transaction.
+
+        Returns the counts and the chunks inserted and removed (to keep a vector index in
+        step with the collection).
 
         Raises:
             NotFoundError: the company does not exist.
@@ -220,12 +237,11 @@ class RagStore:
                 row.source = document.source
                 row.updated_at = now
             s.flush()  # ids of the new documents
+            removed: list[int] = []
             for start in range(0, len(replaced), 500):
-                s.execute(
-                    sa.delete(RagChunk).where(
-                        RagChunk.document_id.in_(replaced[start : start + 500])
-                    )
-                )
+                part = replaced[start : start + 500]
+                removed += s.scalars(sa.select(RagChunk.id).where(RagChunk.document_id.in_(part)))
+                s.execute(sa.delete(RagChunk).where(RagChunk.document_id.in_(part)))
             chunks = [
                 {
                     "collection_id": collection.id,
@@ -240,12 +256,29 @@ class RagStore:
                 if d.reembed
                 for c in d.chunks
             ]
+            added: list[int] = []
             if chunks:
-                s.execute(sa.insert(RagChunk), chunks)
+                added = list(
+                    s.scalars(
+                        sa.insert(RagChunk).returning(RagChunk.id, sort_by_parameter_order=True),
+                        chunks,
+                    )
+                )
             counts["chunks"] = len(chunks)
+            before = collection.generation
             collection.generation += 1
             collection.updated_at = now
-        return counts
+            collection_id = collection.id
+        vectors = [c.vector for d in documents if d.reembed for c in d.chunks]
+        return Written(
+            counts=counts,
+            collection_id=collection_id,
+            generation_before=before,
+            generation=before + 1,
+            added_ids=np.asarray(added, dtype=np.int64),
+            added_vectors=np.asarray(vectors, dtype=np.float32),
+            removed_ids=removed,
+        )
 
     @staticmethod
     def _document_rows(s: Session, collection_id: int, ids: list[str]) -> dict[str, RagDocument]:
@@ -341,6 +374,18 @@ class RagStore:
         with self._lock:
             self._matrices[collection.id] = matrix
         return matrix
+
+    def count_chunks(self, collection_id: int) -> int:
+        """How many chunks the collection holds."""
+        with self._database.session() as s:
+            return int(
+                s.scalar(
+                    sa.select(sa.func.count(RagChunk.id)).where(
+                        RagChunk.collection_id == collection_id
+                    )
+                )
+                or 0
+            )
 
     def chunk_ids_matching(self, collection_id: int, filters: Mapping[str, Any]) -> set[int]:
         """Ids of the chunks whose documents match ``filters``."""

@@ -323,8 +323,10 @@ def _context(args: dict[str, Any]) -> str | None:
     return f"{company}/{collection}" if company else None
 
 
-def build(settings: Settings, database: Database) -> RagPart:
-    """The retrieval part of ``aidev`` over ``database``."""
+def build(settings: Settings, database: Database, service: RagService | None = None) -> RagPart:
+    """The retrieval part of ``aidev`` over ``database`` (``service``: one shared with others)."""
     return RagPart(
-        settings, RagService(database, settings.rag), WorkspaceService(settings.workspace)
+        settings,
+        service or RagService.from_settings(settings, database),
+        WorkspaceService(settings.workspace),
     )
