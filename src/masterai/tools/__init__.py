@@ -19,6 +19,8 @@ from masterai.store import Database
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from masterai.services.rag import RagService
+
 # The seed's filesystem tool declares no roles itself; its paths are workspace paths (for a
 # registry that registers it; the built-in ``filesystem`` is masterai.tools.files).
 FILESYSTEM_ROLES = {
@@ -46,12 +48,24 @@ def register_tools(registry: ToolRegistry, settings: Settings, database: Databas
 
         return AdminTool(UserDirectory(database), registry.audit_log)
 
+    rag_services: list[RagService] = []
+
+    def rag_service() -> RagService:
+        # One per registry: test_configuration and aidev share its vector indexes.
+        from masterai.services.rag import RagService
+
+        if not rag_services:
+            rag_services.append(RagService.from_settings(settings, database))
+        return rag_services[0]
+
     def configuration() -> AITool:
         from masterai.services.configs import ConfigurationService
         from masterai.tools.evaluation import EvaluatingConfigurationTool
 
         # configuration plus its model-calling operations (test_configuration, ...)
-        return EvaluatingConfigurationTool(ConfigurationService(database), settings)
+        return EvaluatingConfigurationTool(
+            ConfigurationService(database), settings, rag=rag_service()
+        )
 
     def analytics() -> AITool:
         from masterai.services.analytics import AnalyticsService
@@ -93,7 +107,7 @@ def register_tools(registry: ToolRegistry, settings: Settings, database: Databas
         from masterai.tools.aidev import AIDevTool
         from masterai.tools.aidev.parts import build_parts
 
-        return AIDevTool(build_parts(settings, database))
+        return AIDevTool(build_parts(settings, database, rag=rag_service()))
 
     if PART_MODULES:  # a tool without operations would be taken for a legacy tool
         factories["aidev"] = aidev
