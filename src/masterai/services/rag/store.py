@@ -23,19 +23,6 @@ if TYPE_CHECKING:
 
     from masterai.store import Database
 
-_SQLITE_FTS = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS rag_chunks_fts USING fts5(text, content='rag_chunks', "
-    "content_rowid='id', tokenize='porter unicode61')",
-    "CREATE TRIGGER IF NOT EXISTS rag_chunks_ai AFTER INSERT ON rag_chunks BEGIN "
-    "INSERT INTO rag_chunks_fts(rowid, text) VALUES (new.id, new.text); END",
-    "CREATE TRIGGER IF NOT EXISTS rag_chunks_ad AFTER DELETE ON rag_chunks BEGIN "
-    "INSERT INTO rag_chunks_fts(rag_chunks_fts, rowid, text) "
-    "VALUES ('delete', old.id, old.text); END",
-    "CREATE TRIGGER IF NOT EXISTS rag_chunks_au AFTER UPDATE OF text ON rag_chunks BEGIN "
-    "INSERT INTO rag_chunks_fts(rag_chunks_fts, rowid, text) "
-    "VALUES ('delete', old.id, old.text); "
-    "INSERT INTO rag_chunks_fts(rowid, text) VALUES (new.id, new.text); END",
-)
 _PG_CONFIG: Any = sa.literal_column("'english'::regconfig")
 MAX_TERMS = 64
 
@@ -136,23 +123,8 @@ class RagStore:
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._keyword_ready = False
         self._lock = threading.Lock()
         self._matrices: dict[int, Matrix] = {}
-
-    def _ensure_keyword_index(self) -> None:
-        """Create SQLite's FTS5 table and triggers once (see migration 0009 for why here)."""
-        if self._keyword_ready or self._database.dialect != "sqlite":
-            return
-        with self._lock, self._database.session(immediate=True) as s:
-            exists = s.execute(
-                sa.text("SELECT 1 FROM sqlite_master WHERE name = 'rag_chunks_fts'")
-            ).first()
-            for statement in _SQLITE_FTS:
-                s.execute(sa.text(statement))
-            if exists is None:
-                s.execute(sa.text("INSERT INTO rag_chunks_fts(rag_chunks_fts) VALUES ('rebuild')"))
-            self._keyword_ready = True
 
     # --- collections ---------------------------------------------------------------------
 
@@ -213,7 +185,6 @@ class RagStore:
             NotFoundError: the company does not exist.
             ModelMismatchError: the collection holds vectors of another model.
         """
-        self._ensure_keyword_index()
         counts = {"added": 0, "replaced": 0, "metadata_updated": 0, "chunks": 0}
         with self._database.session(immediate=True) as s:
             collection = self._collection_for_write(s, company_id, name, model_id)
@@ -326,8 +297,7 @@ class RagStore:
         words = [w for t in terms for w in t.split("_") if w][:MAX_TERMS]
         if not words:
             return []
-        if self._database.dialect == "sqlite":
-            self._ensure_keyword_index()
+        if self._database.dialect == "sqlite":  # FTS5 table: migration 0013
             score: Any = sa.literal_column("bm25(rag_chunks_fts)")
             fts = sa.table("rag_chunks_fts", sa.column("rowid"))
             query = (
