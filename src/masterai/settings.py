@@ -344,6 +344,9 @@ class RagSettings(BaseModel):
     an approximate HNSW index (usearch), built once and kept in step with every write."""
     index_dir: Path | None = None
     """Where the approximate indexes are saved; default ``<home>/rag``."""
+    background_index_build: bool = True
+    """Build a missing approximate index in a background thread (searches stay exact until
+    it is ready); ``false``: the search that needs it waits for the build."""
 
 
 class AIDevSettings(BaseModel):
