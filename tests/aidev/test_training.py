@@ -57,6 +57,12 @@ def models(spec: str) -> Model:
 
 
 @pytest.fixture
+def db(database: Database) -> Database:
+    """Datasets, fine-tune jobs and evaluations are stored: SQLite and PostgreSQL."""
+    return database
+
+
+@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "home")
 
