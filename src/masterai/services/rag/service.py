@@ -292,6 +292,38 @@ class RagService:
             written.removed_ids,
         )
 
+    async def add_new(
+        self,
+        company_id: str,
+        documents: Sequence[SourceDocument],
+        *,
+        collection: str | None,
+        embedder: Embedder,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, int]:
+        """Index those of ``documents`` whose ids the collection does not hold yet.
+
+        Batches of ``max_documents`` are committed one by one, so a call stopped half way
+        resumes with the rest.
+        """
+        name = collection_name(collection)
+        existing = await asyncio.to_thread(self.store.collection, company_id, name)
+        known = await asyncio.to_thread(
+            self.store.known_hashes, existing.id if existing else None, [d.id for d in documents]
+        )
+        new = [d for d in documents if d.id not in known]
+        added = chunks = 0
+        size = self.settings.max_documents
+        for start in range(0, len(new), size):
+            done = await self.index(
+                company_id, new[start : start + size], collection=name, embedder=embedder
+            )
+            added += done["added"]
+            chunks += done["chunks"]
+            if progress is not None:
+                progress(added, len(new))
+        return {"added": added, "chunks": chunks, "already_indexed": len(documents) - len(new)}
+
     @staticmethod
     def _new(
         document: SourceDocument, digest: str, chunks: list[NewChunk], *, reembed: bool
