@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 _PG_CONFIG: Any = sa.literal_column("'english'::regconfig")
 MAX_TERMS = 64
+FTS_OVERFETCH = 4
+"""Matches taken from the FTS5 table per result wanted before falling back to a join."""
 
 
 class ModelMismatchError(ConflictError):
@@ -298,16 +300,16 @@ class RagStore:
         if not words:
             return []
         if self._database.dialect == "sqlite":  # FTS5 table: migration 0013
+            match = " OR ".join(f'"{w}"' for w in words)
+            first = self._fts_first(collection_id, match, filters, limit)
+            if first is not None:
+                return first
             score: Any = sa.literal_column("bm25(rag_chunks_fts)")
             fts = sa.table("rag_chunks_fts", sa.column("rowid"))
             query = (
                 sa.select(RagChunk.id, (-score).label("score"))
                 .join(fts, fts.c.rowid == RagChunk.id)
-                .where(
-                    sa.text("rag_chunks_fts MATCH :match").bindparams(
-                        match=" OR ".join(f'"{w}"' for w in words)
-                    )
-                )
+                .where(sa.text("rag_chunks_fts MATCH :match").bindparams(match=match))
             )
         else:
             vector = sa.func.to_tsvector(_PG_CONFIG, RagChunk.text)
@@ -322,6 +324,42 @@ class RagStore:
         query = query.order_by(sa.desc("score"), RagChunk.id).limit(limit)
         with self._database.session() as s:
             return [(int(i), float(v)) for i, v in s.execute(query)]
+
+    def _fts_first(
+        self, collection_id: int, match: str, filters: Mapping[str, Any], limit: int
+    ) -> list[tuple[int, float]] | None:
+        """The best ``limit`` from FTS5 alone, or ``None`` when that cannot be known.
+
+        The FTS5 table spans every collection. Ranking in it alone and keeping this
+        collection's chunks afterwards halves the time of a join (which looks up every match):
+        if the first ``FTS_OVERFETCH * limit`` matches hold ``limit`` of this collection's,
+        or are all there are, they are the answer; otherwise (other collections crowd them
+        out) the caller runs the join.
+        """
+        wanted = FTS_OVERFETCH * limit
+        with self._database.session() as s:
+            ranked = s.execute(
+                sa.text(
+                    "SELECT rowid, -rank FROM rag_chunks_fts WHERE rag_chunks_fts MATCH :match "
+                    "ORDER BY rank, rowid LIMIT :wanted"
+                ),
+                {"match": match, "wanted": wanted},
+            ).all()
+            if not ranked:
+                return []
+            query = sa.select(RagChunk.id).where(
+                RagChunk.collection_id == collection_id,
+                RagChunk.id.in_([int(r[0]) for r in ranked]),
+            )
+            if filters:
+                query = query.where(
+                    RagChunk.document_id.in_(self._documents_matching(collection_id, filters))
+                )
+            mine = set(s.scalars(query))
+        kept = [(int(i), float(v)) for i, v in ranked if i in mine][:limit]
+        if len(kept) == limit or len(ranked) < wanted:
+            return kept
+        return None
 
     def matrix(self, collection: RagCollection) -> Matrix:
         """The collection's vectors (cached in memory until the collection changes)."""
