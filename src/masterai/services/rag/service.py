@@ -434,7 +434,9 @@ class RagService:
         matrix = self.store.matrix(collection)
         if not len(matrix.chunk_ids):
             return []
-        scores = matrix.vectors @ query.astype(np.float32)
+        # einsum's own loop, not BLAS: OpenBLAS's thread pool costs more than it saves for one
+        # vector on a busy machine (0.8 against 5.3 ms at 10,000 chunks, see benchmarks.md).
+        scores = np.einsum("ij,j->i", matrix.vectors, query.astype(np.float32))
         if filters:
             allowed = self.store.chunk_ids_matching(collection.id, filters)
             mask = np.isin(matrix.chunk_ids, np.fromiter(allowed, dtype=np.int64))
