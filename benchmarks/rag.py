@@ -10,7 +10,9 @@ offline ``local:hashing`` embedder:
   batches of 5,000: chunking, embedding, the transaction and the FTS5 triggers; chunks/s;
 - search: ``--queries`` queries (five words of a random document, two of them replaced) through
   :meth:`RagService.search` in each mode, p50 and p95, after one warm-up search (the first
-  search loads the collection's vectors into memory: shown as "matrix load");
+  search loads the collection's vectors into memory, or above
+  ``exact_search_max_chunks`` (20,000) builds its HNSW index: shown as "first search"); at
+  100,000 chunks the exact numpy path is timed too (a service with the threshold raised);
 - baseline: numpy brute force over the same vectors held in memory (embed the query, one
   matrix product, top 5), no database: the floor the vector path is measured against.
 """
@@ -90,7 +92,8 @@ async def run_size(size: int, query_count: int, root: Path) -> list[tuple[str, s
     database = Database(f"sqlite:///{root / f'rag-{size}.db'}")
     database.upgrade()
     UserDirectory(database).add_company("bench", "Bench")
-    service = RagService(database, RagSettings(batch_size=512))
+    settings = RagSettings(batch_size=512, background_index_build=False)
+    service = RagService(database, settings, index_dir=root / f"index-{size}")
     embedder = HashingEmbedder(256)
     documents = corpus(size, rng)
     started = time.perf_counter()
@@ -112,12 +115,22 @@ async def run_size(size: int, query_count: int, root: Path) -> list[tuple[str, s
         mode=SearchMode.VECTOR,
         embedder=embedder,
     )
-    rows.append(("matrix load (first search)", f"{(time.perf_counter() - started) * 1000:.0f} ms"))
-    for mode in (SearchMode.HYBRID, SearchMode.VECTOR, SearchMode.KEYWORD):
+    how = "HNSW index build" if size > service.settings.exact_search_max_chunks else "matrix load"
+    rows.append((f"{how} (first search)", f"{(time.perf_counter() - started) * 1000:.0f} ms"))
+    exact = RagService(database, RagSettings(batch_size=512, exact_search_max_chunks=size))
+    timed = [(service, m, m.value) for m in (SearchMode.HYBRID, SearchMode.VECTOR)]
+    timed.append((service, SearchMode.KEYWORD, "keyword"))
+    if size > service.settings.exact_search_max_chunks:
+        timed = [
+            (s, m, f"{label} (HNSW)" if m is not SearchMode.KEYWORD else label)
+            for s, m, label in timed
+        ]
+        timed.append((exact, SearchMode.VECTOR, "vector (exact numpy)"))
+    for searcher, mode, label in timed:
         samples = []
         for query in asked:
             started = time.perf_counter()
-            await service.search(
+            await searcher.search(
                 "bench",
                 query,
                 collection=None,
@@ -128,7 +141,7 @@ async def run_size(size: int, query_count: int, root: Path) -> list[tuple[str, s
             )
             samples.append(time.perf_counter() - started)
         p50, p95 = percentiles(samples)
-        rows.append((f"search {mode.value}", f"p50 {p50:.2f} ms, p95 {p95:.2f} ms"))
+        rows.append((f"search {label}", f"p50 {p50:.2f} ms, p95 {p95:.2f} ms"))
 
     vectors = embedder.embed_sync([d.text for d in documents])
     samples = []

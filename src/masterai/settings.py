@@ -352,6 +352,14 @@ class RagSettings(BaseModel):
     """Most documents (or files) one ``index_documents`` call takes."""
     max_file_bytes: int = Field(default=10 * 1024**2, gt=0)
     """Largest workspace file indexed."""
+    exact_search_max_chunks: int = Field(default=20_000, ge=0)
+    """Collections up to this many chunks are searched exactly (numpy); larger ones through
+    an approximate HNSW index (usearch), built once and kept in step with every write."""
+    index_dir: Path | None = None
+    """Where the approximate indexes are saved; default ``<home>/rag``."""
+    background_index_build: bool = True
+    """Build a missing approximate index in a background thread (searches stay exact until
+    it is ready); ``false``: the search that needs it waits for the build."""
 
 
 class AIDevSettings(BaseModel):

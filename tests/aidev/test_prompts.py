@@ -215,6 +215,27 @@ async def test_evaluate_prompt_is_cached_by_prompt_case_and_model(
     assert models.built["judge:j"].requests == []
 
 
+async def test_evaluate_prompt_samples_the_same_cases_for_the_same_seed(
+    registry: ToolRegistry,
+) -> None:
+    params = {
+        "operation": "evaluate_prompt",
+        "prompt": "Be kind.",
+        "criteria": [{"name": "short", "type": "max_length", "max_length": 10}],
+        "test_cases": [f"question {i}" for i in range(20)],
+        "sample_size": 5,
+        "model": "subject:m",
+    }
+    first = (await call(registry, **params))["result"]
+    again = (await call(registry, **params))["result"]
+    other = (await call(registry, **params, seed=1))["result"]
+    assert first["sample"] == again["sample"]
+    assert len(first["sample"]["cases"]) == 5 and first["sample"]["of"] == 20
+    assert other["sample"]["cases"] != first["sample"]["cases"]
+    answered = [r["case"] for r in first["criteria"][0]["results"]]
+    assert answered == first["sample"]["cases"]
+
+
 async def test_evaluate_prompt_without_cases_checks_the_prompt_text(registry: ToolRegistry) -> None:
     data = await call(
         registry,

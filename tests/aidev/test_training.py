@@ -57,6 +57,12 @@ def models(spec: str) -> Model:
 
 
 @pytest.fixture
+def db(database: Database) -> Database:
+    """Datasets, fine-tune jobs and evaluations are stored: SQLite and PostgreSQL."""
+    return database
+
+
+@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "home")
 
@@ -244,18 +250,30 @@ async def test_get_follows_the_job_to_success_and_emits_once(
     registry: ToolRegistry, fake: FakeOpenAI, db: Database
 ) -> None:
     job = await start_job(registry)
-    running = await call(registry, operation="get_fine_tune_job", job_id=job["id"])
+    running = await call(registry, operation="refresh_fine_tune_job", job_id=job["id"])
     assert running["status"] == "running"
-    done = await call(registry, operation="get_fine_tune_job", job_id=job["id"])
+    done = await call(registry, operation="refresh_fine_tune_job", job_id=job["id"])
     assert done["status"] == "succeeded"
     assert done["fine_tuned_model"] == "ft:gpt-4o-mini-2024-07-18:acme::ftjob-1"
     assert done["cost_usd"] == 6.0  # 2M tokens at $3 per million
     assert [e["message"] for e in done["events"]] == ["Validating training file", "Step 2"]
-    await call(registry, operation="get_fine_tune_job", job_id=job["id"])
+    await call(registry, operation="refresh_fine_tune_job", job_id=job["id"])
     with db.session() as session:
         events = session.scalars(select(Event)).all()
         assert [(e.type, e.company_id) for e in events] == [("fine_tune.succeeded", "acme")]
         assert events[0].data["fine_tuned_model"] == done["fine_tuned_model"]
+
+
+async def test_get_reads_the_stored_job_without_asking_the_provider(
+    registry: ToolRegistry, fake: FakeOpenAI, part: TrainingPart
+) -> None:
+    job = await start_job(registry)
+    stored = await call(registry, operation="get_fine_tune_job", job_id=job["id"])
+    assert stored["status"] == "validating_files"
+    assert fake.retrieves == 0
+    operations = part.operations()
+    assert operations["get_fine_tune_job"].read_only
+    assert not operations["refresh_fine_tune_job"].read_only
 
 
 async def test_tracker_polls_unfinished_jobs_and_emits_failure(

@@ -36,6 +36,15 @@ def test_update_prints_progress_after_each_batch(home: Path) -> None:
     ]
 
 
+def test_update_with_conversations_adds_the_seeded_ones_once(home: Path) -> None:
+    argv = ["rag", "update", "acme-retail", "--conversations"]
+    first = runner.invoke(app, argv)
+    again = runner.invoke(app, argv)
+    assert first.exit_code == 0, first.stdout
+    assert first.stdout.splitlines()[-1] == "10 new conversation(s) indexed, 0 already there"
+    assert again.stdout.splitlines()[-1] == "0 new conversation(s) indexed, 10 already there"
+
+
 def test_search_json_lists_hits_with_document_ids(home: Path) -> None:
     result = runner.invoke(app, ["rag", "search", "acme-retail", "number 2", "--json"])
     assert result.exit_code == 0, result.stdout

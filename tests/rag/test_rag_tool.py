@@ -289,3 +289,35 @@ async def test_bad_filters_and_top_k_are_refused(database: Database, tmp_path: P
     assert nested.status == "invalid"
     assert "filter 'a'" in str(nested.error)
     assert top.status == "invalid"
+
+
+async def test_keyword_search_finds_a_collection_crowded_out_by_another_ones_matches(
+    database: Database, tmp_path: Path
+) -> None:
+    crowd = [{"id": f"p{i}", "text": "parrot parrot parrot", "metadata": {}} for i in range(300)]
+    mine = docs(("one", "A long note that mentions a parrot once among many other words here."))
+    with platform_over(database, tmp_path) as p:
+        for collection, documents in (("crowd", crowd), ("mine", mine)):
+            result_of(
+                await aidev(
+                    p,
+                    "alice",
+                    "index_documents",
+                    company_id="acme",
+                    documents=documents,
+                    collection=collection,
+                )
+            )
+        found = result_of(
+            await aidev(
+                p,
+                "alice",
+                "search_similar",
+                company_id="acme",
+                query="parrot",
+                collection="mine",
+                mode="keyword",
+                top_k=1,
+            )
+        )
+    assert [h["id"] for h in found["hits"]] == ["one"]

@@ -25,9 +25,17 @@ from masterai.store.models import (
 )
 
 
+def _modelled(name: str | None, type_: str, parent: object) -> bool:
+    # SQLite's FTS5 keyword index of the RAG chunks (migration 0013) is a virtual table with
+    # shadow tables of its own, not a model.
+    return not (type_ == "table" and (name or "").startswith("rag_chunks_fts"))
+
+
 def test_migrated_schema_equals_the_models(database: Database) -> None:
     with database.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": _modelled}
+        )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
     assert database.current_revision() == head_revision()

@@ -130,9 +130,17 @@ def start(
 
 
 @finetune_app.command("show")
-def show_job(job: JobArg, as_user: AsOption = None, as_json: JsonOption = False) -> None:
-    """A job's status, events, resulting model and cost (refreshed while unfinished)."""
-    show(_aidev({"operation": "get_fine_tune_job", "job_id": job}, as_user=as_user), as_json)
+def show_job(
+    job: JobArg,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Ask the provider first (stores what it says).")
+    ] = False,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A job's status, events, resulting model and cost."""
+    operation = "refresh_fine_tune_job" if refresh else "get_fine_tune_job"
+    show(_aidev({"operation": operation, "job_id": job}, as_user=as_user), as_json)
 
 
 @finetune_app.command("list")

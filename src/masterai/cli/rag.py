@@ -142,6 +142,12 @@ def update(
     batch: Annotated[
         int, typer.Option("--batch", min=1, help="Chunks per call (progress after each).")
     ] = 500,
+    conversations: Annotated[
+        bool,
+        typer.Option(
+            "--conversations", help="Then add the company's new conversations (scrubbed)."
+        ),
+    ] = False,
     as_user: AsOption = None,
     yes: YesOption = False,
     as_json: JsonOption = False,
@@ -154,6 +160,7 @@ def update(
         "collection": collection,
         "model": model,
         "max_chunks": batch,
+        "add_conversations": conversations or None,
     }
     present = {k: v for k, v in params.items() if v is not None}
     done = 0
@@ -172,5 +179,11 @@ def update(
             f"{company}/{data['collection']} uses {data['model']} "
             f"({done} chunks re-embedded this run)"
         )
+        if "conversations" in data:
+            added = data["conversations"]
+            console.print(
+                f"{added['added']} new conversation(s) indexed, "
+                f"{added['already_indexed']} already there"
+            )
     else:
         show(result, as_json=False)

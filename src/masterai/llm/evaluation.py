@@ -17,7 +17,7 @@ import json
 import re
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -108,6 +108,8 @@ class Subject:
     system_prompt: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    retrieve: Callable[[str], Awaitable[str]] | None = None
+    """Context for a case's input (retrieval-augmented answers), added to the system prompt."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,7 +217,10 @@ async def check(
 
 async def run_case(subject: Subject, case: TestCase, index: int, judge: Model | None) -> CaseResult:
     """Run one case on one subject and check its assertions."""
-    messages = (Message.system(subject.system_prompt),) if subject.system_prompt else ()
+    system = subject.system_prompt
+    if subject.retrieve is not None:
+        system = "\n\n".join(p for p in (system, await subject.retrieve(case.input)) if p)
+    messages = (Message.system(system),) if system else ()
     request = ModelRequest(
         messages=(*messages, Message.user(case.input)),
         temperature=subject.temperature,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from masterai.sandbox import CodeExecutionEnvironment, CodeExecutor
+    from masterai.services.rag import RagService
 
     ExecutorFactory = Callable[[CodeExecutionEnvironment], CodeExecutor]
 
@@ -65,13 +66,25 @@ def register_tools(
 
         return AdminTool(UserDirectory(database), registry.audit_log)
 
+    rag_services: list[RagService] = []
+
+    def rag_service() -> RagService:
+        # One per registry: test_configuration and aidev share its vector indexes.
+        from masterai.services.rag import RagService
+
+        if not rag_services:
+            rag_services.append(RagService.from_settings(settings, database))
+        return rag_services[0]
+
     def configuration() -> AITool:
         from masterai.services.configs import ConfigurationService
         from masterai.tools.playground import PlaygroundConfigurationTool
 
         # configuration plus its model-calling operations (test_configuration, ...,
         # simulate_conversation, replay_conversation)
-        return PlaygroundConfigurationTool(ConfigurationService(database), settings, database)
+        return PlaygroundConfigurationTool(
+            ConfigurationService(database), settings, database, rag=rag_service()
+        )
 
     def analytics() -> AITool:
         from masterai.services.analytics import AnalyticsService
@@ -115,7 +128,7 @@ def register_tools(
         from masterai.tools.aidev import AIDevTool
         from masterai.tools.aidev.parts import build_parts
 
-        return AIDevTool(build_parts(settings, database))
+        return AIDevTool(build_parts(settings, database, rag=rag_service()))
 
     if PART_MODULES:  # a tool without operations would be taken for a legacy tool
         factories["aidev"] = aidev

@@ -20,7 +20,9 @@ guard (see :func:`masterai.llm.build_model`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -48,6 +50,8 @@ from masterai.llm.evaluation import (
 from masterai.security import ParameterRole, Principal
 from masterai.services.analytics import AnalyticsService
 from masterai.services.configs import ConfigurationService, ConfigVersion
+from masterai.services.errors import ServiceError
+from masterai.services.rag import RagService, build_embedder, context_setting
 from masterai.settings import Settings
 from masterai.tools.adapter import call_service, tool_result
 from masterai.tools.analytics import AnalyticsTool
@@ -215,11 +219,48 @@ class EvaluatingConfigurationTool(ConfigurationTool):
         settings: Settings,
         *,
         model_factory: ModelFactory | None = None,
+        rag: RagService | None = None,
     ) -> None:
         super().__init__(service)
         self._config_service = service
         self._settings = settings
         self._model_factory = model_factory
+        self._rag = rag
+
+    @contextlib.asynccontextmanager
+    async def _grounded(self, subject: Subject, config: ConfigVersion) -> AsyncIterator[Subject]:
+        """``subject`` answering from the company's collection when ``settings.rag`` asks.
+
+        Each case's input is searched in the configuration's own company (its collection
+        named by ``settings.rag``) and the passages join the system prompt.
+        """
+        try:
+            wanted = context_setting(config.settings.get("rag"))
+        except ServiceError as error:
+            raise AIToolExecutionError(f"{config.company_id} v{config.version}: {error}") from error
+        if wanted is None or self._rag is None:
+            yield subject
+            return
+        try:
+            embedder = build_embedder(self._settings)
+        except ServiceError as error:
+            raise AIToolExecutionError(f"settings.rag: {error}") from error
+        rag, company = self._rag, config.company_id
+
+        async def retrieve(question: str) -> str:
+            found = await rag.context(
+                company,
+                question,
+                collection=wanted.collection,
+                top_k=wanted.top_k,
+                embedder=embedder,
+            )
+            return found.text
+
+        try:
+            yield replace(subject, retrieve=retrieve)
+        finally:
+            await embedder.aclose()
 
     def get_definition(self) -> AIToolDefinition:
         """The configuration definition with the evaluation parameters."""
@@ -275,8 +316,9 @@ class EvaluatingConfigurationTool(ConfigurationTool):
         )
         subject, judge = models.for_config(config), models.judge(args)
         try:
-            suite = await run_suite(subject, cases, judge=judge)
-        except LLMEgressError as error:
+            async with self._grounded(subject, config) as grounded:
+                suite = await run_suite(grounded, cases, judge=judge)
+        except (LLMEgressError, ServiceError) as error:
             raise AIToolExecutionError(f"test_configuration: {error}") from error
         finally:
             await _close(subject.model, judge)

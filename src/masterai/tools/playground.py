@@ -94,7 +94,7 @@ class PlaygroundConfigurationTool(EvaluatingConfigurationTool):
         model_factory: ModelFactory | None = None,
         rag: RagService | None = None,
     ) -> None:
-        super().__init__(service, settings, model_factory=model_factory)
+        super().__init__(service, settings, model_factory=model_factory, rag=rag)
         self._playground = PlaygroundService(database, service)
         self._rag = rag
         self._rag_settings = settings

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -310,6 +311,27 @@ async def judge(model: Model, criterion: Criterion, subject: str, context: str) 
         return Verdict(score=None, reason=reason, cost_usd=response.cost_usd)
     reason = str(data.get("reason", "")) if isinstance(data, dict) else ""
     return Verdict(score=score, reason=reason, cost_usd=response.cost_usd)
+
+
+def sample_cases(cases: Sequence[str], size: Any, seed: Any) -> list[str]:
+    """``size`` of ``cases`` drawn with ``seed`` (the same draw every time), in their order.
+
+    ``size`` ``None`` or at least ``len(cases)``: every case.
+
+    Raises:
+        InvalidInputError: ``size`` below 1, or either not an integer.
+    """
+    if size is None:
+        return list(cases)
+    for name, value in (("sample_size", size), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError(f"{name} must be an integer, not {value!r}")
+    if size < 1:
+        raise InvalidInputError(f"sample_size must be at least 1, not {size}")
+    if size >= len(cases):
+        return list(cases)
+    picked = sorted(random.Random(seed).sample(range(len(cases)), size))
+    return [cases[i] for i in picked]
 
 
 def cache_key(*parts: str) -> str:

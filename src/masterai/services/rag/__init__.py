@@ -31,11 +31,14 @@ from masterai.services.rag.embedders import (
 from masterai.services.rag.service import (
     DEFAULT_COLLECTION,
     RRF_K,
+    ContextSetting,
     RagService,
+    RetrievedContext,
     SearchMode,
     SourceDocument,
     check_filters,
     collection_name,
+    context_setting,
     document_from_json,
 )
 from masterai.services.rag.store import ModelMismatchError
@@ -46,12 +49,14 @@ __all__ = [
     "RRF_K",
     "TEXT_SUFFIXES",
     "Chunk",
+    "ContextSetting",
     "Embedder",
     "EmbeddingError",
     "HashingEmbedder",
     "ModelMismatchError",
     "ProviderEmbedder",
     "RagService",
+    "RetrievedContext",
     "SearchMode",
     "SourceDocument",
     "build_embedder",
@@ -59,6 +64,7 @@ __all__ = [
     "check_filters",
     "chunk_text",
     "collection_name",
+    "context_setting",
     "document_from_json",
     "file_text",
 ]

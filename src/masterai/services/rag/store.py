@@ -23,21 +23,10 @@ if TYPE_CHECKING:
 
     from masterai.store import Database
 
-_SQLITE_FTS = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS rag_chunks_fts USING fts5(text, content='rag_chunks', "
-    "content_rowid='id', tokenize='porter unicode61')",
-    "CREATE TRIGGER IF NOT EXISTS rag_chunks_ai AFTER INSERT ON rag_chunks BEGIN "
-    "INSERT INTO rag_chunks_fts(rowid, text) VALUES (new.id, new.text); END",
-    "CREATE TRIGGER IF NOT EXISTS rag_chunks_ad AFTER DELETE ON rag_chunks BEGIN "
-    "INSERT INTO rag_chunks_fts(rag_chunks_fts, rowid, text) "
-    "VALUES ('delete', old.id, old.text); END",
-    "CREATE TRIGGER IF NOT EXISTS rag_chunks_au AFTER UPDATE OF text ON rag_chunks BEGIN "
-    "INSERT INTO rag_chunks_fts(rag_chunks_fts, rowid, text) "
-    "VALUES ('delete', old.id, old.text); "
-    "INSERT INTO rag_chunks_fts(rowid, text) VALUES (new.id, new.text); END",
-)
 _PG_CONFIG: Any = sa.literal_column("'english'::regconfig")
 MAX_TERMS = 64
+FTS_OVERFETCH = 4
+"""Matches taken from the FTS5 table per result wanted before falling back to a join."""
 
 
 class ModelMismatchError(ConflictError):
@@ -74,6 +63,20 @@ class Matrix:
     generation: int
     chunk_ids: NDArray[np.int64]
     vectors: NDArray[np.float32]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Written:
+    """What :meth:`RagStore.write` changed."""
+
+    counts: dict[str, int]
+    collection_id: int
+    generation_before: int
+    generation: int
+    added_ids: NDArray[np.int64]
+    added_vectors: NDArray[np.float32]
+    """Row ``i`` is the vector of chunk ``added_ids[i]``."""
+    removed_ids: list[int]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,23 +125,8 @@ class RagStore:
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._keyword_ready = False
         self._lock = threading.Lock()
         self._matrices: dict[int, Matrix] = {}
-
-    def _ensure_keyword_index(self) -> None:
-        """Create SQLite's FTS5 table and triggers once (see migration 0009 for why here)."""
-        if self._keyword_ready or self._database.dialect != "sqlite":
-            return
-        with self._lock, self._database.session(immediate=True) as s:
-            exists = s.execute(
-                sa.text("SELECT 1 FROM sqlite_master WHERE name = 'rag_chunks_fts'")
-            ).first()
-            for statement in _SQLITE_FTS:
-                s.execute(sa.text(statement))
-            if exists is None:
-                s.execute(sa.text("INSERT INTO rag_chunks_fts(rag_chunks_fts) VALUES ('rebuild')"))
-            self._keyword_ready = True
 
     # --- collections ---------------------------------------------------------------------
 
@@ -189,14 +177,16 @@ class RagStore:
 
     def write(
         self, company_id: str, name: str, model_id: str, documents: Sequence[NewDocument]
-    ) -> dict[str, int]:
+    ) -> Written:
         """Store ``documents`` in the company's collection ``name`` in one transaction.
+
+        Returns the counts and the chunks inserted and removed (to keep a vector index in
+        step with the collection).
 
         Raises:
             NotFoundError: the company does not exist.
             ModelMismatchError: the collection holds vectors of another model.
         """
-        self._ensure_keyword_index()
         counts = {"added": 0, "replaced": 0, "metadata_updated": 0, "chunks": 0}
         with self._database.session(immediate=True) as s:
             collection = self._collection_for_write(s, company_id, name, model_id)
@@ -220,12 +210,11 @@ class RagStore:
                 row.source = document.source
                 row.updated_at = now
             s.flush()  # ids of the new documents
+            removed: list[int] = []
             for start in range(0, len(replaced), 500):
-                s.execute(
-                    sa.delete(RagChunk).where(
-                        RagChunk.document_id.in_(replaced[start : start + 500])
-                    )
-                )
+                part = replaced[start : start + 500]
+                removed += s.scalars(sa.select(RagChunk.id).where(RagChunk.document_id.in_(part)))
+                s.execute(sa.delete(RagChunk).where(RagChunk.document_id.in_(part)))
             chunks = [
                 {
                     "collection_id": collection.id,
@@ -240,12 +229,29 @@ class RagStore:
                 if d.reembed
                 for c in d.chunks
             ]
+            added: list[int] = []
             if chunks:
-                s.execute(sa.insert(RagChunk), chunks)
+                added = list(
+                    s.scalars(
+                        sa.insert(RagChunk).returning(RagChunk.id, sort_by_parameter_order=True),
+                        chunks,
+                    )
+                )
             counts["chunks"] = len(chunks)
+            before = collection.generation
             collection.generation += 1
             collection.updated_at = now
-        return counts
+            collection_id = collection.id
+        vectors = [c.vector for d in documents if d.reembed for c in d.chunks]
+        return Written(
+            counts=counts,
+            collection_id=collection_id,
+            generation_before=before,
+            generation=before + 1,
+            added_ids=np.asarray(added, dtype=np.int64),
+            added_vectors=np.asarray(vectors, dtype=np.float32),
+            removed_ids=removed,
+        )
 
     @staticmethod
     def _document_rows(s: Session, collection_id: int, ids: list[str]) -> dict[str, RagDocument]:
@@ -293,18 +299,17 @@ class RagStore:
         words = [w for t in terms for w in t.split("_") if w][:MAX_TERMS]
         if not words:
             return []
-        if self._database.dialect == "sqlite":
-            self._ensure_keyword_index()
+        if self._database.dialect == "sqlite":  # FTS5 table: migration 0013
+            match = " OR ".join(f'"{w}"' for w in words)
+            first = self._fts_first(collection_id, match, filters, limit)
+            if first is not None:
+                return first
             score: Any = sa.literal_column("bm25(rag_chunks_fts)")
             fts = sa.table("rag_chunks_fts", sa.column("rowid"))
             query = (
                 sa.select(RagChunk.id, (-score).label("score"))
                 .join(fts, fts.c.rowid == RagChunk.id)
-                .where(
-                    sa.text("rag_chunks_fts MATCH :match").bindparams(
-                        match=" OR ".join(f'"{w}"' for w in words)
-                    )
-                )
+                .where(sa.text("rag_chunks_fts MATCH :match").bindparams(match=match))
             )
         else:
             vector = sa.func.to_tsvector(_PG_CONFIG, RagChunk.text)
@@ -319,6 +324,42 @@ class RagStore:
         query = query.order_by(sa.desc("score"), RagChunk.id).limit(limit)
         with self._database.session() as s:
             return [(int(i), float(v)) for i, v in s.execute(query)]
+
+    def _fts_first(
+        self, collection_id: int, match: str, filters: Mapping[str, Any], limit: int
+    ) -> list[tuple[int, float]] | None:
+        """The best ``limit`` from FTS5 alone, or ``None`` when that cannot be known.
+
+        The FTS5 table spans every collection. Ranking in it alone and keeping this
+        collection's chunks afterwards halves the time of a join (which looks up every match):
+        if the first ``FTS_OVERFETCH * limit`` matches hold ``limit`` of this collection's,
+        or are all there are, they are the answer; otherwise (other collections crowd them
+        out) the caller runs the join.
+        """
+        wanted = FTS_OVERFETCH * limit
+        with self._database.session() as s:
+            ranked = s.execute(
+                sa.text(
+                    "SELECT rowid, -rank FROM rag_chunks_fts WHERE rag_chunks_fts MATCH :match "
+                    "ORDER BY rank, rowid LIMIT :wanted"
+                ),
+                {"match": match, "wanted": wanted},
+            ).all()
+            if not ranked:
+                return []
+            query = sa.select(RagChunk.id).where(
+                RagChunk.collection_id == collection_id,
+                RagChunk.id.in_([int(r[0]) for r in ranked]),
+            )
+            if filters:
+                query = query.where(
+                    RagChunk.document_id.in_(self._documents_matching(collection_id, filters))
+                )
+            mine = set(s.scalars(query))
+        kept = [(int(i), float(v)) for i, v in ranked if i in mine][:limit]
+        if len(kept) == limit or len(ranked) < wanted:
+            return kept
+        return None
 
     def matrix(self, collection: RagCollection) -> Matrix:
         """The collection's vectors (cached in memory until the collection changes)."""
@@ -341,6 +382,18 @@ class RagStore:
         with self._lock:
             self._matrices[collection.id] = matrix
         return matrix
+
+    def count_chunks(self, collection_id: int) -> int:
+        """How many chunks the collection holds."""
+        with self._database.session() as s:
+            return int(
+                s.scalar(
+                    sa.select(sa.func.count(RagChunk.id)).where(
+                        RagChunk.collection_id == collection_id
+                    )
+                )
+                or 0
+            )
 
     def chunk_ids_matching(self, collection_id: int, filters: Mapping[str, Any]) -> set[int]:
         """Ids of the chunks whose documents match ``filters``."""

@@ -28,6 +28,7 @@ from masterai.services.aidev.prompts import (
     examples_to_cases,
     generate_variations,
     parse_criteria,
+    sample_cases,
 )
 from masterai.services.errors import ServiceError
 from masterai.tools.adapter import call_service, tool_result
@@ -71,6 +72,15 @@ PARAMETERS = [
     MODEL,
     JUDGE_MODEL,
     TEST_CASES,
+    AIToolParameter(
+        "sample_size",
+        "integer",
+        "Evaluate this many of test_cases, drawn with seed (default: all)",
+        required=False,
+    ),
+    AIToolParameter(
+        "seed", "integer", "Seed of the sample of test_cases (default 0)", required=False
+    ),
     AIToolParameter("current_prompt", "string", "The system prompt to improve", required=False),
     AIToolParameter(
         "examples",
@@ -194,10 +204,11 @@ class PromptsPart:
                 "evaluate_prompt",
                 self._evaluate,
                 None,
-                {"prompt", "criteria", "test_cases", "model", "judge_model"},
+                {"prompt", "criteria", "test_cases", "sample_size", "seed", "model", "judge_model"},
                 {"prompt", "criteria"},
                 "Score a prompt against a rubric (deterministic checks and a 1-5 model "
-                "judge), on the prompt itself or on the model's answers to test cases",
+                "judge), on the prompt itself or on the model's answers to test cases (all, "
+                "or a repeatable sample: sample_size with seed)",
                 read_only=True,
                 timeout=TIMEOUT,
             ),
@@ -299,11 +310,12 @@ class PromptsPart:
     ) -> AIToolResult:
         args = tool_call.arguments
         prompt = args["prompt"]
-        cases = args.get("test_cases") or []
+        given = args.get("test_cases") or []
         try:
             if not isinstance(prompt, str) or not prompt.strip():
                 raise AIToolExecutionError("prompt must be non-empty text")
             criteria = parse_criteria(args["criteria"])
+            cases = sample_cases(given, args.get("sample_size"), args.get("seed", 0))
         except ServiceError as error:
             raise AIToolExecutionError(str(error)) from error
         needs_judge = any(c.type == "judge" for c in criteria)
@@ -323,6 +335,8 @@ class PromptsPart:
         finally:
             await models.aclose()
         data["cache_hits"] = evaluator.cache_hits
+        if len(cases) < len(given):
+            data["sample"] = {"cases": cases, "of": len(given), "seed": args.get("seed", 0)}
         lines = [f"weighted score {data['weighted_score']}"]
         lines += [f"{c['name']}: {c['score']}" for c in data["criteria"]]
         return tool_result(

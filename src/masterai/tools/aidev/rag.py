@@ -27,6 +27,8 @@ from ai_tool import (
 )
 from masterai.security import ParameterRole, Principal
 from masterai.security.workspace import Area, WorkspaceError, WorkspaceService
+from masterai.services.aidev.datasets import DatasetService, Filters
+from masterai.services.aidev.scrub import Scrubber
 from masterai.services.errors import ConflictError, InvalidInputError, NotFoundError, ServiceError
 from masterai.services.rag import (
     Embedder,
@@ -36,9 +38,11 @@ from masterai.services.rag import (
     build_embedder,
     check_file_type,
     check_filters,
+    collection_name,
     document_from_json,
     file_text,
 )
+from masterai.services.rag.conversations import conversation_documents
 from masterai.tools.adapter import tool_result
 from masterai.tools.files import principal_of, tool_error
 
@@ -101,6 +105,12 @@ PARAMETERS = [
         "Most chunks re-embedded by this call (default all; a later call resumes)",
         required=False,
     ),
+    AIToolParameter(
+        "add_conversations",
+        "boolean",
+        "Also index the company's conversations not in the collection yet (personal data scrubbed)",
+        required=False,
+    ),
 ]
 
 
@@ -129,11 +139,16 @@ class RagPart:
     model_operations: frozenset[str] = frozenset()
 
     def __init__(
-        self, settings: Settings, service: RagService, workspace: WorkspaceService
+        self,
+        settings: Settings,
+        service: RagService,
+        workspace: WorkspaceService,
+        database: Database,
     ) -> None:
         self._settings = settings
         self.service = service
         self._workspace = workspace
+        self._database = database
 
     def parameters(self) -> list[AIToolParameter]:
         """The part's parameters, each declaring its role where it has one."""
@@ -167,8 +182,9 @@ class RagPart:
         op(
             "update_embeddings",
             self._update,
-            {"company_id", "collection", "model", "max_chunks"},
-            "Re-embed a company's collection with another embedding model (resumable)",
+            {"company_id", "collection", "model", "max_chunks", "add_conversations"},
+            "Re-embed a company's collection with another embedding model, and add the "
+            "company's new conversations (resumable)",
             idempotent=True,
         )
         return ops
@@ -191,6 +207,40 @@ class RagPart:
             await embedder.aclose()
 
     # --- operations ----------------------------------------------------------------------
+
+    async def _update_and_add(
+        self, company: str, args: dict[str, Any], embedder: Embedder
+    ) -> dict[str, Any]:
+        collection = collection_name(args.get("collection"))
+        with_conversations = args.get("add_conversations") is True
+        exists = await asyncio.to_thread(self.service.store.collection, company, collection)
+        if exists is None and with_conversations:
+            result: dict[str, Any] = {"collection": collection, "model": embedder.model_id}
+            result |= {"embedded": 0, "remaining": 0, "complete": True, "switched": False}
+        else:
+            result = await self.service.update_embeddings(
+                company,
+                collection=collection,
+                embedder=embedder,
+                max_chunks=args.get("max_chunks"),
+            )
+        if not with_conversations:
+            return result
+        if not result["complete"]:
+            waiting = "Conversations are added once the re-embedding is complete."
+            return {**result, "conversations": {"waiting": waiting}}
+        stored = await asyncio.to_thread(
+            DatasetService(self._database, self._workspace).stored, company, Filters()
+        )
+        scrubber = Scrubber()
+        added = await self.service.add_new(
+            company,
+            conversation_documents(stored, scrubber),
+            collection=collection,
+            embedder=embedder,
+        )
+        scrubbed = sum(scrubber.report().values())
+        return {**result, "conversations": {**added, "scrubbed": scrubbed}}
 
     async def _index(
         self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
@@ -296,15 +346,7 @@ class RagPart:
         args = call.arguments
         company = _company(args)
         embedder = self._embedder(args.get("model"), ref)
-        result = await self._run(
-            embedder,
-            self.service.update_embeddings(
-                company,
-                collection=args.get("collection"),
-                embedder=embedder,
-                max_chunks=args.get("max_chunks"),
-            ),
-        )
+        result = await self._run(embedder, self._update_and_add(company, args, embedder))
         if result["complete"]:
             summary = (
                 f"{company}/{result['collection']} now uses {result['model']} "
@@ -315,7 +357,19 @@ class RagPart:
                 f"Re-embedded {result['embedded']} chunks of {company}/{result['collection']} "
                 f"with {result['model']}; {result['remaining']} remain (call again to resume)."
             )
-        return tool_result(call, summary, result)
+        return tool_result(call, summary + _summary_of_conversations(result), result)
+
+
+def _summary_of_conversations(result: dict[str, Any]) -> str:
+    added = result.get("conversations")
+    if added is None:
+        return ""
+    if "waiting" in added:
+        return f" {added['waiting']}"
+    return (
+        f" {added['added']} new conversation(s) indexed ({added['already_indexed']} already "
+        f"there; {added['scrubbed']} personal data item(s) scrubbed)."
+    )
 
 
 def _context(args: dict[str, Any]) -> str | None:
@@ -323,8 +377,11 @@ def _context(args: dict[str, Any]) -> str | None:
     return f"{company}/{collection}" if company else None
 
 
-def build(settings: Settings, database: Database) -> RagPart:
-    """The retrieval part of ``aidev`` over ``database``."""
+def build(settings: Settings, database: Database, service: RagService | None = None) -> RagPart:
+    """The retrieval part of ``aidev`` over ``database`` (``service``: one shared with others)."""
     return RagPart(
-        settings, RagService(database, settings.rag), WorkspaceService(settings.workspace)
+        settings,
+        service or RagService.from_settings(settings, database),
+        WorkspaceService(settings.workspace),
+        database,
     )

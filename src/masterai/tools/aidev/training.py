@@ -238,9 +238,18 @@ class TrainingPart:
                 None,
                 {"job_id"},
                 {"job_id"},
-                "A fine-tune job's status, events, resulting model and cost (refreshed from "
-                "the provider while unfinished)",
+                "A fine-tune job's stored status, events, resulting model and cost (kept "
+                "current by the tracker; refresh_fine_tune_job asks the provider now)",
                 read_only=True,
+            ),
+            "refresh_fine_tune_job": op(
+                "refresh_fine_tune_job",
+                self._refresh,
+                None,
+                {"job_id"},
+                {"job_id"},
+                "Ask the provider for an unfinished fine-tune job's status and events, store "
+                "them, and emit fine_tune.succeeded / fine_tune.failed when it has finished",
                 timeout=TIMEOUT,
             ),
             "list_fine_tune_jobs": op(
@@ -335,13 +344,21 @@ class TrainingPart:
     async def _get(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
+        job = await self._service(
+            self.fine_tunes().get, tool_call.arguments["job_id"], refresh=False
+        )
+        self._check_job_access(job, requester_ref)
+        return tool_result(tool_call, _job_line(job), job)
+
+    async def _refresh(
+        self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
+    ) -> AIToolResult:
         service = self.fine_tunes()
         job_id = tool_call.arguments["job_id"]
         stored = await self._service(service.get, job_id, refresh=False)
         self._check_job_access(stored, requester_ref)
         job = await self._service(service.get, job_id)
-        model = f"; model {job['fine_tuned_model']}" if job["fine_tuned_model"] else ""
-        return tool_result(tool_call, f"fine-tune job {job['id']}: {job['status']}{model}", job)
+        return tool_result(tool_call, _job_line(job), job)
 
     async def _list(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
@@ -447,3 +464,8 @@ def build(settings: Settings, database: Database) -> TrainingPart:
 
 
 __all__ = ["JobStatus", "TrainingPart", "build"]
+
+
+def _job_line(job: Mapping[str, Any]) -> str:
+    model = f"; model {job['fine_tuned_model']}" if job["fine_tuned_model"] else ""
+    return f"fine-tune job {job['id']}: {job['status']}{model}"

@@ -1,8 +1,6 @@
 """RAG: collections, documents and embedded chunks.
 
-The SQLite FTS5 table over the chunks' text is not created here: its shadow tables would show
-as unknown tables to the schema check (``compare_metadata``). The RAG store creates it, with
-its triggers, on first use (:mod:`masterai.services.rag.store`).
+The SQLite FTS5 table over the chunks' text and its triggers come with revision 0013.
 
 Revision ID: 0009
 Revises: 0008
