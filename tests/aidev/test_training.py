@@ -452,3 +452,67 @@ async def test_a_missing_test_suite_is_not_found(registry: ToolRegistry) -> None
     )
     assert result.status == "not_found"
     assert "no stored test suite" in (result.error or "")
+
+
+# --- read-backs: list_datasets, list_model_evaluations ----------------------------------
+
+
+def _reader(db: Database, name: str, company: str) -> ExecutionContext:
+    from masterai.security import UserDirectory, load_principal
+
+    directory = UserDirectory(db)
+    if company != "acme":
+        directory.add_company(company, company.title())
+    directory.add_user(name, "viewer", companies={company: "read"})
+    return ExecutionContext(principal=load_principal(db, name))
+
+
+async def test_list_datasets_shows_each_version_with_report_and_scrub_counts(
+    registry: ToolRegistry, db: Database
+) -> None:
+    await prepare(registry)
+    await prepare(registry, format="generic")
+    reader = _reader(db, "vic", "acme")
+    listed = await registry.execute_tool(
+        "aidev", {"operation": "list_datasets", "company_id": "acme"}, reader
+    )
+    assert listed.ok, listed.error
+    (dataset,) = listed.data["result"]["datasets"]
+    assert dataset["name"] == "conversations"
+    assert [(v["version"], v["format"]) for v in dataset["versions"]] == [
+        (2, "generic"),
+        (1, "openai_chat"),
+    ]
+    assert dataset["versions"][1]["scrubbed"]["email"] == 12
+    assert dataset["versions"][1]["report"]["valid"] is True
+    outsider = _reader(db, "gus", "globex")
+    denied = await registry.execute_tool(
+        "aidev", {"operation": "list_datasets", "company_id": "acme"}, outsider
+    )
+    assert denied.status == "denied"
+    empty = await call(registry, operation="list_datasets", company_id="globex")
+    assert empty["datasets"] == []
+
+
+async def test_list_model_evaluations_groups_comparable_rows_per_test_set(
+    registry: ToolRegistry, db: Database
+) -> None:
+    manifest = await prepare(registry)
+    await call(registry, operation="evaluate_model", model_id="base:m", test_set=CASES)
+    await call(registry, operation="evaluate_model", model_id="tuned:m", test_set=CASES)
+    on_dataset = {"dataset": manifest["dataset"]}
+    await call(registry, operation="evaluate_model", model_id="base:m", test_set=on_dataset)
+    everything = await call(registry, operation="list_model_evaluations")
+    groups = {(g["test_set"], g["company_id"]): g for g in everything["evaluations"]}
+    assert set(groups) == {("math", None), (manifest["dataset"], "acme")}
+    rows = groups["math", None]["rows"]
+    assert [r["model"] for r in rows] == ["base:m", "tuned:m"]
+    assert rows[0]["pass_rate"] == 0.5 and rows[0]["cases"] == 2
+    only = await call(registry, operation="list_model_evaluations", test_set_name="math")
+    assert [g["test_set"] for g in only["evaluations"]] == ["math"]
+    tuned = await call(registry, operation="list_model_evaluations", model_id="tuned:m")
+    assert [g["test_set"] for g in tuned["evaluations"]] == ["math"]
+    # A dataset's results are its company's: hidden from a reader of another company.
+    outsider = _reader(db, "gus", "globex")
+    seen = await registry.execute_tool("aidev", {"operation": "list_model_evaluations"}, outsider)
+    assert [g["test_set"] for g in seen.data["result"]["evaluations"]] == ["math"]

@@ -321,3 +321,26 @@ async def test_keyword_search_finds_a_collection_crowded_out_by_another_ones_mat
             )
         )
     assert [h["id"] for h in found["hits"]] == ["one"]
+
+
+async def test_list_collections_counts_documents_and_chunks_of_one_company(
+    database: Database, tmp_path: Path
+) -> None:
+    with platform_over(database, tmp_path) as p:
+        result_of(await aidev(p, "alice", "index_documents", company_id="acme", documents=FAQ))
+        result_of(
+            await aidev(
+                p, "alice", "index_documents", company_id="acme", collection="x", documents=FAQ[:1]
+            )
+        )
+        listed = result_of(await aidev(p, "vic", "list_collections", company_id="acme"))
+        other = await aidev(p, "gina", "list_collections", company_id="acme")
+        missing = await aidev(p, "alice", "list_collections")
+    model = listed["collections"][0]["model"]
+    assert [(c["name"], c["documents"], c["chunks"]) for c in listed["collections"]] == [
+        ("default", 4, 4),
+        ("x", 1, 1),
+    ]
+    assert model.startswith("local:hashing")
+    assert other.status == "denied"  # another company's collections are not listed
+    assert missing.status == "invalid" and "company_id" in (missing.error or "")

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from masterai.security import Principal
-from masterai.security.workspace import WorkspaceService
+from masterai.security.workspace import EntryKind, WorkspaceService
 from masterai.services.aidev.scrub import Scrubber, names_in
 from masterai.services.errors import InvalidInputError, NotFoundError
 from masterai.store import Database
@@ -282,6 +282,37 @@ class DatasetService:
             if re.fullmatch(r"v\d+", entry.name)
         ]
         return max(numbers, default=0) + 1
+
+    def versions(self, principal: Principal, company_id: str) -> list[dict[str, Any]]:
+        """The company's datasets, each ``{name, versions: [manifest, ...]}`` newest first.
+
+        Only versions with a manifest are listed (one without was interrupted).
+
+        Raises:
+            WorkspaceError: the principal may not read the company's area.
+        """
+        base = f"companies/{company_id}/datasets"
+        if not self._workspace.exists(principal, base):
+            return []
+        datasets = []
+        for folder in self._workspace.list_directory(principal, base):
+            if folder.kind is not EntryKind.DIRECTORY:
+                continue
+            manifests = []
+            for entry in self._workspace.list_directory(principal, folder.path):
+                manifest = f"{entry.path}/manifest.json"
+                if not re.fullmatch(r"v\d+", entry.name):
+                    continue
+                if not self._workspace.exists(principal, manifest):
+                    continue
+                try:
+                    manifests.append(json.loads(self._workspace.read_bytes(principal, manifest)))
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    continue  # not ours: a hand-written file is not a dataset version
+            manifests.sort(key=lambda m: -int(m.get("version") or 0))
+            if manifests:
+                datasets.append({"name": folder.name, "versions": manifests})
+        return datasets
 
     def read_examples(self, principal: Principal, path: str) -> list[dict[str, Any]]:
         """The JSON lines of a dataset file (``.../train.jsonl``) or folder's validation split."""

@@ -263,6 +263,47 @@ class ModelEvaluationService:
             row.metrics = summary
             row.created_by = created_by
 
+    def listing(
+        self, *, test_set: str | None = None, model: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Stored evaluations, grouped per test set version (newest group first).
+
+        Each group is ``{test_set, test_set_version, company_id, rows}``; its rows (one per
+        model, best pass rate first) are what :meth:`comparison` returns plus ``created_at``
+        and ``cases``. ``model`` keeps the groups in which that model was evaluated.
+        """
+        query = select(ModelEvaluation).order_by(ModelEvaluation.created_at.desc())
+        if test_set is not None:
+            query = query.where(ModelEvaluation.test_set == test_set)
+        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        with self._database.session() as session:
+            for r in session.scalars(query):
+                key = (r.test_set, r.test_set_version)
+                group = groups.setdefault(
+                    key,
+                    {
+                        "test_set": r.test_set,
+                        "test_set_version": r.test_set_version,
+                        "company_id": company_of_test_set(r.test_set),
+                        "rows": [],
+                    },
+                )
+                group["rows"].append(
+                    {
+                        **_row(r),
+                        "cases": r.metrics.get("cases"),
+                        "created_at": r.created_at.isoformat(timespec="seconds"),
+                    }
+                )
+        listed = [
+            g
+            for g in groups.values()
+            if model is None or any(row["model"] == model for row in g["rows"])
+        ]
+        for group in listed:
+            group["rows"].sort(key=lambda r: (-(r["pass_rate"] or 0), r["model"]))
+        return listed
+
     def comparison(self, test_set: str, version: str) -> list[dict[str, Any]]:
         """One row per model evaluated on this test set version, best pass rate first."""
         with self._database.session() as session:
@@ -272,16 +313,31 @@ class ModelEvaluationService:
                     ModelEvaluation.test_set_version == version,
                 )
             ).all()
-            table = [
-                {
-                    "model": r.model,
-                    "pass_rate": r.metrics.get("pass_rate"),
-                    "pass_rate_by_type": r.metrics.get("pass_rate_by_type"),
-                    "latency_ms": r.metrics.get("latency_ms"),
-                    "input_tokens": r.metrics.get("input_tokens"),
-                    "output_tokens": r.metrics.get("output_tokens"),
-                    "cost_usd": r.metrics.get("cost_usd"),
-                }
-                for r in rows
-            ]
+            table = [_row(r) for r in rows]
         return sorted(table, key=lambda r: (-(r["pass_rate"] or 0), r["model"]))
+
+
+def _row(r: ModelEvaluation) -> dict[str, Any]:
+    return {
+        "model": r.model,
+        "pass_rate": r.metrics.get("pass_rate"),
+        "pass_rate_by_type": r.metrics.get("pass_rate_by_type"),
+        "latency_ms": r.metrics.get("latency_ms"),
+        "input_tokens": r.metrics.get("input_tokens"),
+        "output_tokens": r.metrics.get("output_tokens"),
+        "cost_usd": r.metrics.get("cost_usd"),
+    }
+
+
+def company_of_test_set(name: str) -> str | None:
+    """The company a stored test set's name belongs to, if any.
+
+    Names are made here: ``suite:<company>`` for a stored suite, the dataset's workspace
+    path (``companies/<company>/...``) for a validation split; given cases have none.
+    """
+    if name.startswith("suite:"):
+        return name.removeprefix("suite:") or None
+    parts = name.split("/")
+    if len(parts) > 2 and parts[0] == "companies":
+        return parts[1] or None
+    return None

@@ -1,6 +1,7 @@
 """The ``aidev`` tool's retrieval part: index, search and re-embed a company's collections.
 
-Operations ``index_documents``, ``search_similar`` and ``update_embeddings`` over
+Operations ``index_documents``, ``list_collections``, ``search_similar`` and
+``update_embeddings`` over
 :class:`masterai.services.rag.RagService`.
 
 A collection belongs to one company (``company_id``, declared ``COMPANY``: the registry checks
@@ -155,7 +156,7 @@ class RagPart:
         return list(PARAMETERS)
 
     def operations(self) -> dict[str, AIToolOperationDefinition]:
-        """``index_documents``, ``search_similar`` and ``update_embeddings``."""
+        """``index_documents``, ``list_collections``, ``search_similar``, ``update_embeddings``."""
 
         def op(name: str, handler: Handler, allowed: set[str], text: str, **kw: Any) -> None:
             ops[name] = AIToolOperationDefinition(
@@ -170,6 +171,13 @@ class RagPart:
             "Chunk, embed and store documents (or workspace files) in a company's "
             "collection; unchanged documents are skipped",
             idempotent=True,
+        )
+        op(
+            "list_collections",
+            self._collections,
+            {"company_id"},
+            "A company's collections: embedding model, document and chunk counts",
+            read_only=True,
         )
         op(
             "search_similar",
@@ -310,6 +318,18 @@ class RagPart:
         return SourceDocument(
             id=parsed.text, text=text, metadata={"path": parsed.text}, source=parsed.text
         )
+
+    async def _collections(
+        self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback
+    ) -> AIToolResult:
+        company = _company(call.arguments)
+        rows = await asyncio.to_thread(self.service.collections, company)
+        lines = [
+            f"{c['name']}: {c['documents']} documents, {c['chunks']} chunks ({c['model']})"
+            for c in rows
+        ]
+        summary = "\n".join(lines) or f"{company} has no collections"
+        return tool_result(call, summary, {"company_id": company, "collections": rows})
 
     async def _search(
         self, call: AIToolCall, ref: Any, auth: AIToolAuthorizationCallback

@@ -4,7 +4,8 @@
 (with the caller's workspace permissions); ``fine_tune_model`` uploads one and starts a job
 at the provider (OpenAI through the official SDK); ``get_fine_tune_job``,
 ``list_fine_tune_jobs`` and ``cancel_fine_tune_job`` follow it; ``evaluate_model`` runs a
-test set on a model and stores the metrics per (model, test set version).
+test set on a model and stores the metrics per (model, test set version). ``list_datasets``
+and ``list_model_evaluations`` read back what is stored (the console's pages use them).
 """
 
 from __future__ import annotations
@@ -124,6 +125,13 @@ PARAMETERS = [
         "object",
         "{cases: [{input, system?, expected?, assertions?}], name?}, {dataset: path} or "
         "{suite: company id, version?} (a stored test suite)",
+        required=False,
+    ),
+    AIToolParameter(
+        "test_set_name",
+        "string",
+        "Only evaluations on this test set (its name: given name, suite:<company> or the "
+        "dataset path)",
         required=False,
     ),
     AIToolParameter(
@@ -261,6 +269,26 @@ class TrainingPart:
                 "Fine-tune jobs, newest first",
                 read_only=True,
             ),
+            "list_datasets": op(
+                "list_datasets",
+                self._datasets_of,
+                None,
+                {"company_id"},
+                {"company_id"},
+                "A company's training datasets: each version's manifest (format, example "
+                "counts, validation report, personal data scrubbed), newest first",
+                read_only=True,
+            ),
+            "list_model_evaluations": op(
+                "list_model_evaluations",
+                self._evaluations_of,
+                None,
+                {"test_set_name", "model_id"},
+                set(),
+                "Stored model evaluations, one comparable table per test set version "
+                "(optionally one test set, or those a model was evaluated on)",
+                read_only=True,
+            ),
             "cancel_fine_tune_job": op(
                 "cancel_fine_tune_job",
                 self._cancel,
@@ -375,6 +403,44 @@ class TrainingPart:
             jobs = [j for j in jobs if not j["company_id"] or access.can_read(j["company_id"])]
         lines = [f"{j['id']} {j['status']} {j['base_model']} {j['dataset']}" for j in jobs]
         return tool_result(tool_call, "\n".join(lines) or "no fine-tune jobs", {"jobs": jobs})
+
+    async def _datasets_of(
+        self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
+    ) -> AIToolResult:
+        company = tool_call.arguments["company_id"]
+        datasets = await self._service(
+            asyncio.to_thread, self._datasets.versions, principal_of(requester_ref), company
+        )
+        lines = [
+            f"{d['name']}: v{v['version']} {v['train']['examples']}+"
+            f"{v['validation']['examples']} examples ({v['format']})"
+            for d in datasets
+            for v in d["versions"]
+        ]
+        summary = "\n".join(lines) or f"{company} has no datasets"
+        return tool_result(tool_call, summary, {"company_id": company, "datasets": datasets})
+
+    async def _evaluations_of(
+        self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
+    ) -> AIToolResult:
+        args = tool_call.arguments
+        groups = await self._service(
+            asyncio.to_thread,
+            self._evaluations.listing,
+            test_set=args.get("test_set_name"),
+            model=args.get("model_id"),
+        )
+        if isinstance(requester_ref, Principal):
+            # A suite's or a dataset's results are that company's data.
+            access = requester_ref.permissions.data_access
+            groups = [g for g in groups if not g["company_id"] or access.can_read(g["company_id"])]
+        lines = [
+            f"{g['test_set']} {g['test_set_version']}: "
+            + ", ".join(f"{r['model']} {r['pass_rate']}" for r in g["rows"])
+            for g in groups
+        ]
+        summary = "\n".join(lines) or "no model evaluations"
+        return tool_result(tool_call, summary, {"evaluations": groups})
 
     async def _cancel(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
