@@ -212,6 +212,10 @@ def test_logging_in_with_a_token_opens_the_console_with_its_navigation(
         "Configurations",
         "Playground",
         "Analytics",
+        "Documents",
+        "Datasets",
+        "Fine-tunes",
+        "Model evaluations",
         "Scripts & runs",
         "Webhooks",
         "Custom tools",
@@ -335,6 +339,10 @@ PAGES = {
     "people": "/people/admin",
     "scripts": "/scripts",
     "webhooks": "/webhooks",
+    "documents": "/documents?company_id=acme-retail&query=refund",
+    "datasets": "/datasets?company_id=acme-retail",
+    "fine-tunes": "/fine-tunes",
+    "evaluations": "/evaluations",
 }
 
 

@@ -263,8 +263,18 @@ async def test_a_viewer_sees_only_the_pages_of_tools_it_may_use(platform: Platfo
         audit = await client.get("/audit")
     platform.close()
     nav = re.findall(r'<li data-group="[^"]+"><a href="([^"]+)"', page.text)
-    # a viewer reads the alerts of its companies (list_alerts is read-only)
-    assert nav == ["/chat", "/tools", "/configurations", "/analytics", "/alerts"]
+    # a viewer reads the alerts and the aidev lists of its companies (read-only operations)
+    assert nav == [
+        "/chat",
+        "/tools",
+        "/configurations",
+        "/analytics",
+        "/documents",
+        "/datasets",
+        "/fine-tunes",
+        "/evaluations",
+        "/alerts",
+    ]
     assert "may not use" in audit.text  # the admin tool refuses, as it would anywhere else
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from masterai.api.console import (
+    aidev,
     alerts,
     analytics,
     audit,
@@ -46,6 +47,7 @@ PAGES = (
     webhooks,
     custom_tools,
     alerts,
+    aidev,
 )
 """Modules with a ``router(console)``; each page's module registers its navigation key."""
 
