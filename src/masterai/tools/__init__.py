@@ -51,98 +51,117 @@ def register_tools(
             ``jobs.queue`` is set); default: the local sandbox.
     """
     registry.register(ClockAITool(), category="clock")
+    factories = _ToolFactories(registry, settings, database, executions)
+    for name in _BUILT_IN:
+        registry.register_factory(name, getattr(factories, name), category=name)
+    bind_custom_tools(registry, settings, database)
 
-    def filesystem() -> AITool:
+
+_BUILT_IN = (
+    "filesystem",
+    "admin",
+    "configuration",
+    "analytics",
+    "code",
+    "integration",
+    "aidev",
+    "registry",
+)
+"""The built-in tools after ``clock``; :class:`_ToolFactories` builds each by its name."""
+
+
+class _ToolFactories:
+    """One method per built-in tool, building it on first use (imports stay lazy)."""
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        settings: Settings,
+        database: Database,
+        executions: ExecutorFactory | None,
+    ) -> None:
+        self._registry = registry
+        self._settings = settings
+        self._database = database
+        self._executions = executions
+        self._rag: RagService | None = None
+
+    def _rag_service(self) -> RagService:
+        # One per registry: test_configuration, the playground and aidev share its indexes.
+        from masterai.services.rag import RagService
+
+        if self._rag is None:
+            self._rag = RagService.from_settings(self._settings, self._database)
+        return self._rag
+
+    def filesystem(self) -> AITool:
         from masterai.security.workspace import WorkspaceService
         from masterai.tools.files import FilesystemTool
 
         # The company-isolated workspace (docs/workspace.md); the seed's FilesystemAITool
         # stays for library users and declares its roles with FILESYSTEM_ROLES.
-        return FilesystemTool(WorkspaceService(settings.workspace))
+        return FilesystemTool(WorkspaceService(self._settings.workspace))
 
-    def admin() -> AITool:
+    def admin(self) -> AITool:
         from masterai.security import UserDirectory
         from masterai.tools.admin import AdminTool
 
-        return AdminTool(UserDirectory(database), registry.audit_log)
+        return AdminTool(UserDirectory(self._database), self._registry.audit_log)
 
-    rag_services: list[RagService] = []
-
-    def rag_service() -> RagService:
-        # One per registry: test_configuration and aidev share its vector indexes.
-        from masterai.services.rag import RagService
-
-        if not rag_services:
-            rag_services.append(RagService.from_settings(settings, database))
-        return rag_services[0]
-
-    def configuration() -> AITool:
+    def configuration(self) -> AITool:
         from masterai.services.configs import ConfigurationService
         from masterai.tools.playground import PlaygroundConfigurationTool
 
         # configuration plus its model-calling operations (test_configuration, ...,
         # simulate_conversation, replay_conversation)
         return PlaygroundConfigurationTool(
-            ConfigurationService(database), settings, database, rag=rag_service()
+            ConfigurationService(self._database),
+            self._settings,
+            self._database,
+            rag=self._rag_service(),
         )
 
-    def analytics() -> AITool:
+    def analytics(self) -> AITool:
         from masterai.services.analytics import AnalyticsService
         from masterai.tools.evaluation import EvaluatingAnalyticsTool
 
+        settings = self._settings
         return EvaluatingAnalyticsTool(
-            AnalyticsService(database, settings), settings.workspace, settings
+            AnalyticsService(self._database, settings), settings.workspace, settings
         )
 
-    def code() -> AITool:
+    def code(self) -> AITool:
         from masterai.sandbox import CodeExecutionEnvironment
         from masterai.tools.code_scripts import ScriptingCodeTool
 
         # execute_code and friends, plus scripts and test suites; tool scripts call back here
-        environment = CodeExecutionEnvironment(settings)
+        environment = CodeExecutionEnvironment(self._settings)
+        executions = self._executions
         return ScriptingCodeTool(
             environment,
-            settings.workspace,
-            database=database,
-            settings=settings,
-            call_tool=registry.execute_tool,
+            self._settings.workspace,
+            database=self._database,
+            settings=self._settings,
+            call_tool=self._registry.execute_tool,
             executor=executions(environment) if executions is not None else None,
         )
 
-    def integration() -> AITool:
+    def integration(self) -> AITool:
         from masterai.tools.integration import IntegrationTool
 
-        return IntegrationTool.from_settings(settings, database)
+        return IntegrationTool.from_settings(self._settings, self._database)
 
-    factories: dict[str, Callable[[], AITool]] = {
-        "filesystem": filesystem,
-        "admin": admin,
-        "configuration": configuration,
-        "analytics": analytics,
-        "code": code,
-        "integration": integration,
-    }
-    from masterai.tools.aidev.parts import PART_MODULES
-
-    def aidev() -> AITool:
+    def aidev(self) -> AITool:
         from masterai.tools.aidev import AIDevTool
         from masterai.tools.aidev.parts import build_parts
 
-        return AIDevTool(build_parts(settings, database, rag=rag_service()))
+        return AIDevTool(build_parts(self._settings, self._database, rag=self._rag_service()))
 
-    if PART_MODULES:  # a tool without operations would be taken for a legacy tool
-        factories["aidev"] = aidev
-
-    def registry_tool() -> AITool:
+    def registry(self) -> AITool:
         from masterai.tools.registry import RegistryTool
         from masterai.tools.registry.parts import build_parts
 
-        return RegistryTool(build_parts(settings, database))
-
-    factories["registry"] = registry_tool
-    for name, factory in factories.items():
-        registry.register_factory(name, factory, category=name)
-    bind_custom_tools(registry, settings, database)
+        return RegistryTool(build_parts(self._settings, self._database))
 
 
 def bind_custom_tools(registry: ToolRegistry, settings: Settings, database: Database) -> None:
