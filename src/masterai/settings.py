@@ -338,8 +338,10 @@ class RagSettings(BaseModel):
     """Retrieval over companies' documents (owned by ``masterai.services.rag``)."""
 
     embedding_model: str = "local:hashing"
-    """``local:hashing`` (offline, deterministic; no model download) or a provider's
-    embeddings as ``provider:model[@base_url]``, e.g. ``openai:text-embedding-3-small``."""
+    """``local:hashing`` (offline, deterministic, lexical; the default: fast enough to index
+    thousands of chunks in tests), ``local:all-MiniLM-L6-v2`` (offline, semantic; the model
+    wheel of ``requirements/models.txt``, some 300 times slower) or a provider's embeddings
+    as ``provider:model[@base_url]``, e.g. ``openai:text-embedding-3-small``."""
     dimension: int = Field(default=256, ge=16, le=4096)
     """Vector size of the ``local:hashing`` embedder."""
     chunk_tokens: int = Field(default=200, ge=16, le=8192)

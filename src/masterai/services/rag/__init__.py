@@ -28,6 +28,7 @@ from masterai.services.rag.embedders import (
     ProviderEmbedder,
     build_embedder,
 )
+from masterai.services.rag.minilm import LOCAL_MINILM, MiniLMEmbedder
 from masterai.services.rag.service import (
     DEFAULT_COLLECTION,
     RRF_K,
@@ -46,6 +47,7 @@ from masterai.services.rag.store import ModelMismatchError
 __all__ = [
     "DEFAULT_COLLECTION",
     "LOCAL_HASHING",
+    "LOCAL_MINILM",
     "RRF_K",
     "TEXT_SUFFIXES",
     "Chunk",
@@ -53,6 +55,7 @@ __all__ = [
     "Embedder",
     "EmbeddingError",
     "HashingEmbedder",
+    "MiniLMEmbedder",
     "ModelMismatchError",
     "ProviderEmbedder",
     "RagService",

@@ -1,4 +1,4 @@
-"""Embedders: text to unit vectors. The :class:`Embedder` protocol and two implementations.
+"""Embedders: text to unit vectors. The :class:`Embedder` protocol and its implementations.
 
 - :class:`HashingEmbedder` (``local:hashing``): deterministic, offline, no model download.
   Words (lower-cased, crudely stemmed, common English stop words dropped), adjacent word
@@ -6,6 +6,8 @@
   signed buckets, weighted by ``1 + log(count)`` and L2-normalised. It is a *lexical* vector:
   it matches shared words, word forms and spelling variants, not meaning; synonyms with no
   letters in common ("refund" / "money back") do not meet. Use a provider model for semantics.
+- :class:`~masterai.services.rag.minilm.MiniLMEmbedder` (``local:all-MiniLM-L6-v2``): a
+  sentence-embedding model run offline with numpy (see ``minilm.py``); semantic, slower.
 - :class:`ProviderEmbedder` (``provider:model[@base_url]``): an OpenAI-compatible
   ``/embeddings`` endpoint through the official SDK, its HTTP client from the egress guard,
   credentials only for the endpoint the operator configured (as for chat models).
@@ -32,6 +34,7 @@ from masterai.llm.selection import parse_model_spec, resolve_endpoint
 from masterai.security.egress import EgressPolicy, EgressSettingsError
 from masterai.services.errors import InvalidInputError, ServiceError
 from masterai.services.rag.chunking import STOP_WORDS
+from masterai.services.rag.minilm import LOCAL_MINILM, MiniLMEmbedder
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -162,7 +165,8 @@ class ProviderEmbedder:
             parsed = parse_model_spec(spec)
             if parsed.provider in ("anthropic", "scripted"):
                 raise InvalidInputError(
-                    f"{parsed.provider!r} has no embeddings API; use local:hashing or an "
+                    f"{parsed.provider!r} has no embeddings API; use local:hashing, "
+                    f"{LOCAL_MINILM} or an "
                     "OpenAI-compatible provider (openai, ollama, vllm, llamacpp)"
                 )
             endpoint = resolve_endpoint(
@@ -228,6 +232,8 @@ def build_embedder(
     if text == LOCAL_HASHING or text.startswith(LOCAL_HASHING + "-v1/"):
         _, _, size = text.partition("/")
         return HashingEmbedder(int(size) if size.isdigit() else settings.rag.dimension)
+    if text == LOCAL_MINILM:
+        return MiniLMEmbedder()
     return ProviderEmbedder(
         settings, text, allowed_hosts=allowed_hosts, operator_chosen=spec is None
     )
