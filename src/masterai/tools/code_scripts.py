@@ -83,7 +83,7 @@ from masterai.settings import Settings
 from masterai.store import Database
 from masterai.tools.adapter import author_of, tool_result
 from masterai.tools.code import CodeTool, allowed_packages
-from masterai.tools.evaluation import ModelFactory, _Models, _suite_line
+from masterai.tools.evaluation import CallModels, ModelFactory, suite_line
 
 T = TypeVar("T")
 ToolCaller = Callable[[str, dict[str, Any], ExecutionContext], Awaitable[ToolResult]]
@@ -764,7 +764,7 @@ class ScriptingCodeTool(CodeTool):
         if spec is None and self._model_factory is None:
             return [], " No model is configured: the 'model' source added nothing."
         config = await _service(self._configs.get_configuration, company_id)
-        models = _Models.for_call(self._settings, self._model_factory, ref)
+        models = CallModels.for_call(self._settings, self._model_factory, ref)
         model = models.get(spec or "default")
         request = ModelRequest(
             messages=(
@@ -809,7 +809,7 @@ class ScriptingCodeTool(CodeTool):
         except EvaluationInputError as e:
             raise AIToolExecutionError(f"suite v{suite['version']}: {e}") from e
         config = await _service(self._configs.get_configuration, company)
-        models = _Models.for_call(self._settings, self._model_factory, ref)
+        models = CallModels.for_call(self._settings, self._model_factory, ref)
         subject, judge = models.for_config(config), models.judge(args)
         try:
             outcome = await run_suite(subject, cases, judge=judge)
@@ -839,7 +839,7 @@ class ScriptingCodeTool(CodeTool):
                 f" Newly failing: {len(diff['newly_failing'])}, newly passing: "
                 f"{len(diff['newly_passing'])}."
             )
-        text = f"Report {report['id']}: " + _suite_line(outcome) + "." + change
+        text = f"Report {report['id']}: " + suite_line(outcome) + "." + change
         return tool_result(call, text, report, cost_usd=spent)
 
 

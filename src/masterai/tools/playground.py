@@ -40,13 +40,13 @@ from masterai.services.rag import RagService, SearchMode, build_embedder, check_
 from masterai.settings import Settings
 from masterai.store import Database
 from masterai.tools.adapter import call_service, tool_result
-from masterai.tools.configuration import _CHANGE_FIELDS
+from masterai.tools.configuration import CHANGE_FIELDS
 from masterai.tools.evaluation import (
     TIMEOUT,
+    CallModels,
     EvaluatingConfigurationTool,
     ModelFactory,
-    _Models,
-    _with_parameters,
+    with_parameters,
 )
 
 _PLAYGROUND_PARAMETERS = [
@@ -62,7 +62,7 @@ _PLAYGROUND_PARAMETERS = [
         "object",
         "Unsaved changes over the version (default: the active one) to talk to instead",
         required=False,
-        properties=_CHANGE_FIELDS,
+        properties=CHANGE_FIELDS,
     ),
     AIToolParameter(
         "conversation_id",
@@ -101,7 +101,7 @@ class PlaygroundConfigurationTool(EvaluatingConfigurationTool):
 
     def get_definition(self) -> AIToolDefinition:
         """The configuration definition with the playground parameters."""
-        return _with_parameters(super().get_definition(), _PLAYGROUND_PARAMETERS)
+        return with_parameters(super().get_definition(), _PLAYGROUND_PARAMETERS)
 
     def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
         """The configuration operations plus the two playground operations."""
@@ -136,7 +136,7 @@ class PlaygroundConfigurationTool(EvaluatingConfigurationTool):
     # --- what a call talks to -------------------------------------------------------------
 
     def _talk(self, setup: Setup, requester_ref: Any) -> Talk:
-        models = _Models.for_call(self._settings, self._model_factory, requester_ref)
+        models = CallModels.for_call(self._settings, self._model_factory, requester_ref)
         model: Model = models.get(setup.model_spec())
         return Talk(
             model=model,
