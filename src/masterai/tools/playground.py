@@ -9,7 +9,8 @@ logic is :mod:`masterai.services.playground`.
 Both are read-only (no conversation, message or analytics row is written) but call a model:
 they are in ``model_operations``, so only principals with ``model_calls.enabled`` run them
 and the agent asks before it does. Models are built per call for the calling principal, as
-for ``test_configuration``.
+for ``test_configuration``; the company's realtime custom tools run on each reply as the
+calling principal (see :mod:`masterai.services.playground`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from ai_tool import (
     AIToolResult,
 )
 from masterai.llm import LLMEgressError, Model
+from masterai.sandbox import CodeExecutionEnvironment
 from masterai.services.configs import ConfigurationService
+from masterai.services.custom_tools import CustomToolRunner
 from masterai.services.errors import ServiceError
 from masterai.services.playground import (
     PlaygroundService,
@@ -95,7 +98,8 @@ class PlaygroundConfigurationTool(EvaluatingConfigurationTool):
         rag: RagService | None = None,
     ) -> None:
         super().__init__(service, settings, model_factory=model_factory)
-        self._playground = PlaygroundService(database, service)
+        runner = CustomToolRunner(database, lambda: CodeExecutionEnvironment(settings))
+        self._playground = PlaygroundService(database, service, runner=runner)
         self._rag = rag
         self._rag_settings = settings
 
@@ -142,7 +146,7 @@ class PlaygroundConfigurationTool(EvaluatingConfigurationTool):
             model=model,
             retrieve=self._retrieve,
             monitor_cases=self._playground.monitor_cases(setup.company_id),
-            custom_monitors=self._playground.custom_monitors,
+            custom_monitors=self._playground.custom_monitors(requester_ref),
         )
 
     async def _retrieve(self, company_id: str, query: str, options: RagOptions) -> list[Any]:
