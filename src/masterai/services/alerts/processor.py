@@ -120,8 +120,8 @@ def realtime_arguments(company_id: str, record: Mapping[str, Any]) -> dict[str, 
 
 
 def worker_address() -> str:
-    """The client address of the monitors' registry calls (``monitors@HOST``)."""
-    return f"monitors@{socket.gethostname()}"
+    """The client address of the monitors' registry calls (``monitors@HOST``, 64 at most)."""
+    return f"monitors@{socket.gethostname()}"[:64]
 
 
 @dataclass(frozen=True, kw_only=True)
