@@ -31,18 +31,12 @@ import argparse
 import resource
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-# ruff: noqa: E402 - imports follow the sys.path fix below
-# This folder holds benchmarks/csv.py, which would shadow the standard library's csv module
-# (pandas imports it) when the script is run by path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 import pandas as pd
 import sqlalchemy as sa

@@ -10,9 +10,9 @@ sandbox. In one run of this script:
 - built-in monitors only (no custom tool): queued messages per second through
   ``MonitorProcessor.process_once`` (secrets scan, queue claim and delete);
 - warm path: the same with one active realtime tool; each batch of assistant messages is one
-  sandbox process (``run_active_batch``);
-- cold path (the baseline): one sandbox process per message (``run_active``), over
-  ``--cold`` messages.
+  registry call, ``registry.run_realtime_batch`` (one audit record, one sandbox process);
+- cold path (the baseline): one such registry call, so one sandbox process, per message,
+  over ``--cold`` messages.
 
 The ratio is warm against cold, in assistant messages (what the tool runs on) per second.
 """
@@ -30,11 +30,9 @@ from pathlib import Path
 
 from masterai.app import Platform
 from masterai.registry import ExecutionContext, approve_all
-from masterai.sandbox import CodeExecutionEnvironment
 from masterai.security import UserDirectory
-from masterai.services.alerts import MonitorProcessor
+from masterai.services.alerts import MonitorProcessor, message_record
 from masterai.services.alerts.queue import claim
-from masterai.services.custom_tools.runner import CustomToolRunner
 from masterai.settings import MonitorSettings, SandboxSettings, Settings
 
 TOOL_CODE = 'def run(args, ctx):\n    return {"alert": "competitor" in args["text"]}\n'
@@ -108,18 +106,17 @@ async def cold(platform: Platform, count: int) -> float:
         platform, "analytics", operation="import_conversations", format="jsonl",
         content=conversations(count, "cold"),
     )  # fmt: skip
-    runner = CustomToolRunner(platform.database, CodeExecutionEnvironment(platform.settings))
     batch = await asyncio.to_thread(claim, platform.database, limit=2 * count, lease_seconds=600)
-    principal = platform.principal("admin")
-    from masterai.services.alerts import realtime_arguments
-
+    context = ExecutionContext(principal=platform.principal("admin"))
     answers = [m for m in batch if m.role == "assistant"]
     started = time.perf_counter()
     for message in answers:
-        outcome = await runner.run_active(
-            "trivial", realtime_arguments(message), principal=principal
-        )
-        assert outcome.ok, outcome.error
+        params = {
+            "operation": "run_realtime_batch", "name": "trivial",
+            "company_id": message.company_id, "messages": [message_record(message)],
+        }  # fmt: skip
+        result = await platform.call("registry", params, context)
+        assert result.ok, result.error
     return time.perf_counter() - started
 
 

@@ -211,14 +211,22 @@ class Platform:
         await Dispatcher(self.database, settings.integrations, settings.egress).run(stop)
 
     def monitor_processor(self) -> MonitorProcessor:
-        """The realtime monitor loop: custom tools and threat monitors (docs/alerts.md)."""
+        """The realtime monitor loop: custom tools and threat monitors (docs/alerts.md).
+
+        Realtime custom tools run through this platform's registry, as their owners.
+        """
         from masterai.sandbox import CodeExecutionEnvironment
         from masterai.services.alerts import MonitorProcessor
         from masterai.services.custom_tools.runner import CustomToolRunner
 
-        runner = CustomToolRunner(self.database, CodeExecutionEnvironment(self.settings))
+        # Only lists the active realtime tools; their runs are registry calls.
+        tools = CustomToolRunner(self.database, lambda: CodeExecutionEnvironment(self.settings))
         return MonitorProcessor(
-            self.database, self.settings.monitors, runner=runner, load_principal=self.principal
+            self.database,
+            self.settings.monitors,
+            tools=tools,
+            call=self.call,
+            load_principal=self.principal,
         )
 
     async def run_monitors(self, stop: asyncio.Event) -> None:

@@ -25,13 +25,19 @@ ROLE_ACCESS: dict[str, dict[str, str]] = {
     "viewer": {"*": "read", "code": "none", "admin": "none"},
 }
 CALLS_MODELS = {"super_admin", "admin"}
+RUNS_CODE = {"super_admin", "admin"}
+"""Roles with code execution enabled by default (an operation that runs code needs it)."""
 
 
-def may_use(role: str, category: str, read_only: bool, calls_model: bool) -> bool:
+def may_use(role: str, category: str, read_only: bool, calls_model: bool, runs_code: bool) -> bool:
     access = ROLE_ACCESS[role]
     level = access.get(category, access.get("*", "none"))
     allowed = level == "write" or (level == "read" and read_only)
-    return allowed and (role in CALLS_MODELS or not calls_model)
+    return (
+        allowed
+        and (role in CALLS_MODELS or not calls_model)
+        and (role in RUNS_CODE or not runs_code)
+    )
 
 
 @pytest.fixture
@@ -80,7 +86,11 @@ async def test_every_operation_of_every_tool_is_refused_over_http_exactly_as_the
                 assert (record.user_name, record.tool, record.operation) == (role, name, op)
                 refused = response.status_code == 403
                 expected = may_use(
-                    role, registered.category, definition.read_only, registered.calls_model(op)
+                    role,
+                    registered.category,
+                    definition.read_only,
+                    registered.calls_model(op),
+                    registered.runs_code(op),
                 )
                 if refused == expected:
                     mismatches.append((role, name, op, response.status_code, response.text[:200]))

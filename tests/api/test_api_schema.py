@@ -28,6 +28,10 @@ EXAMPLES_PER_OPERATION = 15
 STATEFUL_BODIES = {
     ("POST", "/api/v1/conversations"): "its conversations must name existing companies and "
     "new conversation ids: a body the schema accepts is still refused by the import (422)",
+    ("POST", "/api/v1/tools/{name}"): "the body is the named tool's arguments, described by "
+    "that tool's own schema (GET /api/v1/tools/{name}), not by this route's generic object: "
+    "when the generated name is a real tool (Hypothesis draws string constants from the "
+    "code, such as 'registry'), a body without its operation is refused (400)",
 }
 """Operations whose schema-valid bodies may be refused by the store's state, and why."""
 

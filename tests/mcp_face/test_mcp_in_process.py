@@ -66,6 +66,8 @@ async def test_each_role_is_offered_only_what_it_may_call_with_exact_annotations
             offered[user] = {t.name: t for t in (await client.list_tools()).tools}
     root, ada, vic = offered["root"], offered["ada"], offered["vic"]
     assert "code_execute_code" in root and "admin_add_user" in root
+    # internal operations (the monitor loop's) are offered to nobody
+    assert "registry_list_alerts" in root and "registry_run_realtime_batch" not in root
     # a viewer is offered no code execution, no change and no administration
     assert not [n for n in vic if n.startswith(("code_", "admin_", "filesystem_write"))]
     assert "configuration_update_prompt" not in vic

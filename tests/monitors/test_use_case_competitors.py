@@ -19,6 +19,7 @@ from masterai.events import Dispatcher
 from masterai.registry import ExecutionContext, approve_all
 from masterai.security import UserDirectory
 from masterai.settings import Settings
+from masterai.store.models import AuditRecord
 from masterai.store.models.alerts import Alert
 from service_guard import require_service
 
@@ -55,6 +56,18 @@ def platform(settings: Settings) -> Iterator[Platform]:
     platform.ensure_audit_key()
     yield platform
     platform.close()
+
+
+def realtime_batches(platform: Platform) -> list[AuditRecord]:
+    """The audit records of the monitor loop's realtime batches, oldest first."""
+    with platform.database.session() as session:
+        return list(
+            session.scalars(
+                select(AuditRecord)
+                .where(AuditRecord.operation == "run_realtime_batch")
+                .order_by(AuditRecord.id)
+            )
+        )
 
 
 async def call(platform: Platform, tool: str, **args: Any) -> Any:
@@ -103,6 +116,10 @@ async def test_assistant_answers_naming_a_competitor_raise_alerts_and_reach_a_we
     assert alert.conversation_id == "c1" and alert.severity == "high"
     assert alert.details["result"]["competitors"] == ["Globex"]
     assert report.runs == 2 and report.failures == 0
+    [batch] = realtime_batches(platform)
+    assert (batch.user_name, batch.status) == ("root", "ok")  # as the tool's owner
+    assert batch.client_address.startswith("monitors@")
+    assert [m["conversation_id"] for m in batch.params["messages"]] == ["c1", "c2"]
     assert sent.delivered == 1
     body = receiver.requests[0].json()
     assert body["type"] == "custom_tool.alert" and body["data"]["message_id"] == alert.message_id
@@ -124,3 +141,51 @@ async def test_a_realtime_tool_that_tries_the_network_raises_a_security_alert(
     assert report.runs == 1
     assert found and found[0].details["tool"] == "phones_home"
     assert "network" in found[0].details["refused"]
+
+
+async def test_each_tool_and_batch_is_one_audited_registry_call(platform: Platform) -> None:
+    await activate_realtime(platform, "competitor_mentions", COMPETITOR_CODE, TESTS)
+    await activate_realtime(platform, "phones_home", NETWORK_CODE, QUIET_TESTS)
+    lines = [conversation_line(f"c{i}", "Initech is cheaper.", "Bye.") for i in range(3)]
+    await call(
+        platform, "analytics", operation="import_conversations", format="jsonl",
+        content="".join(lines),
+    )  # fmt: skip
+
+    report = await platform.monitor_processor().process_once()
+    again = await platform.monitor_processor().process_once()
+
+    batches = realtime_batches(platform)
+    assert report.runs == 12 and again.runs == 0
+    assert sorted(b.params["name"] for b in batches) == ["competitor_mentions", "phones_home"]
+    assert all(len(b.params["messages"]) == 6 and b.status == "ok" for b in batches)
+    with platform.database.session() as session:
+        mentions = session.scalars(select(Alert).where(Alert.source == "competitor_mentions"))
+        refusals = list(session.scalars(select(Alert).where(Alert.source == "sandbox_refusal")))
+        assert len(list(mentions)) == 3  # one per message naming Initech, none twice
+    # one per message, raised by the loop; the audit monitors do not raise it again
+    assert len(refusals) == 6 and all(a.message_id is not None for a in refusals)
+
+
+async def test_only_the_owner_or_a_super_admin_runs_a_realtime_batch(platform: Platform) -> None:
+    await activate_realtime(platform, "competitor_mentions", COMPETITOR_CODE, TESTS)
+    UserDirectory(platform.database).add_user("ada", "admin", companies={"acme": "write"})
+    params = {
+        "operation": "run_realtime_batch", "name": "competitor_mentions", "company_id": "acme",
+        "messages": [{"id": 1, "role": "assistant", "content": "Globex!", "conversation_id": "c"}],
+    }  # fmt: skip
+
+    as_ada = ExecutionContext(principal=platform.principal("ada"))
+    refused = await platform.call("registry", params, as_ada)
+    as_root = ExecutionContext(principal=platform.principal("root"))
+    ran = await platform.call("registry", params, as_root)
+    offered = {
+        op.name
+        for listing in platform.registry.list_tools(platform.principal("root"))
+        for op in listing.operations
+    }
+
+    assert refused.status == "denied" and "owner" in (refused.error or "")
+    assert ran.ok and ran.data["result"]["outcomes"][0]["value"]["competitors"] == ["Globex"]
+    assert "run_realtime_batch" not in offered and "create_custom_tool" in offered
+    assert "runs_code" in {e.value for e in ran.call.effects}

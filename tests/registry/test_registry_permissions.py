@@ -271,10 +271,13 @@ async def test_every_operation_of_every_built_in_tool_follows_the_role_table(
                 )
                 assert (record.company_id, record.status) == (company, result.status)
                 policy_denied = (result.error or "").startswith("Permission denied")
-                # model calls are their own permission: super admins and admins only
-                expected = spec_allows(
-                    role, registered.category, definition.read_only, company
-                ) and (role in {"super_admin", "admin"} or not registered.calls_model(op))
+                # model calls and code runs are their own permissions: super admins and
+                # admins only (a read-only operation may still run code: run_realtime_batch)
+                expected = (
+                    spec_allows(role, registered.category, definition.read_only, company)
+                    and (role in {"super_admin", "admin"} or not registered.calls_model(op))
+                    and (role in {"super_admin", "admin"} or not registered.runs_code(op))
+                )
                 if policy_denied == expected:
                     mismatches.append((role, name, op, company, result.status, result.error))
     assert mismatches == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +11,19 @@ import sqlalchemy as sa
 
 from masterai.llm import Model, ModelRequest, ModelResponse, ScriptedModel
 from masterai.registry import ExecutionContext, ToolRegistry
+from masterai.sandbox import CodeExecutionEnvironment
 from masterai.security import Principal, apply_override, role_defaults, system_principal
 from masterai.services.configs import ConfigurationService
+from masterai.services.custom_tools import CustomToolRunner, CustomToolService, ToolSpec, report_of
 from masterai.services.playground import streaming_to
 from masterai.services.rag import RagService, SourceDocument, build_embedder
 from masterai.services.scripts.suites import TestSuiteService
 from masterai.settings import Settings
 from masterai.store import Database
 from masterai.store.models import AuditRecord, Company, Conversation, Message
+from masterai.store.models.alerts import Alert
 from masterai.tools.playground import PlaygroundConfigurationTool
+from service_guard import require_service
 
 ROOT = ExecutionContext(principal=system_principal("root"))
 
@@ -29,6 +34,8 @@ def answering(request: ModelRequest) -> ModelResponse:
     """Kind prompts greet warmly; a question about refunds gets an escalation offer."""
     system = request.messages[0].content if request.messages[0].role == "system" else ""
     question = request.messages[-1].content
+    if "price" in question:
+        return ScriptedModel.reply("Globex is cheaper, but our plan suits you better.")
     if "refund" in question:
         if "kind" in system.lower():
             return ScriptedModel.reply("I am sorry! Our refund policy is 30 days.")
@@ -261,6 +268,78 @@ async def test_a_principal_without_model_calls_may_not_simulate(registry: ToolRe
     result = await simulate(registry, ExecutionContext(principal=viewer), messages=["hi"])
     assert result.status == "denied"
     assert "model_calls" in (result.error or "")
+
+
+COMPETITOR_CODE = """
+def run(args, ctx):
+    named = [c for c in ("Globex", "Initech") if c.lower() in args["text"].lower()]
+    if not named:
+        return {"alert": False}
+    return {"alert": True, "severity": "high", "message": "the assistant named " + named[0]}
+"""
+
+
+async def activate_competitor_monitor(database: Database, settings: Settings) -> None:
+    """A realtime custom tool of acme's, owned by root, tested and active."""
+    require_service(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+    root, name = ROOT.principal, "competitor_mentions"
+    spec = ToolSpec.from_mapping(
+        {
+            "description": "Watches assistant answers for competitors",
+            "code": COMPETITOR_CODE,
+            "trigger": "realtime",
+            "companies": ["acme"],
+            "tests": [{"arguments": {"text": "Hi."}, "expected": {"alert": False}}],
+        }
+    )
+    service = CustomToolService(database)
+    service.create(root, name, spec)
+    runner = CustomToolRunner(database, CodeExecutionEnvironment(settings))
+    outcomes = await runner.run(
+        spec, [c["arguments"] for c in spec.tests], principal=root, name=name
+    )
+    service.record_test(root, name, 1, report_of(outcomes, spec))
+    service.activate(root, name, 1)
+
+
+def custom_monitors(turn: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in turn["trace"]["monitors"] if m["source"] == "custom_tool"]
+
+
+async def test_a_realtime_custom_tool_fires_on_a_reply_naming_a_competitor_and_stores_nothing(
+    registry: ToolRegistry, database: Database, settings: Settings
+) -> None:
+    await activate_competitor_monitor(database, settings)
+
+    result = await simulate(registry, messages=["what about the price?", "hello"])
+
+    assert result.ok, result.error
+    named, plain = result.data["result"]["turns"]
+    [fired] = custom_monitors(named)
+    assert fired["name"] == "competitor_mentions" and fired["fired"] is True
+    assert fired["reason"] == "the assistant named Globex"
+    [quiet] = custom_monitors(plain)
+    assert quiet["fired"] is False and quiet["reason"] is None
+    assert "monitors fired: competitor_mentions" in result.data["summary"]
+    assert count(database, Alert) == 0  # the playground writes nothing
+
+
+async def test_realtime_custom_tools_run_within_the_callers_permissions(
+    registry: ToolRegistry, database: Database, settings: Settings
+) -> None:
+    await activate_competitor_monitor(database, settings)
+    permissions = role_defaults("admin")
+    permissions = apply_override(permissions, "data_access.write_companies", ["acme"])
+    permissions = apply_override(permissions, "model_calls.enabled", True)
+    ada = Principal(name="ada", role="admin", permissions=permissions)
+
+    result = await simulate(registry, ExecutionContext(principal=ada), messages=["the price?"])
+
+    assert result.ok, result.error
+    [monitor] = custom_monitors(result.data["result"]["turns"][0])
+    # the tool is root's and names no role: ada may not call it, so it is not run for her
+    assert monitor["fired"] is False
+    assert monitor["reason"] == "not run: 'ada' may not call 'competitor_mentions'"
 
 
 # --- replay ------------------------------------------------------------------------------

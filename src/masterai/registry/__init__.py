@@ -39,9 +39,17 @@ from masterai.registry.errors import (
 )
 from masterai.registry.monitor import ToolMonitor, ToolStats
 from masterai.registry.pipeline import approval_request, preview_call
-from masterai.registry.registry import MODEL_OPERATIONS, RegisteredTool, ToolRegistry
+from masterai.registry.registry import (
+    CODE_OPERATIONS,
+    INTERNAL_OPERATIONS,
+    MODEL_OPERATIONS,
+    RegisteredTool,
+    ToolRegistry,
+)
 
 __all__ = [
+    "CODE_OPERATIONS",
+    "INTERNAL_OPERATIONS",
     "MODEL_OPERATIONS",
     "Approval",
     "ApprovalRequest",

@@ -42,6 +42,14 @@ MODEL_OPERATIONS = "model_operations"
 """Name of the tool attribute (a set of operation names) listing operations that call a
 language model. They may change no data (``read_only``) yet still spend money, so they are
 never approved automatically."""
+CODE_OPERATIONS = "code_operations"
+"""Name of the tool attribute (a set of operation names) listing operations that run code
+they do not take as an argument (a stored custom tool's): the policy treats them as code runs
+(code execution must be enabled) and they carry the ``runs_code`` effect."""
+INTERNAL_OPERATIONS = "internal_operations"
+"""Name of the tool attribute (a set of operation names) listing operations a worker of the
+platform calls (the realtime monitors): left out of :meth:`ToolRegistry.list_tools`, so the
+agent and MCP clients are not offered them; a call still goes through the whole pipeline."""
 
 ToolFactory = Callable[[], AITool]
 Audience = Callable[[Principal], bool]
@@ -68,6 +76,8 @@ class RegisteredTool:
     """Top-level parameters declared with a role other than secret (``PLAIN`` included):
     their values are not redacted for their name (``max_tokens``, ``issue_token``)."""
     model_operations: frozenset[str] = frozenset()
+    code_operations: frozenset[str] = frozenset()
+    internal_operations: frozenset[str] = frozenset()
     audience: Audience | None = None
     """Who may see and call the tool at all (``None``: whoever the policy allows)."""
 
@@ -83,6 +93,12 @@ class RegisteredTool:
         """Whether ``operation`` calls a language model (and so costs money)."""
         return operation in self.model_operations
 
+    def runs_code(self, operation: str | None) -> bool:
+        """Whether ``operation`` runs code (a ``CODE`` parameter or a declared code operation)."""
+        return operation in self.code_operations or any(
+            b.role is ParameterRole.CODE for b in self.roles_of(operation)
+        )
+
     def effects(self, operation: str | None) -> frozenset[Effect]:
         """What a call of ``operation`` does."""
         op = self.tool.get_operation_definitions().get(operation or "")
@@ -91,7 +107,7 @@ class RegisteredTool:
             effects.add(Effect.CHANGES_DATA)
         if self.calls_model(operation):
             effects |= {Effect.CALLS_MODEL, Effect.SPENDS_MONEY}
-        if any(b.role is ParameterRole.CODE for b in self.roles_of(operation)):
+        if self.runs_code(operation):
             effects.add(Effect.RUNS_CODE)
         return frozenset(effects)
 
@@ -145,6 +161,8 @@ def _describe(
         secret_keys=secrets,
         public_keys=public,
         model_operations=frozenset(getattr(tool, MODEL_OPERATIONS, frozenset())),
+        code_operations=frozenset(getattr(tool, CODE_OPERATIONS, frozenset())),
+        internal_operations=frozenset(getattr(tool, INTERNAL_OPERATIONS, frozenset())),
         audience=audience,
     )
 
@@ -369,6 +387,7 @@ class ToolRegistry:
             roles=roles,
             company_id=request.context.company_id,
             calls_model=registered.calls_model(op_name),
+            executes_code=op_name in registered.code_operations,
         )
         decision = decide(request.context.principal, action)
         call = PreparedCall(
@@ -414,6 +433,7 @@ class ToolRegistry:
             roles=registered.roles_of(op.name if op else None),
             company_id=request.context.company_id,
             calls_model=registered.calls_model(op.name if op else None),
+            executes_code=bool(op and op.name in registered.code_operations),
         )
         decision = decide(request.context.principal, action)
         if not decision.allowed:
@@ -471,6 +491,7 @@ class ToolRegistry:
                     read_only=op.read_only,
                     roles=registered.roles_of(name),
                     calls_model=registered.calls_model(name),
+                    executes_code=name in registered.code_operations,
                 ),
             )
         ]
@@ -478,7 +499,8 @@ class ToolRegistry:
     def list_tools(self, principal: Principal) -> list[ToolListing]:
         """The tools and operations ``principal`` may call, with their exported schemas.
 
-        This is what a model is shown: a tool with no allowed operation is left out.
+        This is what a model is shown: a tool with no allowed operation is left out, and so
+        are internal operations (:data:`INTERNAL_OPERATIONS`).
         """
         listings = []
         for name in self.names():
@@ -487,7 +509,11 @@ class ToolRegistry:
                 continue  # unregistered meanwhile, or outside the tool's scope
             operations = registered.tool.get_operation_definitions()
             if operations:
-                allowed = self.allowed_operations(principal, registered)
+                allowed = [
+                    op
+                    for op in self.allowed_operations(principal, registered)
+                    if op not in registered.internal_operations
+                ]
                 if not allowed:
                     continue
             else:

@@ -7,10 +7,11 @@ ParameterRole`); no argument name means anything here:
 - ``COMPANY`` values (and the call's company scope) need write access unless the operation is
   read-only; ``READ_COMPANY`` values need read access;
 - a true ``SENSITIVE_REQUEST`` flag needs ``data_access.sensitive_data``;
-- an operation that runs code (a ``CODE`` parameter, or a tool of category ``code``,
-  ``scripts`` or ``custom``) needs code execution enabled, and its ``LANGUAGE`` and
-  ``PACKAGES`` values allowed; ``TIME_LIMIT`` and ``MEMORY_LIMIT`` values are bounded by the
-  code-execution limits wherever they are declared (so the registry may honour them);
+- an operation that runs code (a ``CODE`` parameter, ``ToolAction.executes_code``, or a tool
+  of category ``code``, ``scripts`` or ``custom``) needs code execution enabled, and its
+  ``LANGUAGE`` and ``PACKAGES`` values allowed; ``TIME_LIMIT`` and ``MEMORY_LIMIT`` values
+  are bounded by the code-execution limits wherever they are declared (so the registry may
+  honour them);
 - an operation that calls a language model (``ToolAction.calls_model``; it costs money) needs
   ``model_calls.enabled``;
 - ``URL`` hosts, and the host of a ``MODEL`` spec's ``@base_url``
@@ -54,12 +55,16 @@ class ToolAction:
     """The call's company scope, if any."""
     calls_model: bool = False
     """The operation calls a language model (it costs money): needs ``model_calls.enabled``."""
+    executes_code: bool = False
+    """The operation runs code it does not take as an argument (a stored custom tool's)."""
 
     @property
     def runs_code(self) -> bool:
-        """Whether the operation runs code (declares a ``CODE`` parameter, or is a code tool)."""
-        return self.category in CODE_CATEGORIES or any(
-            b.role is ParameterRole.CODE for b in self.roles
+        """Whether the operation runs code (a ``CODE`` parameter, declared, or a code tool)."""
+        return (
+            self.executes_code
+            or self.category in CODE_CATEGORIES
+            or any(b.role is ParameterRole.CODE for b in self.roles)
         )
 
     def values(self, role: ParameterRole) -> Iterator[tuple[RoleBinding, Any]]:

@@ -24,18 +24,24 @@ hits are appended to the system prompt as numbered documents.
 Monitors: the assertions of the company's newest stored test suite (``code.
 generate_test_cases``) that apply to a reply: every case from the prompt's rules
 (``source: configuration``) and the cases whose input is the customer's message. Rubric
-assertions need a judge model and are not checked here. :func:`custom_tool_monitors` is the
-hook for monitors of custom tools; it returns none until custom tools provide them.
+assertions need a judge model and are not checked here. The company's active realtime custom
+tools (docs/alerts.md) run on every reply too (:func:`custom_tool_monitors`): as the *calling*
+principal, within its code-execution limits and only where it could call the tool itself (the
+tool's scope and the ``custom`` category), each in the sandbox; a result ``{"alert": true,
+...}`` is a monitor of source ``custom_tool`` that fired. Nothing is stored as an alert. The
+playground call is the one audited registry call; the tools run inside it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,6 +50,8 @@ from masterai.llm import LLMEgressError, LLMError, Message, Model, ModelRequest,
 from masterai.llm.evaluation import AssertionSpec, EvaluationInputError, TestCase, check
 from masterai.llm.evaluation import parse_test_cases as _parse_cases
 from masterai.llm.types import ResponseComplete, TextDelta
+from masterai.security import Principal, ToolAction, decide
+from masterai.services.alerts import realtime_arguments
 from masterai.services.configs import (
     ConfigurationService,
     FieldChange,
@@ -52,6 +60,14 @@ from masterai.services.configs import (
     merge,
     validate_changes,
 )
+from masterai.services.custom_tools import (
+    CATEGORY,
+    CustomToolAccessDenied,
+    CustomToolNotFound,
+    CustomToolRunner,
+    may_call,
+)
+from masterai.services.custom_tools.runner import RealtimeTool
 from masterai.services.errors import InvalidInputError, NotFoundError
 from masterai.services.scripts.suites import TestSuiteService
 from masterai.store import Database
@@ -199,13 +215,74 @@ CustomToolMonitors = Callable[[str, str, str], Awaitable[list[Monitor]]]
 """``(company_id, customer_message, reply) -> monitors`` of the company's custom tools."""
 
 
-async def custom_tool_monitors(company_id: str, message: str, reply: str) -> list[Monitor]:
-    """Monitors of the company's custom tools that fire on ``reply``: none yet.
-
-    The hook for custom tools' monitors (pass another function as ``custom_monitors`` to
-    :class:`PlaygroundService`); each returned :class:`Monitor` has ``source="custom_tool"``.
-    """
+async def no_custom_tool_monitors(company_id: str, message: str, reply: str) -> list[Monitor]:
+    """No custom tool monitors (a caller that is not a known principal)."""
     return []
+
+
+def custom_tool_monitors(runner: CustomToolRunner, principal: Principal) -> CustomToolMonitors:
+    """The company's active realtime custom tools as monitors of a reply, run as ``principal``.
+
+    Each tool runs once per reply in the sandbox under ``principal``'s code-execution limits,
+    with the arguments a realtime run gets (``id``, ``seq`` and ``conversation_id`` are null:
+    the reply is not stored). A tool ``principal`` could not call itself is listed as not run,
+    with the reason; a run that fails is listed with its error. Nothing is stored.
+    """
+
+    async def monitors(company_id: str, message: str, reply: str) -> list[Monitor]:
+        tools = await asyncio.to_thread(runner.active_realtime_tools, company_id)
+        return [await _realtime_monitor(runner, principal, t, company_id, reply) for t in tools]
+
+    return monitors
+
+
+async def _realtime_monitor(
+    runner: CustomToolRunner, principal: Principal, tool: RealtimeTool, company_id: str, reply: str
+) -> Monitor:
+    def result(fired: bool, reason: str | None) -> Monitor:
+        check = f"realtime custom tool v{tool.version}"
+        return Monitor(
+            name=tool.name, source="custom_tool", check=check, fired=fired, reason=reason
+        )
+
+    try:
+        spec, _, owner = await asyncio.to_thread(runner.active_spec, tool.name)
+    except CustomToolNotFound:
+        return result(False, "not run: disabled meanwhile")
+    if not may_call(principal, owner, spec):
+        return result(False, f"not run: {principal.name!r} may not call {tool.name!r}")
+    # What the registry would check were the caller to call the tool on this company.
+    action = ToolAction(
+        tool=tool.name, category=CATEGORY, operation=None, read_only=True, company_id=company_id
+    )
+    decision = decide(principal, action)
+    if not decision.allowed:
+        return result(False, f"not run: {decision.reason}")
+    record = {
+        "id": None,
+        "role": "assistant",
+        "content": reply,
+        "seq": None,
+        "created_at": datetime.now(UTC).isoformat(),
+        "model": None,
+        "conversation_id": None,
+    }
+    try:
+        [outcome] = await runner.run(
+            spec,
+            [realtime_arguments(company_id, record)],
+            principal=principal,
+            name=tool.name,
+            company_id=company_id,
+        )
+    except CustomToolAccessDenied as e:
+        return result(False, f"not run: {e}")
+    if not outcome.ok:
+        return result(False, f"failed: {outcome.error}")
+    value = outcome.value
+    if isinstance(value, dict) and value.get("alert") is True:
+        return result(True, str(value.get("message") or f"{tool.name} raised an alert"))
+    return result(False, None)
 
 
 def _describe(assertion: AssertionSpec) -> str:
@@ -364,7 +441,7 @@ class Talk:
     model: Model
     retrieve: Retriever | None = None
     monitor_cases: Sequence[MonitorCase] = ()
-    custom_monitors: CustomToolMonitors = custom_tool_monitors
+    custom_monitors: CustomToolMonitors = no_custom_tool_monitors
 
 
 async def simulate(setup: Setup, turns: Sequence[Turn], talk: Talk) -> dict[str, Any]:
@@ -513,7 +590,7 @@ class PlaygroundService:
     Args:
         database: The store (read only).
         configs: The configuration versions.
-        custom_monitors: The custom tools' monitors (default: none yet).
+        runner: Runs the company's realtime custom tools on replies (``None``: they do not).
     """
 
     def __init__(
@@ -521,12 +598,18 @@ class PlaygroundService:
         database: Database,
         configs: ConfigurationService,
         *,
-        custom_monitors: CustomToolMonitors = custom_tool_monitors,
+        runner: CustomToolRunner | None = None,
     ) -> None:
         self.database = database
         self.configs = configs
         self.suites = TestSuiteService(database)
-        self.custom_monitors = custom_monitors
+        self.runner = runner
+
+    def custom_monitors(self, caller: Any) -> CustomToolMonitors:
+        """The realtime custom tools' monitors, run as ``caller`` (none for a non-principal)."""
+        if self.runner is None or not isinstance(caller, Principal):
+            return no_custom_tool_monitors
+        return custom_tool_monitors(self.runner, caller)
 
     def setup(self, company_id: str, version: int | None = None, draft: Any = None) -> Setup:
         """A stored version (active by default), or ``draft`` changes over it.

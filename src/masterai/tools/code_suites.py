@@ -27,7 +27,7 @@ from masterai.services.scripts import TestSuiteService, runnable
 from masterai.settings import Settings
 from masterai.store import Database
 from masterai.tools.adapter import author_of, service_call, tool_result
-from masterai.tools.evaluation import ModelFactory, _Models, _suite_line
+from masterai.tools.evaluation import CallModels, ModelFactory, suite_line
 
 MODEL_OPERATIONS = frozenset({"run_integration_tests"})
 """The suite operations that call a model (see ``model_operations``)."""
@@ -107,7 +107,7 @@ class SuiteOperations:
         if spec is None and self._model_factory is None:
             return [], " No model is configured: the 'model' source added nothing."
         config = await service_call(self._configs.get_configuration, company_id)
-        models = _Models.for_call(self._settings, self._model_factory, ref)
+        models = CallModels.for_call(self._settings, self._model_factory, ref)
         model = models.get(spec or "default")
         request = ModelRequest(
             messages=(
@@ -153,7 +153,7 @@ class SuiteOperations:
         except EvaluationInputError as e:
             raise AIToolExecutionError(f"suite v{suite['version']}: {e}") from e
         config = await service_call(self._configs.get_configuration, company)
-        models = _Models.for_call(self._settings, self._model_factory, ref)
+        models = CallModels.for_call(self._settings, self._model_factory, ref)
         subject, judge = models.for_config(config), models.judge(args)
         try:
             outcome = await run_suite(subject, cases, judge=judge)
@@ -183,5 +183,5 @@ class SuiteOperations:
                 f" Newly failing: {len(diff['newly_failing'])}, newly passing: "
                 f"{len(diff['newly_passing'])}."
             )
-        text = f"Report {report['id']}: " + _suite_line(outcome) + "." + change
+        text = f"Report {report['id']}: " + suite_line(outcome) + "." + change
         return tool_result(call, text, report, cost_usd=spent)

@@ -53,6 +53,12 @@ class ComposedTool(AITool):
         self.model_operations: frozenset[str] = frozenset().union(
             *(getattr(p, "model_operations", frozenset()) for p in self._parts)
         )
+        self.code_operations: frozenset[str] = frozenset().union(
+            *(getattr(p, "code_operations", frozenset()) for p in self._parts)
+        )
+        self.internal_operations: frozenset[str] = frozenset().union(
+            *(getattr(p, "internal_operations", frozenset()) for p in self._parts)
+        )
 
     def get_definition(self) -> AIToolDefinition:
         """The tool's definition: every part's parameters."""

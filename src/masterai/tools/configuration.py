@@ -381,7 +381,7 @@ def _targets(arguments: dict[str, Any]) -> list[str]:
     return [one] if one is not None else list(many or [])
 
 
-_CHANGE_FIELDS = [
+CHANGE_FIELDS = [
     AIToolParameter("provider", "string", "LLM provider, e.g. 'openai'", required=False),
     AIToolParameter(
         "model",
@@ -402,7 +402,9 @@ _CHANGE_FIELDS = [
         required=False,
     ),
 ]
-assert [p.name for p in _CHANGE_FIELDS] == list(FIELDS)
+assert [p.name for p in CHANGE_FIELDS] == list(FIELDS)
+"""The fields a configuration change may set (``FIELDS``), as parameters; the playground's
+``draft`` takes the same."""
 
 _PARAMETERS = [
     AIToolParameter(
@@ -440,7 +442,7 @@ _PARAMETERS = [
         "object",
         "Fields to change (only those given change)",
         required=False,
-        properties=_CHANGE_FIELDS,
+        properties=CHANGE_FIELDS,
     ),
     AIToolParameter("version", "integer", "A configuration version number", required=False),
     AIToolParameter("from_version", "integer", "Older version to compare", required=False),

@@ -116,16 +116,18 @@ _EXTRA_ANALYTICS = [
 ]
 
 
-def _with_parameters(
-    definition: AIToolDefinition, extra: list[AIToolParameter]
-) -> AIToolDefinition:
+def with_parameters(definition: AIToolDefinition, extra: list[AIToolParameter]) -> AIToolDefinition:
+    """``definition`` with those parameters of ``extra`` it lacks appended."""
     known = {p.name for p in definition.parameters}
     definition.parameters = [*definition.parameters, *(p for p in extra if p.name not in known)]
     return definition
 
 
-class _Models:
-    """Builds models from specs, translating configuration errors into tool errors."""
+class CallModels:
+    """The models one tool call uses, built from specs; configuration errors become tool errors.
+
+    Shared by the tools that call models for their caller (evaluation, scripts, playground).
+    """
 
     def __init__(self, build: ModelFactory) -> None:
         self._build = build
@@ -133,7 +135,7 @@ class _Models:
     @classmethod
     def for_call(
         cls, settings: Settings, factory: ModelFactory | None, requester_ref: Any
-    ) -> _Models:
+    ) -> CallModels:
         """The models of one call: ``factory`` if given, else built for the calling principal."""
         if factory is not None:
             return cls(factory)
@@ -141,17 +143,20 @@ class _Models:
         return cls(lambda spec: build_model(settings, spec, allowed_hosts=domains))
 
     def get(self, spec: str) -> Model:
+        """The model ``spec`` names (``provider:model[@base_url]``)."""
         try:
             return self._build(spec)
         except LLMConfigurationError as error:
             raise AIToolExecutionError(str(error)) from error
 
     def judge(self, arguments: dict[str, Any]) -> Model | None:
+        """The judge model the arguments name (``judge_model``), if any."""
         spec = arguments.get("judge_model")
         return self.get(spec) if spec else None
 
     @staticmethod
     def spec_of(config: ConfigVersion) -> str:
+        """The model spec of a configuration version (refused if it names no model)."""
         if not config.provider or not config.model:
             raise AIToolExecutionError(
                 f"{config.company_id} v{config.version} names no provider/model to test"
@@ -160,6 +165,7 @@ class _Models:
         return f"{config.provider}:{config.model}" + (f"@{base_url}" if base_url else "")
 
     def for_config(self, config: ConfigVersion) -> Subject:
+        """A configuration version as an evaluation subject (its model and settings)."""
         return Subject(
             label=f"{config.company_id} v{config.version}",
             model=self.get(self.spec_of(config)),
@@ -183,7 +189,8 @@ def _cases(arguments: dict[str, Any]) -> Any:
         raise AIToolExecutionError(str(error)) from error
 
 
-def _suite_line(suite: SuiteResult) -> str:
+def suite_line(suite: SuiteResult) -> str:
+    """One line summing up a suite: passed cases, median latency, tokens, cost."""
     s = suite.summary()
     cost = "unknown cost" if s["cost_usd"] is None else f"${s['cost_usd']:.4f}"
     return (
@@ -264,7 +271,7 @@ class EvaluatingConfigurationTool(ConfigurationTool):
 
     def get_definition(self) -> AIToolDefinition:
         """The configuration definition with the evaluation parameters."""
-        return _with_parameters(super().get_definition(), _EXTRA_CONFIGURATION)
+        return with_parameters(super().get_definition(), _EXTRA_CONFIGURATION)
 
     def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
         """The configuration operations plus the two evaluation operations."""
@@ -309,7 +316,7 @@ class EvaluatingConfigurationTool(ConfigurationTool):
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args = tool_call.arguments
-        models = _Models.for_call(self._settings, self._model_factory, requester_ref)
+        models = CallModels.for_call(self._settings, self._model_factory, requester_ref)
         cases = _cases(args)
         config = await call_service(
             self._config_service.get_configuration, args["company_id"], args.get("version")
@@ -331,7 +338,7 @@ class EvaluatingConfigurationTool(ConfigurationTool):
                 summary=suite.summary(),
                 failed=failed,
             )
-        return tool_result(tool_call, _suite_line(suite), suite.to_dict(), cost_usd=_spent(suite))
+        return tool_result(tool_call, suite_line(suite), suite.to_dict(), cost_usd=_spent(suite))
 
     async def _pair(self, args: dict[str, Any]) -> list[ConfigVersion]:
         versions, companies = args.get("versions"), args.get("company_ids")
@@ -349,7 +356,7 @@ class EvaluatingConfigurationTool(ConfigurationTool):
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args = tool_call.arguments
-        models = _Models.for_call(self._settings, self._model_factory, requester_ref)
+        models = CallModels.for_call(self._settings, self._model_factory, requester_ref)
         cases = _cases(args)
         subjects = [models.for_config(c) for c in await self._pair(args)]
         judge = models.judge(args)
@@ -359,14 +366,14 @@ class EvaluatingConfigurationTool(ConfigurationTool):
             raise AIToolExecutionError(f"compare_configurations: {error}") from error
         finally:
             await _close(*(s.model for s in subjects), judge)
-        summary = "\n".join(_suite_line(s) for s in suites)
+        summary = "\n".join(suite_line(s) for s in suites)
         return tool_result(tool_call, summary, comparison_matrix(suites), cost_usd=_spent(*suites))
 
     async def _optimize(
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args = tool_call.arguments
-        models = _Models.for_call(self._settings, self._model_factory, requester_ref)
+        models = CallModels.for_call(self._settings, self._model_factory, requester_ref)
         cases = _cases(args)
         rounds = args.get("rounds", 1)
         if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= MAX_ROUNDS:
@@ -391,8 +398,8 @@ class EvaluatingConfigurationTool(ConfigurationTool):
 
 
 def _optimization_summary(config: ConfigVersion, result: OptimizationResult) -> str:
-    lines = [f"{config.company_id} v{config.version}: " + _suite_line(result.current)]
-    lines += [f"round {c.round}: " + _suite_line(c.suite) for c in result.candidates]
+    lines = [f"{config.company_id} v{config.version}: " + suite_line(result.current)]
+    lines += [f"round {c.round}: " + suite_line(c.suite) for c in result.candidates]
     best = result.best
     if best is None:
         lines.append("No candidate beat the current prompt; nothing to apply.")
@@ -423,7 +430,7 @@ class EvaluatingAnalyticsTool(AnalyticsTool):
 
     def get_definition(self) -> AIToolDefinition:
         """The analytics definition with the benchmark parameters."""
-        return _with_parameters(super().get_definition(), _EXTRA_ANALYTICS)
+        return with_parameters(super().get_definition(), _EXTRA_ANALYTICS)
 
     def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
         """The analytics operations plus ``benchmark_models``."""
@@ -445,7 +452,7 @@ class EvaluatingAnalyticsTool(AnalyticsTool):
         self, tool_call: AIToolCall, requester_ref: Any, auth: AIToolAuthorizationCallback
     ) -> AIToolResult:
         args = tool_call.arguments
-        models = _Models.for_call(self._settings, self._model_factory, requester_ref)
+        models = CallModels.for_call(self._settings, self._model_factory, requester_ref)
         cases = _cases(args)
         specs = args["models"]
         if not specs or len(specs) > MAX_MODELS or len(set(specs)) != len(specs):
@@ -464,5 +471,5 @@ class EvaluatingAnalyticsTool(AnalyticsTool):
         finally:
             await _close(*(s.model for s in subjects), judge)
         ranked = sorted(suites, key=lambda s: -s.pass_rate)
-        summary = "\n".join(_suite_line(s) for s in ranked)
+        summary = "\n".join(suite_line(s) for s in ranked)
         return tool_result(tool_call, summary, comparison_matrix(suites), cost_usd=_spent(*suites))

@@ -9,7 +9,8 @@ logic is :mod:`masterai.services.playground`.
 Both are read-only (no conversation, message or analytics row is written) but call a model:
 they are in ``model_operations``, so only principals with ``model_calls.enabled`` run them
 and the agent asks before it does. Models are built per call for the calling principal, as
-for ``test_configuration``.
+for ``test_configuration``; the company's realtime custom tools run on each reply as the
+calling principal (see :mod:`masterai.services.playground`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from ai_tool import (
     AIToolResult,
 )
 from masterai.llm import LLMEgressError, Model
+from masterai.sandbox import CodeExecutionEnvironment
 from masterai.services.configs import ConfigurationService
+from masterai.services.custom_tools import CustomToolRunner
 from masterai.services.errors import ServiceError
 from masterai.services.playground import (
     PlaygroundService,
@@ -40,13 +43,13 @@ from masterai.services.rag import RagService, SearchMode, build_embedder, check_
 from masterai.settings import Settings
 from masterai.store import Database
 from masterai.tools.adapter import call_service, tool_result
-from masterai.tools.configuration import _CHANGE_FIELDS
+from masterai.tools.configuration import CHANGE_FIELDS
 from masterai.tools.evaluation import (
     TIMEOUT,
+    CallModels,
     EvaluatingConfigurationTool,
     ModelFactory,
-    _Models,
-    _with_parameters,
+    with_parameters,
 )
 
 _PLAYGROUND_PARAMETERS = [
@@ -62,7 +65,7 @@ _PLAYGROUND_PARAMETERS = [
         "object",
         "Unsaved changes over the version (default: the active one) to talk to instead",
         required=False,
-        properties=_CHANGE_FIELDS,
+        properties=CHANGE_FIELDS,
     ),
     AIToolParameter(
         "conversation_id",
@@ -95,13 +98,14 @@ class PlaygroundConfigurationTool(EvaluatingConfigurationTool):
         rag: RagService | None = None,
     ) -> None:
         super().__init__(service, settings, model_factory=model_factory, rag=rag)
-        self._playground = PlaygroundService(database, service)
+        runner = CustomToolRunner(database, lambda: CodeExecutionEnvironment(settings))
+        self._playground = PlaygroundService(database, service, runner=runner)
         self._rag = rag
         self._rag_settings = settings
 
     def get_definition(self) -> AIToolDefinition:
         """The configuration definition with the playground parameters."""
-        return _with_parameters(super().get_definition(), _PLAYGROUND_PARAMETERS)
+        return with_parameters(super().get_definition(), _PLAYGROUND_PARAMETERS)
 
     def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
         """The configuration operations plus the two playground operations."""
@@ -136,13 +140,13 @@ class PlaygroundConfigurationTool(EvaluatingConfigurationTool):
     # --- what a call talks to -------------------------------------------------------------
 
     def _talk(self, setup: Setup, requester_ref: Any) -> Talk:
-        models = _Models.for_call(self._settings, self._model_factory, requester_ref)
+        models = CallModels.for_call(self._settings, self._model_factory, requester_ref)
         model: Model = models.get(setup.model_spec())
         return Talk(
             model=model,
             retrieve=self._retrieve,
             monitor_cases=self._playground.monitor_cases(setup.company_id),
-            custom_monitors=self._playground.custom_monitors,
+            custom_monitors=self._playground.custom_monitors(requester_ref),
         )
 
     async def _retrieve(self, company_id: str, query: str, options: RagOptions) -> list[Any]:

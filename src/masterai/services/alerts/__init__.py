@@ -12,8 +12,10 @@ from __future__ import annotations
 from masterai.services.alerts.processor import (
     AUDIT_CURSOR,
     MonitorProcessor,
-    RealtimeRunner,
+    RealtimeTools,
+    RegistryCall,
     RoundReport,
+    message_record,
     realtime_arguments,
 )
 from masterai.services.alerts.queue import Backlog, QueuedMessage, backlog, enqueue_conversations
@@ -36,13 +38,15 @@ __all__ = [
     "MonitorProcessor",
     "NewAlert",
     "QueuedMessage",
-    "RealtimeRunner",
+    "RealtimeTools",
+    "RegistryCall",
     "RoundReport",
     "Severity",
     "SourceKind",
     "alert_dict",
     "backlog",
     "enqueue_conversations",
+    "message_record",
     "realtime_arguments",
     "record_alert",
 ]

@@ -77,12 +77,20 @@ class AuditMonitors:
         self._markers = [m.lower() for m in settings.injection_markers if m]
 
     def examine(self, record: AuditRecord) -> Iterator[NewAlert]:
-        """The findings of every audit monitor on ``record``."""
+        """The findings of every audit monitor on ``record``.
+
+        A realtime batch (``registry.run_realtime_batch``) is the monitor loop's own call
+        for a tool's owner: its sandbox refusals are raised by the loop, linked to their
+        message, and it says nothing about the owner's habits (hours, addresses).
+        """
         yield from self._denied_burst(record)
         yield from self._egress(record)
-        yield from self._sandbox(record)
+        realtime = record.tool == "registry" and record.operation == "run_realtime_batch"
+        if not realtime:
+            yield from self._sandbox(record)
         yield from self._injection(record)
-        yield from self._habits(record)
+        if not realtime:
+            yield from self._habits(record)
 
     def _alert(
         self, monitor: Monitor, record: AuditRecord, message: str, **details: Any

@@ -2,23 +2,26 @@
 
 :meth:`MonitorProcessor.process_once` is one round: claim a batch of queued messages, run
 every active realtime custom tool of each message's company over its assistant messages (one
-sandbox process per tool and batch: the warm path), look for secrets in every message, then
-examine the audit records after the watermark. :meth:`MonitorProcessor.run` repeats rounds
-until stopped; ``Platform.background()`` and ``masterai worker`` start it.
+registry call, so one audit record and one sandbox process, per tool and batch: the warm path),
+look for secrets in every message, then examine the audit records after the watermark.
+:meth:`MonitorProcessor.run` repeats rounds until stopped; ``Platform.background()`` and
+``masterai worker`` start it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from masterai.registry import ExecutionContext, ToolResult
 from masterai.security import Principal
 from masterai.services.alerts import queue
 from masterai.services.alerts.monitors import AuditMonitors, secret_in_message
@@ -35,6 +38,13 @@ AUDIT_CURSOR = "audit"
 """The name of the audit stream's watermark in ``monitor_cursors``."""
 MONITORED_ROLE = "assistant"
 """Realtime custom tools run on the messages of this role."""
+REGISTRY_TOOL = "registry"
+RUN_BATCH = "run_realtime_batch"
+"""The registry operation that runs one realtime tool over one batch (one audit record)."""
+MAX_CALL_MESSAGES = 200
+MAX_CALL_BYTES = 128 * 1024
+"""A batch larger than this (messages, or content bytes) is split over several calls, well
+inside the registry's limit on a call's arguments (``MAX_PARAMS_BYTES``, 256 KiB)."""
 
 
 class RealtimeToolInfo(Protocol):
@@ -48,6 +58,14 @@ class RealtimeToolInfo(Protocol):
 
     @property
     def owner(self) -> str: ...  # noqa: D102
+
+
+class RealtimeTools(Protocol):
+    """Which realtime tools serve a company (``CustomToolRunner.active_realtime_tools``)."""
+
+    def active_realtime_tools(self, company_id: str) -> Sequence[RealtimeToolInfo]:
+        """The active realtime tools serving ``company_id``."""
+        ...
 
 
 class RunOutcomeInfo(Protocol):
@@ -66,44 +84,44 @@ class RunOutcomeInfo(Protocol):
     def refused(self) -> tuple[str, ...]: ...  # noqa: D102
 
 
-class RealtimeRunner(Protocol):
-    """What the loop needs of the custom tool runner (``CustomToolRunner``)."""
-
-    def active_realtime_tools(self, company_id: str) -> Sequence[RealtimeToolInfo]:
-        """The active realtime tools serving ``company_id``."""
-        ...
-
-    async def run_active_batch(
-        self,
-        tool_name: str,
-        calls: Sequence[Mapping[str, Any]],
-        *,
-        principal: Principal,
-        company_id: str | None = None,
-    ) -> Sequence[RunOutcomeInfo]:
-        """Run the active version over every argument set in one sandbox process."""
-        ...
-
-
 PrincipalLoader = Callable[[str], Principal]
 """``load(name) -> Principal`` (``Platform.principal``): whom a realtime tool runs as."""
+RegistryCall = Callable[[str, dict[str, Any], ExecutionContext], Awaitable[ToolResult]]
+"""``await call(tool, params, context)`` (``Platform.call``): the one door."""
+
+MESSAGE_FIELDS = ("id", "role", "content", "seq", "created_at", "model")
+"""What a realtime tool sees of a message (``args["message"]``, docs/alerts.md)."""
 
 
-def realtime_arguments(message: queue.QueuedMessage) -> dict[str, Any]:
-    """The arguments a realtime custom tool receives for one message (docs/alerts.md)."""
+def message_record(message: queue.QueuedMessage) -> dict[str, Any]:
+    """A queued message as ``run_realtime_batch`` takes it (JSON: its fields and conversation)."""
     return {
-        "text": message.content,
-        "message": {
-            "id": message.message_id,
-            "role": message.role,
-            "content": message.content,
-            "seq": message.seq,
-            "created_at": message.created_at.isoformat(),
-            "model": message.model,
-        },
+        "id": message.message_id,
+        "role": message.role,
+        "content": message.content,
+        "seq": message.seq,
+        "created_at": message.created_at.isoformat(),
+        "model": message.model,
         "conversation_id": message.conversation_id,
-        "company_id": message.company_id,
     }
+
+
+def realtime_arguments(company_id: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments a realtime custom tool receives for one message (docs/alerts.md).
+
+    ``record`` is a :func:`message_record` (or a playground reply shaped like one).
+    """
+    return {
+        "text": record.get("content", ""),
+        "message": {k: record.get(k) for k in MESSAGE_FIELDS},
+        "conversation_id": record.get("conversation_id"),
+        "company_id": company_id,
+    }
+
+
+def worker_address() -> str:
+    """The client address of the monitors' registry calls (``monitors@HOST``, 64 at most)."""
+    return f"monitors@{socket.gethostname()}"[:64]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,10 +148,15 @@ class RoundReport:
 class MonitorProcessor:
     """Runs the realtime monitors over queued messages and the audit stream.
 
+    Realtime custom tools run through the registry (``registry.run_realtime_batch``, as the
+    tool's owner): each tool and batch is one audited call. Without ``tools``, ``call`` and
+    ``load_principal`` only the built-in monitors run.
+
     Args:
         database: the store (queue, alerts, audit log).
         settings: thresholds and batch sizes.
-        runner: the custom tool runner (``None``: only the built-in monitors run).
+        tools: which realtime custom tools serve a company (the custom tool runner).
+        call: the registry call (``Platform.call``).
         load_principal: ``load(name) -> Principal`` for a realtime tool's owner.
     """
 
@@ -142,12 +165,14 @@ class MonitorProcessor:
         database: Database,
         settings: MonitorSettings,
         *,
-        runner: RealtimeRunner | None = None,
+        tools: RealtimeTools | None = None,
+        call: RegistryCall | None = None,
         load_principal: PrincipalLoader | None = None,
     ) -> None:
         self._database = database
         self._settings = settings
-        self._runner = runner
+        self._tools = tools
+        self._call = call
         self._load_principal = load_principal
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -168,7 +193,7 @@ class MonitorProcessor:
         )
         found: list[NewAlert] = [a for m in batch if (a := secret_in_message(m)) is not None]
         runs, failures = 0, 0
-        if batch and self._runner is not None and self._load_principal is not None:
+        if batch and self._runs_tools:
             runs, failures, tool_alerts = await self._run_tools(batch)
             found.extend(tool_alerts)
         if batch:
@@ -182,15 +207,19 @@ class MonitorProcessor:
             failures=failures,
         )
 
+    @property
+    def _runs_tools(self) -> bool:
+        return None not in (self._tools, self._call, self._load_principal)
+
     async def _run_tools(self, batch: list[queue.QueuedMessage]) -> tuple[int, int, list[NewAlert]]:
-        assert self._runner is not None
+        assert self._tools is not None
         by_company: dict[str, list[queue.QueuedMessage]] = defaultdict(list)
         for message in batch:
             if message.role == MONITORED_ROLE:
                 by_company[message.company_id].append(message)
         runs, failures, found = 0, 0, []
         for company, messages in by_company.items():
-            tools = await asyncio.to_thread(self._runner.active_realtime_tools, company)
+            tools = await asyncio.to_thread(self._tools.active_realtime_tools, company)
             for tool in tools:
                 outcomes = await self._run_tool(tool, company, messages)
                 runs += len(messages)
@@ -209,19 +238,40 @@ class MonitorProcessor:
     async def _run_tool(
         self, tool: RealtimeToolInfo, company_id: str, messages: list[queue.QueuedMessage]
     ) -> Sequence[RunOutcomeInfo]:
-        assert self._runner is not None and self._load_principal is not None
+        assert self._call is not None and self._load_principal is not None
         try:
             # The owner's current permissions: a deactivated owner's tool stops running.
             principal = await asyncio.to_thread(self._load_principal, tool.owner)
-            return await self._runner.run_active_batch(
-                tool.name,
-                [realtime_arguments(m) for m in messages],
-                principal=principal,
-                company_id=company_id,
-            )
+            outcomes: list[RunOutcomeInfo] = []
+            for chunk in _chunks(messages):
+                outcomes.extend(await self._call_batch(tool, company_id, chunk, principal))
+            return outcomes
         except Exception as e:  # one tool's failure never stops the others or the loop
             log.warning("realtime tool %s could not run: %s", tool.name, e)
             return [_Failed(error=f"{type(e).__name__}: {e}")] * len(messages)
+
+    async def _call_batch(
+        self,
+        tool: RealtimeToolInfo,
+        company_id: str,
+        messages: list[queue.QueuedMessage],
+        principal: Principal,
+    ) -> list[RunOutcomeInfo]:
+        """One ``registry.run_realtime_batch`` call: one audit record, one sandbox process."""
+        assert self._call is not None
+        params = {
+            "operation": RUN_BATCH,
+            "name": tool.name,
+            "company_id": company_id,
+            "messages": [message_record(m) for m in messages],
+        }
+        context = ExecutionContext(principal=principal, client_address=worker_address())
+        result = await self._call(REGISTRY_TOOL, params, context)
+        outcomes = _result_outcomes(result)
+        if outcomes is None or len(outcomes) != len(messages):
+            error = result.error or f"{RUN_BATCH} returned no outcome per message"
+            return [_Failed(error=f"{result.status}: {error}")] * len(messages)
+        return list(outcomes)
 
     def _complete(self, found: list[NewAlert], queue_ids: list[int]) -> None:
         """Store the batch's alerts and remove it from the queue in one transaction.
@@ -274,12 +324,52 @@ class MonitorProcessor:
         return int(position or 0), int(head or 0)
 
 
+def _chunks(messages: list[queue.QueuedMessage]) -> list[list[queue.QueuedMessage]]:
+    """``messages`` in runs of at most ``MAX_CALL_MESSAGES`` and about ``MAX_CALL_BYTES``."""
+    chunks: list[list[queue.QueuedMessage]] = [[]]
+    size = 0
+    for message in messages:
+        length = len(message.content.encode()) + 256  # the other fields, roughly
+        if chunks[-1] and (len(chunks[-1]) >= MAX_CALL_MESSAGES or size + length > MAX_CALL_BYTES):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(message)
+        size += length
+    return [c for c in chunks if c]
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Failed:
     error: str
     ok: bool = False
     value: Any = None
     refused: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Outcome:
+    ok: bool
+    value: Any = None
+    error: str | None = None
+    refused: tuple[str, ...] = ()
+
+
+def _result_outcomes(result: ToolResult) -> list[RunOutcomeInfo] | None:
+    """The per-message outcomes of a successful ``run_realtime_batch`` result."""
+    body = result.data.get("result") if result.ok and isinstance(result.data, dict) else None
+    items = body.get("outcomes") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return None
+    return [
+        _Outcome(
+            ok=bool(item.get("ok")),
+            value=item.get("value"),
+            error=item.get("error"),
+            refused=tuple(item.get("refused") or ()),
+        )
+        for item in items
+        if isinstance(item, dict)
+    ]
 
 
 def _outcome_alerts(

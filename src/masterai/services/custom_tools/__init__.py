@@ -25,6 +25,7 @@ from masterai.services.custom_tools.service import (
 )
 from masterai.services.custom_tools.spec import ToolSpec, check_name, content_hash
 from masterai.services.custom_tools.vocab import (
+    CATEGORY,
     LANGUAGES,
     BundleError,
     CustomToolAccessDenied,
@@ -36,6 +37,7 @@ from masterai.services.custom_tools.vocab import (
 )
 
 __all__ = [
+    "CATEGORY",
     "LANGUAGES",
     "BundleError",
     "BundleSigner",

@@ -38,6 +38,8 @@ class Origin(StrEnum):
 
 
 LANGUAGES = ("python", "javascript")
+CATEGORY = "custom"
+"""The policy category of custom tools (a code category: callers need code execution)."""
 """Languages custom code may be written in."""
 
 

@@ -4,7 +4,8 @@ Composed of parts (:mod:`masterai.tools.composed`) listed in :mod:`.parts`:
 
 - ``custom`` (:mod:`.custom`): create_custom_tool, update_custom_tool, test_custom_tool,
   activate_custom_tool (approval shows the code diff; refused while tests fail),
-  disable_custom_tool, get_custom_tool, list_custom_tools, delete_custom_tool;
+  disable_custom_tool, get_custom_tool, list_custom_tools, delete_custom_tool, and the
+  internal run_realtime_batch (the realtime monitors' audited call);
 - ``sharing`` (:mod:`.sharing`): export_custom_tool, import_custom_tool, publish_custom_tool,
   search_catalog, install_from_catalog;
 - ``alerts`` (:mod:`masterai.tools.registry_alerts`): list_alerts, acknowledge_alert, ...

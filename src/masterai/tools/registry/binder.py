@@ -34,6 +34,7 @@ from ai_tool import (
 from masterai.registry import DuplicateToolError, ToolRegistry, UndeclaredRoleError
 from masterai.security import ParameterRole, Principal
 from masterai.services.custom_tools import (
+    CATEGORY,
     CustomToolAccessDenied,
     CustomToolRunner,
     CustomToolService,
@@ -43,8 +44,6 @@ from masterai.services.custom_tools import (
 from masterai.tools.adapter import tool_result
 
 log = logging.getLogger(__name__)
-CATEGORY = "custom"
-"""The policy category of custom tools (a code category: callers need code execution)."""
 ROLE_KEY = "x-role"
 """The JSON Schema keyword by which a custom tool's property declares its parameter role."""
 

@@ -6,6 +6,11 @@ the sandbox under the caller's code-execution limits and reports each case;
 ``activate_custom_tool`` needs approval, shows the approver the code diff against the active
 version, and is refused while the version's tests fail. Code runs only in the sandbox, with
 the arguments as JSON on its stdin (see :mod:`masterai.services.custom_tools.runner`).
+
+``run_realtime_batch`` is the realtime monitors' call (docs/alerts.md): the active version of a
+realtime tool over a batch of one company's messages, in one sandbox process, as one audited
+call. It is internal (not offered to the agent or MCP clients), runs code (the policy needs
+code execution), and only the tool's owner or a super admin may make it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from ai_tool import (
 from masterai.registry import Preview
 from masterai.sandbox import CodeExecutionEnvironment
 from masterai.security import ParameterRole, Principal
+from masterai.services.alerts import realtime_arguments
 from masterai.services.custom_tools import (
     LANGUAGES,
     CustomToolAccessDenied,
@@ -38,6 +44,7 @@ from masterai.services.custom_tools import (
     ToolTrigger,
     report_of,
 )
+from masterai.services.custom_tools.runner import MAX_BATCH
 from masterai.services.errors import ConflictError, InvalidInputError, NotFoundError, ServiceError
 from masterai.tools.adapter import tool_result
 
@@ -45,6 +52,7 @@ if TYPE_CHECKING:
     from masterai.settings import Settings
     from masterai.store import Database
 
+REALTIME_BATCH = "run_realtime_batch"
 Handler = Callable[[AIToolCall, Any, AIToolAuthorizationCallback], Awaitable[AIToolResult]]
 BUILT_IN_TOOLS = frozenset(
     {
@@ -133,6 +141,20 @@ PARAMETERS = [
     ),
     _p("version", "integer", "Version (default: the newest)"),
     _p(
+        "company_id",
+        "string",
+        "list_alerts: only this company's alerts; run_realtime_batch: the company the "
+        "messages are from",
+        ParameterRole.COMPANY,
+    ),
+    _p(
+        "messages",
+        "array",
+        "run_realtime_batch: the messages, {id, role, content, seq, created_at, model, "
+        "conversation_id}",
+        items=AIToolParameter("message", "object", "One message"),
+    ),
+    _p(
         "status",
         "string",
         "list_custom_tools: only tools in this state",
@@ -178,6 +200,22 @@ def _name(args: dict[str, Any]) -> str:
     return name
 
 
+def _messages(value: Any) -> list[dict[str, Any]]:
+    """The batch of ``run_realtime_batch``: objects with a string ``content``."""
+    if not isinstance(value, list) or len(value) > MAX_BATCH:
+        raise AIToolValidationError(f"messages must be a list of at most {MAX_BATCH}", "messages")
+    for i, message in enumerate(value):
+        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+            raise AIToolValidationError(
+                "each message is an object with a string 'content'", f"messages[{i}]"
+            )
+    return value
+
+
+def _is_alert(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("alert") is True
+
+
 def _spec_fields(args: dict[str, Any]) -> dict[str, Any]:
     return {k: args[k] for k in SPEC_FIELDS if k in args}
 
@@ -191,6 +229,10 @@ class CustomToolsPart:
     """
 
     previewed = frozenset({"activate_custom_tool"})
+    internal_operations = frozenset({REALTIME_BATCH})
+    """Called by the monitor loop, not offered to the agent (see ``INTERNAL_OPERATIONS``)."""
+    code_operations = frozenset({REALTIME_BATCH})
+    """Runs a stored tool's code: the policy requires code execution."""
 
     def __init__(self, service: CustomToolService, runner: CustomToolRunner) -> None:
         self.service = service
@@ -274,6 +316,15 @@ class CustomToolsPart:
             {"name"},
             "Delete a custom tool with all its versions",
             destructive=True,
+        )
+        op(
+            REALTIME_BATCH,
+            self._run_realtime,
+            {"name", "company_id", "messages"},
+            {"name", "company_id", "messages"},
+            "Run an active realtime custom tool over a batch of one company's messages in one "
+            "sandbox process (the realtime monitors' call; its owner or a super admin only)",
+            read_only=True,
         )
         return ops
 
@@ -394,6 +445,45 @@ class CustomToolsPart:
             status=tool_call.arguments.get("status"),
         )
         return tool_result(tool_call, f"{len(data)} custom tool(s)", data)
+
+    async def _run_realtime(
+        self, tool_call: AIToolCall, requester_ref: Any, _: AIToolAuthorizationCallback
+    ) -> AIToolResult:
+        args = tool_call.arguments
+        principal, name, company = principal_of(requester_ref), _name(args), args["company_id"]
+        messages = _messages(args["messages"])
+        spec, version, owner = await call(self.runner.active_spec, name)
+        if principal.name != owner and not principal.is_super_admin:
+            raise AIToolAuthorizationDenied(
+                f"only the owner of {name!r} or a super admin may run its realtime batches"
+            )
+        if spec.trigger != ToolTrigger.REALTIME.value or company not in spec.companies:
+            raise AIToolValidationError(
+                f"{name!r} is not a realtime tool of company {company!r}", "company_id"
+            )
+        try:
+            outcomes = await self.runner.run(
+                spec,
+                [realtime_arguments(company, m) for m in messages],
+                principal=principal,
+                name=name,
+                company_id=company,
+            )
+        except CustomToolAccessDenied as e:
+            raise AIToolAuthorizationDenied(str(e)) from e
+        rows = [
+            {"ok": o.ok, "value": o.value, "error": o.error, "refused": list(o.refused)}
+            for o in outcomes
+        ]
+        alerts = sum(1 for o in outcomes if o.ok and _is_alert(o.value))
+        failed = sum(1 for o in outcomes if not o.ok)
+        data = {"name": name, "version": version, "company_id": company, "outcomes": rows}
+        return tool_result(
+            tool_call,
+            f"Ran {name!r} version {version} over {len(rows)} message(s) of {company!r}: "
+            f"{alerts} alert(s), {failed} failure(s)",
+            data,
+        )
 
     async def _delete(
         self, tool_call: AIToolCall, requester_ref: Any, _: AIToolAuthorizationCallback

@@ -1,6 +1,6 @@
 """Benchmark ``process_csv`` (DuckDB, through the registry) against pandas on the same file.
 
-Run: ``.venv/bin/python benchmarks/csv.py [--rows 1000000] [--rounds 3]``
+Run: ``.venv/bin/python benchmarks/csv_processing.py [--rows 1000000] [--rounds 3]``
 
 A CSV of ``--rows`` rows (id, region of 7, product of 50, amount) is written into a temporary
 workspace. Each round runs the same filter and aggregate both ways, in the same run:
@@ -15,20 +15,14 @@ each and the ratio (pandas / process_csv; above 1 means process_csv is faster).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file's directory comes first on sys.path, and its name would hide the
-# standard library's csv module from pandas: drop that entry before anything imports csv.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    del sys.path[0]
-
 import argparse
 import asyncio
 import platform
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import duckdb
 import pandas as pd

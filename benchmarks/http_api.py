@@ -1,6 +1,6 @@
 """Benchmark the HTTP API: an audited ``clock.get_time`` over HTTP against the in-process call.
 
-Run: ``.venv/bin/python benchmarks/http.py [--requests 2000] [--concurrency 8] [--workers 1,2]``
+Run: ``.venv/bin/python benchmarks/http_api.py [--requests 2000] [--concurrency 8] [--workers 1,2]``
 
 A fresh ``MASTERAI_HOME`` (SQLite) is initialised with ``masterai init``; then, for each
 worker count, a real ``masterai serve`` is started on a free loopback port and driven by a
@@ -35,10 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-# Run as a script, this file (http.py) would shadow the standard library's http package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import httpx  # noqa: E402
+import httpx
 
 MASTERAI = str(Path(sys.executable).with_name("masterai"))
 PARAMS = {"operation": "get_time"}
