@@ -13,13 +13,10 @@ conversation and puts the original and new replies side by side.
 Nothing here writes: no conversation, message or analytics row is created, so a playground
 run never shows up in the company's reports. The registry audits each call.
 
-RAG: a configuration whose ``settings`` has a ``rag`` object turns retrieval on::
-
-    {"rag": {"collection": "faq", "top_k": 3, "mode": "hybrid"}}
-
-``collection`` defaults to the company's default collection, ``top_k`` to 3 (1 to 20),
-``mode`` to ``hybrid`` (``keyword``, ``vector``). The customer's message is the query; the
-hits are appended to the system prompt as numbered documents.
+RAG: a configuration whose ``settings.rag`` is ``{"collection"?, "top_k"?}`` or ``true``
+retrieves passages from the company's collection exactly as ``test_configuration`` does
+(:func:`masterai.services.rag.context_setting`, :meth:`RagService.context`): the customer's
+message is the query and the passages join the system prompt.
 
 Monitors: the assertions of the company's newest stored test suite (``code.
 generate_test_cases``) that apply to a reply: every case from the prompt's rules
@@ -69,6 +66,7 @@ from masterai.services.custom_tools import (
 )
 from masterai.services.custom_tools.runner import RealtimeTool
 from masterai.services.errors import InvalidInputError, NotFoundError
+from masterai.services.rag import ContextSetting, RetrievedContext, context_setting
 from masterai.services.scripts.suites import TestSuiteService
 from masterai.store import Database
 from masterai.store.models import Conversation
@@ -76,8 +74,6 @@ from masterai.store.models import Message as StoredMessage
 
 MAX_TURNS = 40
 MAX_MESSAGE_CHARS = 20_000
-RAG_MODES = ("hybrid", "keyword", "vector")
-MAX_RAG_TOP_K = 20
 _ESCALATION = re.compile(
     r"\b(?:human|real person|representative|specialist|live agent|escalat\w*|transfer\w*|"
     r"support team|colleague)\b",
@@ -138,51 +134,8 @@ class Setup:
         }
 
 
-@dataclass(frozen=True, kw_only=True)
-class RagOptions:
-    """Retrieval a configuration turns on with its ``settings.rag``."""
-
-    collection: str | None = None
-    top_k: int = 3
-    mode: str = "hybrid"
-
-
-def rag_options(settings: Mapping[str, Any]) -> RagOptions | None:
-    """The ``rag`` block of configuration settings, checked (``None``: RAG is off).
-
-    Raises:
-        InvalidInputError: naming the bad field and value.
-    """
-    block = settings.get("rag")
-    if block is None or block is False:
-        return None
-    if block is True:
-        return RagOptions()
-    if not isinstance(block, Mapping):
-        raise InvalidInputError(f"settings.rag must be an object, got {block!r}")
-    unknown = sorted(set(block) - {"collection", "top_k", "mode"})
-    if unknown:
-        raise InvalidInputError(
-            f"settings.rag has unknown key {unknown[0]!r}; allowed: collection, top_k, mode"
-        )
-    collection = block.get("collection")
-    if collection is not None and not isinstance(collection, str):
-        raise InvalidInputError(f"settings.rag.collection must be a string, got {collection!r}")
-    top_k = block.get("top_k", 3)
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_RAG_TOP_K:
-        raise InvalidInputError(
-            f"settings.rag.top_k must be an integer from 1 to {MAX_RAG_TOP_K}, got {top_k!r}"
-        )
-    mode = block.get("mode", "hybrid")
-    if mode not in RAG_MODES:
-        raise InvalidInputError(
-            f"settings.rag.mode must be one of {', '.join(RAG_MODES)}, got {mode!r}"
-        )
-    return RagOptions(collection=collection, top_k=top_k, mode=mode)
-
-
-Retriever = Callable[[str, str, RagOptions], Awaitable[list[dict[str, Any]]]]
-"""``(company_id, query, options) -> hits`` of the company's collection (id, score, snippet)."""
+Retriever = Callable[[str, str, ContextSetting], Awaitable[RetrievedContext]]
+"""``(company_id, query, setting) -> passages`` of the company's collection."""
 
 
 # --- monitors ---------------------------------------------------------------------------
@@ -383,16 +336,6 @@ def _role_content(item: Any, index: int) -> tuple[str, Any]:
     return role, item.get("content")
 
 
-def _system_text(prompt: str | None, documents: Sequence[Mapping[str, Any]]) -> str | None:
-    if not documents:
-        return prompt
-    listed = "\n".join(
-        f"[{n}] ({doc.get('id')}) {doc.get('snippet', '')}" for n, doc in enumerate(documents, 1)
-    )
-    block = f"Documents from the company's knowledge base:\n{listed}"
-    return f"{prompt}\n\n{block}" if prompt else block
-
-
 def _request_dict(request: ModelRequest, spec: str, settings: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "model": spec,
@@ -453,7 +396,7 @@ async def simulate(setup: Setup, turns: Sequence[Turn], talk: Talk) -> dict[str,
     """
     fields = setup.fields
     settings = fields.get("settings") or {}
-    rag = rag_options(settings)
+    rag = context_setting(settings.get("rag"))
     history: list[Message] = []
     replies: list[dict[str, Any]] = []
     for index, turn in enumerate(turns):
@@ -472,17 +415,19 @@ async def simulate(setup: Setup, turns: Sequence[Turn], talk: Talk) -> dict[str,
 
 async def _reply(
     setup: Setup,
-    rag: RagOptions | None,
+    rag: ContextSetting | None,
     history: Sequence[Message],
     message: str,
     talk: Talk,
     number: int,
 ) -> dict[str, Any]:
     fields = setup.fields
-    documents: list[dict[str, Any]] = []
+    context = None
     if rag is not None and talk.retrieve is not None:
-        documents = await talk.retrieve(setup.company_id, message, rag)
-    system = _system_text(fields.get("system_prompt"), documents)
+        context = await talk.retrieve(setup.company_id, message, rag)
+    # the same grounding as test_configuration (masterai.llm.evaluation)
+    passages = context.text if context is not None else ""
+    system = "\n\n".join(p for p in (fields.get("system_prompt"), passages) if p) or None
     request = ModelRequest(
         messages=(*((Message.system(system),) if system else ()), *history),
         temperature=fields.get("temperature"),
@@ -490,8 +435,8 @@ async def _reply(
     )
     trace: dict[str, Any] = {
         "request": _request_dict(request, setup.model_spec(), fields.get("settings") or {}),
-        "retrieved": documents,
-        "rag": None if rag is None else rag.__dict__,
+        "retrieved": [] if context is None else context.hits,
+        "rag": None if rag is None else {"collection": rag.collection, "top_k": rag.top_k},
     }
     started = time.perf_counter()
     try:

@@ -33,13 +33,12 @@ from masterai.services.custom_tools import CustomToolRunner
 from masterai.services.errors import ServiceError
 from masterai.services.playground import (
     PlaygroundService,
-    RagOptions,
     Setup,
     Talk,
     parse_messages,
     simulate,
 )
-from masterai.services.rag import RagService, SearchMode, build_embedder, check_filters
+from masterai.services.rag import ContextSetting, RagService, RetrievedContext, build_embedder
 from masterai.settings import Settings
 from masterai.store import Database
 from masterai.tools.adapter import call_service, tool_result
@@ -149,25 +148,23 @@ class PlaygroundConfigurationTool(EvaluatingConfigurationTool):
             custom_monitors=self._playground.custom_monitors(requester_ref),
         )
 
-    async def _retrieve(self, company_id: str, query: str, options: RagOptions) -> list[Any]:
-        """The company's documents for ``query``, through the RAG service's public API."""
+    async def _retrieve(
+        self, company_id: str, query: str, setting: ContextSetting
+    ) -> RetrievedContext:
+        """The passages ``test_configuration`` would give the model (the RAG service's API)."""
         if self._rag is None:
-            self._rag = RagService(self._playground.database, self._rag_settings.rag)
+            self._rag = RagService.from_settings(self._rag_settings, self._playground.database)
         embedder = build_embedder(self._rag_settings)
         try:
-            found = await self._rag.search(
+            return await self._rag.context(
                 company_id,
-                query[:2000],
-                collection=options.collection,
-                top_k=options.top_k,
-                filters=check_filters(None),
-                mode=SearchMode(options.mode),
+                query,
+                collection=setting.collection,
+                top_k=setting.top_k,
                 embedder=embedder,
             )
         finally:
             await embedder.aclose()
-        hits: list[Any] = found["hits"]
-        return hits
 
     async def _setup(self, args: dict[str, Any]) -> Setup:
         return await call_service(
