@@ -285,6 +285,13 @@ def test_scrub_text_removes_a_secret_from_any_text(secret: tuple[str, str]) -> N
     assert needle not in scrub_text(json.dumps({"request": text}))
 
 
+def test_an_assignment_whose_key_is_a_masked_value_is_masked_too() -> None:
+    # found by the property above: the first value is the key of the second assignment
+    text = 'TOKEN: "password": "Q0000000000000000000" '
+    assert scrub_text(text) == 'TOKEN: "[REDACTED]": "[REDACTED]" '
+    assert "Q000" not in scrub_text(json.dumps({"request": text}))
+
+
 async def test_error_text_shown_without_sensitive_data_is_scrubbed(
     registry: ToolRegistry, database: Database
 ) -> None:

@@ -174,17 +174,29 @@ def _query_param(match: re.Match[str]) -> str:
 
 
 def _assignments(text: str) -> str:
-    """``text`` with the values assigned to secret names masked."""
-    parts: list[str] = []
-    done = 0
+    """``text`` with the values assigned to secret names masked.
+
+    Every assignment is looked at, even one that starts inside a value already masked: in
+    ``token: "password": "hunter2"`` the first value is a key of the second assignment.
+    """
+    spans: list[tuple[int, int, str]] = []
     for match in _ASSIGNMENT.finditer(text):
-        if match.start() < done or not is_secret_key(match["name"]):
+        if not is_secret_key(match["name"]):
             continue
         end, replacement = _value(text, match.end(), match["name"])
         if end > match.end():
-            parts += [text[done : match.end()], replacement]
-            done = end
-    return "".join(parts) + text[done:] if parts else text
+            spans.append((match.end(), end, replacement))
+    if not spans:
+        return text
+    parts: list[str] = []
+    done = 0
+    for start, end, replacement in spans:
+        if start < done:  # within (or overlapping) the value masked before
+            done = max(done, end)
+            continue
+        parts += [text[done:start], replacement]
+        done = end
+    return "".join(parts) + text[done:]
 
 
 def _value(text: str, start: int, name: str) -> tuple[int, str]:
