@@ -19,6 +19,12 @@ from service_guard import REQUIRE_SERVICES, require_service
 
 __all__ = ["REQUIRE_SERVICES", "require_service"]
 
+# Warm sandbox pools (docs/sandbox.md) start interpreters with pandas imported ahead of runs;
+# a test's short-lived platform would pay for them and never use them. The warm path has its
+# own tests (tests/sandbox/test_sandbox_warm.py sets the pools explicitly).
+os.environ.setdefault("MASTERAI_SANDBOX__WARM_PYTHON", "0")
+os.environ.setdefault("MASTERAI_SANDBOX__WARM_CONTAINERS", "0")
+
 
 @pytest.fixture
 def masterai_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import AsyncIterator
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -99,3 +106,62 @@ async def log_in(client: httpx.AsyncClient, token: str) -> str:
     page = await client.get("/tools")
     assert page.status_code == 200
     return csrf_of(page.text)
+
+
+MASTERAI = str(Path(sys.executable).with_name("masterai"))
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def seeded_serve(root: Path, env: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """``masterai init`` and a demo seed in ``root``, then ``masterai serve`` on a free port.
+
+    Yields the base URL and the admin's token; stops the server with SIGINT and fails if its
+    log shows a traceback.
+    """
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [MASTERAI, *args], env=env, check=True, capture_output=True, text=True, cwd=root
+        )
+        return done.stdout
+
+    token = json.loads(run("init", "--json"))["token"]
+    run("demo", "seed", "--companies", "2", "--conversations", "80", "--days", "14")
+    port = free_port()
+    log = root / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [MASTERAI, "serve", "--port", str(port)],
+            env=env,
+            cwd=root,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("masterai serve did not answer within 30 s")
+        yield base, token
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert "Traceback" not in log.read_text(), log.read_text()

@@ -12,21 +12,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from conftest import seeded_serve
 from service_guard import require_service
 
-MASTERAI = str(Path(sys.executable).with_name("masterai"))
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
 # Every run writes its screenshots to build/ (ignored by git); MASTERAI_UPDATE_SCREENSHOTS=1
@@ -84,12 +78,6 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A seeded home served by ``masterai serve``: the base URL and the admin's token."""
@@ -107,45 +95,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     for name in ("MASTERAI_DATABASE_URL", "MASTERAI_LLM__MODEL", "OPENAI_API_KEY"):
         env.pop(name, None)
 
-    def run(*args: str) -> str:
-        done = subprocess.run(
-            [MASTERAI, *args], env=env, check=True, capture_output=True, text=True, cwd=root
-        )
-        return done.stdout
-
-    token = json.loads(run("init", "--json"))["token"]
-    run("demo", "seed", "--companies", "2", "--conversations", "80", "--days", "14")
-    port = free_port()
-    log = root / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [MASTERAI, "serve", "--port", str(port)],
-            env=env,
-            cwd=root,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("masterai serve did not answer within 30 s")
-        yield base, token
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        finally:
-            if process.poll() is None:
-                process.kill()
-    assert "Traceback" not in log.read_text(), log.read_text()
+    with seeded_serve(root, env) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -14,19 +14,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Thread
 from typing import Any
 
-import httpx
 import pytest
 
+from conftest import seeded_serve
 from service_guard import require_service
 
 _LLM_TESTS = str(Path(__file__).resolve().parents[1] / "llm")
@@ -35,7 +32,6 @@ if _LLM_TESTS not in sys.path:
 
 from llm_wire import OpenAIDialect  # noqa: E402
 
-MASTERAI = str(Path(sys.executable).with_name("masterai"))
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / (
@@ -98,14 +94,6 @@ class PromptAwareOpenAI:
         self.httpd.server_close()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -126,45 +114,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         for name in ("MASTERAI_DATABASE_URL", "MASTERAI_LLM__MODEL", "MASTERAI_MODEL"):
             env.pop(name, None)
 
-        def run(*args: str) -> str:
-            done = subprocess.run(
-                [MASTERAI, *args], env=env, check=True, capture_output=True, text=True, cwd=root
-            )
-            return done.stdout
-
-        token = json.loads(run("init", "--json"))["token"]
-        run("demo", "seed", "--companies", "2", "--conversations", "80", "--days", "14")
-        port = free_port()
-        log = root / "serve.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [MASTERAI, "serve", "--port", str(port)],
-                env=env,
-                cwd=root,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                assert process.poll() is None, log.read_text()
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            else:
-                raise AssertionError("masterai serve did not answer within 30 s")
-            yield base, token
-        finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            finally:
-                if process.poll() is None:
-                    process.kill()
-        assert "Traceback" not in log.read_text(), log.read_text()
+        with seeded_serve(root, env) as served:
+            yield served
 
 
 @pytest.fixture(scope="module")

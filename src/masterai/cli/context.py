@@ -59,12 +59,26 @@ def load_settings() -> Settings:
 _current: list[Platform] = []
 
 
-def platform() -> Platform:
-    """The platform of the running command (built on first use; the database opens on use)."""
+def platform(*, warm_sandboxes: bool = False) -> Platform:
+    """The platform of the running command (built on first use; the database opens on use).
+
+    ``warm_sandboxes``: keep the sandbox pools started ahead of runs (docs/sandbox.md) for a
+    long-running command (``worker``, ``mcp``); a one-shot command runs its code at once and
+    would only pay for starting them, so it turns them off unless they are set explicitly.
+    """
     if not _current:
         from masterai.app import Platform
 
-        _current.append(Platform(load_settings()))
+        settings = load_settings()
+        if not warm_sandboxes:
+            sandbox = settings.sandbox
+            off = {
+                name: 0
+                for name in ("warm_python", "warm_containers")
+                if name not in sandbox.model_fields_set
+            }
+            settings.sandbox = sandbox.model_copy(update=off)
+        _current.append(Platform(settings))
     return _current[0]
 
 
@@ -74,11 +88,11 @@ def close_platform() -> None:
         _current.pop().close()
 
 
-def open_platform() -> Platform:
+def open_platform(*, warm_sandboxes: bool = False) -> Platform:
     """:func:`platform` with its database open, failing with one line if it cannot be."""
     from masterai.store import StoreError
 
-    current = platform()
+    current = platform(warm_sandboxes=warm_sandboxes)
     try:
         current.database  # noqa: B018 - opening (and migrating) is the point
     except StoreError as e:

@@ -49,7 +49,7 @@ def mcp(
             f"masterai mcp needs an identity: --as USER or an API token in ${TOKEN_VARIABLE}",
             exit_code=EXIT_INVALID,
         )
-    platform = open_platform()
+    platform = open_platform(warm_sandboxes=True)
     platform.ensure_audit_key()
     identity = FixedIdentity(platform, user=as_user, token=token)
     try:

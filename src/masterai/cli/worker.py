@@ -39,7 +39,7 @@ def worker(
     from masterai.app import supervise
     from masterai.cli.context import open_platform
 
-    platform = open_platform()
+    platform = open_platform(warm_sandboxes=True)
     # A worker runs its sandboxes here: sending a script's run back to the queue could leave
     # every worker waiting on the others.
     platform.settings.jobs.queue_executions = False

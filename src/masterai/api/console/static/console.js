@@ -62,15 +62,10 @@
     return rest;
   }
 
-  function stream(form, submitter) {
-    var live = document.getElementById(form.getAttribute("data-stream-live"));
-    var done = form.getAttribute("data-stream-done");
-    var buttons = form.querySelectorAll("button[type=submit]");
-    var body = new FormData(form);
-    if (submitter && submitter.name) { body.append(submitter.name, submitter.value); }
-    buttons.forEach(function (b) { b.disabled = true; });
-    if (live) { live.textContent = ""; live.hidden = false; }
-    fetch(form.getAttribute("data-stream"), {
+  /* POST ``body`` to ``url`` and call ``onEvent(name, data)`` for each Server-Sent Event of
+   * the answer, as it arrives; the promise ends with the stream (shared with playground.js). */
+  function streamEvents(url, body, onEvent) {
+    return fetch(url, {
       method: "POST",
       body: body,
       credentials: "same-origin",
@@ -85,23 +80,36 @@
       function pump() {
         return reader.read().then(function (chunk) {
           if (chunk.done) { return; }
-          buffer = parseEvents(buffer + decoder.decode(chunk.value, { stream: true }), function (name, data) {
-            var event;
-            try { event = JSON.parse(data); } catch (e) { event = { text: data }; }
-            if (name === "text" && live) {
-              live.textContent += event.text || "";
-            } else if ((name === "notice" || name === "step_started" || name === "step_finished") && live) {
-              live.textContent += "\n[" + (event.text || name.replace("_", " ")) + "]\n";
-            } else if (name === "done" && done) {
-              window.location.assign(done.replace("{conversation_id}", encodeURIComponent(event.conversation_id || "")));
-            } else if (name === "error" && live) {
-              live.textContent += "\n" + ((event.error && event.error.message) || "error");
-            }
-          });
+          buffer = parseEvents(buffer + decoder.decode(chunk.value, { stream: true }), onEvent);
           return pump();
         });
       }
       return pump();
+    });
+  }
+
+  window.MasterAIConsole = { streamEvents: streamEvents };
+
+  function stream(form, submitter) {
+    var live = document.getElementById(form.getAttribute("data-stream-live"));
+    var done = form.getAttribute("data-stream-done");
+    var buttons = form.querySelectorAll("button[type=submit]");
+    var body = new FormData(form);
+    if (submitter && submitter.name) { body.append(submitter.name, submitter.value); }
+    buttons.forEach(function (b) { b.disabled = true; });
+    if (live) { live.textContent = ""; live.hidden = false; }
+    streamEvents(form.getAttribute("data-stream"), body, function (name, data) {
+      var event;
+      try { event = JSON.parse(data); } catch (e) { event = { text: data }; }
+      if (name === "text" && live) {
+        live.textContent += event.text || "";
+      } else if ((name === "notice" || name === "step_started" || name === "step_finished") && live) {
+        live.textContent += "\n[" + (event.text || name.replace("_", " ")) + "]\n";
+      } else if (name === "done" && done) {
+        window.location.assign(done.replace("{conversation_id}", encodeURIComponent(event.conversation_id || "")));
+      } else if (name === "error" && live) {
+        live.textContent += "\n" + ((event.error && event.error.message) || "error");
+      }
     }).catch(function (error) {
       if (live) { live.textContent += "\n" + error.message; }
     }).then(function () {

@@ -9,24 +9,6 @@
 
   var transcripts = { draft: [], compare: [] };
 
-  function parseEvents(buffer, onEvent) {
-    var parts = buffer.split(/\r?\n\r?\n/);
-    var rest = parts.pop();
-    parts.forEach(function (block) {
-      var name = "message";
-      var data = [];
-      block.split(/\r?\n/).forEach(function (line) {
-        if (line.indexOf("event:") === 0) {
-          name = line.slice(6).trim();
-        } else if (line.indexOf("data:") === 0) {
-          data.push(line.slice(5).replace(/^ /, ""));
-        }
-      });
-      if (data.length) { onEvent(name, JSON.parse(data.join("\n"))); }
-    });
-    return rest;
-  }
-
   function entry(list, role, text) {
     var item = document.createElement("li");
     item.className = "turn " + role;
@@ -53,42 +35,23 @@
     body.append("message", message);
     body.append("column", name);
     history.push({ role: "user", content: message });
-    return fetch(url, {
-      method: "POST",
-      body: body,
-      credentials: "same-origin",
-      headers: { "Accept": "text/event-stream" }
-    }).then(function (response) {
-      if (!response.ok || !response.body) {
-        throw new Error("The request failed (" + response.status + ").");
+    return window.MasterAIConsole.streamEvents(url, body, function (event, raw) {
+      var data = JSON.parse(raw);
+      if (event === "text") {
+        text.textContent += data.text;
+      } else if (event === "done") {
+        text.textContent = data.error ? "" : data.reply;
+        if (data.error) {
+          var problem = document.createElement("span");
+          problem.className = "error";
+          problem.setAttribute("role", "alert");
+          problem.textContent = data.error;
+          answer.appendChild(problem);
+        } else {
+          history.push({ role: "assistant", content: data.reply });
+        }
+        if (data.html) { answer.insertAdjacentHTML("beforeend", data.html); }
       }
-      var reader = response.body.getReader();
-      var decoder = new TextDecoder();
-      var buffer = "";
-      function pump() {
-        return reader.read().then(function (chunk) {
-          if (chunk.done) { return; }
-          buffer = parseEvents(buffer + decoder.decode(chunk.value, { stream: true }), function (event, data) {
-            if (event === "text") {
-              text.textContent += data.text;
-            } else if (event === "done") {
-              text.textContent = data.error ? "" : data.reply;
-              if (data.error) {
-                var problem = document.createElement("span");
-                problem.className = "error";
-                problem.setAttribute("role", "alert");
-                problem.textContent = data.error;
-                answer.appendChild(problem);
-              } else {
-                history.push({ role: "assistant", content: data.reply });
-              }
-              if (data.html) { answer.insertAdjacentHTML("beforeend", data.html); }
-            }
-          });
-          return pump();
-        });
-      }
-      return pump();
     }).catch(function (error) {
       text.textContent = error.message;
     }).then(function () {
@@ -100,7 +63,7 @@
     var send = document.getElementById("playground-send");
     var config = document.getElementById("playground-config");
     var chat = document.getElementById("playground-chat");
-    if (!send || !config || !chat || !window.fetch || !window.TextDecoder) { return; }
+    if (!send || !config || !chat || !window.MasterAIConsole || !window.fetch || !window.TextDecoder) { return; }
     var url = chat.getAttribute("data-simulate");
     var compare = document.getElementById("compare_version");
     var compareColumn = document.getElementById("column-compare");
