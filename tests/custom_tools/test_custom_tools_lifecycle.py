@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +25,9 @@ async def test_an_activated_tool_is_called_by_its_own_name_with_plain_arguments(
         result = await platform.call("shout", {"text": "hey"}, context(platform, "alice"))
 
         assert result_of(result) == {"text": "HEY", "length": 3}
+        # the one-line summary a person sees shows the value too
+        summary = json.loads(result.content or "")["summary"]
+        assert summary.endswith(': {"text": "HEY", "length": 3}')
 
 
 async def test_activation_shows_the_approver_the_code_diff_against_the_active_version(

@@ -10,6 +10,7 @@ runs the active version's code in the sandbox as the calling principal.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -90,6 +91,10 @@ def roles_of(schema: Mapping[str, Any]) -> dict[str, ParameterRole]:
     return roles
 
 
+SUMMARY_VALUE_CHARS = 500
+"""How much of a result the one-line summary shows (the whole value is in ``data``)."""
+
+
 class CustomToolAdapter(AITool):
     """One active custom tool as a registry tool (no operations: arguments as given).
 
@@ -157,9 +162,13 @@ class CustomToolAdapter(AITool):
         if not outcome.ok:
             refused = f" (sandbox refused: {', '.join(outcome.refused)})" if outcome.refused else ""
             raise AIToolExecutionError(f"{self.name}: {outcome.error}{refused}")
+        # the value itself is what a person running the tool wants to see (shortened)
+        shown = json.dumps(outcome.value, ensure_ascii=False, default=str)
+        if len(shown) > SUMMARY_VALUE_CHARS:
+            shown = shown[:SUMMARY_VALUE_CHARS] + "…"
         return tool_result(
             tool_call,
-            f"{self.name} v{self.version} ran in {outcome.execution_time:.2f}s",
+            f"{self.name} v{self.version} ran in {outcome.execution_time:.2f}s: {shown}",
             outcome.value,
         )
 
