@@ -167,3 +167,23 @@ async def test_a_run_survives_its_worker_being_killed_and_is_recorded_once(
         f":{survivor.pid}"
     )
     assert events == ["script.succeeded"]
+
+
+async def test_a_waiting_job_is_not_added_twice_but_a_lost_one_is_added_again() -> None:
+    """The scheduler's re-enqueue of long-queued runs costs nothing while their job is there."""
+    require_service(redis_up(), "Redis unreachable at 127.0.0.1:6379")
+    settings = JobsSettings(queue_name=f"test-{uuid.uuid4().hex[:10]}")
+    queue = RedisQueue(REDIS, lambda _: asyncio.sleep(0), settings=settings)
+    try:
+        await queue.enqueue(7)
+        await queue.enqueue(7)
+        await queue.enqueue(7, attempt=1)  # a retry after a lost attempt is a job of its own
+        twice = await queue.queue.count("queued")
+        redis = queue.queue.redis  # a Redis restart without persistence: the queue is gone
+        await redis.delete(*[k async for k in redis.scan_iter(match=f"*{settings.queue_name}*")])
+        await queue.enqueue(7)
+        again = await queue.queue.count("queued")
+    finally:
+        await queue.close()
+
+    assert (twice, again) == (2, 1)

@@ -13,7 +13,7 @@ from scripts_support import code, platform_over, result_of
 
 from masterai.jobs import ManualClock, Scheduler
 from masterai.jobs.scheduler import choose_ticks
-from masterai.services.scripts import CatchUp, due_ticks
+from masterai.services.scripts import CatchUp, ScriptService, due_ticks
 from masterai.settings import JobsSettings
 from masterai.store import Database
 from masterai.store.models.scripts import ScriptRun, ScriptSchedule
@@ -26,9 +26,11 @@ class Collect:
 
     def __init__(self) -> None:
         self.ids: list[int] = []
+        self.jobs: list[tuple[int, int]] = []
 
-    async def enqueue(self, run_id: int) -> None:
+    async def enqueue(self, run_id: int, *, attempt: int = 0) -> None:
         self.ids.append(run_id)
+        self.jobs.append((run_id, attempt))
 
 
 def local(text: str) -> datetime:
@@ -145,7 +147,9 @@ async def test_forbid_records_a_tick_as_skipped_while_a_run_is_active(
         clock.advance(timedelta(days=1))
         report = await scheduler(database, clock, queue).run_pass()
 
-    assert len(queue.ids) == 1 and len(report.skipped) == 1
+    # The first run is still queued a day later (nothing ran it): enqueued again, not doubled.
+    assert report.queued == [] and report.requeued == queue.ids[:1] == queue.ids[1:]
+    assert len(report.skipped) == 1
     with database.session() as session:
         skipped = session.get(ScriptRun, report.skipped[0])
         assert skipped is not None and skipped.status == "skipped"
@@ -230,3 +234,28 @@ async def test_a_scheduler_down_for_three_nights_runs_only_the_latest_tick_by_de
     with database.session() as session:
         run = session.get(ScriptRun, queue.ids[0])
         assert run is not None and run.scheduled_for == local("2027-01-12 02:00+01:00")
+
+
+async def test_a_run_left_queued_past_stale_after_is_enqueued_again_with_its_attempt(
+    database: Database, tmp_path: Path
+) -> None:
+    """Its job may have gone with a restarted Redis; a run that just got queued is left alone."""
+    clock = ManualClock(local("2027-01-10 01:59+01:00"))
+    queue = Collect()
+    with platform_over(database, tmp_path) as platform:
+        schedule_id = await nightly(platform, database, clock())
+        service = ScriptService(database, clock=clock)
+        lost = service.record_tick(schedule_id, local("2027-01-09 02:00+01:00"))
+        assert lost is not None
+        with database.session() as session:  # a lost attempt is on record already
+            session.execute(
+                sa.update(ScriptRun).values(attempts=[{"attempt": 1, "outcome": "lost"}])
+            )
+        quiet = await scheduler(database, clock, queue).run_pass()
+        clock.advance(timedelta(seconds=JobsSettings().stale_after + 1))
+        fresh = service.record_tick(schedule_id, local("2027-01-08 02:00+01:00"))
+        late = await scheduler(database, clock, queue).run_pass()
+
+    assert quiet.requeued == [] and fresh is not None
+    assert late.requeued == [lost]
+    assert queue.jobs == [(lost, 1)]

@@ -76,15 +76,19 @@ async def test_a_job_delivered_twice_runs_once(database: Database, tmp_path: Pat
             schedule_id = session.scalars(sa.select(ScriptSchedule.id)).one()
         run_id = service.record_tick(schedule_id, utcnow() - timedelta(hours=1))
         assert run_id is not None
-        queue = InProcessQueue(RunExecutor(database, platform.call, service), workers=2)
-        await queue.enqueue(run_id)
-        await queue.enqueue(run_id)
+        executor = RunExecutor(database, platform.call, service)
+        queues = [InProcessQueue(executor, workers=1) for _ in range(2)]  # two workers
+        for queue in queues:
+            await queue.enqueue(run_id)
+            await queue.enqueue(run_id)  # the same job again: not added
         stop = asyncio.Event()
-        serving = asyncio.create_task(queue.run(stop))
+        serving = [asyncio.create_task(queue.run(stop)) for queue in queues]
         async with asyncio.timeout(30):
-            await queue.join()
+            for queue in queues:
+                await queue.join()
         stop.set()
-        await serving
+        await asyncio.gather(*serving)
         run = result_of(await code(platform, "alice", "get_run", run_id=run_id))
 
+    assert [queue.executed for queue in queues] == [1, 1]
     assert run["status"] == "succeeded" and len(run["attempts"]) == 1

@@ -2,7 +2,9 @@
 
 A queue carries run ids only; the run record in the database is the truth. Whoever takes a
 job claims the run first (:meth:`masterai.services.scripts.ScriptService.claim_run`), so a
-job delivered twice runs once.
+job delivered twice runs once. A job is named by its run and attempt: enqueuing a job that is
+still waiting or running adds nothing, so the scheduler may enqueue a queued run again
+whenever it suspects its job was lost.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ RunJob = Callable[[int], Awaitable[None]]
 class JobQueue(Protocol):
     """Where the scheduler puts runs for workers."""
 
-    async def enqueue(self, run_id: int) -> None:
-        """Hand the run to a worker (at least once)."""
+    async def enqueue(self, run_id: int, *, attempt: int = 0) -> None:
+        """Hand the run to a worker (at least once).
+
+        ``attempt`` is the number of attempts the run record holds; the same (run, attempt)
+        job is not added twice while it waits or runs.
+        """
         ...
 
 
@@ -37,13 +43,17 @@ class InProcessQueue:
     def __init__(self, execute: RunJob, *, workers: int = 2) -> None:
         self._execute = execute
         self._workers = workers
-        self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
+        self._pending: set[tuple[int, int]] = set()
         self.executed = 0
         """Jobs taken so far (for tests and benchmarks)."""
 
-    async def enqueue(self, run_id: int) -> None:
-        """Put the run id on the queue."""
-        self._queue.put_nowait(run_id)
+    async def enqueue(self, run_id: int, *, attempt: int = 0) -> None:
+        """Put the run id on the queue, unless its (run, attempt) job is already there."""
+        if (run_id, attempt) in self._pending:
+            return
+        self._pending.add((run_id, attempt))
+        self._queue.put_nowait((run_id, attempt))
 
     async def join(self) -> None:
         """Wait until every job enqueued so far has been executed."""
@@ -61,12 +71,13 @@ class InProcessQueue:
 
     async def _work(self) -> None:
         while True:
-            run_id = await self._queue.get()
+            run_id, attempt = await self._queue.get()
             try:
                 await self._execute(run_id)
             except Exception:
                 # The run record says what happened; one bad job never stops the pool.
                 log.exception("run %s failed in the worker", run_id)
             finally:
+                self._pending.discard((run_id, attempt))
                 self.executed += 1
                 self._queue.task_done()

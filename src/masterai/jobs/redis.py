@@ -44,10 +44,15 @@ class RedisQueue:
             self._queue = Queue.from_url(self._url, name=self._name)
         return self._queue
 
-    async def enqueue(self, run_id: int) -> None:
-        """Put the run id on the Redis queue."""
+    async def enqueue(self, run_id: int, *, attempt: int = 0) -> None:
+        """Put the run id on the Redis queue, unless its (run, attempt) job is incomplete there.
+
+        SAQ drops a job whose key is still waiting or running; a finished or lost one (Redis
+        restarted without it) is added again.
+        """
         await self.queue.enqueue(
             JOB,
+            key=f"run-{run_id}-{attempt}",
             run_id=run_id,
             timeout=int(self._settings.run_timeout),
             retries=self._settings.max_attempts,

@@ -15,7 +15,9 @@ Per schedule, each pass looks at the ticks between ``checked_until`` and now:
   ``forbid`` records the tick as skipped, ``replace`` cancels the active runs first.
 
 Each pass also takes back runs whose worker stopped beating (``stale_after``): they are
-queued again (the run record shows the lost attempt) until ``max_attempts``.
+queued again (the run record shows the lost attempt) until ``max_attempts``. And it enqueues
+again runs that have waited ``stale_after`` in ``queued``: their job may have gone with a
+restarted Redis. A job still waiting is not added twice (jobs are keyed by run and attempt).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from masterai.store.models.scripts import SchedulerLease, Script, ScriptRun, Scr
 
 log = logging.getLogger(__name__)
 LEASE = "scheduler"
+REQUEUE_MAX = 500
+"""Long-waiting queued runs enqueued again per pass (the oldest first)."""
 
 
 @dataclass(kw_only=True)
@@ -54,6 +58,10 @@ class PassReport:
     """Ticks dropped by the catch-up policy."""
     retried: list[int] = field(default_factory=list)
     """Runs of dead workers queued again."""
+    requeued: list[int] = field(default_factory=list)
+    """Runs that waited ``stale_after`` in ``queued``, enqueued again."""
+    jobs: list[tuple[int, int]] = field(default_factory=list, repr=False)
+    """(run id, attempts recorded) of every job this pass enqueues."""
 
 
 def choose_ticks(
@@ -142,8 +150,9 @@ class Scheduler:
         report.leader = True
         await asyncio.to_thread(self._dispatch_due, report)
         await asyncio.to_thread(self._retry_stale, report)
-        for run_id in [*report.queued, *report.retried]:
-            await self._queue.enqueue(run_id)
+        await asyncio.to_thread(self._requeue_waiting, report)
+        for run_id, attempt in report.jobs:
+            await self._queue.enqueue(run_id, attempt=attempt)
         return report
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -158,8 +167,8 @@ class Scheduler:
             while not stop.is_set():
                 try:
                     if requeue:
-                        for run_id in await asyncio.to_thread(self.scripts.queued_runs):
-                            await self._queue.enqueue(run_id)
+                        for run_id, attempt in await asyncio.to_thread(self.scripts.queued_runs):
+                            await self._queue.enqueue(run_id, attempt=attempt)
                         requeue = False
                     await self.run_pass()
                 except Exception as e:
@@ -214,6 +223,8 @@ class Scheduler:
         if run_id is None:
             return  # another scheduler recorded this tick
         (report.skipped if skipped else report.queued).append(run_id)
+        if not skipped:
+            report.jobs.append((run_id, 0))
 
     def _advance(self, schedule_id: int, until: datetime) -> None:
         with self._database.session(immediate=True) as session:
@@ -234,3 +245,12 @@ class Scheduler:
                 )
             else:
                 report.retried.append(run_id)
+                report.jobs.append((run_id, attempts))
+
+    def _requeue_waiting(self, report: PassReport) -> None:
+        cutoff = self._clock() - timedelta(seconds=self._settings.stale_after)
+        fresh = {run_id for run_id, _ in report.jobs}
+        for run_id, attempts in self.scripts.queued_runs(queued_before=cutoff, limit=REQUEUE_MAX):
+            if run_id not in fresh:
+                report.requeued.append(run_id)
+                report.jobs.append((run_id, attempts))

@@ -674,16 +674,26 @@ class ScriptService:
             run.attempts = attempts
             self._finish(session, run, RunStatus.FAILED, error=reason)
 
-    def queued_runs(self) -> list[int]:
-        """Ids of every queued run, oldest first (re-enqueued when a worker starts)."""
+    def queued_runs(
+        self, *, queued_before: datetime | None = None, limit: int | None = None
+    ) -> list[tuple[int, int]]:
+        """Queued runs, oldest first, as (run id, attempts recorded).
+
+        They are enqueued again when a worker starts, and by the scheduler when one has
+        waited long (its job may be lost).
+
+        Args:
+            queued_before: only runs queued before this time.
+            limit: at most this many.
+        """
+        query = sa.select(ScriptRun.id, ScriptRun.attempts).where(
+            ScriptRun.status == RunStatus.QUEUED.value
+        )
+        if queued_before is not None:
+            query = query.where(ScriptRun.queued_at < queued_before)
         with self.database.session() as session:
-            return list(
-                session.scalars(
-                    sa.select(ScriptRun.id)
-                    .where(ScriptRun.status == RunStatus.QUEUED.value)
-                    .order_by(ScriptRun.id)
-                ).all()
-            )
+            rows = session.execute(query.order_by(ScriptRun.id).limit(limit)).all()
+        return [(run_id, len(attempts or ())) for run_id, attempts in rows]
 
     # --- helpers -----------------------------------------------------------------------
 
