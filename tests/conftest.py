@@ -121,7 +121,7 @@ def _reset_postgres(database: Any) -> None:
 
     from masterai.store.models import Base
 
-    keep = {"alembic_version", "roles"}
+    keep = {"alembic_version", "roles", "security_generation"}
     existing = set(database.table_names()) - keep
     ordered = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name in existing]
     unknown = existing - set(ordered)

@@ -28,7 +28,7 @@ from masterai.registry import (
     ToolRegistry,
     ToolResult,
 )
-from masterai.security import Principal, load_principal
+from masterai.security import Principal, TokenAuthenticator, load_principal
 from masterai.settings import Settings
 from masterai.store import Database, open_database
 
@@ -93,6 +93,11 @@ class Platform:
             )
         return build_registry(self.settings, self.database)
 
+    @cached_property
+    def tokens(self) -> TokenAuthenticator:
+        """API token authentication for the faces that serve many requests (HTTP, MCP)."""
+        return TokenAuthenticator(self.database)
+
     def principal(self, name: str | None = None) -> Principal:
         """The active user ``name`` (default: the local super admin ``masterai init`` made).
 
@@ -139,7 +144,8 @@ class Platform:
             AuditKeyError: the audit key is missing or unusable (checked before the call
                 runs, so no action goes unaudited).
         """
-        await asyncio.to_thread(self.ensure_audit_key)
+        if not self.registry.audit_log.key_loaded:
+            await asyncio.to_thread(self.ensure_audit_key)
         return await self.registry.execute_tool(tool, params, context)
 
     def call_sync(self, tool: str, params: dict[str, Any], context: ExecutionContext) -> ToolResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -107,4 +108,44 @@ def test_a_record_the_database_refuses_fails_only_its_own_append(database: Datab
         thread.join(10)
     assert isinstance(outcomes[1], Exception)
     assert sorted(o for o in outcomes.values() if isinstance(o, int)) == [1, 2]
+    assert log.verify().ok
+
+
+async def test_appends_of_one_event_loop_are_grouped_beyond_the_thread_pool(
+    database: Database,
+) -> None:
+    """64 calls at once on a loop: far fewer writes than calls, the chain gapless."""
+    checkpoints = CountingCheckpoints()
+    log = AuditLog(database, checkpoints=[checkpoints])
+    log.append(entry(0))
+    records = await asyncio.gather(*(log.append_async(entry(i)) for i in range(1, 65)))
+    # and a second wave, while nothing is being written
+    more = await asyncio.gather(*(log.append_async(entry(i)) for i in range(65, 69)))
+
+    assert sorted(r.id for r in [*records, *more]) == list(range(2, 70))
+    assert [r.params["i"] for r in sorted(records, key=lambda r: r.id)] == list(range(1, 65))
+    assert checkpoints.writes <= 1 + 3  # the first append, then at most one per wave and a rest
+    report = log.verify()
+    assert (report.ok, report.checked) == (True, 69)
+
+
+async def test_a_loop_append_the_database_refuses_fails_alone_and_the_others_are_written(
+    database: Database,
+) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite stores any integer; PostgreSQL refuses one past 32 bits")
+    log = AuditLog(database)
+
+    async def append(user_id: int) -> object:
+        try:
+            return (
+                await log.append_async(AuditEntry(tool="clock", user_id=user_id, status="ok"))
+            ).id
+        except Exception as e:
+            return e
+
+    outcomes = await asyncio.gather(append(1), append(2**40), append(2))
+
+    assert isinstance(outcomes[1], Exception)
+    assert sorted(o for o in outcomes if isinstance(o, int)) == [1, 2]
     assert log.verify().ok

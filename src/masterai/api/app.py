@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -42,6 +42,7 @@ from masterai.api.common import (
     result_response,
 )
 from masterai.api.console import console_router
+from masterai.api.middleware import ApiGuard
 from masterai.api.models import (
     Health,
     PendingApprovalAnswer,
@@ -67,16 +68,6 @@ __all__ = [
     "error_response",
     "result_response",
 ]
-
-SECURITY_HEADERS = {
-    "content-security-policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "x-frame-options": "DENY",
-}
 
 
 def create_app(platform: Platform | None = None) -> FastAPI:
@@ -108,26 +99,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.state.approvals = approvals
     app.state.chat = chat
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            if name == "content-security-policy" and request.url.path == "/docs":
-                continue  # the interactive docs page loads its own script
-            response.headers.setdefault(name, value)
-        return response
-
-    @app.middleware("http")
-    async def single_query_values(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        repeated = _repeated_query_key(request) if request.url.path.startswith(API) else None
-        if repeated is not None:
-            message = f"Invalid query parameter {repeated!r}: given more than once"
-            return error_response("invalid", message, 400, repeated)
-        return await call_next(request)
+    app.add_middleware(ApiGuard)
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
@@ -334,16 +306,6 @@ def _tools(api: Api, approvals: Approvals) -> APIRouter:
         return await approvals.call(request, principal, name, params, approve=approve)
 
     return router
-
-
-def _repeated_query_key(request: Request) -> str | None:
-    """A query parameter given more than once (it would silently mean its last value)."""
-    seen: set[str] = set()
-    for key, _ in request.query_params.multi_items():
-        if key in seen:
-            return key
-        seen.add(key)
-    return None
 
 
 RFC_3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from masterai.app import Platform
-from masterai.security import AuthenticationError, Principal, authenticate_token
+from masterai.security import AuthenticationError, Principal
 from masterai.security.addresses import forwarded_client
 from masterai.store.models import ApiToken
 
@@ -50,7 +50,7 @@ def principal_of(platform: Platform, request: Request) -> Principal:
     if token is None:
         raise Unauthenticated("Missing credentials: send 'Authorization: Bearer <token>'")
     try:
-        return authenticate_token(platform.database, token)
+        return platform.tokens.authenticate(token)
     except AuthenticationError as e:
         raise Unauthenticated(str(e)) from e
 

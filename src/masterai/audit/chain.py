@@ -15,10 +15,12 @@ visible gap. After each append the signed head is written to every
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -142,6 +144,9 @@ class AuditLog:
         """Held by the writer of a group of appends (see :meth:`append`)."""
         self._pending_lock = threading.Lock()
         self._pending: list[_Pending] = []
+        self._loop_groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopGroup] = (
+            weakref.WeakKeyDictionary()
+        )
         """Appends waiting for the next writer."""
         self._key_lock = threading.Lock()
         self._keyring: Keyring | None = None
@@ -202,6 +207,11 @@ class AuditLog:
             if self._keyring is None:
                 self._keyring = self._load_key() or self.keys.create()
             return self._keyring
+
+    @property
+    def key_loaded(self) -> bool:
+        """Whether :meth:`ensure_key` has loaded the keyring (it then reads no file)."""
+        return self._keyring is not None
 
     def _load_key(self) -> Keyring | None:
         """The stored keyring; None only when it is missing and nothing was signed yet.
@@ -314,6 +324,62 @@ class AuditLog:
         if pending.error is not None:
             raise pending.error
         return pending.record
+
+    async def append_async(self, entry: AuditEntry) -> AuditRecord:
+        """:meth:`append` for callers on an event loop, grouped across the loop's calls.
+
+        Appends arriving while a write is under way wait together and go in the next write:
+        one thread, one transaction and one checkpoint for all of them, however many calls
+        the loop carries (the threads of :meth:`append` group only as many as are blocked).
+        The record is written even if the caller is cancelled meanwhile.
+
+        Raises:
+            The errors of :meth:`append`.
+        """
+        if entry.status not in STATUSES:
+            raise ValueError(f"Invalid audit status {entry.status!r}. Allowed: {STATUSES}")
+        loop = asyncio.get_running_loop()
+        group = self._loop_groups.get(loop)
+        if group is None:
+            group = self._loop_groups[loop] = _LoopGroup()
+        pending = _Pending(self._record(entry))
+        written = loop.create_future()
+        group.waiting.append((pending, written))
+        if group.writer is None:
+            group.writer = loop.create_task(self._write_loop_group(group))
+        await asyncio.shield(written)
+        if pending.error is not None:
+            raise pending.error
+        return pending.record
+
+    async def _write_loop_group(self, group: _LoopGroup) -> None:
+        try:
+            while group.waiting:
+                batch, group.waiting = group.waiting, []
+                try:
+                    await asyncio.to_thread(self._write_group, [p for p, _ in batch])
+                except BaseException as e:  # the key failed to load; or cancelled at exit
+                    for pending, _ in batch:
+                        if not pending.done:
+                            pending.fail(e if isinstance(e, Exception) else AuditError(str(e)))
+                    if not isinstance(e, Exception):
+                        raise
+                finally:
+                    for _, written in batch:
+                        if not written.done():
+                            written.set_result(None)
+        finally:
+            group.writer = None
+
+    def _write_group(self, batch: list[_Pending]) -> None:
+        keyring = self.ensure_key()
+        with self._lock:
+            try:
+                self._write_batch(batch, keyring)
+            finally:
+                for pending in batch:
+                    if not pending.done:
+                        pending.fail(AuditError("the audit write was interrupted"))
 
     def _write_batch(self, batch: list[_Pending], keyring: Keyring) -> None:
         """Write ``batch`` in one transaction; if that fails, each record on its own.
@@ -566,6 +632,14 @@ class _Pending:
 
     def fail(self, error: BaseException) -> None:
         self.error, self.done = error, True
+
+
+@dataclass
+class _LoopGroup:
+    """The appends of one event loop waiting for the next grouped write, and its writer."""
+
+    waiting: list[tuple[_Pending, asyncio.Future[None]]] = field(default_factory=list)
+    writer: asyncio.Task[None] | None = None
 
 
 def _first_signed(session: Session) -> int | None:

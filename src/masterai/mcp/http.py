@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from masterai.app import Platform
 from masterai.mcp.server import Caller, McpFace, Unauthenticated
-from masterai.security import AuthenticationError, Principal, authenticate_token
+from masterai.security import AuthenticationError, Principal
 from masterai.security.addresses import forwarded_client
 
 PATH = "/mcp"
@@ -44,7 +44,7 @@ class ApiTokenVerifier:
     async def verify_token(self, token: str) -> AccessToken | None:
         """The access token for an active API token, ``None`` for anything else."""
         try:
-            principal = await asyncio.to_thread(authenticate_token, self.platform.database, token)
+            principal = await asyncio.to_thread(self.platform.tokens.authenticate, token)
         except AuthenticationError:
             return None
         return AccessToken(
@@ -74,7 +74,7 @@ class TokenIdentity:
         token = self._tokens.get(key)
         if token is None:
             raise AuthenticationError("unknown caller")
-        return authenticate_token(self.platform.database, token)
+        return self.platform.tokens.authenticate(token)
 
     async def __call__(self, ctx: ServerRequestContext[dict[str, Any], Any]) -> Caller:
         """The caller of the request in ``ctx``."""
@@ -82,9 +82,7 @@ class TokenIdentity:
         if access is None:
             raise Unauthenticated("No token, no tools: send 'Authorization: Bearer <token>'")
         try:
-            principal = await asyncio.to_thread(
-                authenticate_token, self.platform.database, access.token
-            )
+            principal = await asyncio.to_thread(self.platform.tokens.authenticate, access.token)
         except AuthenticationError as e:
             raise Unauthenticated(str(e)) from e
         key = f"token:{principal.token_id}"

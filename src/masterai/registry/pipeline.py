@@ -195,7 +195,7 @@ async def append_audit(registry: ToolRegistry, request: CallRequest, result: Too
         sensitive_keys=secrets,
         public_keys=call.tool.public_keys if call else frozenset(),
     )
-    record = await asyncio.to_thread(registry.audit_log.append, entry)
+    record = await registry.audit_log.append_async(entry)
     return record.id
 
 

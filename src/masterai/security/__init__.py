@@ -39,6 +39,7 @@ from masterai.security.permissions import (
 from masterai.security.policy import Decision, ToolAction, decide
 from masterai.security.principals import (
     Principal,
+    TokenAuthenticator,
     authenticate_token,
     hash_token,
     load_principal,
@@ -79,6 +80,7 @@ __all__ = [
     "Principal",
     "RoleBinding",
     "SecurityError",
+    "TokenAuthenticator",
     "TokenInfo",
     "ToolAction",
     "ToolPermissions",

@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -24,7 +26,7 @@ from masterai.security.permissions import (
 )
 from masterai.security.roles import SUPER_ADMIN, role_defaults
 from masterai.store import Database
-from masterai.store.models import ApiToken, Role, User, utcnow
+from masterai.store.models import ApiToken, Role, SecurityGeneration, User, utcnow
 
 TOKEN_PREFIX = "mai_"
 
@@ -113,32 +115,141 @@ not one per request)."""
 def authenticate_token(database: Database, token: str) -> Principal:
     """The principal an API token belongs to; records its last use (to the minute).
 
-    The check only reads; the last-use write, when due, is its own short transaction that
-    takes the write lock first, so concurrent requests wait for each other instead of failing
-    on SQLite's lock upgrade.
+    Reads the token, its user, role, companies and grants every time; faces that answer
+    many requests use a :class:`TokenAuthenticator`, which keeps what this reads.
 
     Raises:
         AuthenticationError: unknown, revoked or expired token, or inactive user.
     """
+    entry = _load_token(database, hash_token(token), generation=0)
+    _record_use(database, entry)
+    return entry.principal
+
+
+@dataclass(kw_only=True)
+class _Authenticated:
+    principal: Principal
+    token_id: int
+    expires_at: datetime | None
+    prefix: str
+    last_used_at: datetime | None
+    generation: int
+
+
+def _load_token(database: Database, digest: str, *, generation: int) -> _Authenticated:
     with database.session() as s:
-        row = s.scalars(
-            select(ApiToken).where(ApiToken.token_hash == hash_token(token))
-        ).one_or_none()
-        now = utcnow()
+        row = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).one_or_none()
         if row is None or row.revoked_at is not None:
             raise AuthenticationError("Invalid or revoked API token")
-        if row.expires_at is not None and row.expires_at <= now:
-            raise AuthenticationError(f"API token {row.prefix}... expired at {row.expires_at}")
+        _refuse_expired(row.prefix, row.expires_at)
         user = s.get(User, row.user_id)
         if user is None or not user.is_active:
             raise AuthenticationError("The API token's user is deactivated")
-        principal = _principal(user, s.get(Role, user.role), token_id=row.id)
-        stale = row.last_used_at is None or now - row.last_used_at >= LAST_USE_RESOLUTION
-        token_id = row.id
-    if stale:
-        with database.session(immediate=True) as s:
-            s.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
-    return principal
+        return _Authenticated(
+            principal=_principal(user, s.get(Role, user.role), token_id=row.id),
+            token_id=row.id,
+            expires_at=row.expires_at,
+            prefix=row.prefix,
+            last_used_at=row.last_used_at,
+            generation=generation,
+        )
+
+
+def _refuse_expired(prefix: str, expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= utcnow():
+        raise AuthenticationError(f"API token {prefix}... expired at {expires_at}")
+
+
+def _record_use(database: Database, entry: _Authenticated) -> None:
+    """Write the token's last use when the recorded one is a minute old or more.
+
+    Its own short transaction taking the write lock first, so concurrent requests wait for
+    each other instead of failing on SQLite's lock upgrade. The update changes only
+    ``last_used_at``, which leaves the security generation as it is.
+    """
+    now = utcnow()
+    if entry.last_used_at is not None and now - entry.last_used_at < LAST_USE_RESOLUTION:
+        return
+    with database.session(immediate=True) as s:
+        s.execute(update(ApiToken).where(ApiToken.id == entry.token_id).values(last_used_at=now))
+    entry.last_used_at = now
+
+
+class TokenAuthenticator:
+    """Authenticates API tokens for a face that answers many requests (one per process).
+
+    A token's principal is kept while the database's security generation is unchanged
+    (:class:`~masterai.store.models.SecurityGeneration`, counted by triggers on users, roles,
+    company links, grants and tokens). Each request reads that one number instead of the
+    five rows behind a principal. The read it uses began after the request arrived, so a
+    revocation, deactivation or permission change committed before a request is seen by it,
+    as without the cache; requests arriving together share one read. Expiry is checked
+    against the clock on every request.
+
+    Args:
+        database: the platform database.
+        max_entries: tokens kept at most (the least recently added go first).
+    """
+
+    def __init__(self, database: Database, *, max_entries: int = 4096) -> None:
+        self._database = database
+        self._max_entries = max_entries
+        self._entries: dict[str, _Authenticated] = {}
+        self._lock = threading.Lock()
+        self._read_done = threading.Condition(threading.Lock())
+        self._reading = False
+        self._last_read: tuple[float, int | None] | None = None
+        """(monotonic time the newest finished read began, the generation it read)."""
+
+    def authenticate(self, token: str) -> Principal:
+        """The principal ``token`` belongs to; records its last use (to the minute).
+
+        Raises:
+            AuthenticationError: unknown, revoked or expired token, or inactive user.
+        """
+        digest = hash_token(token)
+        generation = self._generation(since=time.monotonic())
+        with self._lock:
+            entry = self._entries.get(digest)
+        if generation is None:  # no row to count changes: nothing may be kept
+            entry = _load_token(self._database, digest, generation=-1)
+        elif entry is None or entry.generation != generation:
+            entry = _load_token(self._database, digest, generation=generation)
+            with self._lock:
+                if len(self._entries) >= self._max_entries:
+                    self._entries.pop(next(iter(self._entries)))
+                self._entries[digest] = entry
+        else:
+            _refuse_expired(entry.prefix, entry.expires_at)
+        _record_use(self._database, entry)
+        return entry.principal
+
+    def _generation(self, *, since: float) -> int | None:
+        """The security generation, read by a query that began at or after ``since``.
+
+        ``None`` when its row is missing (deleted by hand): the triggers then count nothing.
+        """
+        with self._read_done:
+            while True:
+                if self._last_read is not None and self._last_read[0] >= since:
+                    return self._last_read[1]
+                if not self._reading:
+                    self._reading = True
+                    break
+                self._read_done.wait()
+        began = time.monotonic()
+        read = False
+        try:
+            with self._database.session() as s:
+                value = s.scalar(select(SecurityGeneration.value).where(SecurityGeneration.id == 1))
+            read = True
+        finally:
+            with self._read_done:
+                self._reading = False
+                if read:
+                    self._last_read = (began, value)
+                self._read_done.notify_all()
+        return value
 
 
 def unauthenticated_principal(name: str) -> Principal:
@@ -158,6 +269,7 @@ __all__ = [
     "ANY",
     "TOKEN_PREFIX",
     "Principal",
+    "TokenAuthenticator",
     "authenticate_token",
     "hash_token",
     "load_principal",

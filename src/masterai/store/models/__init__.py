@@ -9,7 +9,14 @@ from masterai.store.models.automation import Webhook
 from masterai.store.models.base import Base, UTCDateTime, utcnow
 from masterai.store.models.conversation import Conversation, Message
 from masterai.store.models.custom_tools import CustomTool
-from masterai.store.models.identity import ApiToken, PermissionGrant, Role, User, UserCompany
+from masterai.store.models.identity import (
+    ApiToken,
+    PermissionGrant,
+    Role,
+    SecurityGeneration,
+    User,
+    UserCompany,
+)
 from masterai.store.models.rag import RagChunk, RagCollection, RagDocument
 from masterai.store.models.scripts import Script, ScriptRun
 from masterai.store.models.tenancy import AIConfiguration, Company, ConfigTemplate
@@ -35,6 +42,7 @@ __all__ = [
     "Role",
     "Script",
     "ScriptRun",
+    "SecurityGeneration",
     "UTCDateTime",
     "User",
     "UserCompany",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from masterai.store.models.base import Base, UTCDateTime, flag, json_object, timestamp_now
@@ -105,3 +105,18 @@ class PermissionGrant(Base):
     created_at: Mapped[datetime] = timestamp_now()
 
     user: Mapped[User] = relationship(back_populates="grants")
+
+
+class SecurityGeneration(Base):
+    """One row counting changes to who may do what, kept by database triggers (migration 0014).
+
+    Every insert, update or delete of users, roles, company links, grants and API tokens
+    (except a token's ``last_used_at``) adds one, whoever writes it. A process may keep the
+    principals it authenticated while the count stays the same
+    (:class:`masterai.security.TokenAuthenticator`).
+    """
+
+    __tablename__ = "security_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
