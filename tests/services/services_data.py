@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from masterai.store.models import Company, Conversation, Message
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from masterai.services.analytics import AnalyticsService
+
+COPY_TABLES = {
+    "conversations": "id",
+    "messages": "id",
+    "conversation_stats": "conversation_id",
+}
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -146,3 +157,17 @@ def small_data_set() -> list[Any]:
             ],
         ),
     ]
+
+
+def table_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the analytics copy's tables in ``con``, in a stable order."""
+    return {
+        table: [tuple(r) for r in con.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall()]
+        for table, key in COPY_TABLES.items()
+    }
+
+
+def copy_tables(service: AnalyticsService) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of an analytics copy's tables, in a stable order."""
+    with service.copy.connect() as con:
+        return table_rows(con)

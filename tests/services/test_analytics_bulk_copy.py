@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 import sqlalchemy as sa
-from services_data import at, msg
+from services_data import at, copy_tables, msg
 
 from masterai.services.analytics import AnalyticsService
 from masterai.services.analytics import copy as copy_module
@@ -20,23 +20,6 @@ from masterai.services.errors import InvalidInputError
 from masterai.settings import Settings
 from masterai.store import Database
 from masterai.store.models import Conversation, Message
-
-TABLES = {
-    "conversations": "id",
-    "messages": "id",
-    "conversation_stats": "conversation_id",
-}
-
-
-def copy_tables(service: AnalyticsService) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the copy's tables, in a stable order."""
-    with service.copy.connect() as con:
-        return {
-            table: [
-                tuple(r) for r in con.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall()
-            ]
-            for table, key in TABLES.items()
-        }
 
 
 def answers(service: AnalyticsService) -> dict[str, Any]:

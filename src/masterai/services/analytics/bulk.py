@@ -8,9 +8,10 @@ made per value:
 - PostgreSQL: the ADBC PostgreSQL driver runs ``COPY (query) TO STDOUT (FORMAT binary)`` and
   fills Arrow arrays, which DuckDB scans through the Arrow C stream interface in this process
   (``adbc_driver_manager``'s low-level API: no pyarrow).
-- SQLite: the ADBC SQLite driver steps through the rows in C, in a child process that writes
-  them to a Parquet file DuckDB then reads (see :mod:`.sqlite_export` for why not in this
-  process).
+- SQLite: the ADBC SQLite driver steps through the rows in C, in a child process (see
+  :mod:`.sqlite_export` for why not in this process). For a new copy the child writes the new
+  DuckDB file itself (:func:`build_file`); for other large reads each child writes its rows to
+  a Parquet file this process's DuckDB reads (:func:`bulk_sources`).
 
 SQLite types each value, and the ADBC driver infers a column's Arrow type from the first batch
 of rows: a nullable text column whose first batch is all NULL is taken for integers and the
@@ -20,11 +21,12 @@ read fails at the first text value. Queries keep such columns non-null and add a
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -47,10 +49,10 @@ def bulk_sources(
 ) -> Iterator[list[str]]:
     """Run ``queries`` on the store and yield DuckDB table expressions that read their rows.
 
-    On SQLite the queries run at once, one export process each (a table split by id ranges
-    is read on every core); on PostgreSQL they run one after another as one ``UNION ALL``
-    over one connection. Each expression is valid in ``con`` until the block ends and is
-    meant to be read once; together they hold every query's rows.
+    On SQLite the queries run at once, one export process each writing a Parquet file (a
+    table split by id ranges is read on every core); on PostgreSQL they run one after another
+    as one ``UNION ALL`` over one connection. Each expression is valid in ``con`` until the
+    block ends and is meant to be read once; together they hold every query's rows.
 
     Args:
         database: The store (a SQLite file or PostgreSQL).
@@ -64,7 +66,20 @@ def bulk_sources(
     if database.dialect == "sqlite":
         with tempfile.TemporaryDirectory(prefix="masterai-bulk-") as tmp:
             targets = [Path(tmp) / f"rows-{i}.parquet" for i in range(len(queries))]
-            _export_sqlite(database, list(zip(queries, targets, strict=True)))
+            _run_sqlite(
+                database,
+                [
+                    (
+                        {"source_rows": sql},
+                        [
+                            "COPY (SELECT * FROM source_rows) "
+                            f"TO {sql_literal(str(target))} (FORMAT parquet)"
+                        ],
+                        ":memory:",
+                    )
+                    for sql, target in zip(queries, targets, strict=True)
+                ],
+            )
             yield [f"read_parquet({sql_literal(str(t))})" for t in targets]
         return
     union = " UNION ALL ".join(f"({q})" for q in queries)
@@ -76,7 +91,50 @@ def bulk_sources(
             con.unregister("bulk_rows")
 
 
-def _export_sqlite(database: Database, jobs: list[tuple[str, Path]]) -> None:
+def build_file(
+    database: Database, target: Path, sources: Mapping[str, str], statements: Sequence[str]
+) -> None:
+    """Create the DuckDB file ``target`` by running ``statements`` over the store's rows.
+
+    Each query of ``sources`` runs on the store, over a connection of its own, and its rows
+    are readable by the statements as the table named by its key, read once as they arrive:
+    no intermediate file. On SQLite this runs in one export process, which writes ``target``
+    itself; on PostgreSQL in this process. ``target`` must not exist; when this fails, it does
+    not exist afterwards either.
+
+    Raises:
+        InvalidInputError: the store is an in-memory SQLite database.
+        BulkReadError: the driver, the export process or a statement failed.
+    """
+    try:
+        if database.dialect == "sqlite":
+            _run_sqlite(database, [(dict(sources), list(statements), str(target))])
+            return
+        con = duckdb.connect(str(target))
+        with ExitStack() as stack, con:
+            for name, sql in sources.items():
+                con.register(name, stack.enter_context(_postgres_stream(database, sql)))
+            for statement in statements:
+                con.execute(statement)
+    except duckdb.Error as exc:
+        _remove(target)
+        raise BulkReadError(f"bulk read of {database.display_url} failed: {exc}") from exc
+    except BaseException:
+        _remove(target)
+        raise
+
+
+def _remove(target: Path) -> None:
+    for path in (target, target.with_name(target.name + ".wal")):
+        path.unlink(missing_ok=True)
+
+
+_Job = tuple[dict[str, str], list[str], str]
+"""One export process's work: sources, statements, DuckDB database (see sqlite_export)."""
+
+
+def _run_sqlite(database: Database, jobs: list[_Job]) -> None:
+    """Run ``jobs`` at once, one export process each, and wait for all of them."""
     path = make_url(database.url).database
     if not path or path == ":memory:":
         raise InvalidInputError(
@@ -85,9 +143,9 @@ def _export_sqlite(database: Database, jobs: list[tuple[str, Path]]) -> None:
         )
     processes: list[subprocess.Popen[str]] = []
     try:
-        for sql, target in jobs:
+        for sources, statements, target in jobs:
             process = subprocess.Popen(
-                [sys.executable, "-I", str(_EXPORT_SCRIPT), path, str(target)],
+                [sys.executable, "-I", str(_EXPORT_SCRIPT), path, target],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -95,7 +153,8 @@ def _export_sqlite(database: Database, jobs: list[tuple[str, Path]]) -> None:
             )
             processes.append(process)
             assert process.stdin is not None
-            process.stdin.write(sql)  # a few hundred bytes: fits the pipe, never blocks
+            # A few kilobytes: fits the pipe's buffer, so writing it never blocks.
+            process.stdin.write(json.dumps({"sources": sources, "statements": statements}))
             process.stdin.close()
         errors = [_wait(process) for process in processes]
     except BaseException:

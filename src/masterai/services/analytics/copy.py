@@ -45,7 +45,7 @@ import sqlalchemy as sa
 if TYPE_CHECKING:
     import pandas as pd
 
-from masterai.services.analytics.bulk import bulk_sources
+from masterai.services.analytics.bulk import build_file, bulk_sources
 from masterai.services.analytics.scope import sql_literal
 from masterai.store import Database
 
@@ -70,6 +70,16 @@ CREATE TABLE IF NOT EXISTS conversation_stats (
 );
 CREATE TABLE IF NOT EXISTS sync_state (key VARCHAR PRIMARY KEY, value VARCHAR);
 """
+
+# Messages get their conversation's company_id, so per-company queries need no join. With
+# ``build_side_probe_side`` off DuckDB builds its hash table of the conversations as written: an
+# Arrow stream has no row count, and it would otherwise pick the million incoming messages.
+_MESSAGES_INSERT = (
+    "INSERT INTO messages BY NAME SELECT incoming.*, c.company_id "
+    "FROM {incoming} incoming LEFT JOIN conversations c ON c.id = incoming.conversation_id"
+)
+_NO_BUILD_SIDE_SWAP = "SET disabled_optimizers = 'build_side_probe_side'"
+_OPTIMIZERS_RESET = "RESET disabled_optimizers"
 
 # Per-conversation aggregates of messages, kept beside the copy so conversation-level metrics
 # need no pass over every message. ``{where}`` restricts which conversations are (re)computed.
@@ -113,8 +123,9 @@ _MESSAGE_COLUMNS = {
 }
 _BULK_ROWS = 50_000
 """A read of more rows than this goes in bulk (see ``_load``); fewer, through the driver."""
-_SQLITE_READERS = max(1, min(4, os.cpu_count() or 1))
-"""Export processes reading a large SQLite range at once (one per core, at most four)."""
+_READERS = max(1, min(4, os.cpu_count() or 1))
+"""Export processes reading a large SQLite range at once, or PostgreSQL connections reading a
+new copy's messages (one per core, at most four)."""
 _NULL_FLAG = "__null"
 _DUCK_TYPES = {
     "text": "VARCHAR",
@@ -241,7 +252,7 @@ class AnalyticsCopy:
         with self._lock:
             con = self._open()
             try:
-                self.sync(con)
+                con = self._sync(con)
                 yield con
             finally:
                 if con is not self._memory:
@@ -291,8 +302,12 @@ class AnalyticsCopy:
             conversations=tuple(int(v) for v in conv),
         )
 
-    def sync(self, con: duckdb.DuckDBPyConnection) -> SyncReport:
-        """Refresh ``con``'s copy from the store as cheaply as the changes allow."""
+    def _sync(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        """Refresh ``con``'s copy from the store as cheaply as the changes allow.
+
+        Returns the connection to use from now on: ``con``, or, when a large copy file was
+        rebuilt, a connection to the new file (``con`` is then closed).
+        """
         con.execute(_DDL)
         current = self.fingerprint()
         recorded = _read_state(con)
@@ -307,16 +322,69 @@ class AnalyticsCopy:
             self.last_report = SyncReport(
                 messages_added=0, conversations_reloaded=False, rebuilt=False
             )
-            return self.last_report
+            return con
         rebuild = (
             recorded is None
             or current.max_message_id < recorded.max_message_id
             or current.conversations[0] < recorded.conversations[0]
             or not self._sample_matches(con, min(recorded.max_message_id, current.max_message_id))
         )
-        report = self._refresh(con, recorded, current, rebuild=rebuild)
-        self.last_report = report
-        return report
+        large = current.max_message_id > _BULK_ROWS
+        if rebuild and large and self._path is not None and con is not self._memory:
+            con.close()
+            con, added = self._rebuild_file(self._path, current)
+            self.last_report = SyncReport(
+                messages_added=added, conversations_reloaded=True, rebuilt=True
+            )
+            return con
+        self.last_report = self._refresh(con, recorded, current, rebuild=rebuild)
+        return con
+
+    def _rebuild_file(
+        self, path: Path, current: Fingerprint
+    ) -> tuple[duckdb.DuckDBPyConnection, int]:
+        """Build a new copy file beside ``path``, put it in its place and open it.
+
+        A first build or rebuild of a large store: the rows go from the store's bulk read
+        straight into the new file's tables (:func:`.bulk.build_file`), with no intermediate
+        file and no transaction to undo. If the build fails, the new file is removed and the
+        old one stays. The old file's connection must be closed; a process that opened the
+        old file meanwhile keeps using it (its later writes are lost, its answers are right).
+        Returns the connection and the number of messages copied.
+        """
+        building = path.with_name(f"{path.name}.build-{os.getpid()}")
+        for stale in (building, building.with_name(building.name + ".wal")):
+            stale.unlink(missing_ok=True)  # left by a build of this pid that was killed
+        readers = 1 if self._dialect == "sqlite" else _READERS  # see docs/analytics.md
+        queries = self._message_queries(0, current.max_message_id, readers)
+        sources = {"conversation_rows": self._conversation_query("TRUE")}
+        sources |= {f"message_rows_{i}": query for i, query in enumerate(queries)}
+        incoming = " UNION ALL ".join(
+            f"SELECT {_duck_select(self._dialect, _MESSAGE_COLUMNS, 'b')} FROM message_rows_{i} b"
+            for i in range(len(queries))
+        )
+        conversations = _duck_select(self._dialect, _CONVERSATION_COLUMNS, "b")
+        build_file(
+            self._database,
+            building,
+            sources,
+            [
+                _DDL,
+                f"INSERT INTO conversations BY NAME SELECT {conversations} "
+                "FROM conversation_rows b",
+                _NO_BUILD_SIDE_SWAP,
+                _MESSAGES_INSERT.format(incoming=f"({incoming})"),
+                _OPTIMIZERS_RESET,
+                _STATS.format(where="TRUE"),
+                _state_sql(current),
+            ],
+        )
+        # A write-ahead log left beside the old file would be replayed into the new one.
+        path.with_name(path.name + ".wal").unlink(missing_ok=True)
+        os.replace(building, path)
+        con = duckdb.connect(str(path))
+        row = con.execute("SELECT count(*) FROM messages").fetchone()
+        return con, int(row[0]) if row else 0
 
     def _refresh(
         self,
@@ -359,7 +427,7 @@ class AnalyticsCopy:
                 )
                 con.execute(f"DELETE FROM conversation_stats WHERE {touched}")
                 con.execute(_STATS.format(where=touched))
-            _write_state(con, current)
+            con.execute(_state_sql(current))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -393,10 +461,7 @@ class AnalyticsCopy:
         self, con: duckdb.DuckDBPyConnection, *, where: str = "TRUE", bulk: bool = False
     ) -> None:
         """Copy the store's conversations matching ``where``, replacing copies of them."""
-        sql = (
-            f"SELECT {_source_select(self._dialect, _CONVERSATION_COLUMNS, 'c')} "
-            f"FROM conversations c WHERE {where}"
-        )
+        sql = self._conversation_query(where)
         replace = "DELETE FROM conversations WHERE id IN (SELECT id FROM incoming)"
         insert = "INSERT INTO conversations BY NAME SELECT * FROM incoming"
         self._load(con, [sql], _CONVERSATION_COLUMNS, replace, insert, bulk=bulk)
@@ -420,19 +485,26 @@ class AnalyticsCopy:
         """
         bulk = upto_id - after_id > _BULK_ROWS
         # SQLite is read by one export process per id range, to use every core.
-        parts = _SQLITE_READERS if bulk and self._dialect == "sqlite" else 1
+        parts = _READERS if bulk and self._dialect == "sqlite" else 1
+        queries = self._message_queries(after_id, upto_id, parts)
+        insert = _MESSAGES_INSERT.format(incoming="incoming")
+        return self._load(con, queries, _MESSAGE_COLUMNS, insert, bulk=bulk)
+
+    def _conversation_query(self, where: str) -> str:
+        """The store-side query of conversations matching ``where``."""
+        return (
+            f"SELECT {_source_select(self._dialect, _CONVERSATION_COLUMNS, 'c')} "
+            f"FROM conversations c WHERE {where}"
+        )
+
+    def _message_queries(self, after_id: int, upto_id: int, parts: int) -> list[str]:
+        """Store-side queries of messages ``after_id < id <= upto_id``, split in ``parts``."""
         bounds = [after_id + (upto_id - after_id) * i // parts for i in range(parts + 1)]
         select = _source_select(self._dialect, _MESSAGE_COLUMNS, "m")
-        queries = [
+        return [
             f"SELECT {select} FROM messages m WHERE m.id > {int(low)} AND m.id <= {int(high)}"
             for low, high in itertools.pairwise(bounds)
         ]
-        # company_id is copied onto every message so per-company queries need no join.
-        insert = (
-            "INSERT INTO messages BY NAME SELECT incoming.*, c.company_id "
-            "FROM incoming LEFT JOIN conversations c ON c.id = incoming.conversation_id"
-        )
-        return self._load(con, queries, _MESSAGE_COLUMNS, insert, bulk=bulk)
 
     def _load(
         self,
@@ -471,12 +543,14 @@ class AnalyticsCopy:
         union = " UNION ALL ".join(f"SELECT {select} FROM {source} b" for source in sources)
         kind = "VIEW" if len(statements) == 1 else "TABLE"
         con.execute(f"CREATE OR REPLACE TEMP {kind} incoming AS {union}")
+        con.execute(_NO_BUILD_SIDE_SWAP)
         try:
             rows = 0
             for statement in statements:
                 result = con.execute(statement).fetchone()
                 rows = int(result[0]) if result else 0
         finally:
+            con.execute(_OPTIMIZERS_RESET)
             con.execute(f"DROP {kind} IF EXISTS incoming")
         return rows
 
@@ -509,7 +583,8 @@ def _read_state(con: duckdb.DuckDBPyConnection) -> Fingerprint | None:
     )
 
 
-def _write_state(con: duckdb.DuckDBPyConnection, fp: Fingerprint) -> None:
+def _state_sql(fp: Fingerprint) -> str:
+    """The statement recording ``fp`` as the fingerprint the copy is in step with."""
     value = json.dumps(
         {
             "schema": _SCHEMA_VERSION,
@@ -517,5 +592,4 @@ def _write_state(con: duckdb.DuckDBPyConnection, fp: Fingerprint) -> None:
             "conversations": list(fp.conversations),
         }
     )
-    con.execute("DELETE FROM sync_state WHERE key = 'fingerprint'")
-    con.execute(f"INSERT INTO sync_state VALUES ('fingerprint', {sql_literal(value)})")
+    return f"INSERT OR REPLACE INTO sync_state VALUES ('fingerprint', {sql_literal(value)})"
