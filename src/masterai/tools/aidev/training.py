@@ -307,7 +307,7 @@ class TrainingPart:
                 "Run a test set (given cases or a dataset's validation split) on a model: "
                 "pass rate per check type, latency p50/p95, tokens, cost; stored and compared "
                 "with every model evaluated on the same test set version",
-                read_only=True,
+                read_only=False,  # it stores the evaluation (and spends on the model)
                 timeout=TIMEOUT,
             ),
         }
