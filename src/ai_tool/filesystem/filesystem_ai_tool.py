@@ -121,16 +121,7 @@ class FilesystemAITool(AITool):
                 raise AIToolExecutionError(self._describe_os_error(name, e)) from e
             return AIToolResult(id=tool_call.id, name="filesystem", content=content)
 
-        return AIToolOperationDefinition(
-            name,
-            handler,
-            call_context,
-            spec.allowed,
-            spec.needed,
-            spec.description,
-            read_only=spec.read_only,
-            destructive=spec.destructive,
-        )
+        return spec.definition(handler)
 
     def check_operation_arguments(
         self, operation: AIToolOperationDefinition, arguments: dict[str, Any]

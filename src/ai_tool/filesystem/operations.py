@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ai_tool.ai_tool_operation_definition import AIToolOperationDefinition, AIToolOperationHandler
+
 
 @dataclass(frozen=True, kw_only=True)
 class FilesystemOperation:
@@ -40,6 +42,19 @@ class FilesystemOperation:
         if self.path is None:
             return set(self.required) | {"source", "destination"}
         return set(self.required) | ({"path"} if self.path else set())
+
+    def definition(self, handler: AIToolOperationHandler) -> AIToolOperationDefinition:
+        """The operation's definition, run by ``handler``."""
+        return AIToolOperationDefinition(
+            self.name,
+            handler,
+            call_context,
+            self.allowed,
+            self.needed,
+            self.description,
+            read_only=self.read_only,
+            destructive=self.destructive,
+        )
 
 
 def _op(

@@ -196,16 +196,7 @@ class FilesystemTool(AITool):
             content = await in_workspace(sync, principal, tool_call.arguments)
             return AIToolResult(id=tool_call.id, name=NAME, content=content)
 
-        return AIToolOperationDefinition(
-            name,
-            handler,
-            call_context,
-            spec.allowed,
-            spec.needed,
-            spec.description,
-            read_only=spec.read_only,
-            destructive=spec.destructive,
-        )
+        return spec.definition(handler)
 
     def check_operation_arguments(
         self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
