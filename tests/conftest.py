@@ -140,20 +140,32 @@ def _reset_postgres(database: Any) -> None:
         conn.execute(text("UPDATE roles SET permissions = '{}'"))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """A migrated, empty :class:`masterai.store.Database`: SQLite (a temp file) or PostgreSQL."""
+@pytest.fixture
+def sqlite_database(tmp_path: Path, _sqlite_template: Path) -> Iterator[Any]:
+    """A migrated, empty SQLite :class:`masterai.store.Database` (a copy of the template)."""
     import shutil
 
     from masterai.store import Database
 
+    path = tmp_path / "masterai.db"
+    shutil.copyfile(_sqlite_template, path)
+    database = Database(f"sqlite:///{path}")
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A migrated, empty :class:`masterai.store.Database`: SQLite (a temp file) or PostgreSQL."""
+    from masterai.store import Database
+
     if request.param == "sqlite":
-        path = tmp_path / "masterai.db"
-        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
-        database = Database(f"sqlite:///{path}")
-    else:
-        database = Database(request.getfixturevalue("postgres_url"))
-        _reset_postgres(database)
+        yield request.getfixturevalue("sqlite_database")
+        return
+    database = Database(request.getfixturevalue("postgres_url"))
+    _reset_postgres(database)
     try:
         yield database
     finally:

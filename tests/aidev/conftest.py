@@ -5,9 +5,7 @@ The aidev logic does not depend on the database engine; the store tests cover bo
 
 from __future__ import annotations
 
-import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +14,9 @@ from masterai.store import Database
 
 
 @pytest.fixture
-def db(tmp_path: Path, _sqlite_template: Path) -> Iterator[Database]:
+def db(sqlite_database: Database) -> Database:
     """A migrated, empty SQLite database."""
-    path = tmp_path / "masterai.db"
-    shutil.copyfile(_sqlite_template, path)
-    database = Database(f"sqlite:///{path}")
-    try:
-        yield database
-    finally:
-        database.dispose()
+    return sqlite_database
 
 
 # fake_openai.py beside this file is imported by the tests as a plain module.

@@ -1,4 +1,8 @@
-"""Helpers of the integration tests: settings, one registry call, an HTTP receiver on loopback."""
+"""Helpers of the integration tests: settings, one registry call, an HTTP receiver on loopback.
+
+The fixtures here (a SQLite store, a registry over it, the receiver) serve the integration and
+the monitor tests; their conftests import them.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from masterai.registry import ExecutionContext, ToolRegistry, ToolResult, approve_all
-from masterai.security import Principal
+from masterai.security import Principal, UserDirectory
 from masterai.settings import EgressSettings, IntegrationsSettings, Settings
+from masterai.store import Database
+from masterai.tools import build_registry
 
 
 @dataclass
@@ -112,3 +120,33 @@ async def run(
     """One ``integration`` call through the registry."""
     context = ExecutionContext(principal=who, approver=approve_all if approve else None)
     return await registry.execute_tool("integration", {"operation": operation, **args}, context)
+
+
+@pytest.fixture
+def store(sqlite_database: Database) -> Database:
+    """A migrated SQLite database (these tests need no second engine)."""
+    return sqlite_database
+
+
+@pytest.fixture
+def registry(settings: Settings, store: Database) -> ToolRegistry:
+    """The built-in tools over ``store``, with the test directory's ``settings``."""
+    return build_registry(settings, store)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """An HTTP receiver on loopback for the test."""
+    with http_receiver() as state:
+        yield state
+
+
+def staff(store: Database) -> UserDirectory:
+    """Companies acme and globex; root (super admin), ada (admin of acme), vic (viewer)."""
+    directory = UserDirectory(store)
+    directory.add_company("acme", "Acme")
+    directory.add_company("globex", "Globex")
+    directory.add_user("root", "super_admin")
+    directory.add_user("ada", "admin", companies={"acme": "write"})
+    directory.add_user("vic", "viewer", companies={"acme": "read"})
+    return directory

@@ -88,10 +88,10 @@ class Question:
     answer: str
 
 
-def faq_documents() -> list[dict[str, object]]:
-    """Every (brand, product, task) document: ``id``, ``text``, ``metadata``."""
+def faq_documents(brands: int = len(BRANDS)) -> list[dict[str, object]]:
+    """Every (brand, product, task) document of the first ``brands`` brands."""
     documents: list[dict[str, object]] = []
-    for brand in BRANDS:
+    for brand in BRANDS[:brands]:
         for product in PRODUCTS:
             for n, (verb, _, obj) in enumerate(TASKS):
                 extra = EXTRAS[(len(documents) + n) % len(EXTRAS)]
@@ -109,12 +109,12 @@ def faq_documents() -> list[dict[str, object]]:
     return documents
 
 
-def faq_questions(count: int, seed: int = 7) -> list[Question]:
-    """``count`` paraphrased questions, each with its answer's document id."""
+def faq_questions(count: int, seed: int = 7, brands: int = len(BRANDS)) -> list[Question]:
+    """``count`` paraphrased questions about the first ``brands`` brands, with their answers."""
     rng = random.Random(seed)
     questions = []
     for _ in range(count):
-        brand, product = rng.choice(BRANDS), rng.choice(PRODUCTS)
+        brand, product = rng.choice(BRANDS[:brands]), rng.choice(PRODUCTS)
         verb, synonyms, obj = rng.choice(TASKS)
         text = rng.choice(TEMPLATES).format(
             syn=rng.choice(synonyms), obj=obj, brand=brand, product=product

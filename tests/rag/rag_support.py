@@ -50,11 +50,16 @@ _USERS: list[tuple[str, str, dict[str, str]]] = [
 ]
 
 
-async def aidev(platform: Platform, who: str, operation: str, **args: Any) -> ToolResult:
-    """One ``aidev`` call through the registry as ``who`` (approvals granted)."""
-    context = ExecutionContext(
-        principal=load_principal(platform.database, who), approver=approve_all
-    )
+def acting(platform: Platform, who: str) -> ExecutionContext:
+    """The context of user ``who`` as it is now (approvals granted), for a run of calls."""
+    return ExecutionContext(principal=load_principal(platform.database, who), approver=approve_all)
+
+
+async def aidev(
+    platform: Platform, who: str | ExecutionContext, operation: str, **args: Any
+) -> ToolResult:
+    """One ``aidev`` call through the registry as ``who`` (a name: loaded afresh)."""
+    context = who if isinstance(who, ExecutionContext) else acting(platform, who)
     return await platform.call("aidev", {"operation": operation, **args}, context)
 
 

@@ -17,6 +17,7 @@ import pytest
 from platform_tools import AnalyticsTool, ConfigurationTool
 
 from ai_tool.clock import ClockAITool
+from audit_trail import AuditTrail
 from masterai.registry import ApprovalRequest, ExecutionContext, ToolRegistry, approve_all
 from masterai.sandbox import CodeExecutionEnvironment
 from masterai.security import Principal, UserDirectory, load_principal
@@ -113,6 +114,7 @@ async def test_every_role_operation_and_company_is_decided_and_audited_once(
     registry: ToolRegistry, principals: dict[str, Principal]
 ) -> None:
     log = registry.audit_log
+    trail = AuditTrail.begin(log)
     cases = list(itertools.product(ROLES, OPERATIONS, (OWN, OTHER)))
     mismatches = []
     for n, (role, op, company) in enumerate(cases):
@@ -120,28 +122,27 @@ async def test_every_role_operation_and_company_is_decided_and_audited_once(
         context = ExecutionContext(
             principal=principals[role], company_id=scope, client_address=f"10.0.0.{n}"
         )
-        before = log.count()
         result = await registry.execute_tool(op[0], params, context)
         allowed = expected_allowed(role, op, company)
         expected_status = "ok" if allowed else "denied"
         if result.status != expected_status:
             mismatches.append((role, op, company, result.status, result.error))
-        assert log.count() == before + 1
-        (record,) = log.recent(1)
-        assert record.id == result.audit_id
-        assert (record.user_name, record.tool, record.operation, record.status) == (
-            role,
-            op[0],
-            op[1],
-            expected_status,
+        trail.expect(
+            result.audit_id,
+            user_name=role,
+            tool=op[0],
+            operation=op[1],
+            status=expected_status,
+            company_id=company,
+            client_address=f"10.0.0.{n}",
         )
-        assert (record.company_id, record.client_address) == (company, f"10.0.0.{n}")
         if not allowed:
             assert result.error is not None and "Permission denied" in result.error
         elif op == ("code", "execute_code"):
             # the program really ran in the sandbox
             assert result.data["result"]["output"] == f"{n * 2}\n", result.content
     assert mismatches == []
+    trail.check()
     assert log.verify().ok
 
 
@@ -250,6 +251,7 @@ async def test_every_operation_of_every_built_in_tool_follows_the_role_table(
 
     mismatches = []
     calls = 0
+    trail = AuditTrail.begin(registry.audit_log)
     for name in registry.names():
         registered = registry.get(name)
         assert registered is not None
@@ -258,18 +260,16 @@ async def test_every_operation_of_every_built_in_tool_follows_the_role_table(
                 context = ExecutionContext(
                     principal=principals[role], company_id=company, approver=refuse
                 )
-                before = registry.audit_log.count()
                 result = await registry.execute_tool(name, {"operation": op}, context)
                 calls += 1
-                assert registry.audit_log.count() == before + 1
-                (record,) = registry.audit_log.recent(1)
-                assert (record.id, record.user_name, record.tool, record.operation) == (
+                trail.expect(
                     result.audit_id,
-                    role,
-                    name,
-                    op,
+                    user_name=role,
+                    tool=name,
+                    operation=op,
+                    company_id=company,
+                    status=result.status,
                 )
-                assert (record.company_id, record.status) == (company, result.status)
                 policy_denied = (result.error or "").startswith("Permission denied")
                 # model calls and code runs are their own permissions: super admins and
                 # admins only (a read-only operation may still run code: run_realtime_batch)
@@ -281,6 +281,7 @@ async def test_every_operation_of_every_built_in_tool_follows_the_role_table(
                 if policy_denied == expected:
                     mismatches.append((role, name, op, company, result.status, result.error))
     assert mismatches == []
+    trail.check()
     assert "code" in registry.names()
     assert calls >= 8 * len(registry.names())
     assert registry.audit_log.verify().ok
@@ -327,6 +328,7 @@ async def test_every_role_reads_and_writes_the_workspace_areas_as_the_rules_say(
             directory.mkdir(parents=True, exist_ok=True)
             (directory / "data.txt").write_text(f"data of {directory.name}")
     log = registry.audit_log
+    trail = AuditTrail.begin(log)
     mismatches = []
     cases = itertools.product(ROLES, AREAS, (False, True))
     for n, (role, area, write) in enumerate(cases):
@@ -336,18 +338,11 @@ async def test_every_role_reads_and_writes_the_workspace_areas_as_the_rules_say(
         else:
             params = {"operation": "read_file", "path": f"{folder}/data.txt"}
         context = ExecutionContext(principal=principals[role], approver=approve_all)
-        before = log.count()
         result = await registry.execute_tool("filesystem", params, context)
         allowed = workspace_allows(role, area, write)
         if result.status != ("ok" if allowed else "denied"):
             mismatches.append((role, area, "write" if write else "read", result.error))
-        assert log.count() == before + 1
-        (record,) = log.recent(1)
-        assert (record.id, record.user_name, record.status) == (
-            result.audit_id,
-            role,
-            result.status,
-        )
+        trail.expect(result.audit_id, user_name=role, status=result.status)
         assert (workspace / folder / f"new{n}.txt").exists() == (write and allowed)
         if not allowed:
             assert (result.error or "").startswith("Permission denied"), result.error
@@ -355,4 +350,5 @@ async def test_every_role_reads_and_writes_the_workspace_areas_as_the_rules_say(
         elif not write:
             assert result.content == f"data of {Path(folder).name}"
     assert mismatches == []
+    trail.check()
     assert log.verify().ok

@@ -31,6 +31,7 @@ from ai_tool.ai_tool_operation_definition import (
 )
 from ai_tool.ai_tool_parameter import AIToolParameter
 from ai_tool.ai_tool_result import AIToolResult
+from ai_tool.filesystem.operations import OPERATIONS, FilesystemOperation, call_context
 from ai_tool.filesystem.path_resolver import FilesystemPathResolver
 
 _PATH_KEYS = ("path", "source", "destination")
@@ -95,90 +96,21 @@ class FilesystemAITool(AITool):
 
     def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
         """Return the filesystem operations."""
-        op = self._operation
-        return {
-            "read_file": op("read_file", self._read, {"encoding"}, "Read a text file", ro=True),
-            "write_file": op(
-                "write_file",
-                self._write,
-                {"content", "encoding", "create_parents"},
-                "Create or replace a text file (atomically)",
-                destructive=True,
-                required={"content"},
-            ),
-            "append_to_file": op(
-                "append_to_file",
-                self._append,
-                {"content", "encoding"},
-                "Append text to a file, creating it if needed",
-                required={"content"},
-            ),
-            "list_directory": op(
-                "list_directory", self._list, set(), "List a directory", ro=True, path=False
-            ),
-            "create_directory": op(
-                "create_directory", self._mkdir, set(), "Create a directory and its parents"
-            ),
-            "delete": op(
-                "delete",
-                self._delete,
-                {"recursive"},
-                "Delete a file or directory",
-                destructive=True,
-            ),
-            "move": op(
-                "move",
-                self._move,
-                set(),
-                "Move or rename a file or directory",
-                destructive=True,
-                path=None,
-            ),
-            "copy_file": op("copy_file", self._copy, set(), "Copy a file", path=None),
-            "get_info": op(
-                "get_info", self._info, set(), "Type, size and modification time", ro=True
-            ),
-            "search": op(
-                "search",
-                self._search,
-                {"pattern", "content"},
-                "Find files by name glob under a directory, optionally containing some text",
-                ro=True,
-                path=False,
-            ),
-        }
+        return {spec.name: self._operation(spec) for spec in OPERATIONS}
 
-    def _operation(
-        self,
-        name: str,
-        sync: _Sync,
-        extra: set[str],
-        description: str,
-        *,
-        ro: bool = False,
-        destructive: bool = False,
-        required: set[str] | None = None,
-        path: bool | None = True,
-    ) -> AIToolOperationDefinition:
-        """Build an operation; ``path`` True: required, False: optional, None: source/dest."""
-        allowed = set(extra)
-        needed = set(required or ())
-        if path is None:
-            allowed |= {"source", "destination"}
-            needed |= {"source", "destination"}
-        else:
-            allowed.add("path")
-            if path:
-                needed.add("path")
+    def _operation(self, spec: FilesystemOperation) -> AIToolOperationDefinition:
+        """The definition of ``spec``, run by the tool's method of that name."""
+        name = spec.name
+        sync: _Sync = getattr(self, spec.method)
         # Read-only operations need no approval; destructive ones are approved by execute().
-        ask = not ro and not destructive
+        ask = not spec.read_only and not spec.destructive
 
         async def handler(
             tool_call: AIToolCall, requester_ref: Any, request_auth: AIToolAuthorizationCallback
         ) -> AIToolResult:
             if ask:
                 reason = f"The filesystem tool wants to run '{name}'"
-                context = self._context(tool_call.arguments)
+                context = call_context(tool_call.arguments)
                 if not await request_auth(
                     "filesystem", tool_call.arguments, reason, context, False
                 ):
@@ -189,22 +121,7 @@ class FilesystemAITool(AITool):
                 raise AIToolExecutionError(self._describe_os_error(name, e)) from e
             return AIToolResult(id=tool_call.id, name="filesystem", content=content)
 
-        return AIToolOperationDefinition(
-            name,
-            handler,
-            self._context,
-            allowed,
-            needed,
-            description,
-            read_only=ro,
-            destructive=destructive,
-        )
-
-    @staticmethod
-    def _context(arguments: dict[str, Any]) -> str | None:
-        if "source" in arguments:
-            return f"{arguments.get('source')!r} -> {arguments.get('destination')!r}"
-        return f"path {arguments.get('path', '.')!r}"
+        return spec.definition(handler)
 
     def check_operation_arguments(
         self, operation: AIToolOperationDefinition, arguments: dict[str, Any]

@@ -7,12 +7,13 @@ audit record), as the local super admin or ``--as USER``.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from masterai.cli.context import AsOption, JsonOption, YesOption, call, refuse_arguments, show
+from masterai.cli.context import AsOption, JsonOption, YesOption, call_given, refuse_arguments, show
 
 datasets_app = typer.Typer(
     help="Training datasets built from a company's conversations (scrubbed, versioned).",
@@ -31,11 +32,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(finetune_app, name="finetune")
 
 
-def _aidev(
-    params: dict[str, Any], *, as_user: str | None, company: str | None = None, yes: bool = False
-) -> Any:
-    present = {k: v for k, v in params.items() if v is not None}
-    return call("aidev", present, as_user=as_user, company=company, yes=yes)
+_aidev = partial(call_given, "aidev")
+"""One ``aidev`` call; options not given (``None``) are left out."""
 
 
 @datasets_app.command("prepare")

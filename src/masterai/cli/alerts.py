@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from masterai.cli.context import AsOption, JsonOption, call, parse_since, show
+from masterai.cli.context import AsOption, JsonOption, call_given, parse_since, show
 
 alerts_app = typer.Typer(
     help="Alerts raised by realtime custom tools and the threat monitors; the monitors' backlog.",
@@ -24,8 +24,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _registry(params: dict[str, Any], *, as_user: str | None) -> Any:
-    present = {k: v for k, v in params.items() if v is not None}
-    return call("registry", present, as_user=as_user, company=params.get("company_id"))
+    return call_given("registry", params, as_user=as_user, company=params.get("company_id"))
 
 
 @alerts_app.command("list")

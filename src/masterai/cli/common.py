@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -32,6 +33,14 @@ def fail(message: str, *, exit_code: int = 1) -> NoReturn:
 def print_json(value: Any) -> None:
     """Print ``value`` as JSON on stdout (machine-readable ``--json`` output)."""
     sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def read_text(path: Path, what: str, *, exit_code: int = 1) -> str:
+    """The UTF-8 text of ``path``, or end the command with one line naming ``what``."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        fail(f"cannot read {what} {str(path)!r}: {e}", exit_code=exit_code)
 
 
 class RootGroup(TyperGroup):

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from masterai.cli.common import console, fail
-from masterai.cli.context import AsOption, JsonOption, YesOption, call, show, structured
+from masterai.cli.common import console, fail, read_text
+from masterai.cli.context import AsOption, JsonOption, YesOption, call, call_given, show, structured
 
 config_app = typer.Typer(
     help="Show and change companies' versioned AI configurations.", no_args_is_help=True
@@ -46,11 +46,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
 
-def _present(params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` without the options that were not given."""
-    return {k: v for k, v in params.items() if v is not None}
-
-
 @config_app.command("show")
 def show_config(
     company: Company,
@@ -62,7 +57,7 @@ def show_config(
 ) -> None:
     """Show a company's active configuration (or one version)."""
     params = {"operation": "get_configuration", "company_id": company, "version": version}
-    result = call("configuration", _present(params), as_user=as_user)
+    result = call_given("configuration", params, as_user=as_user)
     if as_json:
         show(result, as_json=True)
         return
@@ -128,7 +123,7 @@ def _change(params: dict[str, Any], *, as_user: str | None, yes: bool, as_json: 
     The approval step shows the diff when it asks on a terminal; a dry run (no approval) and
     a change approved by ``--yes`` print the diff with the result instead.
     """
-    result = call("configuration", _present(params), as_user=as_user, yes=yes)
+    result = call_given("configuration", params, as_user=as_user, yes=yes)
     if as_json:
         show(result, as_json=True)
         return
@@ -158,10 +153,7 @@ def set_prompt(
     if (prompt is None) == (file is None):
         fail("give exactly one of --prompt TEXT or --file PATH", exit_code=2)
     if file is not None:
-        try:
-            prompt = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            fail(f"cannot read prompt file {str(file)!r}: {e}", exit_code=2)
+        prompt = read_text(file, "prompt file", exit_code=2)
     params = {
         "operation": "update_prompt",
         "company_id": company,

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.table import Table
 
 from masterai.cli.common import CLIError, console, fail, print_json
 
@@ -201,6 +203,20 @@ def call(
     return result
 
 
+def call_given(
+    tool: str,
+    params: dict[str, Any],
+    *,
+    as_user: str | None,
+    company: str | None = None,
+    yes: bool = False,
+    context: ExecutionContext | None = None,
+) -> ToolResult:
+    """:func:`call` with the options that were not given (``None``) left out of ``params``."""
+    present = {k: v for k, v in params.items() if v is not None}
+    return call(tool, present, as_user=as_user, company=company, yes=yes, context=context)
+
+
 def status_code(result: ToolResult) -> int:
     """The exit status of a failed call: by its status (0 for a successful one)."""
     if result.ok:
@@ -252,6 +268,22 @@ def show(result: ToolResult, as_json: bool) -> None:
         console.print(summary_of(result), markup=False, highlight=False, soft_wrap=True)
 
 
+def show_table(
+    result: ToolResult,
+    as_json: bool,
+    columns: Sequence[str],
+    row: Callable[[Any], Sequence[str]],
+) -> None:
+    """Print the items of a listing as a table, ``row`` making each line (``--json``: JSON)."""
+    if as_json:
+        show(result, True)
+        return
+    table = Table(*columns)
+    for item in structured(result):
+        table.add_row(*row(item))
+    console.print(table)
+
+
 def parse_since(value: str) -> datetime:
     """``--since``: an ISO date/time (UTC if no zone) or a relative age like ``30m``, ``2d``."""
     match = _RELATIVE.match(value.strip())
@@ -284,3 +316,11 @@ def decode_json_object(value: str, option: str) -> dict[str, Any]:
         return decode_arguments(value, option)
     except InvalidArguments as e:
         raise ValueError(str(e)) from e
+
+
+def json_object_option(value: str, option: str) -> dict[str, Any]:
+    """``value`` as a JSON object, or end the command with one line naming ``option``."""
+    try:
+        return decode_json_object(value, option)
+    except ValueError as e:
+        fail(str(e))

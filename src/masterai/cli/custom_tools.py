@@ -9,20 +9,22 @@ of its own (``--code-file``).
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from masterai.cli.common import console, fail, print_json
+from masterai.cli.common import console, fail, print_json, read_text
 from masterai.cli.context import (
     AsOption,
     JsonOption,
     YesOption,
-    call,
-    decode_json_object,
+    call_given,
+    json_object_option,
     show,
+    show_table,
     structured,
 )
 
@@ -50,27 +52,16 @@ def register(app: typer.Typer) -> None:
     app.add_typer(catalog_app, name="catalog")
 
 
-def _registry(params: dict[str, Any], *, as_user: str | None, yes: bool = False) -> Any:
-    present = {k: v for k, v in params.items() if v is not None}
-    return call("registry", present, as_user=as_user, yes=yes)
-
-
-def _read(file: Path, what: str) -> str:
-    try:
-        return file.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        fail(f"cannot read {what} {str(file)!r}: {e}")
+_registry = partial(call_given, "registry")
+"""One ``registry`` call; options not given (``None``) are left out."""
 
 
 def _definition(file: Path | None, code_file: Path | None) -> dict[str, Any]:
     definition: dict[str, Any] = {}
     if file is not None:
-        try:
-            definition = decode_json_object(_read(file, "the definition file"), str(file))
-        except ValueError as e:
-            fail(str(e))
+        definition = json_object_option(read_text(file, "the definition file"), str(file))
     if code_file is not None:
-        definition["code"] = _read(code_file, "--code-file")
+        definition["code"] = read_text(code_file, "--code-file")
     return definition
 
 
@@ -89,7 +80,10 @@ def create(
 ) -> None:
     """Save a custom tool as a draft (version 1); you are its owner."""
     definition = _definition(file, code_file)
-    show(_registry({"operation": "create_custom_tool", **definition}, as_user=as_user), as_json)
+    show(
+        _registry({"operation": "create_custom_tool", **definition}, as_user=as_user),
+        as_json,
+    )
 
 
 @custom_tools_app.command("update")
@@ -118,7 +112,8 @@ def test(
 ) -> None:
     """Run a version's tests in the sandbox and report each case."""
     result = _registry(
-        {"operation": "test_custom_tool", "name": name, "version": version}, as_user=as_user
+        {"operation": "test_custom_tool", "name": name, "version": version},
+        as_user=as_user,
     )
     if as_json:
         show(result, True)
@@ -147,7 +142,10 @@ def activate(
 @custom_tools_app.command("disable")
 def disable(name: NameArg, as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """Unregister an active custom tool (its versions are kept)."""
-    show(_registry({"operation": "disable_custom_tool", "name": name}, as_user=as_user), as_json)
+    show(
+        _registry({"operation": "disable_custom_tool", "name": name}, as_user=as_user),
+        as_json,
+    )
 
 
 @custom_tools_app.command("show")
@@ -159,7 +157,8 @@ def show_tool(
 ) -> None:
     """A custom tool: status, versions, definition, last test report."""
     result = _registry(
-        {"operation": "get_custom_tool", "name": name, "version": version}, as_user=as_user
+        {"operation": "get_custom_tool", "name": name, "version": version},
+        as_user=as_user,
     )
     if as_json:
         show(result, True)
@@ -183,21 +182,21 @@ def list_tools(
 ) -> None:
     """List the custom tools you may see."""
     result = _registry({"operation": "list_custom_tools", "status": status}, as_user=as_user)
-    if as_json:
-        show(result, True)
-        return
-    table = Table("name", "status", "active", "latest", "trigger", "owner", "tests")
-    for t in structured(result):
-        table.add_row(
-            t["name"],
-            t["status"],
-            str(t["active_version"] or "-"),
-            str(t["latest_version"]),
-            t["trigger"],
-            t["owner"],
-            t["last_test"],
-        )
-    console.print(table)
+    columns = ("name", "status", "active", "latest", "trigger", "owner", "tests")
+    show_table(result, as_json, columns, _tool_row)
+
+
+def _tool_row(t: dict[str, Any]) -> tuple[str, ...]:
+    active = str(t["active_version"] or "-")
+    return (
+        t["name"],
+        t["status"],
+        active,
+        str(t["latest_version"]),
+        t["trigger"],
+        t["owner"],
+        t["last_test"],
+    )
 
 
 @custom_tools_app.command("remove")
@@ -224,7 +223,8 @@ def export(
     Without ``--output`` the bundle itself is printed (as JSON, with or without ``--json``).
     """
     result = _registry(
-        {"operation": "export_custom_tool", "name": name, "version": version}, as_user=as_user
+        {"operation": "export_custom_tool", "name": name, "version": version},
+        as_user=as_user,
     )
     bundle = structured(result)
     if output is None:
@@ -252,10 +252,7 @@ def import_bundle(
     as_json: JsonOption = False,
 ) -> None:
     """Check a bundle's hash and signature and save it as a draft."""
-    try:
-        bundle = decode_json_object(_read(file, "the bundle"), str(file))
-    except ValueError as e:
-        fail(str(e))
+    bundle = json_object_option(read_text(file, "the bundle"), str(file))
     params = {"operation": "import_custom_tool", "bundle": bundle, "name": name}
     show(_registry(params, as_user=as_user), as_json)
 
@@ -280,19 +277,18 @@ def search(
 ) -> None:
     """Catalog tools: versions, install counts, which companies run which version."""
     result = _registry({"operation": "search_catalog", "query": query}, as_user=as_user)
-    if as_json:
-        show(result, True)
-        return
-    table = Table("name", "versions", "installs", "companies", "description")
-    for item in structured(result):
-        table.add_row(
-            item["name"],
-            ", ".join(str(v["version"]) for v in item["versions"]),
-            str(sum(v["install_count"] for v in item["versions"])),
-            ", ".join(f"{c}@{v}" for c, v in sorted(item["installs"].items())),
-            item["description"],
-        )
-    console.print(table)
+    columns = ("name", "versions", "installs", "companies", "description")
+    show_table(result, as_json, columns, _catalog_row)
+
+
+def _catalog_row(item: dict[str, Any]) -> tuple[str, ...]:
+    return (
+        item["name"],
+        ", ".join(str(v["version"]) for v in item["versions"]),
+        str(sum(v["install_count"] for v in item["versions"])),
+        ", ".join(f"{c}@{v}" for c, v in sorted(item["installs"].items())),
+        item["description"],
+    )
 
 
 @catalog_app.command("install")

@@ -6,19 +6,19 @@ validation, approval, audit record), as the local super admin or ``--as USER``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from masterai.cli.common import console
 from masterai.cli.context import (
     EXIT_FAILED,
     AsOption,
     JsonOption,
     YesOption,
-    call,
+    call_given,
     show,
+    show_table,
     structured,
 )
 
@@ -41,9 +41,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(integrations_app, name="integrations")
 
 
-def _integration(params: dict[str, Any], *, as_user: str | None, yes: bool = False) -> Any:
-    present = {k: v for k, v in params.items() if v is not None}
-    return call("integration", present, as_user=as_user, yes=yes)
+_integration = partial(call_given, "integration")
+"""One ``integration`` call; options not given (``None``) are left out."""
 
 
 @webhooks_app.command("add")
@@ -79,20 +78,19 @@ def list_webhooks(
 ) -> None:
     """List the webhook subscriptions you may see."""
     result = _integration({"operation": "list_webhooks", "company_id": company}, as_user=as_user)
-    if as_json:
-        show(result, True)
-        return
-    table = Table("id", "name", "events", "url", "company", "created by")
-    for hook in structured(result):
-        table.add_row(
-            str(hook["id"]),
-            hook["name"],
-            ", ".join(hook["events"]),
-            hook["url"],
-            hook["company_id"] or "(platform)",
-            hook["created_by"] or "",
-        )
-    console.print(table)
+    columns = ("id", "name", "events", "url", "company", "created by")
+    show_table(result, as_json, columns, _webhook_row)
+
+
+def _webhook_row(hook: dict[str, Any]) -> tuple[str, ...]:
+    return (
+        str(hook["id"]),
+        hook["name"],
+        ", ".join(hook["events"]),
+        hook["url"],
+        hook["company_id"] or "(platform)",
+        hook["created_by"] or "",
+    )
 
 
 @webhooks_app.command("remove")
@@ -129,20 +127,19 @@ def list_deliveries(
         "limit": limit,
     }
     result = _integration(params, as_user=as_user)
-    if as_json:
-        show(result, True)
-        return
-    table = Table("id", "event", "webhook", "status", "attempts", "last error")
-    for d in structured(result):
-        table.add_row(
-            str(d["id"]),
-            d["event_type"],
-            d["webhook"],
-            d["status"],
-            str(len(d["history"])),
-            d["last_error"] or "",
-        )
-    console.print(table)
+    columns = ("id", "event", "webhook", "status", "attempts", "last error")
+    show_table(result, as_json, columns, _delivery_row)
+
+
+def _delivery_row(d: dict[str, Any]) -> tuple[str, ...]:
+    return (
+        str(d["id"]),
+        d["event_type"],
+        d["webhook"],
+        d["status"],
+        str(len(d["history"])),
+        d["last_error"] or "",
+    )
 
 
 @webhooks_app.command("redeliver")

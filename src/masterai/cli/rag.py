@@ -18,7 +18,7 @@ from masterai.cli.context import (
     JsonOption,
     YesOption,
     acting_context,
-    call,
+    call_given,
     cli_approver,
     refuse_arguments,
     show,
@@ -42,8 +42,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _aidev(params: dict[str, Any], *, as_user: str | None, yes: bool = False) -> Any:
-    present = {k: v for k, v in params.items() if v is not None}
-    return call("aidev", present, as_user=as_user, company=params.get("company_id"), yes=yes)
+    return call_given("aidev", params, as_user=as_user, company=params.get("company_id"), yes=yes)
 
 
 def _read_documents(path: Path, as_user: str | None) -> list[Any]:
@@ -162,10 +161,9 @@ def update(
         "max_chunks": batch,
         "add_conversations": conversations or None,
     }
-    present = {k: v for k, v in params.items() if v is not None}
     done = 0
     while True:
-        result = call("aidev", present, as_user=as_user, yes=yes, context=context)
+        result = call_given("aidev", params, as_user=as_user, yes=yes, context=context)
         data = structured(result)
         done += data["embedded"]
         if data["complete"] or not data["embedded"]:

@@ -6,21 +6,22 @@ validation, approval, audit record), as the local super admin or ``--as USER``.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from masterai.cli.common import console, fail, print_json
+from masterai.cli.common import console, fail, print_json, read_text
 from masterai.cli.context import (
     EXIT_FAILED,
     AsOption,
     JsonOption,
     YesOption,
-    call,
-    decode_json_object,
+    call_given,
+    json_object_option,
     show,
+    show_table,
     structured,
     summary_of,
 )
@@ -43,18 +44,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(tests_app, name="tests")
 
 
-def _code(params: dict[str, Any], *, as_user: str | None, yes: bool = False) -> Any:
-    present = {k: v for k, v in params.items() if v is not None}
-    return call("code", present, as_user=as_user, yes=yes)
+_code = partial(call_given, "code")
+"""One ``code`` call; options not given (``None``) are left out."""
 
 
 def _json_option(value: str | None, option: str) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    try:
-        return decode_json_object(value, option)
-    except ValueError as e:
-        fail(str(e))
+    return None if value is None else json_object_option(value, option)
 
 
 @scripts_app.command("add")
@@ -85,12 +80,13 @@ def add_script(
     """Save a script (optionally on a schedule); you are its owner."""
     if (code is None) == (file is None):
         fail("give the program with exactly one of --code TEXT or --file PATH")
-    text = code if code is not None else _read(file)
+    if file is not None:
+        code = read_text(file, "--file")
     params = {
         "operation": "create_script",
         "name": name,
         "language": language,
-        "code": text,
+        "code": code,
         "schedule": schedule,
         "timezone": timezone,
         "parameters": _json_option(parameters, "--parameters"),
@@ -101,35 +97,25 @@ def add_script(
     show(_code(params, as_user=as_user), as_json)
 
 
-def _read(file: Path | None) -> str:
-    assert file is not None
-    try:
-        return file.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        fail(f"cannot read --file {str(file)!r}: {e}")
-
-
 @scripts_app.command("list")
 def list_scripts(as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """List the scripts you may see, with their schedules and last runs."""
     result = _code({"operation": "list_scripts"}, as_user=as_user)
-    if as_json:
-        show(result, True)
-        return
-    table = Table("id", "name", "version", "language", "schedule", "enabled", "last run")
-    for s in structured(result):
-        sched = s["schedule"]
-        last = s["last_run"]
-        table.add_row(
-            str(s["id"]),
-            s["name"],
-            str(s["version"]),
-            s["language"],
-            f"{sched['cron']} {sched['timezone']}" if sched else "",
-            "yes" if s["enabled"] else "no",
-            f"{last['id']} {last['status']}" if last else "",
-        )
-    console.print(table)
+    columns = ("id", "name", "version", "language", "schedule", "enabled", "last run")
+    show_table(result, as_json, columns, _script_row)
+
+
+def _script_row(s: dict[str, Any]) -> tuple[str, ...]:
+    sched, last = s["schedule"], s["last_run"]
+    return (
+        str(s["id"]),
+        s["name"],
+        str(s["version"]),
+        s["language"],
+        f"{sched['cron']} {sched['timezone']}" if sched else "",
+        "yes" if s["enabled"] else "no",
+        f"{last['id']} {last['status']}" if last else "",
+    )
 
 
 @scripts_app.command("show")
@@ -182,28 +168,30 @@ def list_runs(
 ) -> None:
     """List the newest runs (of one script)."""
     result = _code({"operation": "list_runs", "script": script, "limit": limit}, as_user=as_user)
-    if as_json:
-        show(result, True)
-        return
-    table = Table("run", "script", "v", "trigger", "status", "exit", "started", "attempts")
-    for r in structured(result):
-        table.add_row(
-            str(r["id"]),
-            r["script"],
-            str(r["version"]),
-            r["trigger"],
-            r["status"],
-            "" if r["exit_code"] is None else str(r["exit_code"]),
-            r["started_at"] or "",
-            str(len(r["attempts"])),
-        )
-    console.print(table)
+    columns = ("run", "script", "v", "trigger", "status", "exit", "started", "attempts")
+    show_table(result, as_json, columns, _run_row)
+
+
+def _run_row(r: dict[str, Any]) -> tuple[str, ...]:
+    return (
+        str(r["id"]),
+        r["script"],
+        str(r["version"]),
+        r["trigger"],
+        r["status"],
+        "" if r["exit_code"] is None else str(r["exit_code"]),
+        r["started_at"] or "",
+        str(len(r["attempts"])),
+    )
 
 
 @scripts_app.command("enable")
 def enable_script(script: ScriptArg, as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """Enable a script and its schedule."""
-    show(_code({"operation": "enable_script", "script": script}, as_user=as_user), as_json)
+    show(
+        _code({"operation": "enable_script", "script": script}, as_user=as_user),
+        as_json,
+    )
 
 
 @scripts_app.command("disable")
@@ -211,7 +199,10 @@ def disable_script(
     script: ScriptArg, as_user: AsOption = None, as_json: JsonOption = False
 ) -> None:
     """Disable a script: it neither runs nor fires its schedule."""
-    show(_code({"operation": "disable_script", "script": script}, as_user=as_user), as_json)
+    show(
+        _code({"operation": "disable_script", "script": script}, as_user=as_user),
+        as_json,
+    )
 
 
 @scripts_app.command("remove")

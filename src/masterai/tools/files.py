@@ -1,10 +1,11 @@
 """The ``filesystem`` tool of Master AI: the seed's file operations over the isolated workspace.
 
 The operations, their parameters and their texts are those of the seed's
-``ai_tool.filesystem.FilesystemAITool`` (which stays as it is for library users); every path
-goes through :class:`masterai.security.workspace.WorkspaceService`, which applies the
-principal's company permissions, keeps ``users/<name>/`` private and ``shared/`` read-only
-for all but super admins, and never follows a link.
+``ai_tool.filesystem.FilesystemAITool`` (which stays as it is for library users), from one
+table, ``ai_tool.filesystem.operations``; every path goes through
+:class:`masterai.security.workspace.WorkspaceService`, which applies the principal's company
+permissions, keeps ``users/<name>/`` private and ``shared/`` read-only for all but super
+admins, and never follows a link.
 
 Approval: ``write_file``, ``delete`` and ``move`` are destructive and ``append_to_file``
 rewrites an existing file, so the registry asks before each of them
@@ -38,6 +39,7 @@ from ai_tool import (
     AIToolResult,
     AIToolValidationError,
 )
+from ai_tool.filesystem.operations import OPERATIONS, FilesystemOperation, call_context
 from masterai.security.parameters import ParameterRole
 from masterai.security.principals import Principal
 from masterai.security.workspace import (
@@ -165,58 +167,7 @@ class FilesystemTool(AITool):
 
     def get_operation_definitions(self) -> dict[str, AIToolOperationDefinition]:
         """Return the filesystem operations (the seed's, in its order)."""
-        op = self._operation
-        return {
-            "read_file": op("read_file", self._read, {"encoding"}, "Read a text file", ro=True),
-            "write_file": op(
-                "write_file",
-                self._write,
-                {"content", "encoding", "create_parents"},
-                "Create or replace a text file (atomically)",
-                destructive=True,
-                required={"content"},
-            ),
-            "append_to_file": op(
-                "append_to_file",
-                self._append,
-                {"content", "encoding"},
-                "Append text to a file, creating it if needed",
-                required={"content"},
-            ),
-            "list_directory": op(
-                "list_directory", self._list, set(), "List a directory", ro=True, path=False
-            ),
-            "create_directory": op(
-                "create_directory", self._mkdir, set(), "Create a directory and its parents"
-            ),
-            "delete": op(
-                "delete",
-                self._delete,
-                {"recursive"},
-                "Delete a file or directory",
-                destructive=True,
-            ),
-            "move": op(
-                "move",
-                self._move,
-                set(),
-                "Move or rename a file or directory",
-                destructive=True,
-                path=None,
-            ),
-            "copy_file": op("copy_file", self._copy, set(), "Copy a file", path=None),
-            "get_info": op(
-                "get_info", self._info, set(), "Type, size and modification time", ro=True
-            ),
-            "search": op(
-                "search",
-                self._search,
-                {"pattern", "content"},
-                "Find files by name glob under a directory, optionally containing some text",
-                ro=True,
-                path=False,
-            ),
-        }
+        return {spec.name: self._operation(spec) for spec in OPERATIONS}
 
     def requires_authorization(
         self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
@@ -224,30 +175,12 @@ class FilesystemTool(AITool):
         """Ask before destructive operations and before rewriting a file by appending."""
         return operation.destructive or operation.name in _ASKS
 
-    def _operation(
-        self,
-        name: str,
-        sync: _Sync,
-        extra: set[str],
-        description: str,
-        *,
-        ro: bool = False,
-        destructive: bool = False,
-        required: set[str] | None = None,
-        path: bool | None = True,
-    ) -> AIToolOperationDefinition:
-        """Build an operation; ``path`` True: required, False: optional, None: source/dest."""
-        allowed = set(extra)
-        needed = set(required or ())
-        if path is None:
-            allowed |= {"source", "destination"}
-            needed |= {"source", "destination"}
-        else:
-            allowed.add("path")
-            if path:
-                needed.add("path")
+    def _operation(self, spec: FilesystemOperation) -> AIToolOperationDefinition:
+        """The definition of ``spec``, run by the tool's method of that name."""
+        name = spec.name
+        sync: _Sync = getattr(self, spec.method)
         # Asked by the framework or the registry: read-only ones never, the others below.
-        ask = not ro and not destructive and name not in _ASKS
+        ask = not spec.read_only and not spec.destructive and name not in _ASKS
 
         async def handler(
             tool_call: AIToolCall, requester_ref: Any, request_auth: AIToolAuthorizationCallback
@@ -257,28 +190,13 @@ class FilesystemTool(AITool):
                 # Nobody is asked about a call the caller may not make anyway.
                 await in_workspace(self._may_write, principal, tool_call.arguments)
                 reason = f"The filesystem tool wants to run '{name}'"
-                context = self._context(tool_call.arguments)
+                context = call_context(tool_call.arguments)
                 if not await request_auth(NAME, tool_call.arguments, reason, context, False):
                     raise AIToolAuthorizationDenied(f"Authorization denied for filesystem {name}")
             content = await in_workspace(sync, principal, tool_call.arguments)
             return AIToolResult(id=tool_call.id, name=NAME, content=content)
 
-        return AIToolOperationDefinition(
-            name,
-            handler,
-            self._context,
-            allowed,
-            needed,
-            description,
-            read_only=ro,
-            destructive=destructive,
-        )
-
-    @staticmethod
-    def _context(arguments: dict[str, Any]) -> str | None:
-        if "source" in arguments:
-            return f"{arguments.get('source')!r} -> {arguments.get('destination')!r}"
-        return f"path {arguments.get('path', '.')!r}"
+        return spec.definition(handler)
 
     def check_operation_arguments(
         self, operation: AIToolOperationDefinition, arguments: dict[str, Any]
