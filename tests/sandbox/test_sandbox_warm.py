@@ -108,6 +108,23 @@ async def test_warm_runs_are_held_to_their_limits(warm: CodeExecutionEnvironment
     assert warm_runs(warm) == before + 3
 
 
+async def test_a_warm_run_gets_its_own_cpu_quota_not_the_start_up_one(
+    warm: CodeExecutionEnvironment,
+) -> None:
+    # The interpreter imports at up to the CPU ceiling; the run is held to its 0.5 core.
+    before = warm_runs(warm)
+    spin = (
+        "import threading, time, resource\n"
+        "def spin():\n    end = time.monotonic() + 1.5\n    while time.monotonic() < end: pass\n"
+        "threads = [threading.Thread(target=spin) for _ in range(2)]\n"
+        "[t.start() for t in threads]\n[t.join() for t in threads]\n"
+        "r = resource.getrusage(resource.RUSAGE_SELF)\nprint(round(r.ru_utime + r.ru_stime, 2))"
+    )
+    result = await run(warm, spin)
+    assert result.exit_code == 0 and warm_runs(warm) == before + 1, result
+    assert float(result.output) <= 0.5 * 1.5 + 0.2  # two cores' worth would be 3 s
+
+
 async def test_a_run_asking_for_less_than_the_default_memory_starts_cold(
     warm: CodeExecutionEnvironment,
 ) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -271,10 +272,13 @@ class BubblewrapBackend(SandboxBackend):
                 workspace=workspace,
                 environment=environment,
             )
+            # A warm interpreter imports at up to the CPU ceiling (only this project's code
+            # runs before the go); the run's own quota is written with the go.
+            cpus = self._ceilings.cpus if python else self._placeholder.cpus
             warm = WarmProcess.spawn(
                 bwrap=self._bwrap,
                 layout=self._layout,
-                limits=self._placeholder,
+                limits=dataclasses.replace(self._placeholder, cpus=cpus),
                 ceilings=self._ceilings,
                 seccomp=self._filter,
                 uid=s.sandbox_uid,
