@@ -55,7 +55,13 @@ def leftovers(env: CodeExecutionEnvironment) -> list[str]:
     }
     found = [p for p in found if Path(p) not in ready]
     if env.backend.name == "bubblewrap":
-        spares = env.backend.ready_cgroups()  # type: ignore[attr-defined]
+        # So are the cgroups of every bubblewrap environment's sandboxes built ahead.
+        spares = {
+            path
+            for e in {id(e): e for e in [*ENVIRONMENTS, env]}.values()
+            if e.backend.name == "bubblewrap"
+            for path in e.backend.ready_cgroups()  # type: ignore[attr-defined]
+        }
         for parent in ("memory", "pids", "cpu", ""):
             base = Path("/sys/fs/cgroup") / parent / env.settings.cgroup_parent
             if base.is_dir():

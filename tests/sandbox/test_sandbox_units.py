@@ -8,6 +8,7 @@ import json
 import os
 import struct
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,9 @@ from masterai.sandbox import (
     create_backend,
     parse_size,
 )
+from masterai.sandbox.cgroups import CgroupLayout, RunCgroup
 from masterai.sandbox.limits import resolve_limits
+from masterai.sandbox.models import Limits
 from masterai.sandbox.runtimes import runtime_path
 from masterai.sandbox.seccomp import DENIED_X86_64, build_filter, docker_profile
 from masterai.settings import SandboxSettings, Settings
@@ -211,8 +214,6 @@ def test_unknown_backend_and_missing_runtime_name_the_fix(tmp_path: Path) -> Non
 def test_cgroup_v2_limits_are_written_to_the_unified_files(tmp_path: Path) -> None:
     # This host runs cgroup v1, where the suite proves the limits hold; this checks the v2
     # file names and values (memory with swap counted, group OOM kill, pids, CPU quota).
-    from masterai.sandbox.cgroups import RunCgroup
-
     limits = resolve_limits(
         CodeExecutionRequest(code="", language="python", memory="64m", cpus=0.25, pids=10),
         SandboxSettings(),
@@ -231,6 +232,88 @@ def test_cgroup_v2_limits_are_written_to_the_unified_files(tmp_path: Path) -> No
     assert RunCgroup(version=2, dirs=(tmp_path,)).oom_killed()
 
 
+def test_limits_changed_in_place_rewrite_only_the_files_that_differ(tmp_path: Path) -> None:
+    # A sandbox built ahead holds the default limits; its run writes only what differs.
+    settings = SandboxSettings()
+    default = resolve_limits(CodeExecutionRequest(code="", language="python"), settings)
+    cgroup = RunCgroup(version=2, dirs=(tmp_path,))
+    cgroup.apply(default, current=default)
+    assert list(tmp_path.iterdir()) == []
+    more = resolve_limits(
+        CodeExecutionRequest(code="", language="python", memory="1g", cpus=1), settings
+    )
+    cgroup.apply(more, current=default)
+    written = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    assert written == {"memory.max": str(1 << 30), "cpu.max": "100000 100000"}
+
+
+def _real_cgroup(limits: Limits) -> RunCgroup:
+    import shutil
+
+    from sandbox_helpers import CGROUP_PARENT
+
+    from service_guard import require_service
+
+    require_service(shutil.which("bwrap") is not None, "bubblewrap is not installed")
+    return CgroupLayout.detect(CGROUP_PARENT).create(f"run-{os.getpid()}-unit", limits)
+
+
+def test_memory_lowered_and_raised_in_place_is_what_the_cgroup_holds() -> None:
+    settings = SandboxSettings()
+    default = resolve_limits(CodeExecutionRequest(code="", language="python"), settings)
+    cgroup = _real_cgroup(default)
+    try:
+        held = default
+        for memory in ("128m", "2g", "512m"):  # below, above, back to the default
+            limits = resolve_limits(
+                CodeExecutionRequest(code="", language="python", memory=memory), settings
+            )
+            cgroup.apply(limits, current=held)
+            held = limits
+            files = ["memory.max"] if cgroup.version == 2 else ["memory.limit_in_bytes"]
+            memory_dir = cgroup.dirs[0]
+            if (memory_dir / "memory.memsw.limit_in_bytes").exists():
+                files.append("memory.memsw.limit_in_bytes")
+            assert {int((memory_dir / f).read_text()) for f in files} == {limits.memory}
+    finally:
+        cgroup.remove()
+
+
+def test_after_kill_all_no_process_of_the_run_writes_again(tmp_path: Path) -> None:
+    # kill_all returns once every thread is exiting, before the kernel has finished tearing
+    # the processes down: from then on, nothing of the run may change a file.
+    default = resolve_limits(CodeExecutionRequest(code="", language="python"), SandboxSettings())
+    cgroup = _real_cgroup(default)
+    target = tmp_path / "written"
+    writer = (
+        "import os, threading\n"
+        "def spin(name):\n"
+        "    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_APPEND)\n"
+        "    while True:\n        os.write(fd, b'x')\n"
+        f"threading.Thread(target=spin, args=({str(target)!r},)).start()\n"
+        f"spin({str(target)!r})\n"
+    )
+    procs = cgroup.procs_files
+
+    def join() -> None:
+        for path in procs:
+            fd = os.open(path, os.O_WRONLY)
+            os.write(fd, b"0")
+            os.close(fd)
+
+    child = subprocess.Popen(["python3", "-c", writer], preexec_fn=join)
+    try:
+        deadline = time.monotonic() + 10
+        while not target.exists() or target.stat().st_size < 1000:  # both threads writing
+            assert time.monotonic() < deadline, "the writer never started"
+        cgroup.kill_all()
+        size = target.stat().st_size
+        assert child.wait(timeout=10) == -9
+        assert target.stat().st_size == size
+    finally:
+        cgroup.remove()
+
+
 def test_a_new_backend_sweeps_only_cgroups_of_ended_processes() -> None:
     # An empty cgroup of a live process is about to be joined by a sandbox being built (in
     # this process, or another): sweeping it made that launch fail ("Exception occurred in
@@ -239,7 +322,6 @@ def test_a_new_backend_sweeps_only_cgroups_of_ended_processes() -> None:
 
     from sandbox_helpers import CGROUP_PARENT
 
-    from masterai.sandbox.cgroups import CgroupLayout
     from service_guard import require_service
 
     require_service(shutil.which("bwrap") is not None, "bubblewrap is not installed")

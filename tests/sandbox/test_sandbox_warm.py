@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sandbox_helpers import ENVIRONMENTS, make_settings, run
+from sandbox_helpers import ENVIRONMENTS, leftovers, make_settings, run
 
 from masterai.sandbox import CodeExecutionEnvironment, SandboxError, create_backend
 
@@ -108,6 +108,23 @@ async def test_warm_runs_are_held_to_their_limits(warm: CodeExecutionEnvironment
     assert warm_runs(warm) == before + 3
 
 
+async def test_a_warm_run_gets_its_own_cpu_quota_not_the_start_up_one(
+    warm: CodeExecutionEnvironment,
+) -> None:
+    # The interpreter imports at up to the CPU ceiling; the run is held to its 0.5 core.
+    before = warm_runs(warm)
+    spin = (
+        "import threading, time, resource\n"
+        "def spin():\n    end = time.monotonic() + 1.5\n    while time.monotonic() < end: pass\n"
+        "threads = [threading.Thread(target=spin) for _ in range(2)]\n"
+        "[t.start() for t in threads]\n[t.join() for t in threads]\n"
+        "r = resource.getrusage(resource.RUSAGE_SELF)\nprint(round(r.ru_utime + r.ru_stime, 2))"
+    )
+    result = await run(warm, spin)
+    assert result.exit_code == 0 and warm_runs(warm) == before + 1, result
+    assert float(result.output) <= 0.5 * 1.5 + 0.2  # two cores' worth would be 3 s
+
+
 async def test_a_run_asking_for_less_than_the_default_memory_starts_cold(
     warm: CodeExecutionEnvironment,
 ) -> None:
@@ -161,6 +178,14 @@ PROGRAMS = [
     "import os, resource, time\nt = os.times()\n"
     "print(t.user + t.system < 0.3, time.process_time() < 0.3,"
     " resource.getrusage(resource.RUSAGE_SELF).ru_utime < 0.3)",
+    # The run ends when the program's own process does, not when a copy it forked does.
+    "import os, time\nif os.fork() == 0:\n    time.sleep(0.3)\n    print('forked')\n"
+    "else:\n    os.wait()\n    print('main')",
+    "import os\nprint('unflushed')\nos._exit(4)",
+    "import os, sys\nprint('flushed', flush=True)\nos._exit(5)",
+    # The status pipe is not the program's subprocesses' to see.
+    "import subprocess\nprint(subprocess.run(['ls', '/proc/self/fd'], capture_output=True,"
+    " text=True).stdout.split())",
 ]
 
 
@@ -180,6 +205,31 @@ async def test_a_warm_run_gives_what_a_cold_run_gives(
     )
 
 
+WRITE_STATUS_PIPE = (
+    "import os, time\nprint('before', flush=True)\n"
+    "for fd in [int(f) for f in os.listdir('/proc/self/fd') if int(f) > 2]:\n"
+    "    try:\n        os.write(fd, {line!r})\n    except OSError:\n        pass\n"
+    "time.sleep({sleep})\nprint('after')\n"
+)
+
+
+async def test_a_line_on_the_status_pipe_that_is_no_status_changes_nothing(
+    warm: CodeExecutionEnvironment,
+) -> None:
+    result = await run(warm, WRITE_STATUS_PIPE.format(line=b"junk\n", sleep=0.2))
+    assert (result.output, result.exit_code, result.timed_out) == ("before\nafter\n", 0, False)
+
+
+async def test_a_program_reporting_a_status_itself_only_ends_its_own_run(
+    warm: CodeExecutionEnvironment,
+) -> None:
+    # The status pipe is the program's too (same process): what it can do with it, it could
+    # do by exiting. The run ends there, with every process killed and nothing left.
+    result = await run(warm, WRITE_STATUS_PIPE.format(line=b"7\n", sleep=30), timeout=20)
+    assert (result.output, result.exit_code, result.timed_out) == ("before\n", 7, False)
+    assert leftovers(warm) == []
+
+
 async def test_sql_runs_warm_too(warm: CodeExecutionEnvironment) -> None:
     before = warm_runs(warm)
     result = await run(warm, "SELECT 6 * 7 AS n;", language="sql")
@@ -187,16 +237,24 @@ async def test_sql_runs_warm_too(warm: CodeExecutionEnvironment) -> None:
     assert warm_runs(warm) == before + 1
 
 
+PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.savefig('plot.png')\n"
+
+
 async def test_matplotlib_leaves_no_cache_files_and_prints_no_warning(
     sandbox: CodeExecutionEnvironment,
 ) -> None:
-    result = await run(
-        sandbox,
-        "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.savefig('plot.png')\n",
-        timeout=60,
-    )
+    result = await run(sandbox, PLOT, timeout=60)
     assert (result.exit_code, result.error) == (0, ""), result
     assert list(result.files) == ["plot.png"]
+
+
+async def test_matplotlib_preloaded_leaves_no_cache_files_and_prints_no_warning(
+    warm: CodeExecutionEnvironment,
+) -> None:
+    before = warm_runs(warm)
+    result = await run(warm, PLOT)
+    assert (result.exit_code, result.error, list(result.files)) == (0, "", ["plot.png"]), result
+    assert result.files["plot.png"].startswith(b"\x89PNG") and warm_runs(warm) == before + 1
 
 
 @pytest.fixture(scope="module")

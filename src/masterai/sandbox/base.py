@@ -8,7 +8,6 @@ validation, limits, the queue, files in and out, decoding — is done once, by
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,12 +132,3 @@ class CappedBuffer:
     def getvalue(self) -> bytes:
         """The bytes kept."""
         return b"".join(self._chunks)
-
-
-async def drain(stream: asyncio.StreamReader, buffer: CappedBuffer) -> None:
-    """Read ``stream`` to its end into ``buffer``.
-
-    Reading goes on past the cap, so the writer never blocks on a full pipe.
-    """
-    while chunk := await stream.read(1 << 16):
-        buffer.feed(chunk)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -36,7 +37,6 @@ from masterai.sandbox.base import (
     RawResult,
     RunSpec,
     SandboxBackend,
-    drain,
 )
 from masterai.sandbox.cgroups import CgroupLayout
 from masterai.sandbox.errors import BackendUnavailableError, ExecutionFailedError
@@ -52,11 +52,10 @@ from masterai.sandbox.models import Limits
 from masterai.sandbox.runtimes import RUNTIME_NAMES, runners_dir, runtime_path
 from masterai.sandbox.warm import (
     LAUNCHER_NAME,
-    PREBUILT_COMMAND,
     PRELOADED_PACKAGES,
     PYTHON,
-    PYTHON_COMMAND,
     WarmProcess,
+    wait_end,
     wait_exit,
 )
 from masterai.sandbox.workspace import RunWorkspace
@@ -65,7 +64,6 @@ from masterai.settings import SandboxSettings
 BUILT_AHEAD = 2
 """Sandboxes built ahead. Building one takes about as long as a short run, so with two a run
 back to back with the previous one still finds its sandbox complete."""
-_DRAIN_GRACE = 2.0  # seconds to finish reading output once every process is gone
 # Bytes of stdin written without a thread: an empty pipe takes at least one page (PIPE_BUF)
 # without blocking, the go byte of a built sandbox included.
 _SMALL_STDIN = 2048
@@ -253,15 +251,15 @@ class BubblewrapBackend(SandboxBackend):
 
     def _spawn_built(self) -> WarmProcess:
         """A sandbox built ahead, with the default limits, around a workspace of its own."""
-        return self._build(self._installed_runtimes(), BASE_ENV, PREBUILT_COMMAND)
+        return self._build(self._installed_runtimes(), BASE_ENV)
 
     def _spawn_python(self) -> WarmProcess:
         """A sandbox built ahead whose Python interpreter imports :data:`PRELOADED` at once."""
         python = LANGUAGES["python"]
-        return self._build(python.runtimes, python.environment, PYTHON_COMMAND)
+        return self._build(python.runtimes, python.environment, python=True)
 
     def _build(
-        self, runtimes: tuple[str, ...], environment: Mapping[str, str], command: tuple[str, ...]
+        self, runtimes: tuple[str, ...], environment: Mapping[str, str], *, python: bool = False
     ) -> WarmProcess:
         assert self._bwrap is not None and self._layout is not None and self._filter is not None
         s = self.settings
@@ -274,16 +272,19 @@ class BubblewrapBackend(SandboxBackend):
                 workspace=workspace,
                 environment=environment,
             )
+            # A warm interpreter imports at up to the CPU ceiling (only this project's code
+            # runs before the go); the run's own quota is written with the go.
+            cpus = self._ceilings.cpus if python else self._placeholder.cpus
             warm = WarmProcess.spawn(
                 bwrap=self._bwrap,
                 layout=self._layout,
-                limits=self._placeholder,
+                limits=dataclasses.replace(self._placeholder, cpus=cpus),
                 ceilings=self._ceilings,
                 seccomp=self._filter,
                 uid=s.sandbox_uid,
                 options=lambda fd: options(seccomp_fd=fd),
                 workspace=workspace,
-                command=command,
+                python=python,
             )
         except BaseException:
             workspace.cleanup()
@@ -431,24 +432,25 @@ class BubblewrapBackend(SandboxBackend):
             return await self._run_warm(warm, spec)
         finally:
             if warm.python:
-                self._fill_warm()
-            if warm.workspace is spec.workspace:
-                # Kills whatever is left in the run's cgroup; the workspace's clean-up (its
-                # release hook) then removes the empty cgroup, off the clock.
-                warm.stop()
-            else:
-                warm.discard()  # kills whatever is left in the run's cgroup, then removes it
+                # Once the caller has its answer: starting a sandbox holds the GIL at times.
+                asyncio.get_running_loop().call_soon(self._fill_warm)
+            # Every process of the run is dead by now (see _execute). Reaping bwrap and
+            # removing the empty cgroup wait on the kernel: a sandbox built around the run's
+            # workspace leaves them to the workspace's clean-up (its release hook).
+            if warm.workspace is not spec.workspace:
+                warm.discard()
 
     async def _run_warm(self, warm: WarmProcess, spec: RunSpec) -> RawResult:
         limits, popen = spec.limits, warm.popen
         assert popen.stdin is not None and popen.stdout is not None and popen.stderr is not None
-        script = [f"export {k}={shlex.quote(v)}" for k, v in spec.language.env.items()]
-        script.append("exec " + " ".join(shlex.quote(a) for a in spec.language.command))
-        (spec.workspace.code_dir / LAUNCHER_NAME).write_text("\n".join(script) + "\n")
+        if not warm.python:  # a warm interpreter takes the command line as its go
+            script = [f"export {k}={shlex.quote(v)}" for k, v in spec.language.env.items()]
+            script.append("exec " + " ".join(shlex.quote(a) for a in spec.language.command))
+            (spec.workspace.code_dir / LAUNCHER_NAME).write_text("\n".join(script) + "\n")
         stdin, stdin_pipe = (spec.workspace.code_dir / "stdin").read_bytes(), popen.stdin
         loop = asyncio.get_running_loop()
         out, err = CappedBuffer(limits.output_limit), CappedBuffer(limits.output_limit)
-        readers, transports, feeders = [], [], []
+        feeders = []
 
         def feed() -> None:  # once the program may start: a built sandbox's go comes first
             if len(stdin) <= _SMALL_STDIN:  # fits in the pipe: no thread needed
@@ -456,27 +458,18 @@ class BubblewrapBackend(SandboxBackend):
             else:
                 feeders.append(asyncio.ensure_future(asyncio.to_thread(_feed, stdin_pipe, stdin)))
 
+        readers = [PipeReader(loop, popen.stdout, out), PipeReader(loop, popen.stderr, err)]
         try:
-            for pipe, buffer in ((popen.stdout, out), (popen.stderr, err)):
-                stream = asyncio.StreamReader()
-                protocol = functools.partial(asyncio.StreamReaderProtocol, stream)
-                transport, _ = await loop.connect_read_pipe(protocol, pipe)
-                transports.append(transport)
-                readers.append(drain(stream, buffer))
-            gathered = asyncio.gather(*readers)
-            try:
-                returncode, timed_out, elapsed = await self._execute(warm, spec, feed)
-                try:
-                    await asyncio.wait_for(asyncio.shield(gathered), _DRAIN_GRACE)
-                except TimeoutError:
-                    out.truncated = True
-            finally:
-                for feeder in feeders:
-                    await feeder
-                gathered.cancel()
+            returncode, timed_out, elapsed = await self._execute(warm, spec, feed)
+            # No process of the run can write any more: what it wrote is in the pipes. The
+            # pipes' ends close later, as the processes' exits finish; no need to wait.
+            for reader in readers:
+                reader.drain()
+            for feeder in feeders:
+                await feeder
         finally:
-            for transport in transports:
-                transport.close()
+            for reader in readers:
+                reader.close()
         return RawResult.observed(
             out=out,
             err=err,
@@ -491,12 +484,15 @@ class BubblewrapBackend(SandboxBackend):
     ) -> tuple[int, bool, float]:
         """Start the run, wait for its end or its timeout, kill what is left.
 
-        ``started_hook`` is called once the program may start (it feeds its stdin).
+        ``started_hook`` is called once the program may start (it feeds its stdin). When a
+        warm interpreter reports the program's exit status, bwrap's own exit (after the
+        interpreter's) is not waited for: every process of the run is killed, and left for
+        the clean-up to reap.
 
-        Returns bwrap's exit status, whether the run timed out, and the wall-clock seconds.
+        Returns the exit status, whether the run timed out, and the wall-clock seconds.
         """
         started = time.monotonic()
-        timed_out = False
+        timed_out, exited, returncode = False, False, -1
         try:
             try:
                 if warm.python:  # its command line is the go
@@ -510,16 +506,61 @@ class BubblewrapBackend(SandboxBackend):
             except OSError as e:
                 raise ExecutionFailedError(f"The sandbox did not start: {e}") from e
             started_hook()
-            await asyncio.wait_for(wait_exit(warm.popen), spec.limits.timeout)
+            returncode, exited = await asyncio.wait_for(wait_end(warm), spec.limits.timeout)
         except TimeoutError:
             timed_out = True
         finally:
-            # Whatever happened, nothing of the run survives it.
+            elapsed = time.monotonic() - started
+            # Whatever happened, nothing of the run survives it: once kill_all returns, every
+            # process of the run is past writing anything (its exit is under way).
             warm.cgroup.kill_all()
             with contextlib.suppress(ProcessLookupError):
                 warm.popen.kill()
-            returncode = await wait_exit(warm.popen)
-        return returncode, timed_out, time.monotonic() - started
+            if not exited and not warm.python:
+                returncode = await wait_exit(warm.popen)  # reaped by nobody else
+        return returncode, timed_out, elapsed
+
+
+class PipeReader:
+    """Reads one of a run's output pipes into a :class:`CappedBuffer`, in the event loop.
+
+    Reading goes on past the cap, so the writer never blocks on a full pipe. The run's end
+    is known from its exit status, not from the pipe's end of file (which waits for every
+    process holding it to finish exiting): :meth:`drain` then takes what is left.
+    """
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, pipe: IO[bytes], buffer: CappedBuffer
+    ) -> None:
+        self._loop, self._fd, self._buffer = loop, pipe.fileno(), buffer
+        os.set_blocking(self._fd, False)
+        self._open = True
+        loop.add_reader(self._fd, self._read)
+
+    def _read(self) -> bool:
+        """Read what is there; False once nothing more is (for now, or for good)."""
+        try:
+            data = os.read(self._fd, 1 << 16)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+            return False
+        self._buffer.feed(data)
+        return True
+
+    def drain(self) -> None:
+        """Read everything the pipe holds now."""
+        while self._open and self._read():
+            pass
+
+    def close(self) -> None:
+        """Stop reading (the pipe itself is closed with its process)."""
+        if self._open:
+            self._open = False
+            self._loop.remove_reader(self._fd)
 
 
 def serves_python(language: LanguageSpec) -> bool:

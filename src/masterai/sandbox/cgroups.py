@@ -38,6 +38,19 @@ def _creator_alive(name: str) -> bool:
     return True
 
 
+_PF_EXITING = 0x4  # task flag: the thread is in do_exit
+
+
+def _exiting(tid: int) -> bool:
+    """Whether thread ``tid`` is exiting or gone (``/proc/TID/stat``: state and flags)."""
+    try:
+        with open(f"/proc/{tid}/stat", "rb") as f:
+            fields = f.read().rpartition(b")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return fields[0] in (b"Z", b"X") or bool(int(fields[6]) & _PF_EXITING)
+
+
 def _write(path: Path, value: str) -> None:
     try:
         path.write_text(value)
@@ -165,31 +178,50 @@ class RunCgroup:
         """The ``cgroup.procs`` files a process writes ``0`` to, to join this run."""
         return tuple(os.fsencode(d / "cgroup.procs") for d in self.dirs)
 
-    def apply(self, limits: Limits) -> None:
-        """Write the memory (swap counted), pids and CPU limits."""
+    def apply(self, limits: Limits, *, current: Limits | None = None) -> None:
+        """Write the memory (swap counted), pids and CPU limits.
+
+        With ``current`` (the limits the cgroup holds), only those that differ: a run at the
+        default limits in a sandbox built ahead writes nothing on cgroup v1's three
+        hierarchies but its CPU quota.
+        """
         quota = max(1000, int(limits.cpus * _CFS_PERIOD_US))
+        memory = current is None or current.memory != limits.memory
+        pids = current is None or current.pids != limits.pids
+        cpus = current is None or current.cpus != limits.cpus
         if self.version == 2:
             d = self.dirs[0]
-            _write(d / "memory.max", str(limits.memory))
-            if (d / "memory.swap.max").exists():
-                _write(d / "memory.swap.max", "0")
-            _write(d / "memory.oom.group", "1")
-            _write(d / "pids.max", str(limits.pids))
-            _write(d / "cpu.max", f"{quota} {_CFS_PERIOD_US}")
+            if memory:
+                _write(d / "memory.max", str(limits.memory))
+            if current is None:
+                if (d / "memory.swap.max").exists():
+                    _write(d / "memory.swap.max", "0")
+                _write(d / "memory.oom.group", "1")
+            if pids:
+                _write(d / "pids.max", str(limits.pids))
+            if cpus:
+                _write(d / "cpu.max", f"{quota} {_CFS_PERIOD_US}")
             return
+        if memory:
+            self._apply_v1_memory(limits.memory, current)
+        if pids:
+            _write(self._dir("pids") / "pids.max", str(limits.pids))
+        cpu = self._dir("cpu")
+        if current is None:
+            _write(cpu / "cpu.cfs_period_us", str(_CFS_PERIOD_US))
+        if cpus:
+            _write(cpu / "cpu.cfs_quota_us", str(quota))
+
+    def _apply_v1_memory(self, memory: int, current: Limits | None) -> None:
         mem = self._dir("memory")
         files = [mem / "memory.limit_in_bytes"]
         memsw = mem / "memory.memsw.limit_in_bytes"
         if memsw.exists():
             # memory+swap may never be below memory: raise it first, lower it last.
-            raising = limits.memory > int(memsw.read_text())
-            files = [memsw, *files] if raising else [*files, memsw]
+            held = current.memory if current is not None else int(memsw.read_text())
+            files = [memsw, *files] if memory > held else [*files, memsw]
         for path in files:
-            _write(path, str(limits.memory))
-        _write(self._dir("pids") / "pids.max", str(limits.pids))
-        cpu = self._dir("cpu")
-        _write(cpu / "cpu.cfs_period_us", str(_CFS_PERIOD_US))
-        _write(cpu / "cpu.cfs_quota_us", str(quota))
+            _write(path, str(memory))
 
     def oom_killed(self) -> bool:
         """True if the OOM killer killed a process of this run."""
@@ -205,17 +237,32 @@ class RunCgroup:
         text = (self._dir("pids") / "cgroup.procs").read_text()
         return [int(p) for p in text.split()]
 
+    def threads(self) -> list[int]:
+        """Threads in the run's cgroup now (those that have not finished exiting)."""
+        name = "cgroup.threads" if self.version == 2 else "tasks"
+        text = (self._dir("pids") / name).read_text()
+        return [int(t) for t in text.split()]
+
     def kill_all(self, *, deadline: float = 5.0) -> None:
-        """SIGKILL every process of the run and wait (bounded) until none is left."""
+        """SIGKILL every process of the run and wait (bounded) until each is exiting.
+
+        An exiting thread is past its last system call: nothing of the run can write, spawn
+        or change a file any more. The kernel then releases its memory and files, which for
+        a large process takes milliseconds more; :meth:`remove` waits for that.
+        """
         if self.version == 2 and (self.dirs[0] / "cgroup.kill").exists():
             with contextlib.suppress(OSError):
                 (self.dirs[0] / "cgroup.kill").write_text("1")
         end = time.monotonic() + deadline
+        pause = 0.0002  # a killed thread starts exiting as soon as it runs: often within 1 ms
         while (pids := self.pids()) and time.monotonic() < end:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            time.sleep(0.005)
+            if all(_exiting(tid) for tid in self.threads()):
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
 
     def remove(self) -> None:
         """Kill what is left and delete the cgroup(s)."""

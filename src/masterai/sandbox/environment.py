@@ -31,7 +31,8 @@ BACKENDS = ("bubblewrap", "docker")
 
 # Removing a run's directory waits on the kernel for milliseconds after its mount namespace
 # died, so it is done by this thread once the result is out (every process of the run is
-# dead by then). Threads start on first use; ``wait_idle`` waits for pending removals.
+# killed and past its last system call by then; their teardown and reaping happen here
+# too). Threads start on first use; ``wait_idle`` waits for pending removals.
 _CLEANER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="masterai-sandbox-cleanup")
 _CLEANUPS: set[Future[None]] = set()
 

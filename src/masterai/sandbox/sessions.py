@@ -1,7 +1,7 @@
 """Persistent sandbox sessions: a working directory kept across one owner's runs.
 
 A run given a session (``CodeExecutionRequest.session``) starts with the session's files in
-``/work`` and, once every process of the run is gone, the working directory is saved back:
+``/work`` and, once no process of the run can write, the working directory is saved back:
 files persist, processes do not. Sessions belong to one owner (the tool passes the
 principal's name) and are never shared: each owner has a directory of their own, named by a
 hash of the owner so that no name can reach another's. Layout under the sessions root::
@@ -190,7 +190,7 @@ def _tree(root: Path, skip: frozenset[str]) -> list[tuple[str, bytes]]:
 def save(handle: SessionHandle, work_dir: Path, skip: frozenset[str] = frozenset()) -> str:
     """Save ``work_dir`` as the session's files; ``""`` when saved, else why not.
 
-    Call only once every process of the run is gone. The new files are written beside the
+    Call only once no process of the run can write. The new files are written beside the
     old ones and swapped in, so a failure leaves the previous state whole.
     """
     try:

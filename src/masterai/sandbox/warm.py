@@ -20,10 +20,13 @@ line: bwrap's own process is pid 1 in the sandbox, and a program reads its comma
 ``/proc/1/cmdline``. Only ``bwrap --args N`` and the launcher show there.
 
 A Python run can take a third kind, when one is ready: a sandbox built ahead whose command
-is an interpreter that has already imported the common data libraries
-(``runners/warm_python.py``, :data:`PYTHON_COMMAND`). It says it is ready with a line on
-its stdout (:meth:`WarmProcess.take_ready`), and its go line carries the program's command
-line. It too serves exactly one run: a fresh sandbox and a fresh interpreter per run.
+is an interpreter that has already imported the common data libraries and forked the process
+that will run the program (``runners/warm_python.py``, :func:`python_command`). It says it
+is ready with a line on its stdout (:meth:`WarmProcess.take_ready`), its go line carries the
+program's command line, and it writes the run's exit status on a pipe of its own
+(:attr:`WarmProcess.status_fd`) as soon as the program has ended, so the run is answered
+without waiting for the interpreter's and bwrap's exits (:func:`wait_end`). It too serves
+exactly one run: a fresh sandbox and a fresh interpreter per run.
 
 A ready process that is never used exits by itself when its pipes close (the host process
 ended), besides ``--die-with-parent``.
@@ -62,9 +65,14 @@ PYTHON = ("/usr/bin/python3", "-B")
 PRELOADED = ("numpy", "pandas", "matplotlib.pyplot")
 """What a warm interpreter imports before its run (matplotlib with ``MPLBACKEND=Agg``)."""
 PRELOADED_PACKAGES = frozenset(name.partition(".")[0] for name in PRELOADED)
-PYTHON_COMMAND = ("--", *PYTHON, f"{RUNNERS}/warm_python.py", *PRELOADED)
 READY = b"masterai-warm-ready\n"
 """What a warm interpreter writes to its stdout once it has imported :data:`PRELOADED`."""
+
+
+def python_command(status_fd: int) -> tuple[str, ...]:
+    """The command of a warm interpreter that reports its run's exit status on ``status_fd``."""
+    return ("--", *PYTHON, f"{RUNNERS}/warm_python.py", str(status_fd), *PRELOADED)
+
 
 BWRAP_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 """bwrap's own environment: its init (pid 1 inside) keeps it, readable at /proc/1/environ."""
@@ -104,6 +112,8 @@ class WarmProcess:
 
     popen: subprocess.Popen[bytes]
     cgroup: RunCgroup
+    limits: Limits
+    """The limits its cgroup holds now."""
     args_fd: int
     """Write end of the pipe bwrap reads its arguments from."""
     seccomp_fd: int
@@ -112,8 +122,9 @@ class WarmProcess:
     """The workspace a sandbox built ahead was built around (None for ``--args`` spares)."""
     runtimes: tuple[str, ...] = ()
     """The curated runtimes a sandbox built ahead binds."""
-    python: bool = False
-    """A warm Python interpreter (:data:`PYTHON_COMMAND`) rather than the shell launcher."""
+    status_fd: int = -1
+    """Read end of the pipe a warm Python interpreter writes its run's exit status to (-1:
+    not one; the shell launcher, whose run ends with bwrap)."""
     stopped: bool = False
     discarded: bool = False
 
@@ -129,20 +140,21 @@ class WarmProcess:
         uid: int,
         options: Callable[[int], list[str]] | None = None,
         workspace: RunWorkspace | None = None,
-        command: tuple[str, ...] = PREBUILT_COMMAND,
+        python: bool = False,
     ) -> WarmProcess:
         """Start one (blocking: call it in a worker thread).
 
         Without ``options``, bwrap waits for them on a pipe (:meth:`start`). With them
         (given the seccomp descriptor's number, they return bwrap's options), bwrap reads
         them from a memory file, builds the sandbox at once, around ``workspace``, runs
-        ``command`` in it (the launcher, or :data:`PYTHON_COMMAND`) and waits for :meth:`go`.
+        the launcher in it (or, with ``python``, a warm interpreter: :func:`python_command`)
+        and waits for :meth:`go`.
 
         Raises:
             ExecutionFailedError: bwrap could not be started.
         """
         memfd = os.memfd_create("masterai-seccomp", 0)
-        read_end = write_end = -1
+        read_end = write_end = status_read = status_write = -1
         try:
             if options is None:  # bwrap reads its options from a pipe, later
                 read_end, write_end = os.pipe()
@@ -151,6 +163,11 @@ class WarmProcess:
                 read_end = os.memfd_create("masterai-args", 0)
                 _write_all(read_end, _args_bytes(options(memfd)))
                 os.lseek(read_end, 0, os.SEEK_SET)
+                command: tuple[str, ...] = PREBUILT_COMMAND
+                if python:
+                    status_read, status_write = os.pipe()
+                    os.set_blocking(status_read, False)
+                    command = python_command(status_write)
                 argv = [bwrap, "--args", str(read_end), *command]
             os.write(memfd, seccomp)
             os.lseek(memfd, 0, os.SEEK_SET)
@@ -158,7 +175,7 @@ class WarmProcess:
             # stale (another backend's sweep must not take one that is about to be joined).
             cgroup = layout.create(f"run-{os.getpid()}-{uuid.uuid4().hex[:16]}", limits)
         except BaseException:
-            for fd in (memfd, read_end, write_end):
+            for fd in (memfd, read_end, write_end, status_read, status_write):
                 if fd >= 0:
                     os.close(fd)
             raise
@@ -168,27 +185,35 @@ class WarmProcess:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                pass_fds=(read_end, memfd),
+                pass_fds=tuple(fd for fd in (read_end, memfd, status_write) if fd >= 0),
                 env=BWRAP_ENV,
                 preexec_fn=_preexec(cgroup.procs_files, uid, os.geteuid() == 0, ceilings),
             )
         except OSError as e:
-            if write_end >= 0:
-                os.close(write_end)
+            for fd in (write_end, status_read):
+                if fd >= 0:
+                    os.close(fd)
             cgroup.remove()
             raise ExecutionFailedError(f"Cannot start bwrap: {e}") from e
         finally:
-            if read_end >= 0:
-                os.close(read_end)
+            for fd in (read_end, status_write):
+                if fd >= 0:
+                    os.close(fd)
             os.close(memfd)
         return cls(
             popen=popen,
             cgroup=cgroup,
+            limits=limits,
             args_fd=write_end,
             seccomp_fd=memfd,
             workspace=workspace,
-            python=command == PYTHON_COMMAND,
+            status_fd=status_read,
         )
+
+    @property
+    def python(self) -> bool:
+        """A warm Python interpreter rather than the shell launcher or a spare."""
+        return self.status_fd >= 0
 
     def is_ready(self) -> bool:
         """Whether a warm interpreter has said it is ready (or ended), without consuming it."""
@@ -217,13 +242,15 @@ class WarmProcess:
         ``line`` (no newline) is what a warm interpreter reads as its program's command line.
         """
         assert self.popen.stdin is not None and self.workspace is not None
-        self.cgroup.apply(limits)
+        self.cgroup.apply(limits, current=self.limits)
+        self.limits = limits
         # A short line into an empty pipe (below PIPE_BUF): never blocks.
         os.write(self.popen.stdin.fileno(), line + b"\n")
 
     def start(self, argv: list[str], limits: Limits) -> None:
         """Give the cgroup its limits and bwrap its arguments: the run starts now."""
-        self.cgroup.apply(limits)
+        self.cgroup.apply(limits, current=self.limits)
+        self.limits = limits
         try:  # bwrap reads until EOF, so a long command line cannot block us
             _write_all(self.args_fd, _args_bytes(argv))
         finally:
@@ -245,6 +272,8 @@ class WarmProcess:
         for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
             if stream is not None:
                 stream.close()
+        if self.status_fd >= 0:
+            os.close(self.status_fd)
 
     def discard(self) -> None:
         """:meth:`stop`, then remove the cgroup (idempotent).
@@ -271,6 +300,76 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+async def wait_end(warm: WarmProcess) -> tuple[int, bool]:
+    """Wait for the end of ``warm``'s run: its exit status, and whether bwrap has exited.
+
+    A warm interpreter reports the status on its status pipe as soon as the program has
+    ended; otherwise (the shell launcher, or an interpreter killed before it could report)
+    the run ends with bwrap, whose exit status is the run's. A line that is not a status
+    (the program can write to that pipe too) is ignored.
+    """
+    popen = warm.popen
+    if popen.poll() is not None:
+        return popen.returncode, True
+    loop = asyncio.get_running_loop()
+    try:
+        pidfd = os.pidfd_open(popen.pid)
+    except ProcessLookupError:  # exited and reaped between poll() and here
+        return popen.wait(), True
+    ended: asyncio.Future[int | None] = loop.create_future()
+
+    def exited() -> None:
+        if not ended.done():
+            ended.set_result(None)
+
+    loop.add_reader(pidfd, exited)
+    if warm.status_fd >= 0:
+        loop.add_reader(warm.status_fd, _status_reader(loop, warm.status_fd, ended))
+    try:
+        status = await ended
+    finally:
+        loop.remove_reader(pidfd)
+        if warm.status_fd >= 0:
+            loop.remove_reader(warm.status_fd)
+        os.close(pidfd)
+    if status is not None:
+        return status, False
+    return popen.wait(), True
+
+
+def _status_reader(
+    loop: asyncio.AbstractEventLoop, fd: int, ended: asyncio.Future[int | None]
+) -> Callable[[], None]:
+    """A reader of the status pipe ``fd`` that sets ``ended`` to the status it reports."""
+    received = bytearray()
+
+    def reported() -> None:
+        try:
+            data = os.read(fd, 64)
+        except BlockingIOError:
+            return
+        if not data:  # no writer left: bwrap's exit follows
+            loop.remove_reader(fd)
+            return
+        received.extend(data)
+        line, newline, _ = received.partition(b"\n")
+        if newline and not ended.done():
+            status = _status(bytes(line))
+            if status is not None:
+                ended.set_result(status)
+            else:
+                loop.remove_reader(fd)
+
+    return reported
+
+
+def _status(line: bytes) -> int | None:
+    """An exit status (0-255) from a status line, or None."""
+    if line.isdigit() and len(line) <= 3 and int(line) <= 255:
+        return int(line)
+    return None
 
 
 async def wait_exit(popen: subprocess.Popen[bytes]) -> int:

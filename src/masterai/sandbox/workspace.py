@@ -16,8 +16,8 @@ the mount table a program reads (``/proc/self/mountinfo`` names the directory ea
 comes from) shows no host path: not the run directory, not the repository.
 
 The working directory is a tmpfs mounted on the host, not inside the sandbox, so output
-files can be collected after every process of the run is gone (nothing can race the
-collection), and its pages are charged to the run's memory cgroup.
+files can be collected once every process of the run is killed and past its last system
+call (nothing can race the collection), and its pages are charged to the run's memory cgroup.
 """
 
 from __future__ import annotations
@@ -258,7 +258,8 @@ class RunWorkspace:
         """Regular files left in the working directory, and whether any were left out.
 
         Symlinks, devices, FIFOs and sockets are never followed or read; input files left
-        unchanged are not returned. Call only once every process of the run is gone.
+        unchanged are not returned. Call only once no process of the run can write
+        (:meth:`~masterai.sandbox.cgroups.RunCgroup.kill_all` has returned).
         """
         files: dict[str, bytes] = {}
         truncated = False

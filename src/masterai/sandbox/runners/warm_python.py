@@ -1,21 +1,29 @@
 """A Python interpreter started ahead of its run (the bubblewrap backend's warm path).
 
 It runs in a sandbox built ahead (its own namespaces, mounts, seccomp filter, cgroup and
-empty workspace), serves exactly one run, and ends with it:
+empty workspace), serves exactly one run, and ends with it. Its command line is
+``warm_python.py STATUS_FD MODULE...``:
 
 1. imports the modules named on its command line (numpy, pandas, matplotlib's pyplot with
    the Agg backend), with warnings and errors kept quiet;
-2. writes ``READY`` to its stdout, which the host reads before it hands the sandbox to a run
+2. forks: the child will run the program (its CPU times start at zero, as in a fresh
+   interpreter, and the fork is off the run's clock); the parent waits for it;
+3. writes ``READY`` to its stdout, which the host reads before it hands the sandbox to a run
    (an interpreter that failed to preload writes nothing and exits: the run starts cold);
-3. waits for its go: one line on stdin, the program's command line after ``python3 -B`` as a
-   JSON list, read byte by byte so the program's stdin follows untouched;
-4. forks: the child installs the import guard if the run has a policy
+4. the child waits for its go: one line on stdin, the program's command line after
+   ``python3 -B`` as a JSON list, read byte by byte so the program's stdin follows
+   untouched; it installs the import guard if the run has a policy
    (``/sandbox/packages.json``, written with the program), then runs the program as
    ``__main__`` as ``python3 -B <script>`` would: same ``sys.argv``, ``sys.path[0]``,
-   globals, exit status and traceback (without this file's frames), CPU times counted from
-   zero; the parent waits for it and ends with its status.
+   globals, exit status and traceback (without this file's frames);
+5. the run's exit status goes to ``STATUS_FD`` as one line, written by the child once the
+   program has ended as an interpreter ends (output flushed), or else by the parent once the
+   child is gone (killed, or ended by ``os._exit``). The host answers on that line and
+   kills what is left: neither process's exit (tearing down an interpreter of 160 MB takes
+   milliseconds) is on the run's clock. The parent ends with the same status.
 """
 
+import contextlib
 import os
 import sys
 
@@ -23,7 +31,6 @@ READY = b"masterai-warm-ready\n"
 
 
 def _preload(names: list[str]) -> bool:
-    import contextlib
     import importlib
     import io
     import warnings
@@ -102,7 +109,7 @@ def _exit_status(done: SystemExit) -> int:
     return 1
 
 
-def _finish(status: int) -> None:
+def _finish(status: int, status_fd: int) -> None:
     """End as the interpreter would, without tearing down the preloaded modules.
 
     What a program can see of an interpreter's end is kept, in its order: its threads are
@@ -127,26 +134,38 @@ def _finish(status: int) -> None:
                 stream.flush()
         except Exception:
             status = status or 120  # as the interpreter does when the flush fails
+    _report(status_fd, status)
     os._exit(status)
 
 
-def main() -> None:
-    """Preload, say ready, wait for the go, run the program."""
-    if not _preload(sys.argv[1:]):
-        raise SystemExit(3)
-    os.write(1, READY)
-    import json
+def _report(status_fd: int, status: int) -> None:
+    """Tell the host the run's exit status (one short line: a single atomic write)."""
+    if status_fd < 0:
+        return
+    with contextlib.suppress(OSError):  # the host has gone: nothing to tell
+        os.write(status_fd, b"%d\n" % status)
 
-    argv = json.loads(_read_line())
-    # The program runs in a child: its CPU times (os.times, resource, time.process_time)
-    # start at zero, as in a fresh interpreter, not with the imports' seconds.
+
+def main() -> None:
+    """Preload, fork, say ready; the child waits for the go and runs the program."""
+    status_fd = int(sys.argv[1])
+    os.set_inheritable(status_fd, False)  # not for the program's subprocesses
+    if not _preload(sys.argv[2:]):
+        raise SystemExit(3)
     pid = os.fork()
     if pid == 0:
-        _finish(_run(argv))
+        import json
+
+        own = os.getpid()
+        argv = json.loads(_read_line())
+        status = _run(argv)
+        # Only this process reports: a process the program forked comes back here too.
+        _finish(status, status_fd if os.getpid() == own else -1)
+    os.write(1, READY)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
+    _report(status_fd, code if code >= 0 else 128 - code)
     if code < 0:  # killed by a signal: end the same way
-        import contextlib
         import signal
 
         with contextlib.suppress(OSError, ValueError):  # SIGKILL has no handler to reset
