@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, insert, inspect, or_, select, text
 
 from masterai.audit import rows
 from masterai.audit.base import CheckpointStore, KeyStore
@@ -440,7 +440,8 @@ class AuditLog:
                 record.key_epoch = keyring.current
                 record.hash = record_hash(record, keyring)
                 next_id, prev_hash = next_id + 1, record.hash
-            s.add_all(records)
+            # one multi-row INSERT, without the unit of work's per-object bookkeeping
+            s.execute(insert(AuditRecord), [_row(record) for record in records])
         return keyring
 
     def _record(self, entry: AuditEntry) -> AuditRecord:
@@ -632,6 +633,13 @@ class _Pending:
 
     def fail(self, error: BaseException) -> None:
         self.error, self.done = error, True
+
+
+_COLUMNS = tuple(attr.key for attr in inspect(AuditRecord).column_attrs)
+
+
+def _row(record: AuditRecord) -> dict[str, Any]:
+    return {key: getattr(record, key) for key in _COLUMNS}
 
 
 @dataclass
