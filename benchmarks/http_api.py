@@ -4,10 +4,11 @@ Run: ``.venv/bin/python benchmarks/http_api.py [--requests 2000] [--concurrency 
 
 A fresh ``MASTERAI_HOME`` (SQLite) is initialised with ``masterai init``; then, for each
 worker count, a real ``masterai serve`` is started on a free loopback port and driven by a
-load generator in this process (``httpx.AsyncClient``, one connection per concurrent
-client, keep-alive): first one client in turn (latency), then ``--concurrency`` clients
-(throughput). Every request is a bearer-authenticated ``POST /api/v1/tools/clock`` that the
-registry permission-checks, validates and audits (one committed, hash-chained write).
+load generator in this process (``aiohttp``, one connection per concurrent client,
+keep-alive; httpx cost more CPU per request than the server): first one client in turn
+(latency), then ``--concurrency`` clients (throughput). Every request is a
+bearer-authenticated ``POST /api/v1/tools/clock`` that the registry permission-checks,
+validates and audits (one committed, hash-chained write).
 
 The baseline, measured in the same run on the same database, is the same call made in
 process: ``Platform.call("clock", ...)`` with the same principal, in turn and
@@ -35,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 MASTERAI = str(Path(sys.executable).with_name("masterai"))
@@ -123,14 +125,17 @@ async def over_http(
     base: str, token: str, total: int, concurrency: int, workers: int
 ) -> list[Figures]:
     headers = {"authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=60
+    async with aiohttp.ClientSession(
+        base_url=base,
+        headers=headers,
+        connector=aiohttp.TCPConnector(limit=concurrency),
+        timeout=aiohttp.ClientTimeout(total=60),
     ) as client:
 
         async def call() -> None:
-            response = await client.post("/api/v1/tools/clock", json=PARAMS)
-            assert response.status_code == 200, response.text
+            async with client.post("/api/v1/tools/clock", json=PARAMS) as response:
+                body = await response.read()
+                assert response.status == 200, body
 
         await drive(call, 50, concurrency)  # warm-up: connections, imports in every worker
         rows = []
