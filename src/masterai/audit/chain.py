@@ -144,10 +144,11 @@ class AuditLog:
         """Held by the writer of a group of appends (see :meth:`append`)."""
         self._pending_lock = threading.Lock()
         self._pending: list[_Pending] = []
+        """Appends waiting for the next writer."""
         self._loop_groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopGroup] = (
             weakref.WeakKeyDictionary()
         )
-        """Appends waiting for the next writer."""
+        """Per event loop, the appends of :meth:`append_async` waiting for its writer task."""
         self._key_lock = threading.Lock()
         self._keyring: Keyring | None = None
         self._first_signed: int | None = None
@@ -315,12 +316,7 @@ class AuditLog:
             if not pending.done:
                 with self._pending_lock:
                     batch, self._pending = self._pending, []
-                try:
-                    self._write_batch(batch, keyring)
-                finally:  # interrupted (cancelled, exiting): the others are told, not left
-                    for other in batch:
-                        if not other.done:
-                            other.fail(AuditError("the audit write was interrupted"))
+                self._write_told(batch, keyring)
         if pending.error is not None:
             raise pending.error
         return pending.record
@@ -374,12 +370,16 @@ class AuditLog:
     def _write_group(self, batch: list[_Pending]) -> None:
         keyring = self.ensure_key()
         with self._lock:
-            try:
-                self._write_batch(batch, keyring)
-            finally:
-                for pending in batch:
-                    if not pending.done:
-                        pending.fail(AuditError("the audit write was interrupted"))
+            self._write_told(batch, keyring)
+
+    def _write_told(self, batch: list[_Pending], keyring: Keyring) -> None:
+        """:meth:`_write_batch`; if interrupted (cancelled, exiting), every waiter is told."""
+        try:
+            self._write_batch(batch, keyring)
+        finally:
+            for pending in batch:
+                if not pending.done:
+                    pending.fail(AuditError("the audit write was interrupted"))
 
     def _write_batch(self, batch: list[_Pending], keyring: Keyring) -> None:
         """Write ``batch`` in one transaction; if that fails, each record on its own.
