@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +19,7 @@ from masterai.app import Platform
 from masterai.registry import approve_all
 from masterai.security import system_principal
 from masterai.settings import ApiSettings, Settings
+from serve_support import free_port, wait_until_up
 
 BROWSER = ("203.0.113.9", 50000)
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -111,13 +110,6 @@ async def log_in(client: httpx.AsyncClient, token: str) -> str:
 MASTERAI = str(Path(sys.executable).with_name("masterai"))
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def seeded_serve(root: Path, env: dict[str, str]) -> Iterator[tuple[str, str]]:
     """``masterai init`` and a demo seed in ``root``, then ``masterai serve`` on a free port.
@@ -146,16 +138,7 @@ def seeded_serve(root: Path, env: dict[str, str]) -> Iterator[tuple[str, str]]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("masterai serve did not answer within 30 s")
+        wait_until_up(base, process, log)
         yield base, token
     finally:
         process.send_signal(signal.SIGINT)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,14 +24,9 @@ from masterai.app import Platform
 from masterai.registry import approve_all
 from masterai.security import system_principal
 from masterai.settings import Settings
+from serve_support import free_port, wait_until_up
 
 MASTERAI = str(Path(sys.executable).with_name("masterai"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -77,15 +70,7 @@ def served(request: pytest.FixtureRequest, platform: Platform, tmp_path: Path) -
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "masterai serve did not start"
-                time.sleep(0.1)
+        wait_until_up(base, process, log)
         yield Served(base=base, home=home, tokens=tokens, workers=request.param)
     finally:
         process.send_signal(signal.SIGINT)
