@@ -25,6 +25,11 @@ __all__ = ["REQUIRE_SERVICES", "require_service"]
 os.environ.setdefault("MASTERAI_SANDBOX__WARM_PYTHON", "0")
 os.environ.setdefault("MASTERAI_SANDBOX__WARM_CONTAINERS", "0")
 
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 set; the CLI's console would take
+# that width for good when first imported, and the tests that set COLUMNS would not be heard.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 
 @pytest.fixture
 def masterai_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

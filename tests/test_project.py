@@ -49,10 +49,15 @@ def test_the_test_command_runs_every_quality_gate_before_pytest_with_branch_cove
         "mypy --strict src",
         "lint-imports",
         "source scripts/test-services",
-        "pytest --cov --cov-branch",
+        'pytest -n "$workers" --dist loadfile -m "not alone"',
+        "pytest -m alone",
     ]
     positions = [script.index(gate) for gate in gates]
     assert positions == sorted(positions)
+    # Both pytest runs measure branch coverage; the second adds to the first's data.
+    runs = script[positions[-2] :].split("pytest ")[1:]
+    assert len(runs) == 2 and all("--cov --cov-branch" in run for run in runs), runs
+    assert "--cov-append" in runs[1] and "--cov-append" not in runs[0]
     # The services (PostgreSQL, a Docker engine, the sandbox images) are started on every
     # run, not behind a condition that could silently skip them.
     line = next(x for x in script.splitlines() if "source scripts/test-services" in x)

@@ -21,7 +21,7 @@ from service_guard import require_service
 sys.path.append(str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from load import LoadPlan, LoadReport, own_services, run_load
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 
 @pytest.fixture(scope="module")
