@@ -27,7 +27,8 @@ and drives them over HTTP from this process:
 It prints throughput and p50/p95/p99 per kind, errors by kind, and checks: every call that
 answered 200 has exactly one audit record and no record is duplicated, ``masterai audit
 verify`` passes, every scheduled tick has one run, which finished, with one ``script.*``
-event, and no run is left queued or running. It exits 1 when a check fails.
+event, and no run is left queued or running. It exits 1 when a check fails. The serve and
+worker processes' error output is kept in a directory the report names (``process logs``).
 
 The load generator shares the cores with the servers and workers, so on a small machine the
 throughput is a floor.
@@ -55,7 +56,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 # Run as a script, the benchmarks' http.py and csv.py would shadow the standard library's.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -204,19 +205,26 @@ class Fleet:
     """The processes of a run: ``serve`` and the workers."""
 
     env: dict[str, str]
+    logs: Path
+    """Where each process's error output goes (``serve.log``, ``worker-N.log``)."""
     base: str = ""
     serve: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
+    def _log(self, name: str) -> IO[bytes]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        return (self.logs / f"{name}.log").open("ab")
+
     def start(self, workers: int) -> None:
         port = free_port()
         serve_env = {**self.env, "MASTERAI_JOBS__SCHEDULER": "false"}
-        self.serve = subprocess.Popen(
-            [MASTERAI, "serve", "--port", str(port), "--workers", "2"],
-            env=serve_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with self._log("serve") as log:
+            self.serve = subprocess.Popen(
+                [MASTERAI, "serve", "--port", str(port), "--workers", "2"],
+                env=serve_env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         self.base = f"http://127.0.0.1:{port}"
         for _ in range(workers):
             self.add_worker()
@@ -230,14 +238,15 @@ class Fleet:
             time.sleep(0.2)
 
     def add_worker(self) -> None:
-        self.workers.append(
-            subprocess.Popen(
-                [MASTERAI, "worker", "--queue", self.env["MASTERAI_JOBS__QUEUE"]],
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+        with self._log(f"worker-{len(self.workers) + 1}") as log:
+            self.workers.append(
+                subprocess.Popen(
+                    [MASTERAI, "worker", "--queue", self.env["MASTERAI_JOBS__QUEUE"]],
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
             )
-        )
 
     def kill_worker(self) -> None:
         victim = self.workers[0]
@@ -546,8 +555,13 @@ async def faults(fleet: Fleet, services: Services, notes: dict[str, Any]) -> Non
     notes["fault: Redis restarted"] = time.strftime("%H:%M:%S")
 
 
-async def run_load(plan: LoadPlan, services: Services, tmp: Path) -> LoadReport:
-    """Start the topology on ``services``, drive it by ``plan``, check it; stop everything."""
+async def run_load(
+    plan: LoadPlan, services: Services, tmp: Path, *, logs: Path | None = None
+) -> LoadReport:
+    """Start the topology on ``services``, drive it by ``plan``, check it; stop everything.
+
+    The processes' error output goes to ``logs`` (default ``tmp/logs``).
+    """
     env = environment(tmp, services, f"load-{uuid.uuid4().hex[:8]}", plan.turns)
     init = subprocess.run([MASTERAI, "init", "--json"], env=env, check=True,
                           capture_output=True, text=True)  # fmt: skip
@@ -556,7 +570,8 @@ async def run_load(plan: LoadPlan, services: Services, tmp: Path) -> LoadReport:
     notes: dict[str, Any] = {}
     if plan.baseline:
         tallies.append(await in_process_baseline(env, min(plan.calls, 2000), plan.clients))
-    fleet = Fleet(env)
+    fleet = Fleet(env, logs=logs or tmp / "logs")
+    notes["process logs"] = str(fleet.logs)
     begun = time.perf_counter()
     try:
         await asyncio.to_thread(fleet.start, 2)
@@ -674,11 +689,12 @@ def main() -> int:
     args = parser.parse_args()
     plan = LoadPlan(calls=args.calls, clients=args.clients, executions=args.executions,
                     scheduled=args.scheduled, turns=args.turns, faults=args.faults)  # fmt: skip
+    logs = Path(tempfile.mkdtemp(prefix="masterai-load-logs-"))  # kept: read them after
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         services = own_services(tmp) if plan.faults else shared_services()
         with services as ready:
-            report = asyncio.run(run_load(plan, ready, tmp))
+            report = asyncio.run(run_load(plan, ready, tmp, logs=logs))
     print_report(report, plan)
     return 0 if report.ok else 1
 
