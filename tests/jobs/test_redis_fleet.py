@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from saq.job import Status
+from saq.utils import now as saq_now
 
 from masterai.app import Platform
 from masterai.jobs.redis import RedisQueue
@@ -187,3 +189,70 @@ async def test_a_waiting_job_is_not_added_twice_but_a_lost_one_is_added_again() 
         await queue.close()
 
     assert (twice, again) == (2, 1)
+
+
+async def _take(queue: RedisQueue) -> Any:
+    """Take the next job as a SAQ worker does (active, one attempt), and return it."""
+    job = await queue.queue.dequeue(timeout=2)
+    assert job is not None
+    job.started = saq_now()
+    job.attempts += 1
+    await job.update(status=Status.ACTIVE)
+    return job
+
+
+async def test_a_job_taken_by_a_worker_that_died_before_claiming_its_run_comes_back() -> None:
+    """The job is swept after ``stale_after`` without a beat and runs on a live worker.
+
+    Before jobs were beaten, such a job stayed active in Redis for the run's whole time-out
+    and the run stayed queued: re-enqueueing it was dropped as a duplicate.
+    """
+    require_service(redis_up(), "Redis unreachable at 127.0.0.1:6379")
+    settings = JobsSettings(
+        queue_name=f"test-{uuid.uuid4().hex[:10]}", stale_after=1, heartbeat=0.2
+    )
+    executed: list[int] = []
+
+    async def execute(run_id: int) -> None:
+        executed.append(run_id)
+
+    queue = RedisQueue(REDIS, execute, settings=settings)
+    stop = asyncio.Event()
+    try:
+        await queue.enqueue(7)
+        dead = await _take(queue)  # the worker that took it is killed here
+        await queue.enqueue(7)  # the scheduler's re-enqueue: dropped, the job is incomplete
+        assert await queue.queue.count("incomplete") == 1
+        await asyncio.sleep(1.5)
+        assert (await queue.queue.job(dead.key)).stuck  # type: ignore[union-attr]
+        assert await queue.queue.sweep() == [dead.id]
+        serving = asyncio.create_task(queue.run(stop))
+        await until(lambda: executed == [7] or None, "the swept job to run", seconds=20)
+        stop.set()
+        await serving
+    finally:
+        stop.set()
+        await queue.close()
+    assert executed == [7]
+
+
+async def test_a_job_running_longer_than_stale_after_is_beaten_and_never_stuck() -> None:
+    require_service(redis_up(), "Redis unreachable at 127.0.0.1:6379")
+    settings = JobsSettings(
+        queue_name=f"test-{uuid.uuid4().hex[:10]}", stale_after=1, heartbeat=0.2
+    )
+    queue = RedisQueue(REDIS, lambda _: asyncio.sleep(2.5), settings=settings)
+    try:
+        await queue.enqueue(8)
+        job = await _take(queue)
+        running = asyncio.create_task(queue._job({"job": job}, run_id=8))
+        seen = []
+        for _ in range(4):  # past stale_after, twice over
+            await asyncio.sleep(0.5)
+            stored = await queue.queue.job(job.key)
+            assert stored is not None
+            seen.append(stored.stuck)
+        await running
+    finally:
+        await queue.close()
+    assert seen == [False] * 4

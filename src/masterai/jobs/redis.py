@@ -5,11 +5,19 @@ each job holds only a run id. Every job is given explicit limits (SAQ's default 
 10 s). Delivery twice is harmless: a worker claims the run in the database first. A worker
 that dies mid-run stops beating the run's heartbeat; the scheduler queues the run again after
 ``stale_after`` and the run record shows both attempts.
+
+A worker also beats each job it holds in Redis (every ``heartbeat`` seconds; SAQ's sweep
+takes back a job not beaten for ``stale_after``). Without it, a job taken by a worker that died
+before it claimed the run stayed "active" in Redis for the run's whole time-out (an hour):
+the run stayed queued, because SAQ drops a job whose key is still incomplete.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
+from contextlib import suppress
 from typing import Any
 
 from saq import Queue, Worker
@@ -19,6 +27,8 @@ from masterai.jobs.queue import RunJob
 from masterai.settings import JobsSettings
 
 JOB = "masterai.run_script"
+
+log = logging.getLogger(__name__)
 
 
 class RedisQueue:
@@ -55,13 +65,29 @@ class RedisQueue:
             key=f"run-{run_id}-{attempt}",
             run_id=run_id,
             timeout=int(self._settings.run_timeout),
+            heartbeat=max(1, math.ceil(self._settings.stale_after)),
             retries=self._settings.max_attempts,
             retry_delay=1.0,
             retry_backoff=True,
         )
 
     async def _job(self, ctx: dict[str, Any], *, run_id: int) -> None:
-        await self._execute(run_id)
+        beating = asyncio.create_task(self._beat(ctx["job"]))
+        try:
+            await self._execute(run_id)
+        finally:
+            beating.cancel()
+            with suppress(asyncio.CancelledError):
+                await beating
+
+    async def _beat(self, job: Any) -> None:
+        """Touch ``job`` in Redis while it runs here, so the sweep knows its worker lives."""
+        while True:
+            await asyncio.sleep(self._settings.heartbeat)
+            try:
+                await job.update()
+            except Exception as e:  # Redis away for a moment: the next beat tries again
+                log.warning("could not beat job %s: %s: %s", job.key, type(e).__name__, e)
 
     def worker(self) -> Worker[Any]:
         """A SAQ worker executing this queue's jobs."""
