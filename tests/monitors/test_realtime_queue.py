@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from monitor_support import conversation_line
 from sqlalchemy import func, select
 from support import make_settings
@@ -14,11 +15,12 @@ from masterai.app import Platform
 from masterai.registry import ExecutionContext, ToolRegistry, approve_all
 from masterai.security import Principal, UserDirectory, system_principal
 from masterai.services.alerts import MonitorProcessor, backlog
+from masterai.services.alerts.processor import AUDIT_CURSOR
 from masterai.services.alerts.queue import claim
 from masterai.services.importer import import_conversations_text
 from masterai.settings import MonitorSettings
 from masterai.store import Database
-from masterai.store.models.alerts import Alert, MonitorQueueItem
+from masterai.store.models.alerts import Alert, MonitorCursor, MonitorQueueItem
 
 
 def queued(store: Database) -> int:
@@ -163,3 +165,23 @@ async def test_the_platform_background_runs_the_monitors(tmp_path: Any) -> None:
 def alerts_of(database: Database, model: Any) -> list[Any]:
     with database.session() as session:
         return list(session.scalars(select(model)))
+
+
+async def test_a_processor_starting_beside_another_takes_the_audit_cursor_it_created(
+    database: Database,
+) -> None:
+    """Two processors' first rounds at once: one adds the audit cursor, the other waits for it.
+
+    The second used to add it too and fail on the primary key (restarting 5 s later).
+    """
+    processor = MonitorProcessor(database, MonitorSettings())
+    with database.engine.connect() as other:  # the other processor, its round not committed
+        other.execute(sa.insert(MonitorCursor).values(name=AUDIT_CURSOR, position=0))
+        round_ = asyncio.create_task(processor.process_once())
+        await asyncio.sleep(0.5)
+        assert not round_.done()  # it waits for the other processor's cursor
+        other.commit()
+    report = await round_
+    assert report.audit_records == 0
+    with database.session() as session:
+        assert session.get(MonitorCursor, AUDIT_CURSOR) is not None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from masterai.registry import ExecutionContext, ToolResult
 from masterai.security import Principal
@@ -174,6 +175,7 @@ class MonitorProcessor:
         self._tools = tools
         self._call = call
         self._load_principal = load_principal
+        self._cursor_ready = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process rounds until ``stop`` is set, resting ``poll_seconds`` when idle."""
@@ -284,17 +286,29 @@ class MonitorProcessor:
                 record_alert(session, alert)
             queue.finish_in(session, queue_ids)
 
+    def _ensure_audit_cursor(self) -> None:
+        """Add the audit cursor if it is missing, in a transaction of its own.
+
+        Processors starting together may both find it missing (a row lock holds nothing
+        before the row exists); the one that loses the insert then uses the winner's row.
+        """
+        with suppress(IntegrityError), self._database.session() as session:
+            if session.get(MonitorCursor, AUDIT_CURSOR) is None:
+                session.add(MonitorCursor(name=AUDIT_CURSOR, position=0))
+        self._cursor_ready = True
+
     def _examine_audit(self) -> tuple[int, int]:
         """Examine the audit records after the watermark; move it in the same transaction."""
+        if not self._cursor_ready:
+            self._ensure_audit_cursor()
         with self._database.session(immediate=True) as session:
             query = sa.select(MonitorCursor).where(MonitorCursor.name == AUDIT_CURSOR)
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update()
             cursor = session.scalars(query).one_or_none()
-            if cursor is None:
-                cursor = MonitorCursor(name=AUDIT_CURSOR, position=0)
-                session.add(cursor)
-                session.flush()
+            if cursor is None:  # deleted since: added again next round
+                self._cursor_ready = False
+                return 0, 0
             records = list(
                 session.scalars(
                     sa.select(AuditRecord)
