@@ -292,7 +292,8 @@ class MonitorProcessor:
         Processors starting together may both find it missing (a row lock holds nothing
         before the row exists); the one that loses the insert then uses the winner's row.
         """
-        with suppress(IntegrityError), self._database.session() as session:
+        # Immediate: on SQLite two read-then-write transactions would refuse each other.
+        with suppress(IntegrityError), self._database.session(immediate=True) as session:
             if session.get(MonitorCursor, AUDIT_CURSOR) is None:
                 session.add(MonitorCursor(name=AUDIT_CURSOR, position=0))
         self._cursor_ready = True
