@@ -459,18 +459,16 @@ def runs_state(database_url: str) -> dict[str, Any]:
         ).scalar_one()
         retried = conn.execute(sa.text("SELECT attempts FROM script_runs")).scalars().all()
         audit = conn.execute(sa.text("SELECT id, tool FROM audit_log")).all()
-        # What a run left open looks like, and who leads the scheduler: read after a failure.
+        # What a run left open looks like: read after a failure.
         unfinished = conn.execute(
             sa.text("SELECT id, status, scheduled_for, queued_at, started_at, heartbeat_at, "
                     "worker, attempts FROM script_runs WHERE status IN ('queued', 'running')")
         ).all()  # fmt: skip
-        lease = conn.execute(sa.text("SELECT holder, expires_at FROM scheduler_leases")).all()
     engine.dispose()
     return {
         "statuses": statuses, "runs": ticks[0], "distinct_ticks": ticks[1], "events": events,
         "retried": sum(1 for a in retried if a and len(a) > 1), "audit": audit,
         "unfinished": [tuple(str(v) for v in row) for row in unfinished],
-        "lease": [tuple(str(v) for v in row) for row in lease],
     }  # fmt: skip
 
 
@@ -661,7 +659,7 @@ async def run_load(
         "audit records": len(state["audit"]), "audit verify": verify.stdout.strip()[-200:],
     })  # fmt: skip
     if state["unfinished"]:
-        notes |= {"runs left open": state["unfinished"], "scheduler lease": state["lease"],
+        notes |= {"runs left open": state["unfinished"],
                   "checked at": datetime.now(UTC).isoformat()}  # fmt: skip
     return LoadReport(tallies=tallies, checks=checks, notes=notes)
 

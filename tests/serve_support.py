@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
+
+MASTERAI = str(Path(sys.executable).with_name("masterai"))
+"""The ``masterai`` command of the environment running the tests."""
 
 
 def free_port() -> int:

@@ -6,16 +6,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from serve_support import free_port, wait_until_up
-
-MASTERAI = str(Path(sys.executable).with_name("masterai"))
+from serve_support import MASTERAI, free_port, wait_until_up
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 import pytest
 from sse import done, kinds, stream
-from test_api_serve import MASTERAI
 
-from serve_support import free_port, wait_until_up
+from serve_support import MASTERAI, free_port, wait_until_up
 
 PLAN = {
     "name": "propose_plan",

@@ -6,7 +6,6 @@ import json
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +18,7 @@ from masterai.app import Platform
 from masterai.registry import approve_all
 from masterai.security import system_principal
 from masterai.settings import ApiSettings, Settings
-from serve_support import free_port, wait_until_up
+from serve_support import MASTERAI, free_port, wait_until_up
 
 BROWSER = ("203.0.113.9", 50000)
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -105,9 +104,6 @@ async def log_in(client: httpx.AsyncClient, token: str) -> str:
     page = await client.get("/tools")
     assert page.status_code == 200
     return csrf_of(page.text)
-
-
-MASTERAI = str(Path(sys.executable).with_name("masterai"))
 
 
 @contextmanager

@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,9 +23,7 @@ from masterai.app import Platform
 from masterai.registry import approve_all
 from masterai.security import system_principal
 from masterai.settings import Settings
-from serve_support import free_port, wait_until_up
-
-MASTERAI = str(Path(sys.executable).with_name("masterai"))
+from serve_support import MASTERAI, free_port, wait_until_up
 
 
 @dataclass(frozen=True)

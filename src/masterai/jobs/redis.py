@@ -20,7 +20,7 @@ import math
 from contextlib import suppress
 from typing import Any
 
-from saq import Queue, Worker
+from saq import Job, Queue, Worker
 from saq.types import PartialTimersDict
 
 from masterai.jobs.queue import RunJob
@@ -80,7 +80,7 @@ class RedisQueue:
             with suppress(asyncio.CancelledError):
                 await beating
 
-    async def _beat(self, job: Any) -> None:
+    async def _beat(self, job: Job) -> None:
         """Touch ``job`` in Redis while it runs here, so the sweep knows its worker lives."""
         while True:
             await asyncio.sleep(self._settings.heartbeat)
