@@ -17,8 +17,10 @@ timed once the pool is full again, so that no interpreter imports on the same co
 the run; that wait is left off the clock and reported on its own), its cold path
 (``warm_python=0``), the Docker backend with containers created ahead
 (``warm_containers=2``) and without, and the same program run bare (``python3 -B``, same
-interpreter and runtime). Run it as ``python -P`` (or from another directory):
-``benchmarks/csv.py`` would otherwise shadow the standard library's ``csv``.
+interpreter and runtime). A third table does the same for JavaScript's ``console.log(1)``:
+the bubblewrap backend's warm Node.js (started ahead, ``warm_node=2``) and its cold path,
+against ``node`` run bare with the same options. Run it as ``python -P`` (or from another
+directory): ``benchmarks/csv.py`` would otherwise shadow the standard library's ``csv``.
 """
 
 from __future__ import annotations
@@ -132,22 +134,23 @@ async def bare_python(code: str, settings: SandboxSettings, runs: int) -> list[f
 
 
 async def timed_runs(
-    env: CodeExecutionEnvironment, code: str, runs: int, warm: bool
+    env: CodeExecutionEnvironment, code: str, runs: int, warm: bool, language: str = "python"
 ) -> tuple[list[float], list[float]]:
     """Latencies of ``runs`` runs of ``code``, and (warm) the waits for a ready interpreter."""
     backend = env.backend
     times, refills = [], []
+    pool = env.settings.warm_python if language == "python" else env.settings.warm_node
     for _ in range(runs):
         if warm:
             backend.start_warm()  # type: ignore[attr-defined]
             waited = time.perf_counter()
-            # The whole pool ready: no interpreter importing on the same cores meanwhile.
-            while backend.warm_ready() < backend.settings.warm_python:  # type: ignore[attr-defined]
+            # The whole pool ready: no interpreter starting on the same cores meanwhile.
+            while backend.warm_ready(language) < pool:  # type: ignore[attr-defined]
                 await asyncio.sleep(0.01)
             refills.append(time.perf_counter() - waited)
             before = backend.warm_runs  # type: ignore[attr-defined]
         started = time.perf_counter()
-        result = await env.execute_code(CodeExecutionRequest(code=code, language="python"))
+        result = await env.execute_code(CodeExecutionRequest(code=code, language=language))
         times.append(time.perf_counter() - started)
         assert result.ok and result.output.strip() in ("1", "6"), result
         if warm:
@@ -174,6 +177,7 @@ async def python_paths(run_dir: Path, runs: int, backends: list[str]) -> None:
             run_dir=run_dir,
             cgroup_parent="masterai-sandbox-bench",
             warm_python=pool,
+            warm_node=0,
             warm_containers=pool,
         )
         try:
@@ -196,13 +200,45 @@ async def python_paths(run_dir: Path, runs: int, backends: list[str]) -> None:
         env.close()
 
 
+async def node_paths(run_dir: Path, runs: int) -> None:
+    """The third table: JavaScript's warm and cold paths on bubblewrap against bare runs."""
+    print(f"\n# JavaScript paths (bubblewrap): {runs} runs per cell, ratio = bare p50 / "
+          "sandboxed p50 (above 1: the sandboxed run is faster)")  # fmt: skip
+    header = ("path", "p50 ms", "p95 ms", "bare p50 ms", "speed-up vs bare",
+              "refill wait p50 ms")  # fmt: skip
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    code = TRIVIAL["javascript"]
+    settings = SandboxSettings(run_dir=run_dir, cgroup_parent="masterai-sandbox-bench")
+    bare = await bare_run("javascript", settings, runs)
+    for label, pool in (("warm Node.js", 2), ("cold", 0)):
+        settings = SandboxSettings(
+            run_dir=run_dir, cgroup_parent="masterai-sandbox-bench", warm_python=0, warm_node=pool
+        )
+        try:
+            backend = create_backend("bubblewrap", settings)
+            backend.check()
+        except SandboxError as e:
+            print(f"| {label} | unavailable: {e} |")
+            return
+        env = CodeExecutionEnvironment(settings, backend=backend)
+        await timed_runs(env, code, 1, warm=pool > 0, language="javascript")
+        times, refills = await timed_runs(env, code, runs, warm=pool > 0, language="javascript")
+        p50, b50 = percentile(times, 0.5), percentile(bare, 0.5)
+        wait = f"{percentile(refills, 0.5) * 1000:.0f}" if refills else "-"
+        row = (label, f"{p50 * 1000:.1f}", f"{percentile(times, 0.95) * 1000:.1f}",
+               f"{b50 * 1000:.1f}", f"{b50 / p50:.2f}x", wait)  # fmt: skip
+        print("| " + " | ".join(row) + " |", flush=True)
+        env.close()
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--throughput", type=int, default=20)
     parser.add_argument("--backends", default="bubblewrap,docker")
     parser.add_argument("--languages", default=",".join(LANGUAGES))
-    parser.add_argument("--warm-runs", type=int, default=10, help="0: no Python paths table")
+    parser.add_argument("--warm-runs", type=int, default=10, help="0: no warm paths tables")
     args = parser.parse_args()
     run_dir = Path(f"/tmp/masterai-sandbox-bench-{os.getpid()}")
     # The first table is the cold path of every language; the warm paths have their own.
@@ -210,6 +246,7 @@ async def main() -> int:
         run_dir=run_dir,
         cgroup_parent="masterai-sandbox-bench",
         warm_python=0,
+        warm_node=0,
         warm_containers=0,
     )
     cpu = os.cpu_count()
@@ -244,6 +281,8 @@ async def main() -> int:
         env.close()
     if args.warm_runs:
         await python_paths(run_dir, args.warm_runs, args.backends.split(","))
+        if "bubblewrap" in args.backends.split(","):
+            await node_paths(run_dir, args.warm_runs)
     shutil.rmtree(run_dir, ignore_errors=True)
     return 0
 

@@ -23,6 +23,7 @@ __all__ = ["REQUIRE_SERVICES", "require_service"]
 # a test's short-lived platform would pay for them and never use them. The warm path has its
 # own tests (tests/sandbox/test_sandbox_warm.py sets the pools explicitly).
 os.environ.setdefault("MASTERAI_SANDBOX__WARM_PYTHON", "0")
+os.environ.setdefault("MASTERAI_SANDBOX__WARM_NODE", "0")
 os.environ.setdefault("MASTERAI_SANDBOX__WARM_CONTAINERS", "0")
 
 # pytest-xdist's workers start with COLUMNS=80 and LINES=24 set; the CLI's console would take

@@ -63,6 +63,9 @@ class SandboxSettings(BaseModel):
     warm_python_wait: float = Field(default=0.0, ge=0)
     """Seconds a Python run waits for a warm interpreter still importing before it starts cold
     (0: it takes one only if one is ready)."""
+    warm_node: int = Field(default=2, ge=0)
+    """Node.js processes the bubblewrap backend keeps started ahead, each in a sandbox of its
+    own, one per JavaScript run; 0 turns the warm path off for JavaScript."""
     warm_containers: int = Field(default=2, ge=0)
     """Containers the Docker backend creates ahead for each language in use, one per run at
     the default limits; 0 turns the pool off."""

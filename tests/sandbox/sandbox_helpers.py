@@ -36,6 +36,7 @@ def make_settings(**overrides: Any) -> SandboxSettings:
         "cgroup_parent": CGROUP_PARENT,
         "warm_python": 2 if WARM else 0,
         "warm_python_wait": 120.0 if WARM else 0.0,
+        "warm_node": 0,
         "warm_containers": 0,
     }
     values.update(overrides)

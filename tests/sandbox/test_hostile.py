@@ -794,10 +794,10 @@ async def test_host_process_killed_mid_run_leaves_nothing_running(
             await asyncio.sleep(0.05)
     # The dead process's run directory (its tmpfs still mounted) is swept by the next user,
     # with the workspaces it had ready for next runs: on bubblewrap its sandboxes built ahead
-    # (warm Python interpreters included), on docker its containers created ahead.
+    # (warm interpreters included), on docker its containers created ahead.
     removed = RunWorkspace.sweep(run_dir)
     if sandbox.backend.name == "bubblewrap":
-        ahead = BUILT_AHEAD + sandbox.settings.warm_python
+        ahead = BUILT_AHEAD + sandbox.settings.warm_python + sandbox.settings.warm_node
     else:
         ahead = sandbox.settings.warm_containers
     assert 1 <= len(removed) <= 1 + ahead

@@ -1,18 +1,21 @@
-"""The bubblewrap backend's warm Python interpreters: one fresh sandbox per run, same results.
+"""The bubblewrap backend's warm interpreters: one fresh sandbox per run, same results.
 
 Each test environment keeps one warm interpreter and waits for it (``warm_python_wait``), so
 a Python run at the default limits is served warm; ``backend.warm_runs`` and the program's
-own view (``'pandas' in sys.modules`` before it imports anything) say which path ran.
+own view (``'pandas' in sys.modules`` before it imports anything) say which path ran. The
+warm Node.js tests wait for a ready Node.js before each JavaScript run.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sandbox_helpers import ENVIRONMENTS, leftovers, make_settings, run
 
-from masterai.sandbox import CodeExecutionEnvironment, SandboxError, create_backend
+from masterai.sandbox import CodeExecutionEnvironment, ExecutionResult, SandboxError, create_backend
 
 PRELOADED = "import sys\nprint('pandas' in sys.modules and 'matplotlib.pyplot' in sys.modules)\n"
 
@@ -235,6 +238,129 @@ async def test_sql_runs_warm_too(warm: CodeExecutionEnvironment) -> None:
     result = await run(warm, "SELECT 6 * 7 AS n;", language="sql")
     assert result.exit_code == 0 and "42" in result.output, result
     assert warm_runs(warm) == before + 1
+
+
+@pytest.fixture(scope="module")
+def warm_node() -> Iterator[CodeExecutionEnvironment]:
+    """An environment keeping one Node.js started ahead (each run waits until it is ready)."""
+    env = _env(warm_python=0, warm_node=1)
+    ENVIRONMENTS.append(env)
+    yield env
+    ENVIRONMENTS.remove(env)
+    env.close()
+
+
+async def run_js(env: CodeExecutionEnvironment, code: str, **kw: Any) -> ExecutionResult:
+    """Run JavaScript once a warm Node.js is ready (it starts in tens of milliseconds)."""
+    backend = env.backend
+    backend.start_warm()  # type: ignore[attr-defined]
+    async with asyncio.timeout(30):
+        while backend.warm_ready("javascript") < 1:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.01)
+    return await run(env, code, language="javascript", **kw)
+
+
+JS_PROGRAMS = [
+    "const fs = require('fs');\n"
+    "console.log(process.argv, process.execArgv, require.main === module, __filename,"
+    " module.paths, fs.readFileSync(0, 'utf8'))",
+    "throw new Error('boom')",
+    "let x = (",
+    "console.log('body'); process.exit(3)",
+    "process.exitCode = 4; process.on('exit', (c) => console.log('exit', c))",
+    "setTimeout(() => { console.log('later'); process.exit(7) }, 100)",
+    "console.log(Object.entries(process.env).sort(), process.cwd(), process.title)",
+    "console.log('before'); process.kill(process.pid, 'SIGTERM')",
+    "Promise.reject(new Error('unhandled'))",
+    "require('fs').writeFileSync('out.txt', 'written')",
+    "console.log(require('fs').readdirSync('/proc/self/fd').length)",
+    # A forked Node.js gets the program's options (the import guard), and no wait for a go.
+    "const fs = require('fs'), cp = require('child_process');\n"
+    "fs.writeFileSync('/tmp/child.js', 'console.log(\"child\", process.execArgv)');\n"
+    "cp.fork('/tmp/child.js').on('exit', (code) => console.log('child exit', code))",
+    "const _ = require('lodash'), dayjs = require('dayjs');\n"
+    "console.log(_.sum([1, 2, 3]), dayjs('2024-01-02').format('YYYY'))",
+]
+
+
+@pytest.mark.parametrize("code", JS_PROGRAMS)
+async def test_a_warm_node_run_gives_what_a_cold_run_gives(
+    warm_node: CodeExecutionEnvironment, cold: CodeExecutionEnvironment, code: str
+) -> None:
+    before = warm_runs(warm_node)
+    hot = await run_js(warm_node, code, stdin="in")
+    assert warm_runs(warm_node) == before + 1
+    plain = await run(cold, code, language="javascript", stdin="in")
+    assert (hot.output, hot.error, hot.exit_code, hot.files) == (
+        plain.output,
+        plain.error,
+        plain.exit_code,
+        plain.files,
+    )
+
+
+async def test_a_warm_node_run_enforces_the_run_s_package_policy(
+    warm_node: CodeExecutionEnvironment,
+) -> None:
+    # The guard reads the policy after the go, written with this run's program.
+    before = warm_runs(warm_node)
+    refused = await run_js(warm_node, "require('lodash')", allowed_packages=["dayjs"])
+    assert refused.exit_code == 1 and "is not allowed" in refused.error, refused
+    allowed = await run_js(
+        warm_node, "console.log(require('dayjs')(0).year())", allowed_packages=["dayjs"]
+    )
+    assert allowed.output == "1970\n", allowed
+    free = await run_js(warm_node, "console.log(require('lodash').VERSION.length > 0)")
+    assert free.output == "true\n", free
+    assert warm_runs(warm_node) == before + 3
+
+
+async def test_nothing_passes_from_one_warm_node_run_to_the_next(
+    warm_node: CodeExecutionEnvironment,
+) -> None:
+    before = warm_runs(warm_node)
+    first = await run_js(
+        warm_node,
+        "const fs = require('fs'), cp = require('child_process');\n"
+        "fs.writeFileSync('/tmp/left', 'x'); globalThis.left = 1; process.env.LEFT = '1';\n"
+        "cp.spawn('sleep', ['60'], {detached: true, stdio: 'ignore'}).unref();\n"
+        "console.log(process.pid)",
+    )
+    assert first.exit_code == 0, first
+    second = await run_js(
+        warm_node,
+        "const fs = require('fs');\n"
+        "const procs = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))"
+        ".map((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8'));\n"
+        "console.log(fs.existsSync('/tmp/left'), globalThis.left, process.env.LEFT,"
+        " procs.some((c) => c.startsWith('sleep')))",
+    )
+    assert second.output == "false undefined undefined false\n", second
+    assert warm_runs(warm_node) == before + 2
+
+
+async def test_warm_node_runs_are_held_to_their_limits(
+    warm_node: CodeExecutionEnvironment,
+) -> None:
+    before = warm_runs(warm_node)
+    spin = await run_js(warm_node, "for (;;) {}", timeout=1)
+    assert spin.timed_out and spin.exit_code == 137
+    big = await run_js(warm_node, "console.log('x'.repeat(5000))", output_limit=1000)
+    assert big.output_truncated and len(big.output) == 1000
+    assert warm_runs(warm_node) == before + 2
+    # Another storage size needs a sandbox built for it: this run starts cold.
+    other = await run_js(warm_node, "console.log(2)", storage="32m")
+    assert other.output == "2\n" and warm_runs(warm_node) == before + 2
+
+
+async def test_typescript_and_python_runs_do_not_take_a_warm_node(
+    warm_node: CodeExecutionEnvironment,
+) -> None:
+    before = warm_runs(warm_node)
+    ts = await run(warm_node, "const n: number = 6 * 7;\nconsole.log(n)", language="typescript")
+    assert (ts.output, ts.exit_code) == ("42\n", 0), ts
+    py = await run(warm_node, "print(42)")
+    assert py.output == "42\n" and warm_runs(warm_node) == before
 
 
 PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.savefig('plot.png')\n"

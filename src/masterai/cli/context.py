@@ -76,7 +76,7 @@ def platform(*, warm_sandboxes: bool = False) -> Platform:
             sandbox = settings.sandbox
             off = {
                 name: 0
-                for name in ("warm_python", "warm_containers")
+                for name in ("warm_python", "warm_node", "warm_containers")
                 if name not in sandbox.model_fields_set
             }
             settings.sandbox = sandbox.model_copy(update=off)

@@ -9,7 +9,8 @@ limits, and rlimits. On timeout, or once the program ends, every process left in
 cgroup is killed. Each run at the default storage size takes a sandbox built ahead
 (:mod:`masterai.sandbox.warm`), used by that run only, so joining the cgroup and building the
 namespaces and mounts are off the clock; a Python run takes one whose interpreter has already
-imported numpy, pandas and matplotlib, when one is ready (``settings.warm_python``). bwrap
+imported numpy, pandas and matplotlib, when one is ready (``settings.warm_python``), and a
+JavaScript run one whose Node.js is started (``settings.warm_node``). bwrap
 reads its options from a file descriptor (``--args``), so its command line, which the
 program can read at ``/proc/1/cmdline``, names no host path either.
 """
@@ -64,6 +65,8 @@ from masterai.settings import SandboxSettings
 BUILT_AHEAD = 2
 """Sandboxes built ahead. Building one takes about as long as a short run, so with two a run
 back to back with the previous one still finds its sandbox complete."""
+WARM_LANGUAGES = ("python", "javascript")
+"""Languages with warm interpreters (see :func:`warm_language`)."""
 # Bytes of stdin written without a thread: an empty pipe takes at least one page (PIPE_BUF)
 # without blocking, the go byte of a built sandbox included.
 _SMALL_STDIN = 2048
@@ -121,12 +124,13 @@ class BubblewrapBackend(SandboxBackend):
         """Sandboxes built ahead (default limits), oldest first, for the next runs."""
         self._plain: list[Future[WarmProcess]] = []
         """``bwrap --args`` spares, for runs a built sandbox cannot serve (once one came)."""
-        self._warm: list[Future[WarmProcess]] = []
-        """Warm Python interpreters (``settings.warm_python``), oldest first."""
-        self._warm_broken = False
-        """A warm interpreter could not import its modules: Python runs start cold."""
+        self._warm: dict[str, list[Future[WarmProcess]]] = {name: [] for name in WARM_LANGUAGES}
+        """Warm interpreters by language (``settings.warm_python``, ``warm_node``), oldest
+        first."""
+        self._warm_broken: set[str] = set()
+        """Languages whose warm interpreter failed to start (or to import): they start cold."""
         self.warm_runs = 0
-        """Runs served by a warm Python interpreter (an observable for tests and benchmarks)."""
+        """Runs served by a warm interpreter (an observable for tests and benchmarks)."""
         self._claimed: dict[Path, WarmProcess] = {}
         """Built sandboxes handed out by :meth:`prepare`, by workspace root, until :meth:`run`."""
         self._placeholder = Limits(
@@ -172,7 +176,8 @@ class BubblewrapBackend(SandboxBackend):
         # The spare process and its cgroup end with this backend, or with the interpreter.
         weakref.finalize(self, _close_spares, self._spares)
         weakref.finalize(self, _close_spares, self._plain)
-        weakref.finalize(self, _close_spares, self._warm)
+        for pool in self._warm.values():
+            weakref.finalize(self, _close_spares, pool)
         # bwrap binds the run's directories as the sandbox user; the runtimes and runners
         # are mounted by this process (see RunWorkspace.view), so their parents may be closed.
         _check_reachable(self.settings.run_dir.parent, self.settings.sandbox_uid)
@@ -253,13 +258,16 @@ class BubblewrapBackend(SandboxBackend):
         """A sandbox built ahead, with the default limits, around a workspace of its own."""
         return self._build(self._installed_runtimes(), BASE_ENV)
 
-    def _spawn_python(self) -> WarmProcess:
-        """A sandbox built ahead whose Python interpreter imports :data:`PRELOADED` at once."""
-        python = LANGUAGES["python"]
-        return self._build(python.runtimes, python.environment, python=True)
+    def _spawn_interpreter(self, language: str) -> WarmProcess:
+        """A sandbox built ahead whose ``language`` interpreter starts at once.
+
+        A Python interpreter imports :data:`PRELOADED` before it says it is ready.
+        """
+        spec = LANGUAGES[language]
+        return self._build(spec.runtimes, spec.environment, interpreter=language)
 
     def _build(
-        self, runtimes: tuple[str, ...], environment: Mapping[str, str], *, python: bool = False
+        self, runtimes: tuple[str, ...], environment: Mapping[str, str], *, interpreter: str = ""
     ) -> WarmProcess:
         assert self._bwrap is not None and self._layout is not None and self._filter is not None
         s = self.settings
@@ -274,7 +282,7 @@ class BubblewrapBackend(SandboxBackend):
             )
             # A warm interpreter imports at up to the CPU ceiling (only this project's code
             # runs before the go); the run's own quota is written with the go.
-            cpus = self._ceilings.cpus if python else self._placeholder.cpus
+            cpus = self._ceilings.cpus if interpreter == "python" else self._placeholder.cpus
             warm = WarmProcess.spawn(
                 bwrap=self._bwrap,
                 layout=self._layout,
@@ -284,7 +292,7 @@ class BubblewrapBackend(SandboxBackend):
                 uid=s.sandbox_uid,
                 options=lambda fd: options(seccomp_fd=fd),
                 workspace=workspace,
-                python=python,
+                interpreter=interpreter,
             )
         except BaseException:
             workspace.cleanup()
@@ -305,60 +313,78 @@ class BubblewrapBackend(SandboxBackend):
             future.add_done_callback(_discard_when_done)
             raise
 
+    def _pool_size(self, language: str) -> int:
+        """How many warm interpreters of ``language`` to keep (0: its warm path is off)."""
+        if language in self._warm_broken:
+            return 0
+        s = self.settings
+        return s.warm_python if language == "python" else s.warm_node
+
     def _fill_warm(self) -> None:
-        """Start warm interpreters until ``settings.warm_python`` exist."""
-        while not self._warm_broken and len(self._warm) < self.settings.warm_python:
-            self._warm.append(self._executor.submit(self._spawn_python))
+        """Start warm interpreters until each language has its pool's size."""
+        for language, pool in self._warm.items():
+            while len(pool) < self._pool_size(language):
+                pool.append(self._executor.submit(self._spawn_interpreter, language))
 
     def start_warm(self) -> None:
         """Start the warm interpreters now rather than at the first run (idempotent)."""
         self.check()
         self._fill_warm()
 
-    def warm_ready(self) -> int:
-        """Warm interpreters done importing and waiting for a run (none is taken)."""
-        done = [f.result() for f in self._warm if f.done() and f.exception() is None]
+    def warm_ready(self, language: str = "python") -> int:
+        """Warm interpreters of ``language`` ready and waiting for a run (none is taken)."""
+        pool = self._warm[language]
+        done = [f.result() for f in pool if f.done() and f.exception() is None]
         return sum(1 for warm in done if warm.is_ready())
 
     def _warm_serves(self, run_dir: Path, limits: Limits, uid: int, language: LanguageSpec | None,
-                     policy: str | None) -> bool:  # fmt: skip
-        """Whether a warm interpreter may serve this run exactly as a cold start would.
+                     policy: str | None) -> str | None:  # fmt: skip
+        """The warm interpreter that may serve this run exactly as a cold start would, if any.
 
-        Its imports count toward the run's memory and its threads toward its pids, so runs
-        asking for less than the defaults start cold; so do runs whose import policy does
-        not let the program import every preloaded package itself (a loaded module is
-        reachable without an import statement, through ``sys.modules``).
+        A sandbox built ahead has the default storage size, run directory and sandbox user.
+        A Python interpreter's imports count toward the run's memory and its threads toward
+        its pids, so Python runs asking for less than the defaults start cold; so do runs
+        whose import policy does not let the program import every preloaded package itself
+        (a loaded module is reachable without an import statement, through ``sys.modules``).
+        Node.js has loaded nothing of the run's: its guard reads the policy at the go.
         """
         s = self.settings
-        if s.warm_python == 0 or self._warm_broken or language is None:
-            return False
-        if not serves_python(language):
-            return False
+        name = warm_language(language) if language is not None else None
+        if name is None or self._pool_size(name) == 0:
+            return None
         if (limits.storage, run_dir, uid) != (s.default_storage, s.run_dir, s.sandbox_uid):
-            return False
+            return None
+        if name != "python":
+            return name
         if limits.memory < s.default_memory or limits.pids < s.default_pids:
-            return False
-        return policy is None or set(json.loads(policy)["direct"]) >= PRELOADED_PACKAGES
+            return None
+        allowed = policy is None or set(json.loads(policy)["direct"]) >= PRELOADED_PACKAGES
+        return name if allowed else None
 
-    async def _take_warm(self) -> WarmProcess | None:
-        """A warm interpreter done importing, if one is (or becomes so within the wait)."""
-        deadline = time.monotonic() + self.settings.warm_python_wait
+    async def _take_warm(self, language: str) -> WarmProcess | None:
+        """A ready warm interpreter of ``language``, if one is.
+
+        A Python run waits up to ``warm_python_wait`` for one still importing.
+        """
+        wait_for = self.settings.warm_python_wait if language == "python" else 0.0
+        deadline = time.monotonic() + wait_for
+        pool = self._warm[language]
         self._fill_warm()  # the first run, or after runs that did not come to run()
         while True:
-            for future in list(self._warm):
+            for future in list(pool):
                 if not future.done():
                     continue
                 warm = None if future.exception() else future.result()
                 if warm is not None and warm.take_ready():
                     # Its replacement starts once the run is over (see run), not on its cores.
-                    self._warm.remove(future)
+                    pool.remove(future)
                     return warm
                 if warm is None or warm.stopped:  # failed to start, or to import
-                    self._warm.remove(future)
+                    pool.remove(future)
                     _discard_when_done(future)
-                    self._warm_broken = True
+                    self._warm_broken.add(language)
             left = deadline - time.monotonic()
-            if left <= 0 or not self._warm:
+            if left <= 0 or not pool:
                 return None
             await asyncio.sleep(min(left, 0.02))
 
@@ -373,7 +399,7 @@ class BubblewrapBackend(SandboxBackend):
     ) -> RunWorkspace:
         """The workspace of a sandbox built ahead, when it can serve the run.
 
-        A Python run takes a warm interpreter when one is ready and may serve it
+        A Python or JavaScript run takes a warm interpreter when one is ready and may serve it
         (:meth:`_warm_serves`). Otherwise a sandbox built ahead has the default storage
         size, this backend's run directory and sandbox user; any other request gets a plain
         workspace (and :meth:`run` the older path, building the sandbox once the run is
@@ -382,9 +408,10 @@ class BubblewrapBackend(SandboxBackend):
         self.check()
         s = self.settings
         warm: WarmProcess | None = None
-        if self._warm_serves(run_dir, limits, uid, language, policy):
-            warm = await self._take_warm()
-        elif s.warm_python and not self._warm_broken:
+        interpreter = self._warm_serves(run_dir, limits, uid, language, policy)
+        if interpreter is not None:
+            warm = await self._take_warm(interpreter)
+        else:
             self._fill_warm()
         if warm is None:
             if (limits.storage, run_dir, uid) != (s.default_storage, s.run_dir, s.sandbox_uid):
@@ -405,16 +432,18 @@ class BubblewrapBackend(SandboxBackend):
         """Workspace directories of the sandboxes built ahead, waiting for a run."""
         return {w.workspace.root for w in self._ready() if w.workspace is not None}
 
+    def _pools(self) -> list[list[Future[WarmProcess]]]:
+        return [self._spares, self._plain, *self._warm.values()]
+
     def _ready(self) -> list[WarmProcess]:
-        futures = [*self._spares, *self._plain, *self._warm]
+        futures = [f for pool in self._pools() for f in pool]
         return [f.result() for f in futures if f.exception(timeout=10) is None]
 
     def close(self) -> None:
         """Stop the spare processes and remove their cgroups and workspaces (bounded wait)."""
-        wait([*self._spares, *self._plain, *self._warm], timeout=10)  # being started: done soon
-        _close_spares(self._spares)
-        _close_spares(self._plain)
-        _close_spares(self._warm)
+        wait([f for pool in self._pools() for f in pool], timeout=10)  # being started: soon
+        for pool in self._pools():
+            _close_spares(pool)
 
     async def run(self, spec: RunSpec) -> RawResult:
         """Run one program under bwrap (see :meth:`SandboxBackend.run`)."""
@@ -422,7 +451,7 @@ class BubblewrapBackend(SandboxBackend):
         warm = self._claimed.pop(spec.workspace.root, None)
         if warm is not None and (
             not set(spec.language.runtimes) <= set(warm.runtimes)
-            or (warm.python and not serves_python(spec.language))
+            or (warm.interpreter and warm_language(spec.language) != warm.interpreter)
         ):
             warm.discard()  # a runtime it could not bind: the older path says what is missing
             warm = None
@@ -431,7 +460,7 @@ class BubblewrapBackend(SandboxBackend):
         try:
             return await self._run_warm(warm, spec)
         finally:
-            if warm.python:
+            if warm.interpreter:
                 # Once the caller has its answer: starting a sandbox holds the GIL at times.
                 asyncio.get_running_loop().call_soon(self._fill_warm)
             # Every process of the run is dead by now (see _execute). Reaping bwrap and
@@ -443,7 +472,7 @@ class BubblewrapBackend(SandboxBackend):
     async def _run_warm(self, warm: WarmProcess, spec: RunSpec) -> RawResult:
         limits, popen = spec.limits, warm.popen
         assert popen.stdin is not None and popen.stdout is not None and popen.stderr is not None
-        if not warm.python:  # a warm interpreter takes the command line as its go
+        if not warm.interpreter:  # a warm interpreter has its command line already
             script = [f"export {k}={shlex.quote(v)}" for k, v in spec.language.env.items()]
             script.append("exec " + " ".join(shlex.quote(a) for a in spec.language.command))
             (spec.workspace.code_dir / LAUNCHER_NAME).write_text("\n".join(script) + "\n")
@@ -495,8 +524,8 @@ class BubblewrapBackend(SandboxBackend):
         timed_out, exited, returncode = False, False, -1
         try:
             try:
+                self.warm_runs += 1 if warm.interpreter else 0
                 if warm.python:  # its command line is the go
-                    self.warm_runs += 1
                     argv = list(spec.language.command[len(PYTHON) :])
                     warm.go(spec.limits, json.dumps(argv).encode())
                 elif warm.workspace is not None:  # built ahead: only the go is left
@@ -563,18 +592,20 @@ class PipeReader:
             self._loop.remove_reader(self._fd)
 
 
-def serves_python(language: LanguageSpec) -> bool:
-    """Whether a warm interpreter can run ``language``'s programs.
+def warm_language(language: LanguageSpec) -> str | None:
+    """Which warm interpreter can run ``language``'s programs, if one can.
 
-    Those started ``python3 -B`` with the Python runtime and environment: Python, and SQL
-    through its runner.
+    A warm Python interpreter serves programs started ``python3 -B`` with Python's runtime and
+    environment: Python, and SQL through its runner. A warm Node.js was started with
+    JavaScript's command line, and serves JavaScript only.
     """
-    python = LANGUAGES["python"]
-    return (
-        language.command[: len(PYTHON)] == PYTHON
-        and language.runtimes == python.runtimes
-        and language.environment == python.environment
-    )
+    python, node = LANGUAGES["python"], LANGUAGES["javascript"]
+    setup = (language.runtimes, language.environment)
+    if language.command[: len(PYTHON)] == PYTHON and setup == (python.runtimes, python.environment):
+        return "python"
+    if (language.command, *setup) == (node.command, node.runtimes, node.environment):
+        return "javascript"
+    return None
 
 
 def _feed(pipe: IO[bytes], data: bytes) -> None:

@@ -28,6 +28,12 @@ program's command line, and it writes the run's exit status on a pipe of its own
 without waiting for the interpreter's and bwrap's exits (:func:`wait_end`). It too serves
 exactly one run: a fresh sandbox and a fresh interpreter per run.
 
+A JavaScript run can take the fourth kind: a sandbox built ahead whose command is the
+program's own Node.js command line with one module loaded first, which says it is ready the
+same way and then waits for the go (``runners/warm_node.js``, :func:`node_command`): Node.js
+has started, and only the import guard and the program are left to load. The run ends with
+bwrap, as the launcher's does. One run each, too.
+
 A ready process that is never used exits by itself when its pipes close (the host process
 ended), besides ``--die-with-parent``.
 """
@@ -47,7 +53,7 @@ from dataclasses import dataclass
 
 from masterai.sandbox.cgroups import CgroupLayout, RunCgroup
 from masterai.sandbox.errors import ExecutionFailedError
-from masterai.sandbox.languages import CODE_DIR, RUNNERS
+from masterai.sandbox.languages import CODE_DIR, LANGUAGES, RUNNERS
 from masterai.sandbox.models import Limits
 from masterai.sandbox.workspace import RunWorkspace
 
@@ -66,12 +72,19 @@ PRELOADED = ("numpy", "pandas", "matplotlib.pyplot")
 """What a warm interpreter imports before its run (matplotlib with ``MPLBACKEND=Agg``)."""
 PRELOADED_PACKAGES = frozenset(name.partition(".")[0] for name in PRELOADED)
 READY = b"masterai-warm-ready\n"
-"""What a warm interpreter writes to its stdout once it has imported :data:`PRELOADED`."""
+"""What a warm interpreter writes to its stdout once it is ready (Python: once it has
+imported :data:`PRELOADED`)."""
 
 
 def python_command(status_fd: int) -> tuple[str, ...]:
     """The command of a warm interpreter that reports its run's exit status on ``status_fd``."""
     return ("--", *PYTHON, f"{RUNNERS}/warm_python.py", str(status_fd), *PRELOADED)
+
+
+def node_command() -> tuple[str, ...]:
+    """The command of a warm Node.js: JavaScript's, with the module waiting for the go first."""
+    node, *options = LANGUAGES["javascript"].command
+    return ("--", node, "--require", f"{RUNNERS}/warm_node.js", *options)
 
 
 BWRAP_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -124,7 +137,10 @@ class WarmProcess:
     """The curated runtimes a sandbox built ahead binds."""
     status_fd: int = -1
     """Read end of the pipe a warm Python interpreter writes its run's exit status to (-1:
-    not one; the shell launcher, whose run ends with bwrap)."""
+    not one; the shell launcher and Node.js, whose runs end with bwrap)."""
+    interpreter: str = ""
+    """The language whose interpreter waits started ahead (``python``, ``javascript``); empty
+    for the shell launcher and for ``--args`` spares."""
     stopped: bool = False
     discarded: bool = False
 
@@ -140,15 +156,15 @@ class WarmProcess:
         uid: int,
         options: Callable[[int], list[str]] | None = None,
         workspace: RunWorkspace | None = None,
-        python: bool = False,
+        interpreter: str = "",
     ) -> WarmProcess:
         """Start one (blocking: call it in a worker thread).
 
         Without ``options``, bwrap waits for them on a pipe (:meth:`start`). With them
         (given the seccomp descriptor's number, they return bwrap's options), bwrap reads
         them from a memory file, builds the sandbox at once, around ``workspace``, runs
-        the launcher in it (or, with ``python``, a warm interpreter: :func:`python_command`)
-        and waits for :meth:`go`.
+        the launcher in it (or the warm ``interpreter``: :func:`python_command`,
+        :func:`node_command`) and waits for :meth:`go`.
 
         Raises:
             ExecutionFailedError: bwrap could not be started.
@@ -164,10 +180,12 @@ class WarmProcess:
                 _write_all(read_end, _args_bytes(options(memfd)))
                 os.lseek(read_end, 0, os.SEEK_SET)
                 command: tuple[str, ...] = PREBUILT_COMMAND
-                if python:
+                if interpreter == "python":
                     status_read, status_write = os.pipe()
                     os.set_blocking(status_read, False)
                     command = python_command(status_write)
+                elif interpreter == "javascript":
+                    command = node_command()
                 argv = [bwrap, "--args", str(read_end), *command]
             os.write(memfd, seccomp)
             os.lseek(memfd, 0, os.SEEK_SET)
@@ -208,12 +226,13 @@ class WarmProcess:
             seccomp_fd=memfd,
             workspace=workspace,
             status_fd=status_read,
+            interpreter=interpreter if options is not None else "",
         )
 
     @property
     def python(self) -> bool:
-        """A warm Python interpreter rather than the shell launcher or a spare."""
-        return self.status_fd >= 0
+        """A warm Python interpreter rather than Node.js, the shell launcher or a spare."""
+        return self.interpreter == "python"
 
     def is_ready(self) -> bool:
         """Whether a warm interpreter has said it is ready (or ended), without consuming it."""
