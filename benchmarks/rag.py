@@ -1,9 +1,11 @@
 """Benchmark RAG: indexing throughput and search latency at 10,000 and 100,000 chunks.
 
-Run: ``.venv/bin/python benchmarks/rag.py [--sizes 10000 100000] [--queries 200]``.
+Run: ``.venv/bin/python benchmarks/rag.py [--sizes 10000 100000] [--queries 200]
+[--database-url postgresql://postgres@127.0.0.1:5432/DB]``.
 
-For each size, in one run, on a fresh SQLite database (the embedded default) with the
-offline ``local:hashing`` embedder:
+For each size, in one run, on a fresh SQLite database (the embedded default; with
+``--database-url``, an existing PostgreSQL database whose RAG tables are emptied first) with
+the offline ``local:hashing`` embedder:
 
 - indexing: synthetic FAQ-like documents (one chunk each, 30 words drawn from a Zipf
   vocabulary whose head is the English stop words) through :meth:`RagService.index` in
@@ -13,6 +15,8 @@ offline ``local:hashing`` embedder:
   search loads the collection's vectors into memory, or above
   ``exact_search_max_chunks`` (20,000) builds its HNSW index: shown as "first search"); at
   100,000 chunks the exact numpy path is timed too (a service with the threshold raised);
+- on PostgreSQL, the keyword search again with the GIN index of migration 0015 dropped (it
+  is created again afterwards): every chunk's ``to_tsvector`` computed per search, as before;
 - baseline: numpy brute force over the same vectors held in memory (embed the query, one
   matrix product, top 5), no database: the floor the vector path is measured against;
 - embedders: ``--texts`` (200) short English FAQ sentences embedded by ``local:hashing`` (the
@@ -31,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import sqlalchemy as sa
 
 from masterai.security import UserDirectory
 from masterai.services.errors import InvalidInputError
@@ -96,12 +101,33 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p95 * 1000
 
 
-async def run_size(size: int, query_count: int, root: Path) -> list[tuple[str, str]]:
+GIN_INDEX = "ix_rag_chunks_text_tsvector"
+
+
+def open_database(size: int, root: Path, url: str | None) -> Database:
+    """A fresh SQLite file, or ``url`` with its RAG tables emptied; company ``bench`` in it."""
+    if url is None:
+        database = Database(f"sqlite:///{root / f'rag-{size}.db'}")
+        database.upgrade()
+        UserDirectory(database).add_company("bench", "Bench")
+        return database
+    database = Database(url)
+    database.upgrade()
+    with database.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM rag_collections"))
+        known = conn.execute(sa.text("SELECT count(*) FROM companies WHERE id = 'bench'"))
+        fresh = known.scalar_one() == 0
+    if fresh:
+        UserDirectory(database).add_company("bench", "Bench")
+    return database
+
+
+async def run_size(
+    size: int, query_count: int, root: Path, url: str | None = None
+) -> list[tuple[str, str]]:
     """Index ``size`` chunks, time the searches; the table rows of this size."""
     rng = random.Random(size)
-    database = Database(f"sqlite:///{root / f'rag-{size}.db'}")
-    database.upgrade()
-    UserDirectory(database).add_company("bench", "Bench")
+    database = open_database(size, root, url)
     settings = RagSettings(batch_size=512, background_index_build=False)
     service = RagService(database, settings, index_dir=root / f"index-{size}")
     embedder = HashingEmbedder(256)
@@ -136,7 +162,12 @@ async def run_size(size: int, query_count: int, root: Path) -> list[tuple[str, s
             for s, m, label in timed
         ]
         timed.append((exact, SearchMode.VECTOR, "vector (exact numpy)"))
+    if database.dialect == "postgresql":
+        timed.append((service, SearchMode.KEYWORD, "keyword, no GIN index (before 0015)"))
     for searcher, mode, label in timed:
+        if "no GIN index" in label:
+            with database.engine.begin() as conn:
+                conn.execute(sa.text(f"DROP INDEX {GIN_INDEX}"))
         samples = []
         for query in asked:
             started = time.perf_counter()
@@ -152,6 +183,14 @@ async def run_size(size: int, query_count: int, root: Path) -> list[tuple[str, s
             samples.append(time.perf_counter() - started)
         p50, p95 = percentiles(samples)
         rows.append((f"search {label}", f"p50 {p50:.2f} ms, p95 {p95:.2f} ms"))
+        if "no GIN index" in label:
+            with database.engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        f"CREATE INDEX {GIN_INDEX} ON rag_chunks "
+                        "USING gin (to_tsvector('english'::regconfig, text))"
+                    )
+                )
 
     vectors = embedder.embed_sync([d.text for d in documents])
     samples = []
@@ -209,11 +248,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--texts", type=int, default=200, help="texts per embedder (0: none)")
+    parser.add_argument("--database-url", help="an existing PostgreSQL database (default: SQLite)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="masterai-rag-bench-") as tmp:
         table = []
         for size in args.sizes:
-            for name, value in asyncio.run(run_size(size, args.queries, Path(tmp))):
+            rows = asyncio.run(run_size(size, args.queries, Path(tmp), args.database_url))
+            for name, value in rows:
                 table.append((f"{size:,}", name, value))
     if args.texts:
         table += [(f"{args.texts:,}", name, value) for name, value in embedder_rows(args.texts)]

@@ -26,8 +26,10 @@ from masterai.store.models import (
 
 
 def _modelled(name: str | None, type_: str, parent: object) -> bool:
-    # SQLite's FTS5 keyword index of the RAG chunks (migration 0013) is a virtual table with
-    # shadow tables of its own, not a model.
+    # The RAG chunks' keyword indexes are not models: on SQLite an FTS5 virtual table with
+    # shadow tables of its own (migration 0013), on PostgreSQL an expression index (0015).
+    if type_ == "index" and name == "ix_rag_chunks_text_tsvector":
+        return False
     return not (type_ == "table" and (name or "").startswith("rag_chunks_fts"))
 
 

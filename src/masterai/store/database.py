@@ -24,7 +24,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 _IMMEDIATE = "masterai_begin_immediate"
 
-HEAD_REVISION = "0014"
+HEAD_REVISION = "0015"
 """The newest packaged migration (a test checks it against Alembic's head)."""
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from masterai.store import Database
 
 _PG_CONFIG: Any = sa.literal_column("'english'::regconfig")
+"""A literal, not a parameter: the GIN index of migration 0015 is on this exact expression."""
 MAX_TERMS = 64
 FTS_OVERFETCH = 4
 """Matches taken from the FTS5 table per result wanted before falling back to a join."""

@@ -5,8 +5,9 @@ are never compared. While ``update_embeddings`` re-embeds a collection, new vect
 ``next_embedding``/``next_model`` and replace the old ones in one transaction at the end:
 searches see one model throughout, and an interrupted update resumes where it stopped.
 
-Keyword search reads ``rag_chunks_fts`` (an FTS5 table kept in step by triggers) on SQLite,
-created on first use by the RAG store, and ``to_tsvector`` on PostgreSQL.
+Keyword search reads ``rag_chunks_fts`` (an FTS5 table kept in step by triggers, migration
+0013) on SQLite, and a GIN index over ``to_tsvector('english', text)`` on PostgreSQL
+(migration 0015).
 """
 
 from __future__ import annotations
