@@ -15,6 +15,7 @@ from ai_tool.ai_tool_exceptions import (
     AIToolExecutionError,
     AIToolNotFoundError,
     AIToolTimeoutError,
+    AIToolUnavailableError,
     AIToolValidationError,
 )
 from ai_tool.ai_tool_manager import AIToolManager
@@ -56,6 +57,7 @@ __all__ = [
     "AIToolRegistered",
     "AIToolResult",
     "AIToolTimeoutError",
+    "AIToolUnavailableError",
     "AIToolValidationError",
     "authorization_callback",
     "to_anthropic_tool",

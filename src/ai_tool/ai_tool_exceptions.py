@@ -4,7 +4,9 @@ The tree::
 
     AIToolError                       root of everything this package raises on purpose
     ├── AIToolExecutionError          the tool could not do what was asked (seed 003)
+    │   ├── AIToolNotFoundError       what the call names does not exist
     │   ├── AIToolValidationError     arguments rejected before the handler ran (has ``path``)
+    │   ├── AIToolUnavailableError    a service the tool needs is not reachable right now
     │   └── AIToolCancelledError      ``AITool.cancel()`` stopped a running execution
     ├── AIToolAuthorizationDenied     the authorization callback refused (seed 003)
     └── AIToolTimeoutError            an operation ran past its timeout (seed 003)
@@ -43,6 +45,13 @@ class AIToolValidationError(AIToolExecutionError):
     def __init__(self, message: str, path: str = "") -> None:
         super().__init__(message)
         self.path = path
+
+
+class AIToolUnavailableError(AIToolExecutionError):
+    """A service the tool needs (a database, a job queue) is not reachable right now.
+
+    Nothing was done, or what was done is lost; the same call may succeed when tried again.
+    """
 
 
 class AIToolCancelledError(AIToolExecutionError):

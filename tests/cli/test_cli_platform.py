@@ -518,3 +518,10 @@ def require_bwrap() -> None:
     from service_guard import require_service
 
     require_service(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+
+
+def test_the_audit_statuses_of_the_cli_are_the_audit_layer_s() -> None:
+    from masterai.audit import STATUSES
+    from masterai.cli.audit import STATUSES as CLI_STATUSES
+
+    assert CLI_STATUSES == STATUSES

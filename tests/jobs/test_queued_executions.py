@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from test_redis_fleet import MASTERAI, REDIS, fleet_env
 
+from masterai.api import create_app
 from masterai.app import Platform
 from masterai.jobs.executions import QueuedExecutions
 from masterai.registry import ExecutionContext
@@ -142,3 +144,37 @@ async def test_a_full_execution_queue_refuses_the_call_at_once(
             await waiting
     assert result.status == "failed"
     assert "Execution queue is full: 1 executions wait" in (result.error or "")
+
+
+CLOSED = "redis://127.0.0.1:1/0"
+"""A Redis URL on which nothing listens (port 1 on loopback refuses at once)."""
+
+
+async def test_an_unreachable_job_queue_is_an_audited_unavailable_answer_503_over_http(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(home=tmp_path / "home", jobs=JobsSettings(queue=CLOSED))
+    platform = Platform(settings)
+    try:
+        UserDirectory(platform.database).add_user("admin", "super_admin")
+        params = {"operation": "execute_code", "language": "python", "code": "print(1)"}
+        result = await platform.call("code", params, admin(platform))
+        assert (result.ok, result.status) == (False, "unavailable")
+        assert result.error is not None and "job queue is not reachable" in result.error
+        [record] = platform.registry.audit_log.search(tool="code")
+        assert (record.status, record.id) == ("unavailable", result.audit_id)
+
+        issued = await platform.call(
+            "admin", {"operation": "issue_token", "name": "admin"}, admin(platform)
+        )
+        secret = issued.data["result"]["token"]
+        transport = httpx.ASGITransport(app=create_app(platform))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answer = await client.post(
+                "/api/v1/tools/code", json=params, headers={"Authorization": f"Bearer {secret}"}
+            )
+        assert answer.status_code == 503, answer.text
+        error = answer.json()["error"]
+        assert error["status"] == "unavailable" and "try again" in error["message"]
+    finally:
+        platform.close()

@@ -54,7 +54,7 @@ def _ingestion(api: Api, approvals: Approvals) -> APIRouter:
     @router.post(
         "/conversations",
         response_model=ToolCallResult,
-        responses={**PENDING, **errors(400, 401, 403, 404, 408, 413, 422)},
+        responses={**PENDING, **errors(400, 401, 403, 404, 408, 413, 422, 503)},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -104,7 +104,9 @@ def _alerts(calls: ToolRoutes) -> APIRouter:
     router = APIRouter(tags=["alerts"])
 
     @router.get(
-        "/alerts", response_model=ToolCallResult, responses=errors(400, 401, 403, 404, 408, 422)
+        "/alerts",
+        response_model=ToolCallResult,
+        responses=errors(400, 401, 403, 404, 408, 422, 503),
     )
     async def list_alerts(
         request: Request,
@@ -127,7 +129,7 @@ def _alerts(calls: ToolRoutes) -> APIRouter:
     @router.get(
         "/alerts/backlog",
         response_model=ToolCallResult,
-        responses=errors(400, 401, 403, 404, 408, 422),
+        responses=errors(400, 401, 403, 404, 408, 422, 503),
     )
     async def backlog(request: Request) -> JSONResponse:
         """Messages waiting for the monitors, their lag, audit records not yet examined."""
@@ -136,7 +138,7 @@ def _alerts(calls: ToolRoutes) -> APIRouter:
     @router.post(
         "/alerts/{alert_id}/acknowledge",
         response_model=ToolCallResult,
-        responses={**PENDING, **errors(400, 401, 403, 404, 408, 422)},
+        responses={**PENDING, **errors(400, 401, 403, 404, 408, 422, 503)},
     )
     async def acknowledge(
         alert_id: Annotated[int, RECORD_ID],

@@ -269,7 +269,7 @@ def _tools(api: Api, approvals: Approvals) -> APIRouter:
                 "model": PendingApprovalAnswer,
                 "description": "the call needs approval: it waits, stored, and did not run",
             },
-            **errors(400, 401, 403, 404, 408, 413, 422),
+            **errors(400, 401, 403, 404, 408, 413, 422, 503),
         },
         openapi_extra={
             "requestBody": {

@@ -38,9 +38,11 @@ STATUS_CODES = {
     "not_found": 404,
     "timeout": 408,
     "failed": 422,
+    "unavailable": 503,
 }
 """HTTP status of a registry result by its audit status (``failed``: the tool ran and
-reported an error)."""
+reported an error; ``unavailable``: a service it needs, such as the job queue, is not
+reachable, and the same call may succeed when tried again)."""
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
@@ -55,7 +57,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         413: "body too large",
         422: "the tool reported an error",
         503: "a service the request needs is not available (no model configured, the "
-        "database away)",
+        "database or the job queue away): try again",
     }.items()
 }
 """Documented error answers (all ``{"error": {...}}``); routers pick the codes they use."""

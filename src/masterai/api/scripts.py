@@ -19,8 +19,8 @@ from masterai.api.models import ToolCallResult
 from masterai.api.routes import APPROVE, PENDING, ToolRoutes
 
 TOOL = "code"
-READ = errors(400, 401, 403, 404, 408, 422)
-CHANGE = {**PENDING, **errors(400, 401, 403, 404, 408, 413, 422)}
+READ = errors(400, 401, 403, 404, 408, 422, 503)
+CHANGE = {**PENDING, **errors(400, 401, 403, 404, 408, 413, 422, 503)}
 
 
 RUN_BODY: dict[str, Any] = {

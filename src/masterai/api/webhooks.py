@@ -50,7 +50,9 @@ def _subscriptions(calls: ToolRoutes) -> APIRouter:
     router = APIRouter()
 
     @router.get(
-        "/webhooks", response_model=ToolCallResult, responses=errors(400, 401, 403, 404, 408, 422)
+        "/webhooks",
+        response_model=ToolCallResult,
+        responses=errors(400, 401, 403, 404, 408, 422, 503),
     )
     async def list_webhooks(request: Request, company_id: str | None = None) -> JSONResponse:
         """The subscriptions the caller may see (``integration.list_webhooks``)."""
@@ -59,7 +61,7 @@ def _subscriptions(calls: ToolRoutes) -> APIRouter:
     @router.post(
         "/webhooks",
         response_model=ToolCallResult,
-        responses={**PENDING, **errors(400, 401, 403, 404, 408, 413, 422)},
+        responses={**PENDING, **errors(400, 401, 403, 404, 408, 413, 422, 503)},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -80,7 +82,7 @@ def _subscriptions(calls: ToolRoutes) -> APIRouter:
     @router.delete(
         "/webhooks/{webhook_id}",
         response_model=ToolCallResult,
-        responses={**PENDING, **errors(400, 401, 403, 404, 408, 422)},
+        responses={**PENDING, **errors(400, 401, 403, 404, 408, 422, 503)},
     )
     async def remove_webhook(
         webhook_id: Annotated[int, RECORD_ID],
@@ -99,7 +101,7 @@ def _deliveries(calls: ToolRoutes) -> APIRouter:
     @router.get(
         "/webhooks/deliveries",
         response_model=ToolCallResult,
-        responses=errors(400, 401, 403, 404, 408, 422),
+        responses=errors(400, 401, 403, 404, 408, 422, 503),
     )
     async def list_deliveries(
         request: Request,
@@ -114,7 +116,7 @@ def _deliveries(calls: ToolRoutes) -> APIRouter:
     @router.post(
         "/webhooks/deliveries/{delivery_id}/redeliver",
         response_model=ToolCallResult,
-        responses={**PENDING, **errors(400, 401, 403, 404, 408, 422)},
+        responses={**PENDING, **errors(400, 401, 403, 404, 408, 422, 503)},
     )
     async def redeliver(
         delivery_id: Annotated[int, RECORD_ID],
@@ -127,7 +129,7 @@ def _deliveries(calls: ToolRoutes) -> APIRouter:
     @router.get(
         "/integrations/connections/{name}/health",
         response_model=ToolCallResult,
-        responses=errors(400, 401, 403, 404, 408, 422),
+        responses=errors(400, 401, 403, 404, 408, 422, 503),
     )
     async def connection_health(name: str, request: Request) -> JSONResponse:
         """Open a read-only transaction on a configured connection (``check_database``)."""

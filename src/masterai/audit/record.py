@@ -22,7 +22,7 @@ from masterai.store.models import AuditRecord
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of record 1."""
-STATUSES = ("ok", "denied", "invalid", "not_found", "failed", "timeout")
+STATUSES = ("ok", "denied", "invalid", "not_found", "failed", "timeout", "unavailable")
 _RECORD_DOMAIN = b"masterai audit record\n"
 
 

@@ -42,7 +42,11 @@ from masterai.sandbox import (
     QueueFullError,
     SandboxError,
 )
-from masterai.sandbox.errors import BackendUnavailableError, ExecutionFailedError
+from masterai.sandbox.errors import (
+    BackendUnavailableError,
+    ExecutionFailedError,
+    QueueUnavailableError,
+)
 from masterai.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -170,6 +174,7 @@ class QueuedExecutions:
             QueueFullError: ``sandbox.queue_size`` executions are already waiting.
             InvalidRequestError: the worker refused the request as malformed.
             ExecutionFailedError: the sandbox failed, or no worker finished it in time.
+            QueueUnavailableError: the job queue is not reachable (try again).
         """
         if request.session is not None:
             return await self._local.execute_code(request)
@@ -177,7 +182,7 @@ class QueuedExecutions:
             async with self.connected() as queue:
                 return await self._execute(queue, request)
         except (RedisError, OSError) as e:
-            raise ExecutionFailedError(
+            raise QueueUnavailableError(
                 f"The job queue is not reachable ({type(e).__name__}: {e}); the code did not "
                 "run or its result was lost: try again in a moment"
             ) from e

@@ -35,6 +35,7 @@ from masterai.registry.errors import (
     ToolFailed,
     ToolNotFound,
     ToolTimeout,
+    ToolUnavailable,
     UndeclaredRoleError,
 )
 from masterai.registry.monitor import ToolMonitor, ToolStats
@@ -77,6 +78,7 @@ __all__ = [
     "ToolResult",
     "ToolStats",
     "ToolTimeout",
+    "ToolUnavailable",
     "UndeclaredRoleError",
     "approval_request",
     "approve_all",

@@ -7,6 +7,7 @@ RegistryError                 every failure of a call; ``status`` is its audit s
 ├── PermissionDenied          denied: the policy (or a human) refused
 ├── InvalidArguments          invalid: arguments malformed, too large, or wrong types
 ├── ToolTimeout               timeout: the call ran past its limit
+├── ToolUnavailable           unavailable: a service the tool needs is not reachable; retry
 └── ToolFailed                failed: the tool reported an error
 DuplicateToolError            register(): a tool of that name is already registered
 UndeclaredRoleError           register(): a parameter looks like a company, URL, ... but
@@ -74,6 +75,15 @@ class ToolTimeout(RegistryError):
     """The call did not finish within its time limit."""
 
     status = "timeout"
+
+
+class ToolUnavailable(RegistryError):
+    """A service the tool needs (a job queue, a database) is not reachable right now.
+
+    Nothing was done, or its result was lost: the same call may succeed when tried again.
+    """
+
+    status = "unavailable"
 
 
 class ToolFailed(RegistryError):

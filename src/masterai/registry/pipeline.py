@@ -35,6 +35,7 @@ from ai_tool import (
     AIToolExecutionError,
     AIToolNotFoundError,
     AIToolTimeoutError,
+    AIToolUnavailableError,
     AIToolValidationError,
 )
 from masterai.audit import AuditEntry
@@ -50,6 +51,7 @@ from masterai.registry.errors import (
     TargetNotFound,
     ToolFailed,
     ToolTimeout,
+    ToolUnavailable,
 )
 from masterai.security import ParameterRole, redact, scrub_text
 
@@ -236,6 +238,8 @@ async def _structured_errors(
         return failure(request, None, "timeout", str(e))
     except AIToolNotFoundError as e:
         return failure(request, None, "not_found", str(e))
+    except AIToolUnavailableError as e:
+        return failure(request, None, "unavailable", str(e))
     except AIToolExecutionError as e:
         return failure(request, None, "failed", str(e))
 
@@ -433,6 +437,8 @@ async def execute(registry: ToolRegistry, call: PreparedCall) -> ToolResult:
         raise ToolTimeout(str(e), call=call) from e
     except AIToolNotFoundError as e:
         raise TargetNotFound(str(e), call=call) from e
+    except AIToolUnavailableError as e:
+        raise ToolUnavailable(str(e), call=call) from e
     except AIToolExecutionError as e:
         raise ToolFailed(str(e), call=call) from e
     if result.error:

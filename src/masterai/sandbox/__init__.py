@@ -19,6 +19,7 @@ from masterai.sandbox.errors import (
     InvalidRequestError,
     LimitExceededError,
     QueueFullError,
+    QueueUnavailableError,
     SandboxError,
     UnsupportedLanguageError,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "LimitExceededError",
     "Limits",
     "QueueFullError",
+    "QueueUnavailableError",
     "RawResult",
     "RunSpec",
     "SandboxBackend",

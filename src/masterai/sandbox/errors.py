@@ -8,6 +8,7 @@ SandboxError                      root: everything the sandbox raises on purpose
 ├── BackendUnavailableError       the backend cannot work on this host (says what to install)
 ├── QueueFullError                the execution queue is full; try again later
 └── ExecutionFailedError          the sandbox itself failed (not the program)
+    └── QueueUnavailableError     the job queue to the workers is not reachable; try again
 ```
 
 A program that fails, times out or runs out of memory is not an error: it is an
@@ -43,3 +44,11 @@ class QueueFullError(SandboxError):
 
 class ExecutionFailedError(SandboxError):
     """The sandbox failed to run the program (a fault of the sandbox, not of the program)."""
+
+
+class QueueUnavailableError(ExecutionFailedError):
+    """The job queue that carries executions to the workers is not reachable right now.
+
+    The program did not run, or its result was lost; the same request may succeed when tried
+    again (a queue restarting, a network blip).
+    """

@@ -42,6 +42,7 @@ from ai_tool import (
     AIToolOperationDefinition,
     AIToolParameter,
     AIToolResult,
+    AIToolUnavailableError,
     AIToolValidationError,
 )
 from masterai.registry.approval import ApprovedToolCall, Preview
@@ -53,6 +54,7 @@ from masterai.sandbox import (
     CodeExecutor,
     ExecutionResult,
     InvalidRequestError,
+    QueueUnavailableError,
     SandboxError,
 )
 from masterai.sandbox.sessions import SessionHandle, SessionStore
@@ -432,6 +434,8 @@ class CodeTool(AITool):
             # Refused before anything ran: a malformed or too large value (the caller's own
             # limits were checked by the policy already).
             raise AIToolValidationError(str(e)) from e
+        except QueueUnavailableError as e:
+            raise AIToolUnavailableError(str(e)) from e
         except SandboxError as e:
             raise AIToolExecutionError(str(e)) from e
 
