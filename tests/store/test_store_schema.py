@@ -27,8 +27,9 @@ from masterai.store.models import (
 
 def _modelled(name: str | None, type_: str, parent: object) -> bool:
     # The RAG chunks' keyword indexes are not models: on SQLite an FTS5 virtual table with
-    # shadow tables of its own (migration 0013), on PostgreSQL an expression index (0015).
-    if type_ == "index" and name == "ix_rag_chunks_text_tsvector":
+    # shadow tables of its own (migration 0013), on PostgreSQL a generated column and its
+    # GIN index (0015).
+    if (type_, name) in (("column", "text_tsv"), ("index", "ix_rag_chunks_text_tsv")):
         return False
     return not (type_ == "table" and (name or "").startswith("rag_chunks_fts"))
 

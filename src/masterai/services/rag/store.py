@@ -24,7 +24,15 @@ if TYPE_CHECKING:
     from masterai.store import Database
 
 _PG_CONFIG: Any = sa.literal_column("'english'::regconfig")
-"""A literal, not a parameter: the GIN index of migration 0015 is on this exact expression."""
+_PG_VECTOR: Any = sa.literal_column("rag_chunks.text_tsv")
+"""Each chunk's ``to_tsvector('english', text)``, stored and indexed (migration 0015)."""
+ANALYZE_AFTER = 5_000
+"""Chunks written at once after which PostgreSQL's statistics of the RAG tables are refreshed.
+
+A planner that still counts the rows of before a large import picks plans for a few rows: in
+a new database, indexing 100,000 chunks 5,000 at a time ran at 252 chunks/s (each batch's
+lookup of its documents by id grew with the table) against 1,529 with the statistics
+refreshed, and a keyword search took about 1.5 s instead of 35 ms until autovacuum came."""
 MAX_TERMS = 64
 FTS_OVERFETCH = 4
 """Matches taken from the FTS5 table per result wanted before falling back to a join."""
@@ -243,6 +251,9 @@ class RagStore:
             collection.generation += 1
             collection.updated_at = now
             collection_id = collection.id
+        if len(chunks) >= ANALYZE_AFTER and self._database.dialect == "postgresql":
+            with self._database.engine.begin() as conn:
+                conn.execute(sa.text("ANALYZE rag_documents, rag_chunks"))
         vectors = [c.vector for d in documents if d.reembed for c in d.chunks]
         return Written(
             counts=counts,
@@ -313,7 +324,7 @@ class RagStore:
                 .where(sa.text("rag_chunks_fts MATCH :match").bindparams(match=match))
             )
         else:
-            vector = sa.func.to_tsvector(_PG_CONFIG, RagChunk.text)
+            vector = _PG_VECTOR
             tsquery = sa.func.to_tsquery(_PG_CONFIG, " | ".join(words))
             score = sa.func.ts_rank_cd(vector, tsquery)
             query = sa.select(RagChunk.id, score.label("score")).where(vector.op("@@")(tsquery))

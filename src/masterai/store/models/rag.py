@@ -6,8 +6,8 @@ are never compared. While ``update_embeddings`` re-embeds a collection, new vect
 searches see one model throughout, and an interrupted update resumes where it stopped.
 
 Keyword search reads ``rag_chunks_fts`` (an FTS5 table kept in step by triggers, migration
-0013) on SQLite, and a GIN index over ``to_tsvector('english', text)`` on PostgreSQL
-(migration 0015).
+0013) on SQLite, and on PostgreSQL the generated column ``text_tsv``
+(``to_tsvector('english', text)``) with its GIN index (migration 0015), not modelled here.
 """
 
 from __future__ import annotations
