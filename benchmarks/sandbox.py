@@ -17,10 +17,11 @@ timed once the pool is full again, so that no interpreter imports on the same co
 the run; that wait is left off the clock and reported on its own), its cold path
 (``warm_python=0``), the Docker backend with containers created ahead
 (``warm_containers=2``) and without, and the same program run bare (``python3 -B``, same
-interpreter and runtime). A third table does the same for JavaScript's ``console.log(1)``:
-the bubblewrap backend's warm Node.js (started ahead, ``warm_node=2``) and its cold path,
-against ``node`` run bare with the same options. Run it as ``python -P`` (or from another
-directory): ``benchmarks/csv.py`` would otherwise shadow the standard library's ``csv``.
+interpreter and runtime). A third table does the same for JavaScript's and TypeScript's
+trivial programs: the bubblewrap backend's warm Node.js (started ahead, ``warm_node=2``) and
+its cold path, against ``node`` run bare with the same options. Run it as ``python -P`` (or
+from another directory): ``benchmarks/csv.py`` would otherwise shadow the standard library's
+``csv``.
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ async def bare_run(language: str, settings: SandboxSettings, runs: int) -> list[
         code_dir = Path(tmp)
         (code_dir / spec.source).write_text(TRIVIAL[language])
         argv = [host_path(a, settings, code_dir) for a in spec.command]
-        env = {k: host_path(v, settings, code_dir) for k, v in spec.environment.items()}
+        env = {
+            k: ":".join(host_path(part, settings, code_dir) for part in v.split(":"))
+            for k, v in spec.environment.items()
+        }
         env["HOME"] = env["TMPDIR"] = tmp
         for _ in range(runs):
             started = time.perf_counter()
@@ -201,16 +205,23 @@ async def python_paths(run_dir: Path, runs: int, backends: list[str]) -> None:
 
 
 async def node_paths(run_dir: Path, runs: int) -> None:
-    """The third table: JavaScript's warm and cold paths on bubblewrap against bare runs."""
-    print(f"\n# JavaScript paths (bubblewrap): {runs} runs per cell, ratio = bare p50 / "
+    """The third table: Node.js languages' warm and cold paths on bubblewrap, against bare."""
+    print(f"\n# Node.js paths (bubblewrap): {runs} runs per cell, ratio = bare p50 / "
           "sandboxed p50 (above 1: the sandboxed run is faster)")  # fmt: skip
-    header = ("path", "p50 ms", "p95 ms", "bare p50 ms", "speed-up vs bare",
+    header = ("language", "path", "p50 ms", "p95 ms", "bare p50 ms", "speed-up vs bare",
               "refill wait p50 ms")  # fmt: skip
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    code = TRIVIAL["javascript"]
+    for language in ("javascript", "typescript"):
+        await node_language_paths(run_dir, runs, language)
+
+
+async def node_language_paths(run_dir: Path, runs: int, language: str) -> None:
+    """The third table's rows of ``language``."""
+    code = TRIVIAL[language]
     settings = SandboxSettings(run_dir=run_dir, cgroup_parent="masterai-sandbox-bench")
-    bare = await bare_run("javascript", settings, runs)
+    await bare_run(language, settings, 1)
+    bare = await bare_run(language, settings, runs)
     for label, pool in (("warm Node.js", 2), ("cold", 0)):
         settings = SandboxSettings(
             run_dir=run_dir, cgroup_parent="masterai-sandbox-bench", warm_python=0, warm_node=pool
@@ -222,11 +233,11 @@ async def node_paths(run_dir: Path, runs: int) -> None:
             print(f"| {label} | unavailable: {e} |")
             return
         env = CodeExecutionEnvironment(settings, backend=backend)
-        await timed_runs(env, code, 1, warm=pool > 0, language="javascript")
-        times, refills = await timed_runs(env, code, runs, warm=pool > 0, language="javascript")
+        await timed_runs(env, code, 1, warm=pool > 0, language=language)
+        times, refills = await timed_runs(env, code, runs, warm=pool > 0, language=language)
         p50, b50 = percentile(times, 0.5), percentile(bare, 0.5)
         wait = f"{percentile(refills, 0.5) * 1000:.0f}" if refills else "-"
-        row = (label, f"{p50 * 1000:.1f}", f"{percentile(times, 0.95) * 1000:.1f}",
+        row = (language, label, f"{p50 * 1000:.1f}", f"{percentile(times, 0.95) * 1000:.1f}",
                f"{b50 * 1000:.1f}", f"{b50 / p50:.2f}x", wait)  # fmt: skip
         print("| " + " | ".join(row) + " |", flush=True)
         env.close()

@@ -64,8 +64,9 @@ class SandboxSettings(BaseModel):
     """Seconds a Python run waits for a warm interpreter still importing before it starts cold
     (0: it takes one only if one is ready)."""
     warm_node: int = Field(default=2, ge=0)
-    """Node.js processes the bubblewrap backend keeps started ahead, each in a sandbox of its
-    own, one per JavaScript run; 0 turns the warm path off for JavaScript."""
+    """Node.js processes the bubblewrap backend keeps started ahead for each of JavaScript and
+    TypeScript (with its compiler loaded), each in a sandbox of its own, one per run; 0 turns
+    the warm path off for both."""
     warm_containers: int = Field(default=2, ge=0)
     """Containers the Docker backend creates ahead for each language in use, one per run at
     the default limits; 0 turns the pool off."""

@@ -10,7 +10,7 @@ cgroup is killed. Each run at the default storage size takes a sandbox built ahe
 (:mod:`masterai.sandbox.warm`), used by that run only, so joining the cgroup and building the
 namespaces and mounts are off the clock; a Python run takes one whose interpreter has already
 imported numpy, pandas and matplotlib, when one is ready (``settings.warm_python``), and a
-JavaScript run one whose Node.js is started (``settings.warm_node``). bwrap
+JavaScript or TypeScript run one whose Node.js is started (``settings.warm_node``). bwrap
 reads its options from a file descriptor (``--args``), so its command line, which the
 program can read at ``/proc/1/cmdline``, names no host path either.
 """
@@ -53,6 +53,7 @@ from masterai.sandbox.models import Limits
 from masterai.sandbox.runtimes import RUNTIME_NAMES, runners_dir, runtime_path
 from masterai.sandbox.warm import (
     LAUNCHER_NAME,
+    NODE_LANGUAGES,
     PRELOADED_PACKAGES,
     PYTHON,
     WarmProcess,
@@ -65,7 +66,7 @@ from masterai.settings import SandboxSettings
 BUILT_AHEAD = 2
 """Sandboxes built ahead. Building one takes about as long as a short run, so with two a run
 back to back with the previous one still finds its sandbox complete."""
-WARM_LANGUAGES = ("python", "javascript")
+WARM_LANGUAGES = ("python", *NODE_LANGUAGES)
 """Languages with warm interpreters (see :func:`warm_language`)."""
 # Bytes of stdin written without a thread: an empty pipe takes at least one page (PIPE_BUF)
 # without blocking, the go byte of a built sandbox included.
@@ -399,8 +400,8 @@ class BubblewrapBackend(SandboxBackend):
     ) -> RunWorkspace:
         """The workspace of a sandbox built ahead, when it can serve the run.
 
-        A Python or JavaScript run takes a warm interpreter when one is ready and may serve it
-        (:meth:`_warm_serves`). Otherwise a sandbox built ahead has the default storage
+        A Python, JavaScript or TypeScript run takes a warm interpreter when one is ready and
+        may serve it (:meth:`_warm_serves`). Otherwise a sandbox built ahead has the default storage
         size, this backend's run directory and sandbox user; any other request gets a plain
         workspace (and :meth:`run` the older path, building the sandbox once the run is
         known).
@@ -596,15 +597,17 @@ def warm_language(language: LanguageSpec) -> str | None:
     """Which warm interpreter can run ``language``'s programs, if one can.
 
     A warm Python interpreter serves programs started ``python3 -B`` with Python's runtime and
-    environment: Python, and SQL through its runner. A warm Node.js was started with
-    JavaScript's command line, and serves JavaScript only.
+    environment: Python, and SQL through its runner. A warm Node.js was started with its
+    language's command line (JavaScript's or TypeScript's), and serves that language only.
     """
-    python, node = LANGUAGES["python"], LANGUAGES["javascript"]
+    python = LANGUAGES["python"]
     setup = (language.runtimes, language.environment)
     if language.command[: len(PYTHON)] == PYTHON and setup == (python.runtimes, python.environment):
         return "python"
-    if (language.command, *setup) == (node.command, node.runtimes, node.environment):
-        return "javascript"
+    for name in NODE_LANGUAGES:
+        node = LANGUAGES[name]
+        if (language.command, *setup) == (node.command, node.runtimes, node.environment):
+            return name
     return None
 
 

@@ -28,11 +28,12 @@ program's command line, and it writes the run's exit status on a pipe of its own
 without waiting for the interpreter's and bwrap's exits (:func:`wait_end`). It too serves
 exactly one run: a fresh sandbox and a fresh interpreter per run.
 
-A JavaScript run can take the fourth kind: a sandbox built ahead whose command is the
-program's own Node.js command line with one module loaded first, which says it is ready the
-same way and then waits for the go (``runners/warm_node.js``, :func:`node_command`): Node.js
-has started, and only the import guard and the program are left to load. The run ends with
-bwrap, as the launcher's does. One run each, too.
+A JavaScript or TypeScript run can take the fourth kind: a sandbox built ahead whose command
+is the program's own Node.js command line with one module loaded first, which says it is
+ready the same way and then waits for the go (``runners/warm_node.js``, :func:`node_command`):
+Node.js has started (for TypeScript, with the compiler its runner uses loaded), and only the
+import guard and the program are left to load. The run ends with bwrap, as the launcher's
+does. One run each, too.
 
 A ready process that is never used exits by itself when its pipes close (the host process
 ended), besides ``--die-with-parent``.
@@ -81,9 +82,13 @@ def python_command(status_fd: int) -> tuple[str, ...]:
     return ("--", *PYTHON, f"{RUNNERS}/warm_python.py", str(status_fd), *PRELOADED)
 
 
-def node_command() -> tuple[str, ...]:
-    """The command of a warm Node.js: JavaScript's, with the module waiting for the go first."""
-    node, *options = LANGUAGES["javascript"].command
+NODE_LANGUAGES = ("javascript", "typescript")
+"""Languages whose programs a warm Node.js runs (one started with that language's command)."""
+
+
+def node_command(language: str) -> tuple[str, ...]:
+    """The command of a warm Node.js: ``language``'s, with the module waiting for the go first."""
+    node, *options = LANGUAGES[language].command
     return ("--", node, "--require", f"{RUNNERS}/warm_node.js", *options)
 
 
@@ -139,7 +144,8 @@ class WarmProcess:
     """Read end of the pipe a warm Python interpreter writes its run's exit status to (-1:
     not one; the shell launcher and Node.js, whose runs end with bwrap)."""
     interpreter: str = ""
-    """The language whose interpreter waits started ahead (``python``, ``javascript``); empty
+    """The language whose interpreter waits started ahead (``python``, ``javascript``,
+    ``typescript``); empty
     for the shell launcher and for ``--args`` spares."""
     stopped: bool = False
     discarded: bool = False
@@ -184,8 +190,8 @@ class WarmProcess:
                     status_read, status_write = os.pipe()
                     os.set_blocking(status_read, False)
                     command = python_command(status_write)
-                elif interpreter == "javascript":
-                    command = node_command()
+                elif interpreter in NODE_LANGUAGES:
+                    command = node_command(interpreter)
                 argv = [bwrap, "--args", str(read_end), *command]
             os.write(memfd, seccomp)
             os.lseek(memfd, 0, os.SEEK_SET)
