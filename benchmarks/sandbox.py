@@ -162,14 +162,45 @@ async def timed_runs(
     return times, refills
 
 
-async def python_paths(run_dir: Path, runs: int, backends: list[str]) -> None:
-    """The second table: Python's warm and cold paths against bare runs."""
-    print(f"\n# Python paths: {runs} runs per cell, ratio = bare p50 / sandboxed p50 "
+def environment(
+    name: str, settings: SandboxSettings, label: str
+) -> CodeExecutionEnvironment | None:
+    """An environment on backend ``name``, or None (a table row says why it is unavailable)."""
+    try:
+        backend = create_backend(name, settings)
+        backend.check()
+    except SandboxError as e:
+        print(f"| {label} | unavailable: {e} |")
+        return None
+    return CodeExecutionEnvironment(settings, backend=backend)
+
+
+PATH_COLUMNS = ("p50 ms", "p95 ms", "bare p50 ms", "speed-up vs bare", "refill wait p50 ms")
+
+
+def paths_table(title: str, runs: int, first: tuple[str, ...]) -> None:
+    """Print the head of a warm/cold paths table: ``first`` columns, then the figures."""
+    print(f"\n# {title}: {runs} runs per cell, ratio = bare p50 / sandboxed p50 "
           "(above 1: the sandboxed run is faster)")  # fmt: skip
-    header = ("path", "program", "p50 ms", "p95 ms", "bare p50 ms", "speed-up vs bare",
-              "refill wait p50 ms")  # fmt: skip
+    header = (*first, *PATH_COLUMNS)
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
+
+
+def paths_row(
+    first: tuple[str, ...], times: list[float], refills: list[float], bare: list[float]
+) -> None:
+    """Print one row of a paths table (see :func:`paths_table`)."""
+    p50, b50 = percentile(times, 0.5), percentile(bare, 0.5)
+    wait = f"{percentile(refills, 0.5) * 1000:.0f}" if refills else "-"
+    row = (*first, f"{p50 * 1000:.1f}", f"{percentile(times, 0.95) * 1000:.1f}",
+           f"{b50 * 1000:.1f}", f"{b50 / p50:.2f}x", wait)  # fmt: skip
+    print("| " + " | ".join(row) + " |", flush=True)
+
+
+async def python_paths(run_dir: Path, runs: int, backends: list[str]) -> None:
+    """The second table: Python's warm and cold paths against bare runs."""
+    paths_table("Python paths", runs, ("path", "program"))
     paths = [("bubblewrap warm", "bubblewrap", 2), ("bubblewrap cold", "bubblewrap", 0)]
     paths += [("docker warm", "docker", 2), ("docker cold", "docker", 0)]
     settings = SandboxSettings(run_dir=run_dir, cgroup_parent="masterai-sandbox-bench")
@@ -184,34 +215,21 @@ async def python_paths(run_dir: Path, runs: int, backends: list[str]) -> None:
             warm_node=0,
             warm_containers=pool,
         )
-        try:
-            backend = create_backend(name, settings)
-            backend.check()
-        except SandboxError as e:
-            print(f"| {label} | unavailable: {e} |")
+        env = environment(name, settings, label)
+        if env is None:
             continue
-        env = CodeExecutionEnvironment(settings, backend=backend)
         for code in ("print(1)", PANDAS):
             warm = pool > 0 and name == "bubblewrap"  # docker's pool: created, not started
             await timed_runs(env, code, 1, warm=warm)  # page cache, images
             times, refills = await timed_runs(env, code, runs, warm=warm)
-            p50, b50 = percentile(times, 0.5), percentile(bare[code], 0.5)
-            wait = f"{percentile(refills, 0.5) * 1000:.0f}" if refills else "-"
-            row = (label, "print(1)" if code == "print(1)" else "pandas Series sum",
-                   f"{p50 * 1000:.1f}", f"{percentile(times, 0.95) * 1000:.1f}",
-                   f"{b50 * 1000:.1f}", f"{b50 / p50:.2f}x", wait)  # fmt: skip
-            print("| " + " | ".join(row) + " |", flush=True)
+            program = "print(1)" if code == "print(1)" else "pandas Series sum"
+            paths_row((label, program), times, refills, bare[code])
         env.close()
 
 
 async def node_paths(run_dir: Path, runs: int) -> None:
     """The third table: Node.js languages' warm and cold paths on bubblewrap, against bare."""
-    print(f"\n# Node.js paths (bubblewrap): {runs} runs per cell, ratio = bare p50 / "
-          "sandboxed p50 (above 1: the sandboxed run is faster)")  # fmt: skip
-    header = ("language", "path", "p50 ms", "p95 ms", "bare p50 ms", "speed-up vs bare",
-              "refill wait p50 ms")  # fmt: skip
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
+    paths_table("Node.js paths (bubblewrap)", runs, ("language", "path"))
     for language in ("javascript", "typescript"):
         await node_language_paths(run_dir, runs, language)
 
@@ -226,20 +244,12 @@ async def node_language_paths(run_dir: Path, runs: int, language: str) -> None:
         settings = SandboxSettings(
             run_dir=run_dir, cgroup_parent="masterai-sandbox-bench", warm_python=0, warm_node=pool
         )
-        try:
-            backend = create_backend("bubblewrap", settings)
-            backend.check()
-        except SandboxError as e:
-            print(f"| {label} | unavailable: {e} |")
+        env = environment("bubblewrap", settings, label)
+        if env is None:
             return
-        env = CodeExecutionEnvironment(settings, backend=backend)
         await timed_runs(env, code, 1, warm=pool > 0, language=language)
         times, refills = await timed_runs(env, code, runs, warm=pool > 0, language=language)
-        p50, b50 = percentile(times, 0.5), percentile(bare, 0.5)
-        wait = f"{percentile(refills, 0.5) * 1000:.0f}" if refills else "-"
-        row = (language, label, f"{p50 * 1000:.1f}", f"{percentile(times, 0.95) * 1000:.1f}",
-               f"{b50 * 1000:.1f}", f"{b50 / p50:.2f}x", wait)  # fmt: skip
-        print("| " + " | ".join(row) + " |", flush=True)
+        paths_row((language, label), times, refills, bare)
         env.close()
 
 
@@ -269,13 +279,9 @@ async def main() -> int:
     print("|" + "---|" * len(header))
     bare: dict[str, list[float]] = {}
     for name in args.backends.split(","):
-        try:
-            backend = create_backend(name, settings)
-            backend.check()
-        except SandboxError as e:
-            print(f"| {name} | unavailable: {e} |")
+        env = environment(name, settings, name)
+        if env is None:
             continue
-        env = CodeExecutionEnvironment(settings, backend=backend)
         for language in args.languages.split(","):
             await sandbox_runs(env, language, 2)  # warm caches (page cache, images)
             if language not in bare:

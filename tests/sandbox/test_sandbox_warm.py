@@ -50,6 +50,11 @@ def cold() -> Iterator[CodeExecutionEnvironment]:
     env.close()
 
 
+def outcome(result: ExecutionResult) -> tuple[object, ...]:
+    """What a program's run gave: output, errors, exit status and files."""
+    return (result.output, result.error, result.exit_code, result.files)
+
+
 def warm_runs(env: CodeExecutionEnvironment) -> int:
     return env.backend.warm_runs  # type: ignore[attr-defined, no-any-return]
 
@@ -200,12 +205,7 @@ async def test_a_warm_run_gives_what_a_cold_run_gives(
     hot = await run(warm, code, stdin="in")
     assert warm_runs(warm) == before + 1
     plain = await run(cold, code, stdin="in")
-    assert (hot.output, hot.error, hot.exit_code, hot.files) == (
-        plain.output,
-        plain.error,
-        plain.exit_code,
-        plain.files,
-    )
+    assert outcome(hot) == outcome(plain)
 
 
 WRITE_STATUS_PIPE = (
@@ -286,22 +286,6 @@ JS_PROGRAMS = [
 ]
 
 
-@pytest.mark.parametrize("code", JS_PROGRAMS)
-async def test_a_warm_node_run_gives_what_a_cold_run_gives(
-    warm_node: CodeExecutionEnvironment, cold: CodeExecutionEnvironment, code: str
-) -> None:
-    before = warm_runs(warm_node)
-    hot = await run_js(warm_node, code, stdin="in")
-    assert warm_runs(warm_node) == before + 1
-    plain = await run(cold, code, language="javascript", stdin="in")
-    assert (hot.output, hot.error, hot.exit_code, hot.files) == (
-        plain.output,
-        plain.error,
-        plain.exit_code,
-        plain.files,
-    )
-
-
 async def test_a_warm_node_run_enforces_the_run_s_package_policy(
     warm_node: CodeExecutionEnvironment,
 ) -> None:
@@ -367,20 +351,18 @@ TS_PROGRAMS = [
 ]
 
 
-@pytest.mark.parametrize("code", TS_PROGRAMS)
-async def test_a_warm_typescript_run_gives_what_a_cold_run_gives(
-    warm_node: CodeExecutionEnvironment, cold: CodeExecutionEnvironment, code: str
+NODE_CASES = [("javascript", c) for c in JS_PROGRAMS] + [("typescript", c) for c in TS_PROGRAMS]
+
+
+@pytest.mark.parametrize(("language", "code"), NODE_CASES)
+async def test_a_warm_node_run_gives_what_a_cold_run_gives(
+    warm_node: CodeExecutionEnvironment, cold: CodeExecutionEnvironment, language: str, code: str
 ) -> None:
     before = warm_runs(warm_node)
-    hot = await run_js(warm_node, code, language="typescript", stdin="in")
+    hot = await run_js(warm_node, code, language=language, stdin="in")
     assert warm_runs(warm_node) == before + 1
-    plain = await run(cold, code, language="typescript", stdin="in")
-    assert (hot.output, hot.error, hot.exit_code, hot.files) == (
-        plain.output,
-        plain.error,
-        plain.exit_code,
-        plain.files,
-    )
+    plain = await run(cold, code, language=language, stdin="in")
+    assert outcome(hot) == outcome(plain)
 
 
 async def test_a_warm_typescript_run_is_faster_than_a_cold_one(
