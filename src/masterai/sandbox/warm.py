@@ -145,8 +145,7 @@ class WarmProcess:
     not one; the shell launcher and Node.js, whose runs end with bwrap)."""
     interpreter: str = ""
     """The language whose interpreter waits started ahead (``python``, ``javascript``,
-    ``typescript``); empty
-    for the shell launcher and for ``--args`` spares."""
+    ``typescript``); empty for the shell launcher and for ``--args`` spares."""
     stopped: bool = False
     discarded: bool = False
 
