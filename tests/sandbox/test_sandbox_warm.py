@@ -365,18 +365,6 @@ async def test_a_warm_node_run_gives_what_a_cold_run_gives(
     assert outcome(hot) == outcome(plain)
 
 
-async def test_a_warm_typescript_run_is_faster_than_a_cold_one(
-    warm_node: CodeExecutionEnvironment, cold: CodeExecutionEnvironment
-) -> None:
-    # Not a timing goal (benchmarks/sandbox.py measures): the compiler, about 0.4 s of a cold
-    # run here, is loaded before the run, so a warm run does not pay for it.
-    code = "console.log(1 as number)"
-    hot = await run_js(warm_node, code, language="typescript")
-    plain = await run(cold, code, language="typescript")
-    assert hot.output == plain.output == "1\n"
-    assert hot.execution_time < plain.execution_time, (hot.execution_time, plain.execution_time)
-
-
 async def test_python_runs_do_not_take_a_warm_node(warm_node: CodeExecutionEnvironment) -> None:
     before = warm_runs(warm_node)
     py = await run(warm_node, "print(42)")

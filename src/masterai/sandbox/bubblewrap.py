@@ -525,7 +525,8 @@ class BubblewrapBackend(SandboxBackend):
         timed_out, exited, returncode = False, False, -1
         try:
             try:
-                self.warm_runs += 1 if warm.interpreter else 0
+                if warm.interpreter:
+                    self.warm_runs += 1
                 if warm.python:  # its command line is the go
                     argv = list(spec.language.command[len(PYTHON) :])
                     warm.go(spec.limits, json.dumps(argv).encode())

@@ -231,7 +231,7 @@ class WarmProcess:
             seccomp_fd=memfd,
             workspace=workspace,
             status_fd=status_read,
-            interpreter=interpreter if options is not None else "",
+            interpreter=interpreter,
         )
 
     @property
