@@ -15,8 +15,9 @@ A second table compares Python's paths, for ``print(1)`` and a pandas one-liner:
 bubblewrap backend's warm interpreter (numpy, pandas and matplotlib imported ahead; each run
 timed once the pool is full again, so that no interpreter imports on the same cores during
 the run; that wait is left off the clock and reported on its own), its cold path
-(``warm_python=0``), the Docker backend with containers created ahead
-(``warm_containers=2``) and without, and the same program run bare (``python3 -B``, same
+(``warm_python=0``), the Docker backend with containers started ahead (``warm_containers=2``:
+the same warm interpreter in each, timed once the pool is full again) and without, and the
+same program run bare (``python3 -B``, same
 interpreter and runtime). A third table does the same for JavaScript's and TypeScript's
 trivial programs: the bubblewrap backend's warm Node.js (started ahead, ``warm_node=2``) and
 its cold path, against ``node`` run bare with the same options. Run it as ``python -P`` (or
@@ -144,9 +145,15 @@ async def timed_runs(
     backend = env.backend
     times, refills = [], []
     pool = env.settings.warm_python if language == "python" else env.settings.warm_node
+    docker = backend.name == "docker"
+    if docker:
+        pool = env.settings.warm_containers
     for _ in range(runs):
         if warm:
-            backend.start_warm()  # type: ignore[attr-defined]
+            if docker:  # its pools are per language
+                backend.start_warm(language)  # type: ignore[attr-defined]
+            else:
+                backend.start_warm()  # type: ignore[attr-defined]
             waited = time.perf_counter()
             # The whole pool ready: no interpreter starting on the same cores meanwhile.
             while backend.warm_ready(language) < pool:  # type: ignore[attr-defined]
@@ -219,7 +226,7 @@ async def python_paths(run_dir: Path, runs: int, backends: list[str]) -> None:
         if env is None:
             continue
         for code in ("print(1)", PANDAS):
-            warm = pool > 0 and name == "bubblewrap"  # docker's pool: created, not started
+            warm = pool > 0
             await timed_runs(env, code, 1, warm=warm)  # page cache, images
             times, refills = await timed_runs(env, code, runs, warm=warm)
             program = "print(1)" if code == "print(1)" else "pandas Series sum"

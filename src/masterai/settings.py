@@ -68,8 +68,8 @@ class SandboxSettings(BaseModel):
     TypeScript (with its compiler loaded), each in a sandbox of its own, one per run; 0 turns
     the warm path off for both."""
     warm_containers: int = Field(default=2, ge=0)
-    """Containers the Docker backend creates ahead for each language in use, one per run at
-    the default limits; 0 turns the pool off."""
+    """Containers the Docker backend starts ahead for each language in use (Python's with the
+    warm interpreter), one per run at the default limits; 0 turns the pool off."""
     cgroup_parent: str = "masterai-sandbox"
     """Name of the cgroup under which each run gets its own (bubblewrap backend)."""
     image_prefix: str = "masterai-sandbox"

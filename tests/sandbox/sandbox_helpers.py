@@ -18,7 +18,8 @@ ENVIRONMENTS: list[CodeExecutionEnvironment] = []
 
 
 WARM = os.environ.get("MASTERAI_TEST_WARM_PYTHON") == "1"
-"""Run the suite's Python programs on warm interpreters (each run waits for one)."""
+"""Run the suite's programs on warm interpreters and containers started ahead (each Python run
+waits for one)."""
 
 
 def make_settings(**overrides: Any) -> SandboxSettings:
@@ -26,7 +27,8 @@ def make_settings(**overrides: Any) -> SandboxSettings:
 
     Warm Python interpreters are off (tests/sandbox/test_sandbox_warm.py turns them on), so
     the suite sees the sandboxes built ahead deterministically; with
-    ``MASTERAI_TEST_WARM_PYTHON=1`` every Python run at the default limits waits for one.
+    ``MASTERAI_TEST_WARM_PYTHON=1`` every Python run at the default limits waits for one (and
+    Docker runs at the default limits take containers started ahead).
     """
     values: dict[str, Any] = {
         "run_dir": RUN_DIR,
@@ -37,7 +39,7 @@ def make_settings(**overrides: Any) -> SandboxSettings:
         "warm_python": 2 if WARM else 0,
         "warm_python_wait": 120.0 if WARM else 0.0,
         "warm_node": 0,
-        "warm_containers": 0,
+        "warm_containers": 2 if WARM else 0,
     }
     values.update(overrides)
     return SandboxSettings(**values)
@@ -47,11 +49,10 @@ def leftovers(env: CodeExecutionEnvironment) -> list[str]:
     """Traces of finished runs on the host: run dirs, cgroups, containers (should be none)."""
     env.wait_idle()  # run directories are removed just after the result is returned
     found = [str(p) for p in RUN_DIR.glob("*")] if RUN_DIR.exists() else []
-    # A bubblewrap sandbox built ahead for a next run has a workspace of its own.
+    # A sandbox built (or a container started) ahead for a next run has a workspace of its own.
     ready = {
         path
         for e in {id(e): e for e in [*ENVIRONMENTS, env]}.values()
-        if e.backend.name == "bubblewrap"
         for path in e.backend.ready_workspaces()  # type: ignore[attr-defined]
     }
     found = [p for p in found if Path(p) not in ready]
@@ -70,7 +71,7 @@ def leftovers(env: CodeExecutionEnvironment) -> list[str]:
     else:
         client = env.backend.client  # type: ignore[attr-defined]
         label = f"org.masterai.sandbox.run_dir={env.settings.run_dir}"
-        # Containers created ahead for next runs are not leftovers either.
+        # Containers started ahead for next runs are not leftovers either.
         ready = {
             cid
             for e in {id(e): e for e in [*ENVIRONMENTS, env]}.values()

@@ -1,4 +1,4 @@
-"""The bubblewrap backend's warm interpreters: one fresh sandbox per run, same results.
+"""Warm interpreters and containers started ahead: one fresh sandbox per run, same results.
 
 Each test environment keeps one warm interpreter and waits for it (``warm_python_wait``), so
 a Python run at the default limits is served warm; ``backend.warm_runs`` and the program's
@@ -9,13 +9,21 @@ warm Node.js tests wait for a ready Node.js before each JavaScript run.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sandbox_helpers import ENVIRONMENTS, leftovers, make_settings, run
 
-from masterai.sandbox import CodeExecutionEnvironment, ExecutionResult, SandboxError, create_backend
+from masterai.sandbox import (
+    LANGUAGES,
+    CodeExecutionEnvironment,
+    ExecutionResult,
+    SandboxError,
+    create_backend,
+)
+from masterai.sandbox.docker import _close_socket
 
 PRELOADED = "import sys\nprint('pandas' in sys.modules and 'matplotlib.pyplot' in sys.modules)\n"
 
@@ -391,24 +399,39 @@ async def test_matplotlib_preloaded_leaves_no_cache_files_and_prints_no_warning(
     assert result.files["plot.png"].startswith(b"\x89PNG") and warm_runs(warm) == before + 1
 
 
-@pytest.fixture(scope="module")
-def docker_pool() -> Iterator[CodeExecutionEnvironment]:
-    """A Docker environment keeping one container created ahead per language."""
-    settings = make_settings(warm_containers=1)
+def _docker(**overrides: object) -> CodeExecutionEnvironment:
+    settings = make_settings(**overrides)
     try:
         backend = create_backend("docker", settings)
         backend.check()
         backend._image("python")  # type: ignore[attr-defined]
     except SandboxError as e:
         pytest.skip(f"docker backend unavailable: {e}")
-    env = CodeExecutionEnvironment(settings, backend=backend)
+    return CodeExecutionEnvironment(settings, backend=backend)
+
+
+@pytest.fixture(scope="module")
+def docker_pool() -> Iterator[CodeExecutionEnvironment]:
+    """A Docker environment keeping one container started ahead per language; a Python run
+    waits (bounded) for its interpreter's imports."""
+    env = _docker(warm_containers=1, warm_python_wait=120.0)
     ENVIRONMENTS.append(env)
     yield env
     ENVIRONMENTS.remove(env)
     env.close()
 
 
-async def test_docker_runs_at_the_default_limits_take_a_container_created_ahead(
+@pytest.fixture(scope="module")
+def docker_cold() -> Iterator[CodeExecutionEnvironment]:
+    """The same settings, every container created and started by its run."""
+    env = _docker(warm_containers=0)
+    ENVIRONMENTS.append(env)
+    yield env
+    ENVIRONMENTS.remove(env)
+    env.close()
+
+
+async def test_docker_runs_at_the_default_limits_take_a_container_started_ahead(
     docker_pool: CodeExecutionEnvironment,
 ) -> None:
     before = warm_runs(docker_pool)
@@ -420,3 +443,135 @@ async def test_docker_runs_at_the_default_limits_take_a_container_created_ahead(
     assert other.output == "2\n" and warm_runs(docker_pool) == before + 2
     spin = await run(docker_pool, "while True: pass", timeout=1)
     assert spin.timed_out and warm_runs(docker_pool) == before + 2  # timeout is a limit too
+
+
+async def test_a_docker_python_run_takes_an_interpreter_with_the_libraries_loaded(
+    docker_pool: CodeExecutionEnvironment, docker_cold: CodeExecutionEnvironment
+) -> None:
+    before = warm_runs(docker_pool)
+    result = await run(docker_pool, PRELOADED)
+    assert (result.output, result.error, result.exit_code) == ("True\n", "", 0)
+    assert warm_runs(docker_pool) == before + 1
+    result = await run(docker_cold, PRELOADED)
+    assert result.output == "False\n" and warm_runs(docker_cold) == 0
+
+
+async def test_a_docker_policy_not_allowing_the_preloaded_packages_starts_cold(
+    docker_pool: CodeExecutionEnvironment,
+) -> None:
+    before = warm_runs(docker_pool)
+    seen = await run(
+        docker_pool, "import sys\nprint('pandas' in sys.modules)", allowed_packages=["numpy"]
+    )
+    assert seen.output == "False\n" and warm_runs(docker_pool) == before
+    allowed = ["numpy", "pandas", "matplotlib"]
+    ok = await run(docker_pool, "import pandas as pd\nprint(pd.Series([1, 2, 3]).sum())",
+                   allowed_packages=allowed)  # fmt: skip
+    assert ok.output == "6\n" and warm_runs(docker_pool) == before + 1, ok
+    other = await run(docker_pool, "import scipy", allowed_packages=allowed)
+    assert other.exit_code == 1 and "not allowed" in other.error
+    assert warm_runs(docker_pool) == before + 2
+
+
+async def test_a_docker_warm_run_gets_its_own_cpu_quota_not_the_start_up_one(
+    docker_pool: CodeExecutionEnvironment,
+) -> None:
+    # The interpreter imports at up to the CPU ceiling; the run is held to its 0.5 core.
+    before = warm_runs(docker_pool)
+    spin = (
+        "import threading, time, resource\n"
+        "def spin():\n    end = time.monotonic() + 1.5\n    while time.monotonic() < end: pass\n"
+        "threads = [threading.Thread(target=spin) for _ in range(2)]\n"
+        "[t.start() for t in threads]\n[t.join() for t in threads]\n"
+        "r = resource.getrusage(resource.RUSAGE_SELF)\nprint(round(r.ru_utime + r.ru_stime, 2))"
+    )
+    result = await run(docker_pool, spin)
+    assert result.exit_code == 0 and warm_runs(docker_pool) == before + 1, result
+    assert float(result.output) <= 0.5 * 1.5 + 0.2  # two cores' worth would be 3 s
+
+
+DOCKER_PROGRAMS = [
+    ("python", code)
+    for code in PROGRAMS
+    if "/proc/self/fd" not in code  # fds: not a pipe here
+] + [
+    ("bash", 'echo "$0 $# $(cat)"; echo err >&2; exit 4'),
+    ("bash", "env | sort; pwd"),
+    ("javascript", "process.stdin.on('data', d => console.log(String(d), process.argv.length))"),
+    ("sql", "SELECT 6 * 7 AS n;"),
+]
+
+
+@pytest.mark.parametrize(("language", "code"), DOCKER_PROGRAMS)
+async def test_a_docker_run_started_ahead_gives_what_a_cold_run_gives(
+    docker_pool: CodeExecutionEnvironment,
+    docker_cold: CodeExecutionEnvironment,
+    language: str,
+    code: str,
+) -> None:
+    before = warm_runs(docker_pool)
+    hot = await run(docker_pool, code, language=language, stdin="in")
+    assert warm_runs(docker_pool) == before + 1
+    plain = await run(docker_cold, code, language=language, stdin="in")
+    assert outcome(hot) == outcome(plain)
+
+
+async def _started(env: CodeExecutionEnvironment, language: str) -> Any:
+    """A container started ahead for ``language``, ready, taken out of its pool."""
+    backend: Any = env.backend
+    backend.start_warm(language)
+    async with asyncio.timeout(120):
+        while backend.warm_ready(language) < 1:
+            await asyncio.sleep(0.05)
+    return await backend._take(LANGUAGES[language])
+
+
+def _exited(container: Any) -> tuple[str, int]:
+    container.reload()
+    state = container.attrs["State"]
+    return state["Status"], state["ExitCode"]
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "line"),
+    [("python", "while True: pass", b'["/sandbox/main.py"]'), ("bash", "while :; do :; done", b"")],
+)
+async def test_a_container_started_ahead_ends_itself_at_its_deadline_from_the_go(
+    language: str, code: str, line: bytes
+) -> None:
+    # The backstop of a run whose host process died: nobody kills it at its timeout, so the
+    # container does, at timeout + 2 s counted from the go (not from its start).
+    env = _docker(warm_containers=1, default_timeout=1.0)
+    try:
+        ahead = await _started(env, language)
+        await asyncio.sleep(3.5)  # longer than the deadline, before the go
+        source = LANGUAGES[language].source
+        (ahead.workspace.code_dir / source).write_text(code)
+        went = time.monotonic()
+        ahead.go(line, b"")
+        async with asyncio.timeout(30):
+            while _exited(ahead.container)[0] == "running":
+                await asyncio.sleep(0.1)
+        assert _exited(ahead.container) == ("exited", 137)
+        assert 2.5 <= time.monotonic() - went <= 8
+        ahead.discard()
+        ahead.workspace.cleanup()
+    finally:
+        env.close()
+
+
+async def test_a_container_waiting_for_a_go_ends_when_its_owner_is_gone() -> None:
+    # Our attachment ends with our process: its stdin closes, and the waiting process exits.
+    env = _docker(warm_containers=1)
+    try:
+        for language in ("python", "bash"):
+            ahead = await _started(env, language)
+            _close_socket(ahead.sock)
+            async with asyncio.timeout(30):
+                while _exited(ahead.container)[0] == "running":
+                    await asyncio.sleep(0.1)
+            assert _exited(ahead.container) == ("exited", 125)
+            ahead.discard()
+            ahead.workspace.cleanup()
+    finally:
+        env.close()

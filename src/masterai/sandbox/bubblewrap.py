@@ -54,11 +54,12 @@ from masterai.sandbox.runtimes import RUNTIME_NAMES, runners_dir, runtime_path
 from masterai.sandbox.warm import (
     LAUNCHER_NAME,
     NODE_LANGUAGES,
-    PRELOADED_PACKAGES,
     PYTHON,
     WarmProcess,
+    preloaded_allowed,
     wait_end,
     wait_exit,
+    warm_language,
 )
 from masterai.sandbox.workspace import RunWorkspace
 from masterai.settings import SandboxSettings
@@ -359,8 +360,7 @@ class BubblewrapBackend(SandboxBackend):
             return name
         if limits.memory < s.default_memory or limits.pids < s.default_pids:
             return None
-        allowed = policy is None or set(json.loads(policy)["direct"]) >= PRELOADED_PACKAGES
-        return name if allowed else None
+        return name if preloaded_allowed(policy) else None
 
     async def _take_warm(self, language: str) -> WarmProcess | None:
         """A ready warm interpreter of ``language``, if one is.
@@ -592,24 +592,6 @@ class PipeReader:
         if self._open:
             self._open = False
             self._loop.remove_reader(self._fd)
-
-
-def warm_language(language: LanguageSpec) -> str | None:
-    """Which warm interpreter can run ``language``'s programs, if one can.
-
-    A warm Python interpreter serves programs started ``python3 -B`` with Python's runtime and
-    environment: Python, and SQL through its runner. A warm Node.js was started with its
-    language's command line (JavaScript's or TypeScript's), and serves that language only.
-    """
-    python = LANGUAGES["python"]
-    setup = (language.runtimes, language.environment)
-    if language.command[: len(PYTHON)] == PYTHON and setup == (python.runtimes, python.environment):
-        return "python"
-    for name in NODE_LANGUAGES:
-        node = LANGUAGES[name]
-        if (language.command, *setup) == (node.command, node.runtimes, node.environment):
-            return name
-    return None
 
 
 def _feed(pipe: IO[bytes], data: bytes) -> None:

@@ -15,9 +15,13 @@ container's directory, and copy the host's DNS servers), and the container has a
 namespace of its own. Docker's storage driver still names its image layers
 (``/var/lib/docker/overlay2/...``) in the options of the root mount: see docs/sandbox.md.
 
-A run at the default limits takes a container *created ahead* (``settings.warm_containers``
-per language in use), around an empty workspace of its own, and only starts it: creating a
-container is a good part of the engine's cost. Each serves one run and is removed with it.
+A run at the default limits takes a container *started ahead* (``settings.warm_containers``
+per language in use), around an empty workspace of its own, whose process waits for the
+run's go on its standard input (:class:`StartedContainer`): creating and starting a
+container are most of the engine's cost. For Python (and SQL, whose runner is Python) that
+process is the warm interpreter of the bubblewrap backend, numpy, pandas and matplotlib
+imported (``runners/warm_python.py``); for the other languages a shell that execs the
+program. Each serves one run and is removed with it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import math
 import os
 import socket
@@ -32,6 +37,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,9 +45,10 @@ from typing import Any
 from masterai.sandbox.base import CappedBuffer, RawResult, RunSpec, SandboxBackend
 from masterai.sandbox.errors import BackendUnavailableError, ExecutionFailedError
 from masterai.sandbox.images import image_name
-from masterai.sandbox.languages import CODE_DIR, WORK_DIR, LanguageSpec
+from masterai.sandbox.languages import CODE_DIR, LANGUAGES, WORK_DIR, LanguageSpec
 from masterai.sandbox.models import Limits
 from masterai.sandbox.seccomp import docker_profile
+from masterai.sandbox.warm import PYTHON, READY, preloaded_allowed, python_command, warm_language
 from masterai.sandbox.workspace import RunWorkspace
 from masterai.settings import SandboxSettings
 
@@ -56,6 +63,8 @@ _STALE_FILTER = {"label": RUN_LABEL, "status": ["exited", "dead"]}
 _CREATED_FILTER = {"label": OWNER_LABEL, "status": ["created"]}
 _STALE_AFTER = 120  # seconds since a container ended before it counts as abandoned
 _STDIN_WRAPPER = ("/bin/sh", "-c", f'exec "$@" < {CODE_DIR}/stdin', "sh")
+_SMALL_STDIN = 16 * 1024
+"""Bytes of go line and stdin sent without a thread (a unix socket buffers far more)."""
 ETC_FILES = {
     "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
     "hostname": "sandbox\n",
@@ -107,6 +116,110 @@ def _connect(settings: SandboxSettings) -> Any:
     return client
 
 
+_CPU_PERIOD = 100_000
+"""The CFS period of a container's CPU quota, in microseconds (the kernel's default)."""
+
+
+def _quota(cpus: float) -> int:
+    """The CFS quota holding a container to ``cpus`` cores."""
+    return int(cpus * _CPU_PERIOD)
+
+
+def _deadline(limits: Limits) -> int:
+    """Seconds after which a run's container ends itself.
+
+    The engine, not we, owns it, so this holds even if this process dies mid-run (normally
+    we kill it first, at the timeout).
+    """
+    return math.ceil(limits.timeout) + 2
+
+
+def _ahead_command(language: LanguageSpec, interpreter: str, limits: Limits) -> list[str]:
+    """The command of a container started ahead: it waits for one line on stdin, the go.
+
+    The warm interpreter reads the program's command line there; the shell reads an empty
+    line, byte by byte, so the program's stdin follows untouched. Either holds the run to its
+    deadline from the go on, not from the container's start.
+    """
+    if interpreter == "python":  # through the shell, as a cold run's command (it sets PWD)
+        return ["/bin/sh", "-c", 'exec "$@"', "sh", *python_command(-1, _deadline(limits))]
+    script = f'read -r _ || exit 125; exec /usr/bin/timeout -s KILL {_deadline(limits)} "$@"'
+    return ["/bin/sh", "-c", script, "sh", *language.command]
+
+
+@dataclass(kw_only=True)
+class StartedContainer:
+    """A container started ahead of its run, its process waiting for the go on stdin."""
+
+    container: Any
+    workspace: RunWorkspace
+    language: str
+    interpreter: str
+    """``python`` for a warm interpreter (ready once it says so), empty for the shell."""
+    sock: Any
+    """The attach socket: the go and the program's stdin in, its output frames out."""
+    ready: threading.Event = field(default_factory=threading.Event)
+    failed: bool = False
+    """The process ended before it was ready (a warm interpreter that could not import)."""
+
+    def wait_ready(self, cpus: float) -> None:
+        """Read the warm interpreter's output up to its ready line, then hold it to ``cpus``.
+
+        Blocking (in a thread of its own). It imports at up to the CPU ceiling; the run is
+        held to its own quota, set before it counts as ready.
+        """
+        from docker.utils.socket import STDOUT, next_frame_header, read_exactly
+
+        said = b""
+        try:
+            while len(said) < len(READY):
+                stream, size = next_frame_header(self.sock)
+                if size < 0:
+                    break  # it ended: the import failed
+                data = read_exactly(self.sock, size) if size else b""
+                if stream == STDOUT:
+                    said += data
+            if said == READY:
+                self.container.update(cpu_period=_CPU_PERIOD, cpu_quota=_quota(cpus))
+        except Exception:  # a broken stream, or no quota set: as if it had ended
+            said = b""
+        self.failed = said != READY
+        self.ready.set()
+
+    def go(self, line: bytes, stdin: bytes) -> Future[None] | None:
+        """Send the go line, then the program's stdin, then its end.
+
+        Small enough to fit in the socket's buffer, it is sent at once; otherwise from a
+        thread, as the program may never read it (the future ends with the run).
+        """
+        raw = getattr(self.sock, "_sock", self.sock)
+        data = line + b"\n" + stdin
+        if len(data) <= _SMALL_STDIN:
+            _send(raw, data)
+            return None
+        feeder: Future[None] = Future()
+
+        def feed() -> None:
+            _send(raw, data)
+            feeder.set_result(None)
+
+        threading.Thread(target=feed, daemon=True).start()
+        return feeder
+
+    def discard(self) -> None:
+        """Stop its process and remove the container (idempotent; the workspace stays)."""
+        _close_socket(self.sock)
+        _remove_container(self.container)
+
+
+def _send(raw: Any, data: bytes) -> None:
+    """Write ``data`` and close the writing side (the container's stdin then ends)."""
+    with contextlib.suppress(OSError):
+        raw.sendall(data)
+    with contextlib.suppress(OSError):
+        raw.shutdown(socket.SHUT_WR)
+
+
 class DockerBackend(SandboxBackend):
     """Runs each program in a fresh, locked-down container."""
 
@@ -118,12 +231,14 @@ class DockerBackend(SandboxBackend):
         self._images_checked: set[str] = set()
         self._seccomp = docker_profile()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="masterai-docker")
-        self._pool: dict[str, list[Future[tuple[Any, RunWorkspace]]]] = {}
-        """Containers created ahead, by language, oldest first."""
-        self._claimed: dict[Path, Any] = {}
+        self._pool: dict[str, list[Future[StartedContainer]]] = {}
+        """Containers started ahead, by language, oldest first."""
+        self._broken: set[str] = set()
+        """Languages whose warm interpreter could not get ready: their runs start cold."""
+        self._claimed: dict[Path, StartedContainer] = {}
         """Containers handed out by :meth:`prepare`, by workspace root, until :meth:`run`."""
         self.warm_runs = 0
-        """Runs served by a container created ahead (an observable for tests and benchmarks)."""
+        """Runs served by a container started ahead (an observable for tests and benchmarks)."""
         self._defaults = Limits(
             timeout=settings.default_timeout,
             memory=settings.default_memory,
@@ -166,14 +281,37 @@ class DockerBackend(SandboxBackend):
                     client.api.remove_container(c["Id"], force=True)
 
     def ready_containers(self) -> set[str]:
-        """Ids of the containers created ahead, waiting for a run (for leftover checks)."""
-        futures = [f for pool in self._pool.values() for f in pool]
-        return {f.result()[0].id for f in futures if f.exception(timeout=30) is None}
+        """Ids of the containers started ahead, waiting for a run (for leftover checks)."""
+        return {ahead.container.id for ahead in self._ahead()}
 
-    def _create_ahead(self, language: LanguageSpec) -> tuple[Any, RunWorkspace]:
-        """A container at the default limits around an empty workspace (blocking)."""
+    def ready_workspaces(self) -> set[Path]:
+        """Workspaces of the containers started ahead (for leftover checks)."""
+        return {ahead.workspace.root for ahead in self._ahead()}
+
+    def start_warm(self, language: str = "python") -> None:
+        """Start ``language``'s containers ahead now rather than at its first run."""
+        self.check()
+        self._fill(LANGUAGES[language])
+
+    def warm_ready(self, language: str = "python") -> int:
+        """Containers of ``language`` started ahead and ready for a run (none is taken)."""
+        pool = self._pool.get(language, [])
+        done = [f.result() for f in pool if f.done() and f.exception() is None]
+        return sum(1 for ahead in done if ahead.ready.is_set() and not ahead.failed)
+
+    def _ahead(self) -> list[StartedContainer]:
+        futures = [f for pool in self._pool.values() for f in pool]
+        return [f.result() for f in futures if f.exception(timeout=30) is None]
+
+    def _start_ahead(self, language: LanguageSpec) -> StartedContainer:
+        """A container at the default limits around an empty workspace, started (blocking).
+
+        A warm interpreter's imports go on after this returns: :attr:`StartedContainer.ready`
+        says when they are done.
+        """
         s = self.settings
         workspace = RunWorkspace.prepare(s.run_dir, storage=s.default_storage, uid=s.sandbox_uid)
+        interpreter = "python" if warm_language(language) == "python" else ""
         try:
             spec = RunSpec(
                 run_id=uuid.uuid4().hex[:16],
@@ -181,15 +319,74 @@ class DockerBackend(SandboxBackend):
                 limits=self._defaults,
                 workspace=workspace,
             )
-            return self._create(spec), workspace
+            command = _ahead_command(language, interpreter, self._defaults)
+            cpus = s.max_cpus if interpreter else self._defaults.cpus
+            container = self._create(spec, command=command, cpus=cpus)
+            try:
+                sock = self.client.api.attach_socket(
+                    container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+                )
+                ahead = StartedContainer(
+                    container=container,
+                    workspace=workspace,
+                    language=language.name,
+                    interpreter=interpreter,
+                    sock=sock,
+                )
+                try:
+                    container.start()
+                except BaseException:
+                    _close_socket(sock)
+                    raise
+            except BaseException:
+                _remove_container(container)
+                raise
         except BaseException:
             workspace.cleanup()
             raise
+        if interpreter:
+            ready = functools.partial(ahead.wait_ready, self._defaults.cpus)
+            threading.Thread(target=ready, daemon=True).start()
+        else:
+            ahead.ready.set()
+        return ahead
 
     def _fill(self, language: LanguageSpec) -> None:
         pool = self._pool.setdefault(language.name, [])
         while len(pool) < self.settings.warm_containers:
-            pool.append(self._executor.submit(self._create_ahead, language))
+            pool.append(self._executor.submit(self._start_ahead, language))
+
+    async def _take(self, language: LanguageSpec) -> StartedContainer | None:
+        """A container started ahead for ``language`` and ready, oldest first, if one is.
+
+        A warm interpreter still importing is waited for up to ``warm_python_wait`` (then the
+        run starts cold); a shell's container is waited for until it is started.
+        """
+        self._fill(language)  # the first run: its pool starts now
+        pool = self._pool[language.name]
+        python = warm_language(language) == "python"
+        deadline = time.monotonic() + (self.settings.warm_python_wait if python else _API_TIMEOUT)
+        while True:
+            for future in list(pool):
+                if not future.done():
+                    continue
+                ahead = future.result() if future.exception() is None else None
+                if ahead is not None and ahead.ready.is_set() and not ahead.failed:
+                    # Its replacement starts once the run is over (see run), not on its cores.
+                    pool.remove(future)
+                    return ahead
+                if ahead is None or ahead.failed:
+                    pool.remove(future)
+                    _remove_when_done(future)
+                    if ahead is None:
+                        raise ExecutionFailedError(
+                            f"Docker could not start the container: {future.exception()}"
+                        )
+                    self._broken.add(language.name)
+                    return None
+            if time.monotonic() >= deadline or not pool:
+                return None
+            await asyncio.sleep(0.01)
 
     async def prepare(
         self,
@@ -200,35 +397,32 @@ class DockerBackend(SandboxBackend):
         language: LanguageSpec | None = None,
         policy: str | None = None,
     ) -> RunWorkspace:
-        """The workspace of a container created ahead, for a run at the default limits.
+        """The workspace of a container started ahead, for a run at the default limits.
 
-        Any other run gets a plain workspace, and :meth:`run` creates its container.
+        A Python or SQL run takes one only if its import ``policy`` lets the program import
+        every preloaded package itself (as on the bubblewrap backend). Any other run gets a
+        plain workspace, and :meth:`run` creates its container.
         """
         s = self.settings
         if (
             language is None
             or not s.warm_containers
+            or language.name in self._broken
             or (limits, run_dir, uid) != (self._defaults, s.run_dir, s.sandbox_uid)
+            or (warm_language(language) == "python" and not preloaded_allowed(policy))
         ):
             return await super().prepare(run_dir, limits, uid)
         self.check()
         self._image(language.name)  # a missing image: say so now, not from the pool
-        self._fill(language)
-        future = self._pool[language.name].pop(0)
-        self._fill(language)
-        try:
-            container, workspace = await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            future.add_done_callback(_remove_when_done)
-            raise
-        except Exception as e:
-            raise ExecutionFailedError(f"Docker could not create the container: {e}") from e
-        workspace.release = functools.partial(_remove_container, container)
-        self._claimed[workspace.root] = (container, language.name)
-        return workspace
+        ahead = await self._take(language)
+        if ahead is None:
+            return await super().prepare(run_dir, limits, uid)
+        ahead.workspace.release = ahead.discard
+        self._claimed[ahead.workspace.root] = ahead
+        return ahead.workspace
 
     def close(self) -> None:
-        """Remove the containers created ahead, and close the connection to the engine."""
+        """Remove the containers started ahead, and close the connection to the engine."""
         futures = [f for pool in self._pool.values() for f in pool]
         wait(futures, timeout=30)
         for future in futures:
@@ -253,27 +447,39 @@ class DockerBackend(SandboxBackend):
             self._images_checked.add(name)
         return name
 
-    def _create(self, spec: RunSpec) -> Any:
+    def _create(
+        self, spec: RunSpec, command: list[str] | None = None, cpus: float | None = None
+    ) -> Any:
+        """The run's container, created.
+
+        ``command`` replaces the run's own: a container started ahead, which keeps its stdin
+        open for the go. ``cpus`` replaces the run's CPU limit until it is updated.
+        """
         from docker.types import LogConfig, Ulimit
 
         limits, ws, uid = spec.limits, spec.workspace, self.settings.sandbox_uid
         etc = ws.add_files(ETC_FILES).items()
+        run_command = [
+            *("/usr/bin/timeout", "-s", "KILL", str(_deadline(limits))),
+            *_STDIN_WRAPPER,
+            *spec.language.command,
+        ]
         return self.client.containers.create(
             self._image(spec.language.name),
-            # The container ends itself past its time even if this process dies mid-run
-            # (the engine, not we, owns it); normally we kill it first, at the timeout.
-            command=[
-                *("/usr/bin/timeout", "-s", "KILL", str(math.ceil(limits.timeout) + 2)),
-                *_STDIN_WRAPPER,
-                *spec.language.command,
-            ],
+            command=command if command is not None else run_command,
+            # Started ahead: stdin open, and closed when our attachment ends, so that one
+            # waiting for a go whose process has died ends by itself (the SDK asks for that,
+            # StdinOnce, only for a container it does not detach from).
+            stdin_open=command is not None,
+            detach=command is None,
             user=f"{uid}:{uid}",
             working_dir=WORK_DIR,
             environment=spec.language.environment,
             network_mode="none",
             mem_limit=limits.memory,
             memswap_limit=limits.memory,
-            nano_cpus=int(limits.cpus * 1e9),
+            cpu_period=_CPU_PERIOD,
+            cpu_quota=_quota(cpus or limits.cpus),
             pids_limit=limits.pids,
             read_only=True,
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.storage},mode=1777"},
@@ -297,42 +503,66 @@ class DockerBackend(SandboxBackend):
                 RUN_DIR_LABEL: str(self.settings.run_dir),
                 OWNER_LABEL: str(os.getpid()),
             },
-            detach=True,
         )
 
     async def run(self, spec: RunSpec) -> RawResult:
         """Run one program in a container (see :meth:`SandboxBackend.run`)."""
         import docker.errors
 
-        container, language = self._claimed.pop(spec.workspace.root, (None, ""))
-        if container is not None and language == spec.language.name:
+        ahead = self._claimed.pop(spec.workspace.root, None)
+        if ahead is not None and ahead.language != spec.language.name:
+            await asyncio.to_thread(ahead.discard)  # another language than it was started for
+            ahead = None
+        if ahead is not None:
             self.warm_runs += 1
+            container = ahead.container
         else:
-            if container is not None:  # another language than it was created for
-                await asyncio.to_thread(_remove_container, container)
             try:
                 container = await asyncio.to_thread(self._create, spec)
             except docker.errors.DockerException as e:
                 raise ExecutionFailedError(f"Docker could not create the container: {e}") from e
+            spec.workspace.release = functools.partial(_remove_container, container)
+        # A run that ends has ended its container: the workspace's clean-up, after the
+        # answer, removes it (a container started ahead's release does too).
         try:
-            return await self._run_container(container, spec)
+            return await self._run_container(container, spec, ahead)
+        except BaseException:
+            _remove_container(container)  # at once (even cancelled): nothing of it outlives us
+            raise
         finally:
-            with contextlib.suppress(docker.errors.DockerException):
-                await asyncio.to_thread(container.remove, force=True)
+            if ahead is not None:
+                # Once the caller has its answer: starting a container costs the engine CPU,
+                # and a warm interpreter's imports up to two cores.
+                asyncio.get_running_loop().call_soon(self._fill, spec.language)
 
-    async def _run_container(self, container: Any, spec: RunSpec) -> RawResult:
+    async def _run_container(
+        self, container: Any, spec: RunSpec, ahead: StartedContainer | None
+    ) -> RawResult:
+        """Start the run, wait for its end or its timeout, and collect what it wrote.
+
+        The run starts with the container's start, or with the go of one started ahead.
+        """
         import docker.errors
 
         limits = spec.limits
         out, err = CappedBuffer(limits.output_limit), CappedBuffer(limits.output_limit)
+        feeder: Future[None] | None = None
         try:
-            sock = self.client.api.attach_socket(
-                container.id, params={"stdout": 1, "stderr": 1, "stream": 1}
-            )
+            if ahead is None:
+                sock = self.client.api.attach_socket(
+                    container.id, params={"stdout": 1, "stderr": 1, "stream": 1}
+                )
+            else:
+                sock = ahead.sock
             reader = threading.Thread(target=_read_frames, args=(sock, out, err), daemon=True)
             reader.start()
             started = time.monotonic()
-            await asyncio.to_thread(container.start)
+            if ahead is None:
+                await asyncio.to_thread(container.start)
+            else:
+                argv = spec.language.command[len(PYTHON) :] if ahead.interpreter else ()
+                line = json.dumps(list(argv)).encode() if ahead.interpreter else b""
+                feeder = ahead.go(line, (spec.workspace.code_dir / "stdin").read_bytes())
         except docker.errors.DockerException as e:
             raise ExecutionFailedError(f"Docker could not start the container: {e}") from e
         waiter = asyncio.ensure_future(asyncio.to_thread(container.wait))
@@ -346,6 +576,8 @@ class DockerBackend(SandboxBackend):
             status = await waiter
         elapsed = time.monotonic() - started
         await asyncio.to_thread(reader.join, 5.0)
+        if feeder is not None:
+            await asyncio.wrap_future(feeder)  # the socket is closed: it has ended
         await asyncio.to_thread(container.reload)
         state = container.attrs.get("State") or {}
         return RawResult.observed(
@@ -375,12 +607,12 @@ def _remove_container(container: Any) -> None:
         container.remove(force=True)
 
 
-def _remove_when_done(future: Future[tuple[Any, RunWorkspace]]) -> None:
-    """Remove a container created ahead that no run took, and its workspace."""
+def _remove_when_done(future: Future[StartedContainer]) -> None:
+    """Remove a container started ahead that no run took, and its workspace."""
     if not future.cancelled() and future.exception() is None:
-        container, workspace = future.result()
-        _remove_container(container)
-        workspace.cleanup()
+        ahead = future.result()
+        ahead.discard()
+        ahead.workspace.cleanup()
 
 
 def _read_frames(sock: Any, out: CappedBuffer, err: CappedBuffer) -> None:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
 import resource
@@ -54,7 +55,7 @@ from dataclasses import dataclass
 
 from masterai.sandbox.cgroups import CgroupLayout, RunCgroup
 from masterai.sandbox.errors import ExecutionFailedError
-from masterai.sandbox.languages import CODE_DIR, LANGUAGES, RUNNERS
+from masterai.sandbox.languages import CODE_DIR, LANGUAGES, RUNNERS, LanguageSpec
 from masterai.sandbox.models import Limits
 from masterai.sandbox.workspace import RunWorkspace
 
@@ -77,9 +78,13 @@ READY = b"masterai-warm-ready\n"
 imported :data:`PRELOADED`)."""
 
 
-def python_command(status_fd: int) -> tuple[str, ...]:
-    """The command of a warm interpreter that reports its run's exit status on ``status_fd``."""
-    return ("--", *PYTHON, f"{RUNNERS}/warm_python.py", str(status_fd), *PRELOADED)
+def python_command(status_fd: int, deadline: int = 0) -> tuple[str, ...]:
+    """The command of a warm interpreter that reports its run's exit status on ``status_fd``.
+
+    With a ``deadline`` (seconds) it ends the run that long after the go (see the runner).
+    """
+    runner = f"{RUNNERS}/warm_python.py"
+    return (*PYTHON, runner, str(status_fd), str(deadline), *PRELOADED)
 
 
 NODE_LANGUAGES = ("javascript", "typescript")
@@ -90,6 +95,33 @@ def node_command(language: str) -> tuple[str, ...]:
     """The command of a warm Node.js: ``language``'s, with the module waiting for the go first."""
     node, *options = LANGUAGES[language].command
     return ("--", node, "--require", f"{RUNNERS}/warm_node.js", *options)
+
+
+def warm_language(language: LanguageSpec) -> str | None:
+    """Which warm interpreter can run ``language``'s programs, if one can.
+
+    A warm Python interpreter serves programs started ``python3 -B`` with Python's runtime and
+    environment: Python, and SQL through its runner. A warm Node.js was started with its
+    language's command line (JavaScript's or TypeScript's), and serves that language only.
+    """
+    python = LANGUAGES["python"]
+    setup = (language.runtimes, language.environment)
+    if language.command[: len(PYTHON)] == PYTHON and setup == (python.runtimes, python.environment):
+        return "python"
+    for name in NODE_LANGUAGES:
+        node = LANGUAGES[name]
+        if (language.command, *setup) == (node.command, node.runtimes, node.environment):
+            return name
+    return None
+
+
+def preloaded_allowed(policy: str | None) -> bool:
+    """Whether a run under the import ``policy`` may take an interpreter with PRELOADED.
+
+    Only if the program could import every one of them itself: a loaded module is reachable
+    without an import statement, through ``sys.modules``.
+    """
+    return policy is None or set(json.loads(policy)["direct"]) >= PRELOADED_PACKAGES
 
 
 BWRAP_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -188,7 +220,7 @@ class WarmProcess:
                 if interpreter == "python":
                     status_read, status_write = os.pipe()
                     os.set_blocking(status_read, False)
-                    command = python_command(status_write)
+                    command = ("--", *python_command(status_write))
                 elif interpreter in NODE_LANGUAGES:
                     command = node_command(interpreter)
                 argv = [bwrap, "--args", str(read_end), *command]

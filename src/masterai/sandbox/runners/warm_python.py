@@ -1,8 +1,8 @@
 """A Python interpreter started ahead of its run (the bubblewrap backend's warm path).
 
 It runs in a sandbox built ahead (its own namespaces, mounts, seccomp filter, cgroup and
-empty workspace), serves exactly one run, and ends with it. Its command line is
-``warm_python.py STATUS_FD MODULE...``:
+empty workspace), or in a container started ahead (the Docker backend's), serves exactly one
+run, and ends with it. Its command line is ``warm_python.py STATUS_FD DEADLINE MODULE...``:
 
 1. imports the modules named on its command line (numpy, pandas, matplotlib's pyplot with
    the Agg backend), with warnings and errors kept quiet;
@@ -20,7 +20,12 @@ empty workspace), serves exactly one run, and ends with it. Its command line is
    program has ended as an interpreter ends (output flushed), or else by the parent once the
    child is gone (killed, or ended by ``os._exit``). The host answers on that line and
    kills what is left: neither process's exit (tearing down an interpreter of 160 MB takes
-   milliseconds) is on the run's clock. The parent ends with the same status.
+   milliseconds) is on the run's clock. The parent ends with the same status;
+6. with a ``DEADLINE`` (seconds; ``0`` for none), the parent ends with status 137 that long
+   after the go if the program is still running. In a container the parent is process 1, so
+   its end kills every process of the run: the backstop of a run whose host process died
+   (the host kills the run at its timeout, sooner). A ``STATUS_FD`` of ``-1`` reports nothing
+   (the container's exit status is the run's).
 """
 
 import contextlib
@@ -146,23 +151,46 @@ def _report(status_fd: int, status: int) -> None:
         os.write(status_fd, b"%d\n" % status)
 
 
+def _hold_to(deadline: float, went: int) -> None:
+    """Once the go is read (a byte on ``went``), end this process ``deadline`` s later."""
+    import signal
+
+    if not os.read(went, 1):  # the child ended before its go: no run to hold
+        return
+    signal.signal(signal.SIGALRM, lambda *_: os._exit(137))
+    signal.setitimer(signal.ITIMER_REAL, deadline)
+
+
 def main() -> None:
     """Preload, fork, say ready; the child waits for the go and runs the program."""
-    status_fd = int(sys.argv[1])
-    os.set_inheritable(status_fd, False)  # not for the program's subprocesses
-    if not _preload(sys.argv[2:]):
+    status_fd, deadline = int(sys.argv[1]), float(sys.argv[2])
+    if status_fd >= 0:
+        os.set_inheritable(status_fd, False)  # not for the program's subprocesses
+    if not _preload(sys.argv[3:]):
         raise SystemExit(3)
+    went, told = os.pipe() if deadline > 0 else (-1, -1)
     pid = os.fork()
     if pid == 0:
         import json
 
         own = os.getpid()
         argv = json.loads(_read_line())
+        if told >= 0:
+            os.write(told, b"1")
+            os.close(told)
+            os.close(went)
         status = _run(argv)
         # Only this process reports: a process the program forked comes back here too.
         _finish(status, status_fd if os.getpid() == own else -1)
     os.write(1, READY)
+    if went >= 0:
+        os.close(told)
+        _hold_to(deadline, went)
     _, status = os.waitpid(pid, 0)
+    if went >= 0:
+        import signal
+
+        signal.setitimer(signal.ITIMER_REAL, 0)  # the run is over: its status stands
     code = os.waitstatus_to_exitcode(status)
     _report(status_fd, code if code >= 0 else 128 - code)
     if code < 0:  # killed by a signal: end the same way
