@@ -28,34 +28,36 @@ from masterai.sandbox.docker import _close_socket
 PRELOADED = "import sys\nprint('pandas' in sys.modules and 'matplotlib.pyplot' in sys.modules)\n"
 
 
-def _env(**overrides: object) -> CodeExecutionEnvironment:
+def _env(backend: str = "bubblewrap", **overrides: object) -> CodeExecutionEnvironment:
     settings = make_settings(**overrides)
-    backend = create_backend("bubblewrap", settings)
     try:
-        backend.check()
+        sandbox = create_backend(backend, settings)
+        sandbox.check()
+        if backend == "docker":
+            sandbox._image("python")  # type: ignore[attr-defined]
     except SandboxError as e:
-        pytest.skip(f"bubblewrap backend unavailable: {e}")
-    return CodeExecutionEnvironment(settings, backend=backend)
+        pytest.skip(f"{backend} backend unavailable: {e}")
+    return CodeExecutionEnvironment(settings, backend=sandbox)
+
+
+def _kept(env: CodeExecutionEnvironment) -> Iterator[CodeExecutionEnvironment]:
+    """``env`` for a module's tests, its ready sandboxes not counted as others' leftovers."""
+    ENVIRONMENTS.append(env)
+    yield env
+    ENVIRONMENTS.remove(env)
+    env.close()
 
 
 @pytest.fixture(scope="module")
 def warm() -> Iterator[CodeExecutionEnvironment]:
     """An environment whose Python runs wait (bounded) for a warm interpreter."""
-    env = _env(warm_python=1, warm_python_wait=120.0)
-    ENVIRONMENTS.append(env)  # its ready sandboxes are not leftovers of other tests
-    yield env
-    ENVIRONMENTS.remove(env)
-    env.close()
+    yield from _kept(_env(warm_python=1, warm_python_wait=120.0))
 
 
 @pytest.fixture(scope="module")
 def cold() -> Iterator[CodeExecutionEnvironment]:
     """The same settings with the warm path turned off."""
-    env = _env(warm_python=0)
-    ENVIRONMENTS.append(env)
-    yield env
-    ENVIRONMENTS.remove(env)
-    env.close()
+    yield from _kept(_env(warm_python=0))
 
 
 def outcome(result: ExecutionResult) -> tuple[object, ...]:
@@ -67,9 +69,26 @@ def warm_runs(env: CodeExecutionEnvironment) -> int:
     return env.backend.warm_runs  # type: ignore[attr-defined, no-any-return]
 
 
-async def test_a_python_run_takes_a_warm_interpreter_with_the_libraries_loaded(
-    warm: CodeExecutionEnvironment, cold: CodeExecutionEnvironment
+async def assert_as_cold(
+    warm: CodeExecutionEnvironment,
+    cold: CodeExecutionEnvironment,
+    code: str,
+    language: str = "python",
+    start: Any = run,
 ) -> None:
+    """``code`` run warm (by ``start``) gives what it gives run cold, stdin included."""
+    before = warm_runs(warm)
+    hot = await start(warm, code, language=language, stdin="in")
+    assert warm_runs(warm) == before + 1
+    plain = await run(cold, code, language=language, stdin="in")
+    assert outcome(hot) == outcome(plain)
+
+
+@pytest.mark.parametrize(("pool", "without"), [("warm", "cold"), ("docker_pool", "docker_cold")])
+async def test_a_python_run_takes_a_warm_interpreter_with_the_libraries_loaded(
+    pool: str, without: str, request: pytest.FixtureRequest
+) -> None:
+    warm, cold = request.getfixturevalue(pool), request.getfixturevalue(without)
     before = warm_runs(warm)
     result = await run(warm, PRELOADED)
     assert (result.output, result.error, result.exit_code) == ("True\n", "", 0)
@@ -124,11 +143,13 @@ async def test_warm_runs_are_held_to_their_limits(warm: CodeExecutionEnvironment
     assert warm_runs(warm) == before + 3
 
 
+@pytest.mark.parametrize("pool", ["warm", "docker_pool"])
 async def test_a_warm_run_gets_its_own_cpu_quota_not_the_start_up_one(
-    warm: CodeExecutionEnvironment,
+    pool: str, request: pytest.FixtureRequest
 ) -> None:
     # The interpreter imports at up to the CPU ceiling; the run is held to its 0.5 core.
-    before = warm_runs(warm)
+    env: CodeExecutionEnvironment = request.getfixturevalue(pool)
+    before = warm_runs(env)
     spin = (
         "import threading, time, resource\n"
         "def spin():\n    end = time.monotonic() + 1.5\n    while time.monotonic() < end: pass\n"
@@ -136,8 +157,8 @@ async def test_a_warm_run_gets_its_own_cpu_quota_not_the_start_up_one(
         "[t.start() for t in threads]\n[t.join() for t in threads]\n"
         "r = resource.getrusage(resource.RUSAGE_SELF)\nprint(round(r.ru_utime + r.ru_stime, 2))"
     )
-    result = await run(warm, spin)
-    assert result.exit_code == 0 and warm_runs(warm) == before + 1, result
+    result = await run(env, spin)
+    assert result.exit_code == 0 and warm_runs(env) == before + 1, result
     assert float(result.output) <= 0.5 * 1.5 + 0.2  # two cores' worth would be 3 s
 
 
@@ -209,11 +230,7 @@ PROGRAMS = [
 async def test_a_warm_run_gives_what_a_cold_run_gives(
     warm: CodeExecutionEnvironment, cold: CodeExecutionEnvironment, code: str
 ) -> None:
-    before = warm_runs(warm)
-    hot = await run(warm, code, stdin="in")
-    assert warm_runs(warm) == before + 1
-    plain = await run(cold, code, stdin="in")
-    assert outcome(hot) == outcome(plain)
+    await assert_as_cold(warm, cold, code)
 
 
 WRITE_STATUS_PIPE = (
@@ -251,11 +268,7 @@ async def test_sql_runs_warm_too(warm: CodeExecutionEnvironment) -> None:
 @pytest.fixture(scope="module")
 def warm_node() -> Iterator[CodeExecutionEnvironment]:
     """An environment keeping one Node.js started ahead (each run waits until it is ready)."""
-    env = _env(warm_python=0, warm_node=1)
-    ENVIRONMENTS.append(env)
-    yield env
-    ENVIRONMENTS.remove(env)
-    env.close()
+    yield from _kept(_env(warm_python=0, warm_node=1))
 
 
 async def run_js(
@@ -366,11 +379,7 @@ NODE_CASES = [("javascript", c) for c in JS_PROGRAMS] + [("typescript", c) for c
 async def test_a_warm_node_run_gives_what_a_cold_run_gives(
     warm_node: CodeExecutionEnvironment, cold: CodeExecutionEnvironment, language: str, code: str
 ) -> None:
-    before = warm_runs(warm_node)
-    hot = await run_js(warm_node, code, language=language, stdin="in")
-    assert warm_runs(warm_node) == before + 1
-    plain = await run(cold, code, language=language, stdin="in")
-    assert outcome(hot) == outcome(plain)
+    await assert_as_cold(warm_node, cold, code, language, start=run_js)
 
 
 async def test_python_runs_do_not_take_a_warm_node(warm_node: CodeExecutionEnvironment) -> None:
@@ -399,36 +408,17 @@ async def test_matplotlib_preloaded_leaves_no_cache_files_and_prints_no_warning(
     assert result.files["plot.png"].startswith(b"\x89PNG") and warm_runs(warm) == before + 1
 
 
-def _docker(**overrides: object) -> CodeExecutionEnvironment:
-    settings = make_settings(**overrides)
-    try:
-        backend = create_backend("docker", settings)
-        backend.check()
-        backend._image("python")  # type: ignore[attr-defined]
-    except SandboxError as e:
-        pytest.skip(f"docker backend unavailable: {e}")
-    return CodeExecutionEnvironment(settings, backend=backend)
-
-
 @pytest.fixture(scope="module")
 def docker_pool() -> Iterator[CodeExecutionEnvironment]:
     """A Docker environment keeping one container started ahead per language; a Python run
     waits (bounded) for its interpreter's imports."""
-    env = _docker(warm_containers=1, warm_python_wait=120.0)
-    ENVIRONMENTS.append(env)
-    yield env
-    ENVIRONMENTS.remove(env)
-    env.close()
+    yield from _kept(_env("docker", warm_containers=1, warm_python_wait=120.0))
 
 
 @pytest.fixture(scope="module")
 def docker_cold() -> Iterator[CodeExecutionEnvironment]:
     """The same settings, every container created and started by its run."""
-    env = _docker(warm_containers=0)
-    ENVIRONMENTS.append(env)
-    yield env
-    ENVIRONMENTS.remove(env)
-    env.close()
+    yield from _kept(_env("docker", warm_containers=0))
 
 
 async def test_docker_runs_at_the_default_limits_take_a_container_started_ahead(
@@ -443,17 +433,6 @@ async def test_docker_runs_at_the_default_limits_take_a_container_started_ahead(
     assert other.output == "2\n" and warm_runs(docker_pool) == before + 2
     spin = await run(docker_pool, "while True: pass", timeout=1)
     assert spin.timed_out and warm_runs(docker_pool) == before + 2  # timeout is a limit too
-
-
-async def test_a_docker_python_run_takes_an_interpreter_with_the_libraries_loaded(
-    docker_pool: CodeExecutionEnvironment, docker_cold: CodeExecutionEnvironment
-) -> None:
-    before = warm_runs(docker_pool)
-    result = await run(docker_pool, PRELOADED)
-    assert (result.output, result.error, result.exit_code) == ("True\n", "", 0)
-    assert warm_runs(docker_pool) == before + 1
-    result = await run(docker_cold, PRELOADED)
-    assert result.output == "False\n" and warm_runs(docker_cold) == 0
 
 
 async def test_a_docker_policy_not_allowing_the_preloaded_packages_starts_cold(
@@ -471,23 +450,6 @@ async def test_a_docker_policy_not_allowing_the_preloaded_packages_starts_cold(
     other = await run(docker_pool, "import scipy", allowed_packages=allowed)
     assert other.exit_code == 1 and "not allowed" in other.error
     assert warm_runs(docker_pool) == before + 2
-
-
-async def test_a_docker_warm_run_gets_its_own_cpu_quota_not_the_start_up_one(
-    docker_pool: CodeExecutionEnvironment,
-) -> None:
-    # The interpreter imports at up to the CPU ceiling; the run is held to its 0.5 core.
-    before = warm_runs(docker_pool)
-    spin = (
-        "import threading, time, resource\n"
-        "def spin():\n    end = time.monotonic() + 1.5\n    while time.monotonic() < end: pass\n"
-        "threads = [threading.Thread(target=spin) for _ in range(2)]\n"
-        "[t.start() for t in threads]\n[t.join() for t in threads]\n"
-        "r = resource.getrusage(resource.RUSAGE_SELF)\nprint(round(r.ru_utime + r.ru_stime, 2))"
-    )
-    result = await run(docker_pool, spin)
-    assert result.exit_code == 0 and warm_runs(docker_pool) == before + 1, result
-    assert float(result.output) <= 0.5 * 1.5 + 0.2  # two cores' worth would be 3 s
 
 
 DOCKER_PROGRAMS = [
@@ -509,11 +471,7 @@ async def test_a_docker_run_started_ahead_gives_what_a_cold_run_gives(
     language: str,
     code: str,
 ) -> None:
-    before = warm_runs(docker_pool)
-    hot = await run(docker_pool, code, language=language, stdin="in")
-    assert warm_runs(docker_pool) == before + 1
-    plain = await run(docker_cold, code, language=language, stdin="in")
-    assert outcome(hot) == outcome(plain)
+    await assert_as_cold(docker_pool, docker_cold, code, language)
 
 
 async def _started(env: CodeExecutionEnvironment, language: str) -> Any:
@@ -541,7 +499,7 @@ async def test_a_container_started_ahead_ends_itself_at_its_deadline_from_the_go
 ) -> None:
     # The backstop of a run whose host process died: nobody kills it at its timeout, so the
     # container does, at timeout + 2 s counted from the go (not from its start).
-    env = _docker(warm_containers=1, default_timeout=1.0)
+    env = _env("docker", warm_containers=1, default_timeout=1.0)
     try:
         ahead = await _started(env, language)
         await asyncio.sleep(3.5)  # longer than the deadline, before the go
@@ -562,7 +520,7 @@ async def test_a_container_started_ahead_ends_itself_at_its_deadline_from_the_go
 
 async def test_a_container_waiting_for_a_go_ends_when_its_owner_is_gone() -> None:
     # Our attachment ends with our process: its stdin closes, and the waiting process exits.
-    env = _docker(warm_containers=1)
+    env = _env("docker", warm_containers=1)
     try:
         for language in ("python", "bash"):
             ahead = await _started(env, language)

@@ -1,4 +1,4 @@
-"""A Python interpreter started ahead of its run (the bubblewrap backend's warm path).
+"""A Python interpreter started ahead of its run (the warm path of both sandbox backends).
 
 It runs in a sandbox built ahead (its own namespaces, mounts, seccomp filter, cgroup and
 empty workspace), or in a container started ahead (the Docker backend's), serves exactly one
