@@ -61,8 +61,8 @@ class SandboxSettings(BaseModel):
     """Python interpreters the bubblewrap backend keeps started ahead, each in a sandbox of its
     own with numpy, pandas and matplotlib imported, one per run; 0 turns the warm path off."""
     warm_python_wait: float = Field(default=0.0, ge=0)
-    """Seconds a Python run waits for a warm interpreter still importing before it starts cold
-    (0: it takes one only if one is ready)."""
+    """Seconds a Python run waits for a warm interpreter still importing (on either backend)
+    before it starts cold (0: it takes one only if one is ready)."""
     warm_node: int = Field(default=2, ge=0)
     """Node.js processes the bubblewrap backend keeps started ahead for each of JavaScript and
     TypeScript (with its compiler loaded), each in a sandbox of its own, one per run; 0 turns
