@@ -64,7 +64,7 @@ _CREATED_FILTER = {"label": OWNER_LABEL, "status": ["created"]}
 _STALE_AFTER = 120  # seconds since a container ended before it counts as abandoned
 _STDIN_WRAPPER = ("/bin/sh", "-c", f'exec "$@" < {CODE_DIR}/stdin', "sh")
 _SMALL_STDIN = 16 * 1024
-"""Bytes of go line and stdin sent without a thread (a unix socket buffers far more)."""
+"""Bytes of stdin sent without a thread (a unix socket buffers far more)."""
 ETC_FILES = {
     "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
     "hostname": "sandbox\n",
@@ -123,6 +123,11 @@ _CPU_PERIOD = 100_000
 def _quota(cpus: float) -> int:
     """The CFS quota holding a container to ``cpus`` cores."""
     return int(cpus * _CPU_PERIOD)
+
+
+def _warm_python(language: LanguageSpec) -> bool:
+    """Whether ``language``'s programs run on the warm Python interpreter (Python, SQL)."""
+    return warm_language(language) == "python"
 
 
 def _deadline(limits: Limits) -> int:
@@ -186,25 +191,15 @@ class StartedContainer:
         self.failed = said != READY
         self.ready.set()
 
-    def go(self, line: bytes, stdin: bytes) -> Future[None] | None:
-        """Send the go line, then the program's stdin, then its end.
+    def go(self, language: LanguageSpec, stdin: bytes) -> None:
+        """Send the go, then the program's stdin, then its end.
 
-        Small enough to fit in the socket's buffer, it is sent at once; otherwise from a
-        thread, as the program may never read it (the future ends with the run).
+        A warm interpreter's go carries the program's command line. Blocks while the program
+        does not read its stdin (the run sends a large one from a thread).
         """
-        raw = getattr(self.sock, "_sock", self.sock)
-        data = line + b"\n" + stdin
-        if len(data) <= _SMALL_STDIN:
-            _send(raw, data)
-            return None
-        feeder: Future[None] = Future()
-
-        def feed() -> None:
-            _send(raw, data)
-            feeder.set_result(None)
-
-        threading.Thread(target=feed, daemon=True).start()
-        return feeder
+        argv = list(language.command[len(PYTHON) :]) if self.interpreter else None
+        line = json.dumps(argv).encode() if argv is not None else b""
+        _send(getattr(self.sock, "_sock", self.sock), line + b"\n" + stdin)
 
     def discard(self) -> None:
         """Stop its process and remove the container (idempotent; the workspace stays)."""
@@ -311,7 +306,7 @@ class DockerBackend(SandboxBackend):
         """
         s = self.settings
         workspace = RunWorkspace.prepare(s.run_dir, storage=s.default_storage, uid=s.sandbox_uid)
-        interpreter = "python" if warm_language(language) == "python" else ""
+        interpreter = "python" if _warm_python(language) else ""
         try:
             spec = RunSpec(
                 run_id=uuid.uuid4().hex[:16],
@@ -364,8 +359,8 @@ class DockerBackend(SandboxBackend):
         """
         self._fill(language)  # the first run: its pool starts now
         pool = self._pool[language.name]
-        python = warm_language(language) == "python"
-        deadline = time.monotonic() + (self.settings.warm_python_wait if python else _API_TIMEOUT)
+        wait = self.settings.warm_python_wait if _warm_python(language) else _API_TIMEOUT
+        deadline = time.monotonic() + wait
         while True:
             for future in list(pool):
                 if not future.done():
@@ -409,7 +404,7 @@ class DockerBackend(SandboxBackend):
             or not s.warm_containers
             or language.name in self._broken
             or (limits, run_dir, uid) != (self._defaults, s.run_dir, s.sandbox_uid)
-            or (warm_language(language) == "python" and not preloaded_allowed(policy))
+            or (_warm_python(language) and not preloaded_allowed(policy))
         ):
             return await super().prepare(run_dir, limits, uid)
         self.check()
@@ -546,7 +541,7 @@ class DockerBackend(SandboxBackend):
 
         limits = spec.limits
         out, err = CappedBuffer(limits.output_limit), CappedBuffer(limits.output_limit)
-        feeder: Future[None] | None = None
+        feeder: asyncio.Future[None] | None = None
         try:
             if ahead is None:
                 sock = self.client.api.attach_socket(
@@ -560,9 +555,13 @@ class DockerBackend(SandboxBackend):
             if ahead is None:
                 await asyncio.to_thread(container.start)
             else:
-                argv = spec.language.command[len(PYTHON) :] if ahead.interpreter else ()
-                line = json.dumps(list(argv)).encode() if ahead.interpreter else b""
-                feeder = ahead.go(line, (spec.workspace.code_dir / "stdin").read_bytes())
+                stdin = (spec.workspace.code_dir / "stdin").read_bytes()
+                if len(stdin) <= _SMALL_STDIN:  # fits in the socket's buffer: sent at once
+                    ahead.go(spec.language, stdin)
+                else:  # in a thread: the program may never read it
+                    feeder = asyncio.ensure_future(
+                        asyncio.to_thread(ahead.go, spec.language, stdin)
+                    )
         except docker.errors.DockerException as e:
             raise ExecutionFailedError(f"Docker could not start the container: {e}") from e
         waiter = asyncio.ensure_future(asyncio.to_thread(container.wait))
@@ -577,7 +576,7 @@ class DockerBackend(SandboxBackend):
         elapsed = time.monotonic() - started
         await asyncio.to_thread(reader.join, 5.0)
         if feeder is not None:
-            await asyncio.wrap_future(feeder)  # the socket is closed: it has ended
+            await feeder  # the socket is closed: it has ended
         await asyncio.to_thread(container.reload)
         state = container.attrs.get("State") or {}
         return RawResult.observed(
