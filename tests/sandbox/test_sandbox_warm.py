@@ -470,6 +470,24 @@ async def test_a_docker_run_started_ahead_gives_what_a_cold_run_gives(
     await assert_as_cold(docker_pool, docker_cold, code, language)
 
 
+async def test_a_docker_run_started_ahead_takes_a_large_stdin_read_or_not(
+    docker_pool: CodeExecutionEnvironment,
+) -> None:
+    # Past what the socket buffers, stdin is sent from a thread: a program that never reads
+    # it still ends, and one that does gets all of it.
+    big = "x" * 300_000
+    before = warm_runs(docker_pool)
+    read = await run(docker_pool, "import sys\nprint(len(sys.stdin.read()))", stdin=big)
+    ignored = await run(docker_pool, "print('no read')", stdin=big)
+    counted = await run(docker_pool, "wc -c", language="bash", stdin=big)
+    assert (read.output, ignored.output, counted.output.strip()) == (
+        "300000\n",
+        "no read\n",
+        "300000",
+    )
+    assert warm_runs(docker_pool) == before + 3
+
+
 async def _started(env: CodeExecutionEnvironment, language: str) -> Any:
     """A container started ahead for ``language``, ready, taken out of its pool."""
     backend: Any = env.backend
@@ -487,11 +505,10 @@ def _exited(container: Any) -> tuple[str, int]:
 
 
 @pytest.mark.parametrize(
-    ("language", "code", "line"),
-    [("python", "while True: pass", b'["/sandbox/main.py"]'), ("bash", "while :; do :; done", b"")],
+    ("language", "code"), [("python", "while True: pass"), ("bash", "while :; do :; done")]
 )
 async def test_a_container_started_ahead_ends_itself_at_its_deadline_from_the_go(
-    language: str, code: str, line: bytes
+    language: str, code: str
 ) -> None:
     # The backstop of a run whose host process died: nobody kills it at its timeout, so the
     # container does, at timeout + 2 s counted from the go (not from its start).
@@ -502,7 +519,7 @@ async def test_a_container_started_ahead_ends_itself_at_its_deadline_from_the_go
         source = LANGUAGES[language].source
         (ahead.workspace.code_dir / source).write_text(code)
         went = time.monotonic()
-        ahead.go(line, b"")
+        ahead.go(LANGUAGES[language], b"")
         async with asyncio.timeout(30):
             while _exited(ahead.container)[0] == "running":
                 await asyncio.sleep(0.1)
